@@ -1,0 +1,76 @@
+//! `Content-ID`: the correlation key of batch operations, in its raw and normalized forms.
+
+use crate::headers::{trim, Value};
+
+/// A `Content-ID` value as sent, with its normalized forms.
+///
+/// ```
+/// use batchpart::ContentId;
+/// let id = ContentId::from_bytes(b" <response-8f2c+1> ");
+/// assert_eq!(id.raw().as_bytes(), b"<response-8f2c+1>");
+/// assert_eq!(id.normalized().as_bytes(), b"response-8f2c+1");
+/// assert_eq!(id.reply_to().unwrap().as_bytes(), b"8f2c+1");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentId<'a> {
+    raw: Value<'a>,
+}
+
+impl<'a> ContentId<'a> {
+    pub(crate) fn new(raw: Value<'a>) -> Self {
+        ContentId { raw }
+    }
+
+    /// Wraps a raw header value (it is trimmed).
+    pub fn from_bytes(raw: &'a [u8]) -> Self {
+        ContentId {
+            raw: Value::new(trim(raw)),
+        }
+    }
+
+    /// The value as sent, trimmed (folds kept; see [`Value::segments`]).
+    pub fn raw(&self) -> Value<'a> {
+        self.raw
+    }
+
+    /// The value with surrounding white space and RFC 2392 angle brackets removed.
+    pub fn normalized(&self) -> Value<'a> {
+        let v = self.raw.as_bytes();
+        let v = match v {
+            [b'<', inner @ .., b'>'] => trim(inner),
+            _ => v,
+        };
+        Value::new(v)
+    }
+
+    /// Google's reply form: for `<response-ID>`, the `ID` it answers; `None` otherwise.
+    pub fn reply_to(&self) -> Option<Value<'a>> {
+        let n = self.normalized().as_bytes();
+        n.strip_prefix(b"response-").map(Value::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        assert_eq!(ContentId::from_bytes(b"1").normalized().as_bytes(), b"1");
+        assert_eq!(
+            ContentId::from_bytes(b"<a@b>").normalized().as_bytes(),
+            b"a@b"
+        );
+        assert_eq!(
+            ContentId::from_bytes(b"< x >").normalized().as_bytes(),
+            b"x"
+        );
+        assert_eq!(
+            ContentId::from_bytes(b"<unclosed").normalized().as_bytes(),
+            b"<unclosed"
+        );
+        assert!(ContentId::from_bytes(b"<a>").reply_to().is_none());
+        let folded = ContentId::from_bytes(b"<uuid\r\n + 1>");
+        assert!(folded.normalized().unfolded_eq(b"uuid + 1"));
+    }
+}

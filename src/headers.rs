@@ -1,0 +1,288 @@
+//! Header blocks: validated by the decoder (through `httparse`, one line at a time), then
+//! exposed as a borrowed block that is iterated without allocating.
+
+use memchr::memchr;
+
+/// A validated block of header lines, borrowed from the input. Names keep their case as on
+/// the wire; values are trimmed; folded (obs-fold) lines belong to the header they continue.
+///
+/// ```
+/// let mut dec = batchpart::Decoder::new(b"b").unwrap();
+/// let body = b"--b\r\ncontent-ID: <1>\r\nX-Long: a\r\n  b\r\n\r\nhi\r\n--b--";
+/// for ev in dec.feed(body, true) {
+///     if let batchpart::Event::PartStart(part) = ev.unwrap() {
+///         let h = part.headers();
+///         assert_eq!(h.get("Content-Id").unwrap().as_bytes(), b"<1>");
+///         let long = h.get("x-long").unwrap();
+///         assert!(long.is_folded());
+///         assert!(long.unfolded_eq(b"a  b"));
+///         assert_eq!(h.iter().next().unwrap().name(), b"content-ID");
+///     }
+/// }
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Headers<'a> {
+    block: &'a [u8],
+}
+
+impl<'a> core::fmt::Debug for Headers<'a> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> Headers<'a> {
+    pub(crate) fn new(block: &'a [u8]) -> Self {
+        Headers { block }
+    }
+
+    /// An empty header block.
+    pub const EMPTY: Headers<'static> = Headers { block: b"" };
+
+    /// The raw bytes of the block as received, line endings and folds included.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.block
+    }
+
+    /// True when the block holds no header.
+    pub fn is_empty(&self) -> bool {
+        self.block.is_empty()
+    }
+
+    /// The headers in wire order.
+    pub fn iter(&self) -> HeaderIter<'a> {
+        HeaderIter { rest: self.block }
+    }
+
+    /// The first header with this name (ASCII case-insensitive).
+    pub fn get(&self, name: &str) -> Option<Value<'a>> {
+        self.iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|h| h.value)
+    }
+}
+
+impl<'a> IntoIterator for Headers<'a> {
+    type Item = Header<'a>;
+    type IntoIter = HeaderIter<'a>;
+    fn into_iter(self) -> HeaderIter<'a> {
+        self.iter()
+    }
+}
+
+/// One header field.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    name: &'a [u8],
+    value: Value<'a>,
+}
+
+impl<'a> Header<'a> {
+    /// The name, exactly as on the wire.
+    pub fn name(&self) -> &'a [u8] {
+        self.name
+    }
+
+    /// The trimmed value.
+    pub fn value(&self) -> Value<'a> {
+        self.value
+    }
+}
+
+impl<'a> core::fmt::Debug for Header<'a> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:?}: {:?}", ByteStr(self.name), self.value)
+    }
+}
+
+/// A trimmed header value. When the header was folded, the raw bytes still hold the line
+/// breaks; [`Value::segments`] gives the RFC 5322 unfolding (each line break before white
+/// space removed, the white space kept), which is the exact inverse of folding.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Value<'a> {
+    raw: &'a [u8],
+}
+
+impl<'a> Value<'a> {
+    pub(crate) fn new(raw: &'a [u8]) -> Self {
+        Value { raw }
+    }
+
+    /// The raw value, trimmed, with any folds as sent.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Did the value span several lines?
+    pub fn is_folded(&self) -> bool {
+        memchr(b'\n', self.raw).is_some()
+    }
+
+    /// The unfolded value as consecutive pieces; concatenated they form the value.
+    pub fn segments(&self) -> Segments<'a> {
+        Segments { rest: self.raw }
+    }
+
+    /// Compares the unfolded value with `other`, byte for byte.
+    pub fn unfolded_eq(&self, other: &[u8]) -> bool {
+        let mut rest = other;
+        for seg in self.segments() {
+            match rest.strip_prefix(seg) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+
+    /// The unfolded value as an owned vector.
+    #[cfg(feature = "std")]
+    pub fn to_unfolded(&self) -> std::vec::Vec<u8> {
+        let mut v = std::vec::Vec::with_capacity(self.raw.len());
+        self.segments().for_each(|s| v.extend_from_slice(s));
+        v
+    }
+}
+
+impl<'a> core::fmt::Debug for Value<'a> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&ByteStr(self.raw), f)
+    }
+}
+
+/// The pieces of an unfolded [`Value`].
+#[derive(Debug, Clone)]
+pub struct Segments<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        match memchr(b'\n', self.rest) {
+            None => Some(core::mem::take(&mut self.rest)),
+            Some(lf) => {
+                let seg = &self.rest[..lf];
+                let seg = seg.strip_suffix(b"\r").unwrap_or(seg);
+                self.rest = &self.rest[lf + 1..];
+                Some(seg)
+            }
+        }
+    }
+}
+
+/// Iterator over the headers of a [`Headers`] block.
+#[derive(Debug, Clone)]
+pub struct HeaderIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for HeaderIter<'a> {
+    type Item = Header<'a>;
+    fn next(&mut self) -> Option<Header<'a>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        // A logical header runs until a line break that is not followed by white space.
+        let block = self.rest;
+        let mut end = 0;
+        loop {
+            match memchr(b'\n', &block[end..]) {
+                None => {
+                    end = block.len();
+                    break;
+                }
+                Some(lf) => {
+                    end += lf + 1;
+                    if !matches!(block.get(end), Some(b' ' | b'\t')) {
+                        break;
+                    }
+                }
+            }
+        }
+        self.rest = &block[end..];
+        let line = &block[..end];
+        // Validated by the decoder: every header line has a colon.
+        let colon = memchr(b':', line)?;
+        Some(Header {
+            name: &line[..colon],
+            value: Value {
+                raw: trim(&line[colon + 1..]),
+            },
+        })
+    }
+}
+
+/// Trims SP, HT, CR and LF at both ends.
+pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t' | b'\r' | b'\n', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t' | b'\r' | b'\n'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Validates one physical header line (ending in LF) that is not a continuation line.
+pub(crate) fn valid_field_line(line: &[u8]) -> bool {
+    let mut one = [httparse::EMPTY_HEADER; 1];
+    // One line and no blank line: a well-formed field makes httparse ask for more.
+    matches!(
+        httparse::parse_headers(line, &mut one),
+        Ok(httparse::Status::Partial)
+    )
+}
+
+/// Validates an obs-fold continuation line: visible characters, SP and HT only.
+pub(crate) fn valid_continuation_line(line: &[u8]) -> bool {
+    let body = line.strip_suffix(b"\n").unwrap_or(line);
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    body.iter().all(|&b| b == b'\t' || b >= 0x20 && b != 0x7f)
+}
+
+/// Debug helper that prints bytes as an escaped string.
+pub(crate) struct ByteStr<'a>(pub(crate) &'a [u8]);
+
+impl core::fmt::Debug for ByteStr<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("\"")?;
+        for &b in self.0 {
+            for c in core::ascii::escape_default(b) {
+                f.write_fmt(format_args!("{}", c as char))?;
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iterate_with_folds() {
+        let h = Headers::new(b"A: 1\r\nB:  two \r\n\tthree\r\nc: \r\n");
+        let v: Vec<_> = h.iter().map(|h| (h.name(), h.value().as_bytes())).collect();
+        assert_eq!(v[0], (&b"A"[..], &b"1"[..]));
+        assert_eq!(v[1], (&b"B"[..], &b"two \r\n\tthree"[..]));
+        assert_eq!(v[2], (&b"c"[..], &b""[..]));
+        assert!(h.get("b").unwrap().unfolded_eq(b"two \tthree"));
+        assert_eq!(h.get("b").unwrap().to_unfolded(), b"two \tthree");
+    }
+
+    #[test]
+    fn line_validation() {
+        assert!(valid_field_line(b"Content-Type: a\r\n"));
+        assert!(valid_field_line(b"content-id:x\n"));
+        assert!(!valid_field_line(b"no colon\r\n"));
+        assert!(!valid_field_line(b" lead: x\r\n"));
+        assert!(!valid_field_line(b"Bad Name: x\r\n"));
+        assert!(!valid_field_line(b"X: a\0b\r\n"));
+        assert!(valid_continuation_line(b"  more text\r\n"));
+        assert!(!valid_continuation_line(b" a\x01\r\n"));
+    }
+}

@@ -1,0 +1,168 @@
+//! Test support: drive the decoder under any chunking and collect owned, normalized events.
+#![allow(dead_code)]
+
+use batchpart::{Config, Decoder, Error, Event};
+
+/// An owned event; consecutive byte events of one kind are merged so that the same body gives
+/// the same list under every chunking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ev {
+    Preamble(Vec<u8>),
+    PartStart {
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+        content_id: Option<Vec<u8>>,
+    },
+    MultipartStart(Vec<u8>),
+    Request {
+        method: Vec<u8>,
+        target: Vec<u8>,
+        version: Option<Vec<u8>>,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+        content_id: Option<Vec<u8>>,
+    },
+    Response {
+        version: Vec<u8>,
+        status: u16,
+        reason: Vec<u8>,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    Body(Vec<u8>),
+    PartEnd {
+        framed: u64,
+        cl_mismatch: Option<(u64, u64)>,
+        http_mismatch: Option<(u64, u64)>,
+    },
+    MultipartEnd,
+    Epilogue(Vec<u8>),
+    End,
+}
+
+pub fn headers_of(h: batchpart::Headers<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    h.iter()
+        .map(|h| (h.name().to_vec(), h.value().to_unfolded()))
+        .collect()
+}
+
+pub fn own(ev: Event<'_>) -> Ev {
+    match ev {
+        Event::Preamble(b) => Ev::Preamble(b.to_vec()),
+        Event::PartStart(p) => Ev::PartStart {
+            headers: headers_of(p.headers()),
+            content_id: p.content_id().map(|c| c.normalized().to_unfolded()),
+        },
+        Event::MultipartStart(b) => Ev::MultipartStart(b.to_vec()),
+        Event::Request(r) => Ev::Request {
+            method: r.method().to_vec(),
+            target: r.target().to_vec(),
+            version: r.version().map(<[u8]>::to_vec),
+            headers: headers_of(r.headers()),
+            content_id: r.content_id().map(|c| c.normalized().to_unfolded()),
+        },
+        Event::Response(r) => Ev::Response {
+            version: r.version().to_vec(),
+            status: r.status(),
+            reason: r.reason().to_vec(),
+            headers: headers_of(r.headers()),
+        },
+        Event::Body(b) => Ev::Body(b.to_vec()),
+        Event::PartEnd(e) => Ev::PartEnd {
+            framed: e.framed_len(),
+            cl_mismatch: e.content_length_mismatch(),
+            http_mismatch: e.http_content_length_mismatch(),
+        },
+        Event::MultipartEnd => Ev::MultipartEnd,
+        Event::Epilogue(b) => Ev::Epilogue(b.to_vec()),
+        Event::End => Ev::End,
+        _ => unreachable!("new event kind"),
+    }
+}
+
+pub fn push(out: &mut Vec<Ev>, ev: Ev) {
+    match (out.last_mut(), ev) {
+        (Some(Ev::Body(a)), Ev::Body(b)) => a.extend(b),
+        (Some(Ev::Preamble(a)), Ev::Preamble(b)) => a.extend(b),
+        (Some(Ev::Epilogue(a)), Ev::Epilogue(b)) => a.extend(b),
+        (_, ev) => out.push(ev),
+    }
+}
+
+/// Decodes `input` fed in chunks whose sizes come from `sizes` (cycled; the last chunk takes
+/// the rest), keeping only the unconsumed bytes between feeds.
+pub fn decode_with(
+    input: &[u8],
+    boundary: &[u8],
+    cfg: Config,
+    sizes: &[usize],
+) -> Result<Vec<Ev>, Error> {
+    let mut dec = Decoder::with_config(boundary, cfg)?;
+    let mut carry: Vec<u8> = Vec::new();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let mut k = 0;
+    loop {
+        let n = if sizes.is_empty() {
+            input.len() - pos
+        } else {
+            sizes[k % sizes.len()].max(1)
+        };
+        k += 1;
+        let n = n.min(input.len() - pos);
+        carry.extend_from_slice(&input[pos..pos + n]);
+        pos += n;
+        let eof = pos == input.len();
+        let mut feed = dec.feed(&carry, eof);
+        for ev in &mut feed {
+            push(&mut out, own(ev?));
+        }
+        let c = feed.consumed();
+        drop(feed);
+        carry.drain(..c);
+        if eof {
+            break;
+        }
+    }
+    assert!(
+        dec.is_done(),
+        "decoder neither finished nor failed at end of input"
+    );
+    Ok(out)
+}
+
+pub fn decode(input: &[u8], boundary: &[u8]) -> Result<Vec<Ev>, Error> {
+    decode_with(input, boundary, Config::default(), &[])
+}
+
+/// Decodes whole, byte by byte, and under every split into two chunks; all must agree.
+pub fn decode_all_ways(input: &[u8], boundary: &[u8], cfg: Config) -> Result<Vec<Ev>, Error> {
+    let whole = decode_with(input, boundary, cfg, &[]);
+    assert_eq!(
+        decode_with(input, boundary, cfg, &[1]),
+        whole,
+        "1-byte chunks differ"
+    );
+    for split in 1..input.len() {
+        let two = decode_with(input, boundary, cfg, &[split, input.len()]);
+        assert_eq!(two, whole, "split at {split} differs");
+    }
+    whole
+}
+
+/// The bodies of the leaf parts, in order.
+pub fn bodies(evs: &[Ev]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut cur: Option<Vec<u8>> = None;
+    for e in evs {
+        match e {
+            Ev::PartStart { .. } => cur = Some(Vec::new()),
+            Ev::MultipartStart(_) => cur = None,
+            Ev::Body(b) => cur.get_or_insert_with(Vec::new).extend(b),
+            Ev::PartEnd { .. } => {
+                if let Some(c) = cur.take() {
+                    out.push(c)
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
