@@ -274,15 +274,20 @@ struct State {
 /// let body = b"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n";
 /// let mut dec = Decoder::new(b"b").unwrap();
 /// let mut text = Vec::new();
-/// // Any chunking works; here, one byte at a time.
-/// for i in 0..body.len() {
-///     let mut feed = dec.feed(&body[i..i + 1], i + 1 == body.len());
+/// // Any chunking works; here, one byte at a time. Only the bytes a feed leaves unconsumed
+/// // (a header block that is not complete yet) are kept for the next feed.
+/// let mut pending = Vec::new();
+/// for (i, &byte) in body.iter().enumerate() {
+///     pending.push(byte);
+///     let mut feed = dec.feed(&pending, i + 1 == body.len());
 ///     for ev in &mut feed {
 ///         if let Event::Body(b) = ev.unwrap() {
 ///             text.extend_from_slice(b);
 ///         }
 ///     }
-///     assert_eq!(feed.consumed(), 1); // no header block straddled this edge
+///     let used = feed.consumed();
+///     drop(feed);
+///     pending.drain(..used);
 /// }
 /// assert_eq!(text, b"hello");
 /// ```
@@ -449,7 +454,23 @@ enum BlockEnd {
     Delim { end: usize, after: usize },
 }
 
-type Step<'f> = Result<Option<Event<'f>>, Error>;
+/// What one step of the state machine did.
+enum Flow<'f> {
+    /// Produced an event.
+    Emit(Event<'f>),
+    /// Changed state; step again.
+    Continue,
+    /// Needs more input (or is done).
+    Wait,
+}
+
+impl<'f> From<Option<Event<'f>>> for Flow<'f> {
+    fn from(e: Option<Event<'f>>) -> Self {
+        e.map_or(Flow::Continue, Flow::Emit)
+    }
+}
+
+type Step<'f> = Result<Flow<'f>, Error>;
 
 impl<'f> Feed<'f> {
     /// How many bytes of the fed slice were consumed so far. Present the rest again, followed
@@ -509,7 +530,7 @@ impl<'f> Feed<'f> {
             Phase::Headers => self.headers(),
             Phase::OpenNested => {
                 self.st.phase = Phase::Scan(Region::Preamble);
-                Ok(Some(Event::MultipartStart(
+                Ok(Flow::Emit(Event::MultipartStart(
                     self.boundary(self.st.depth - 1),
                 )))
             }
@@ -518,18 +539,19 @@ impl<'f> Feed<'f> {
                 if self.pos < self.input.len() {
                     let s = &self.input[self.pos..];
                     self.pos = self.input.len();
-                    return Ok(Some(Event::Epilogue(s)));
+                    return Ok(Flow::Emit(Event::Epilogue(s)));
                 }
                 if self.eof {
                     self.st.phase = Phase::End;
+                    return Ok(Flow::Continue);
                 }
-                Ok(None)
+                Ok(Flow::Wait)
             }
             Phase::End => {
                 self.st.phase = Phase::Done;
-                Ok(Some(Event::End))
+                Ok(Flow::Emit(Event::End))
             }
-            Phase::Done => Ok(None),
+            Phase::Done => Ok(Flow::Wait),
         }
     }
 
@@ -546,7 +568,7 @@ impl<'f> Feed<'f> {
                 None if self.eof => break,
                 None => {
                     self.st.phase = Phase::Bom(n);
-                    return Ok(None);
+                    return Ok(Flow::Wait);
                 }
             }
         }
@@ -554,10 +576,12 @@ impl<'f> Feed<'f> {
         if (n as usize) < BOM.len() && n > 0 {
             // A BOM prefix that was not a BOM is preamble, re-emitted from the constant.
             self.set_virtual_held(true, false);
-            return self.content(Region::Preamble, &BOM[..n as usize], 0);
+            return Ok(self
+                .content(Region::Preamble, &BOM[..n as usize], 0)?
+                .into());
         }
         self.set_virtual_held(true, false);
-        Ok(None)
+        Ok(Flow::Continue)
     }
 
     /// The next delimiter may share the line end that was just consumed.
@@ -571,7 +595,13 @@ impl<'f> Feed<'f> {
         });
     }
 
-    fn content(&mut self, region: Region, s: &'f [u8], abs_start: u64) -> Step<'f> {
+    /// Accounts for content bytes and wraps them in their event (none when empty).
+    fn content(
+        &mut self,
+        region: Region,
+        s: &'f [u8],
+        abs_start: u64,
+    ) -> Result<Option<Event<'f>>, Error> {
         match region {
             Region::Preamble => {
                 self.st.preamble_bytes += s.len() as u64;
@@ -628,12 +658,12 @@ impl<'f> Feed<'f> {
                 self.st.held = None;
                 self.pos = p;
                 self.delimiter_found(region, h.offset)?;
-                return Ok(None);
+                return Ok(Flow::Continue);
             }
             if p == self.input.len() && !self.eof {
                 self.st.held = Some(Held { to: i as u8, ..h });
                 self.pos = p;
-                return Ok(None);
+                return Ok(Flow::Wait);
             }
             self.st.held = None;
             self.hint = p;
@@ -641,7 +671,7 @@ impl<'f> Feed<'f> {
                 // Held bytes from an earlier slice: they live in the stored delimiter.
                 let d = self.levels[level].as_bytes();
                 let s = &d[h.content_from as usize..h.to as usize];
-                return self.content(region, s, h.offset);
+                return Ok(self.content(region, s, h.offset)?.into());
             }
         }
         let start = self.pos;
@@ -660,7 +690,7 @@ impl<'f> Feed<'f> {
                 self.pos = h + blen;
                 let ev = self.content(region, s, abs_start)?;
                 self.delimiter_found(region, self.abs(ds))?;
-                return Ok(ev);
+                return Ok(ev.into());
             }
             from = h + 1;
         }
@@ -669,11 +699,10 @@ impl<'f> Feed<'f> {
             let s = &self.input[start..];
             let abs_start = self.abs(start);
             self.pos = end;
-            let ev = self.content(region, s, abs_start)?;
-            if ev.is_none() {
-                return Err(self.err(ErrorKind::MissingCloseDelimiter, end));
-            }
-            return Ok(ev);
+            return match self.content(region, s, abs_start)? {
+                Some(ev) => Ok(Flow::Emit(ev)),
+                None => Err(self.err(ErrorKind::MissingCloseDelimiter, end)),
+            };
         }
         let hold = self.hold_point(start, end, level, dlen);
         if let Some((at, from)) = hold {
@@ -688,7 +717,10 @@ impl<'f> Feed<'f> {
         let s = &self.input[start..cut];
         let abs_start = self.abs(start);
         self.pos = end;
-        self.content(region, s, abs_start)
+        // Everything up to the end was searched: an empty remainder means wait for more.
+        Ok(self
+            .content(region, s, abs_start)?
+            .map_or(Flow::Wait, Flow::Emit))
     }
 
     /// Where the longest suffix of `input[start..end]` that could begin a delimiter starts,
@@ -770,7 +802,7 @@ impl<'f> Feed<'f> {
 
     fn end_part(&mut self) -> Step<'f> {
         self.st.phase = Phase::Tail(Tail::AfterBoundary);
-        Ok(Some(Event::PartEnd(self.st.pending_end)))
+        Ok(Flow::Emit(Event::PartEnd(self.st.pending_end)))
     }
 
     fn tail(&mut self, mut t: Tail) -> Step<'f> {
@@ -784,7 +816,7 @@ impl<'f> Feed<'f> {
                     return Err(self.err(ErrorKind::MissingCloseDelimiter, self.pos));
                 }
                 self.st.phase = Phase::Tail(t);
-                return Ok(None);
+                return Ok(Flow::Wait);
             };
             let at = self.pos;
             let bad = |s: &Self, k| Err(s.err(k, at));
@@ -842,7 +874,7 @@ impl<'f> Feed<'f> {
     fn close_done(&mut self, eol: Option<bool>) -> Step<'f> {
         if self.st.depth == 1 {
             self.st.phase = Phase::TopEpilogue;
-            return Ok(None);
+            return Ok(Flow::Continue);
         }
         self.st.depth -= 1;
         self.st.phase = Phase::Scan(Region::Epilogue);
@@ -850,7 +882,7 @@ impl<'f> Feed<'f> {
             // The close line's end may be the enclosing delimiter's leading CRLF.
             self.set_virtual_held(crlf, false);
         }
-        Ok(Some(Event::MultipartEnd))
+        Ok(Flow::Emit(Event::MultipartEnd))
     }
 
     fn open_part(&mut self, at: usize) -> Step<'f> {
@@ -861,7 +893,7 @@ impl<'f> Feed<'f> {
         self.st.hdr_scanned = 0;
         self.st.hdr_count = 0;
         self.st.phase = Phase::Headers;
-        Ok(None)
+        Ok(Flow::Continue)
     }
 
     /// Scans a header block starting at `pos` (an embedded head when `start_line`), line by
@@ -935,7 +967,7 @@ impl<'f> Feed<'f> {
 
     fn headers(&mut self) -> Step<'f> {
         let Some(end) = self.scan_block(false)? else {
-            return Ok(None);
+            return Ok(Flow::Wait);
         };
         let bs = self.pos;
         let (block_end, body) = match end {
@@ -1020,7 +1052,7 @@ impl<'f> Feed<'f> {
                 }
             }
         }
-        Ok(Some(Event::PartStart(part)))
+        Ok(Flow::Emit(Event::PartStart(part)))
     }
 
     fn open_nested(&mut self, nb: &'f [u8], at: usize) -> Result<(), Error> {
@@ -1038,6 +1070,10 @@ impl<'f> Feed<'f> {
         // `nb` is a sub-slice of this feed's input.
         let s = nb.as_ptr() as usize - self.input.as_ptr() as usize;
         self.st.src[level] = Src::Input(s, s + nb.len());
+        // A sibling changeset reuses the level with another boundary.
+        if matches!(self.finder, Some((l, _)) if l == level) {
+            self.finder = None;
+        }
         self.st.staged_delims[level] = Delimiter::new(nb);
         self.st.staged |= 1 << level;
         self.st.depth += 1;
@@ -1048,7 +1084,7 @@ impl<'f> Feed<'f> {
     fn http_head(&mut self) -> Step<'f> {
         let strict = self.st.cfg.strict;
         let Some(end) = self.scan_block(true)? else {
-            return Ok(None);
+            return Ok(Flow::Wait);
         };
         let bs = self.pos;
         let (block_end, after) = match end {
@@ -1111,7 +1147,7 @@ impl<'f> Feed<'f> {
                 self.st.phase = Phase::EndPart;
             }
         }
-        Ok(Some(ev))
+        Ok(Flow::Emit(ev))
     }
 }
 
@@ -1127,14 +1163,10 @@ impl<'f> Iterator for Feed<'f> {
             return Some(Err(e));
         }
         loop {
-            let before = (self.pos, self.st.phase);
             match self.step() {
-                Ok(Some(ev)) => return Some(Ok(ev)),
-                Ok(None) => {
-                    if (self.pos, self.st.phase) == before {
-                        return None;
-                    }
-                }
+                Ok(Flow::Emit(ev)) => return Some(Ok(ev)),
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Wait) => return None,
                 Err(e) => {
                     self.st.failed = Some(e);
                     self.st.phase = Phase::Done;

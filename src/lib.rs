@@ -44,6 +44,8 @@ pub mod decoder;
 pub mod error;
 pub mod headers;
 pub mod http;
+#[cfg(feature = "stream")]
+pub mod stream;
 
 pub use boundary::{boundary_needs_quotes, validate_boundary, MAX_BOUNDARY_LEN};
 pub use content_id::ContentId;

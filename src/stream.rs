@@ -1,0 +1,561 @@
+//! The Stream layer: a `futures_core::Stream` of owned part events over a stream of `Bytes`
+//! chunks, as hyper, axum and reqwest hand bodies over.
+//!
+//! Body bytes come out as `Bytes` that share the caller's chunks (`Bytes::slice_ref`); nothing
+//! is copied but a header block that straddles a chunk edge, which is gathered in one reusable
+//! buffer bounded by [`Limits::max_header_bytes`](crate::Limits::max_header_bytes). Bytes of a
+//! partial delimiter held back at a chunk edge that turn out to be body come from the stream's
+//! own copy of the boundary.
+
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+
+use crate::boundary::DELIM_HEAD;
+use crate::content_id::ContentId;
+use crate::content_type::ContentType;
+use crate::decoder::{Config, Decoder, Event, PartEnd, MAX_DEPTH};
+use crate::error::Error;
+use crate::headers::{Headers, Value};
+
+/// How many events one fed slice may queue before the stream yields them. It bounds the
+/// queue's memory, whatever the chunk size, at the price of rebuilding a `memmem::Finder` once
+/// per this many events.
+const MAX_QUEUED: usize = 64;
+
+/// A part's head, owned: `Bytes` views of the header block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartHead {
+    block: Bytes,
+    content_type: Option<Bytes>,
+    content_id: Option<Bytes>,
+    content_length: Option<u64>,
+    index: u64,
+    depth: usize,
+}
+
+impl PartHead {
+    /// The MIME part headers.
+    pub fn headers(&self) -> Headers<'_> {
+        Headers::new(&self.block)
+    }
+    /// The raw header block, as received.
+    pub fn raw_headers(&self) -> &Bytes {
+        &self.block
+    }
+    /// The parsed `Content-Type`.
+    pub fn content_type(&self) -> Option<ContentType<'_>> {
+        // Validated when the part was decoded.
+        self.content_type
+            .as_deref()
+            .and_then(|v| ContentType::parse(v).ok())
+    }
+    /// The MIME part's `Content-ID`.
+    pub fn content_id(&self) -> Option<ContentId<'_>> {
+        self.content_id
+            .as_deref()
+            .map(|v| ContentId::new(Value::new(v)))
+    }
+    /// The part-level `Content-Length`, if sent.
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+    /// The part's number in the body, over all depths.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+    /// The depth of its multipart; the top level is 1.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+}
+
+/// An embedded HTTP head, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpHead {
+    block: Bytes,
+    kind: HttpKind,
+    content_length: Option<u64>,
+    content_id: Option<Bytes>,
+}
+
+/// The start line of an embedded HTTP message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpKind {
+    /// A request line.
+    Request {
+        /// The method, as sent.
+        method: Bytes,
+        /// The target, as sent.
+        target: Bytes,
+        /// The version, or `None` where the line had none.
+        version: Option<Bytes>,
+    },
+    /// A status line.
+    Response {
+        /// The version, as sent.
+        version: Bytes,
+        /// The status code.
+        status: u16,
+        /// The reason phrase, possibly empty.
+        reason: Bytes,
+    },
+}
+
+impl HttpHead {
+    /// Request or response, with the start line's parts.
+    pub fn kind(&self) -> &HttpKind {
+        &self.kind
+    }
+    /// The embedded headers.
+    pub fn headers(&self) -> Headers<'_> {
+        Headers::new(&self.block)
+    }
+    /// The embedded `Content-Length`.
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+    /// The `Content-ID` among the embedded headers.
+    pub fn content_id(&self) -> Option<ContentId<'_>> {
+        self.content_id
+            .as_deref()
+            .map(|v| ContentId::new(Value::new(v)))
+    }
+}
+
+/// An owned part event. Same order and meaning as [`Event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PartEvent {
+    /// See [`Event::Preamble`].
+    Preamble(Bytes),
+    /// See [`Event::PartStart`].
+    PartStart(PartHead),
+    /// See [`Event::MultipartStart`]; carries the nested boundary.
+    MultipartStart(Bytes),
+    /// See [`Event::Request`] and [`Event::Response`].
+    Http(HttpHead),
+    /// See [`Event::Body`].
+    Body(Bytes),
+    /// See [`Event::PartEnd`].
+    PartEnd(PartEnd),
+    /// See [`Event::MultipartEnd`].
+    MultipartEnd,
+    /// See [`Event::Epilogue`].
+    Epilogue(Bytes),
+    /// See [`Event::End`].
+    End,
+}
+
+/// An error of the Stream layer: the decoder's, or the inner stream's, unchanged.
+#[derive(Debug)]
+pub enum StreamError<E> {
+    /// The body is malformed or broke a limit.
+    Decode(Error),
+    /// The inner stream failed.
+    Source(E),
+    /// The inner stream ended before the body was complete... reported by the decoder as
+    /// [`Decode`](StreamError::Decode) with its offset; this variant is never produced and is
+    /// kept out of the public surface.
+    #[doc(hidden)]
+    __NonExhaustive,
+}
+
+impl<E: core::fmt::Display> core::fmt::Display for StreamError<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StreamError::Decode(e) => e.fmt(f),
+            StreamError::Source(e) => e.fmt(f),
+            StreamError::__NonExhaustive => Ok(()),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for StreamError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StreamError::Decode(e) => Some(e),
+            StreamError::Source(e) => Some(e),
+            StreamError::__NonExhaustive => None,
+        }
+    }
+}
+
+/// Maps core events to owned ones, as `Bytes` views of the buffer the core was fed.
+struct Owner<'a> {
+    /// The chunk that was fed, when it was fed as it is.
+    buf: &'a Bytes,
+    boundaries: &'a mut [Bytes; MAX_DEPTH],
+    depth: usize,
+}
+
+fn within(outer: &[u8], s: &[u8]) -> bool {
+    let (o, p) = (outer.as_ptr() as usize, s.as_ptr() as usize);
+    p >= o && p + s.len() <= o + outer.len()
+}
+
+impl Owner<'_> {
+    /// A view of the fed chunk, or, for a head gathered in the straddle buffer, a copy.
+    fn view(&self, s: &[u8]) -> Bytes {
+        if within(self.buf, s) {
+            self.buf.slice_ref(s)
+        } else {
+            Bytes::copy_from_slice(s)
+        }
+    }
+
+    fn view_opt(&self, s: Option<&[u8]>) -> Option<Bytes> {
+        s.map(|s| self.view(s))
+    }
+
+    /// Body bytes: a view of the fed buffer, or held-back delimiter bytes, which are
+    /// `CRLF--` (static) followed by a prefix of the level's boundary.
+    fn body(&self, s: &[u8], out: &mut VecDeque<PartEvent>, wrap: fn(Bytes) -> PartEvent) {
+        if within(self.buf, s) {
+            out.push_back(wrap(self.buf.slice_ref(s)));
+            return;
+        }
+        let start = match s.first() {
+            Some(b'\r') => 0,
+            Some(b'\n') => 1,
+            _ => 2,
+        };
+        let head = (DELIM_HEAD.len() - start).min(s.len());
+        if head > 0 {
+            out.push_back(wrap(Bytes::from_static(&DELIM_HEAD[start..start + head])));
+        }
+        if s.len() > head {
+            let b = &self.boundaries[self.depth - 1];
+            out.push_back(wrap(b.slice(..s.len() - head)));
+        }
+    }
+
+    fn own(&mut self, ev: Event<'_>, out: &mut VecDeque<PartEvent>) {
+        let ev = match ev {
+            Event::Preamble(s) => return self.body(s, out, PartEvent::Preamble),
+            Event::Body(s) => return self.body(s, out, PartEvent::Body),
+            Event::Epilogue(s) => return self.body(s, out, PartEvent::Epilogue),
+            Event::PartStart(p) => PartEvent::PartStart(PartHead {
+                block: self.view(p.headers().as_bytes()),
+                content_type: p
+                    .headers()
+                    .get("content-type")
+                    .map(|v| self.view(v.as_bytes())),
+                content_id: self.view_opt(p.content_id().map(|c| c.raw().as_bytes())),
+                content_length: p.content_length(),
+                index: p.index(),
+                depth: p.depth(),
+            }),
+            Event::MultipartStart(b) => {
+                let b = self.view(b);
+                self.boundaries[self.depth] = b.clone();
+                self.depth += 1;
+                PartEvent::MultipartStart(b)
+            }
+            Event::Request(r) => PartEvent::Http(HttpHead {
+                block: self.view(r.headers().as_bytes()),
+                kind: HttpKind::Request {
+                    method: self.view(r.method()),
+                    target: self.view(r.target()),
+                    version: self.view_opt(r.version()),
+                },
+                content_length: r.content_length(),
+                content_id: self.view_opt(r.content_id().map(|c| c.raw().as_bytes())),
+            }),
+            Event::Response(r) => PartEvent::Http(HttpHead {
+                block: self.view(r.headers().as_bytes()),
+                kind: HttpKind::Response {
+                    version: self.view(r.version()),
+                    status: r.status(),
+                    reason: self.view(r.reason()),
+                },
+                content_length: r.content_length(),
+                content_id: self.view_opt(r.content_id().map(|c| c.raw().as_bytes())),
+            }),
+            Event::PartEnd(e) => PartEvent::PartEnd(e),
+            Event::MultipartEnd => {
+                self.depth -= 1;
+                PartEvent::MultipartEnd
+            }
+            Event::End => PartEvent::End,
+        };
+        out.push_back(ev);
+    }
+}
+
+/// The events of a body, decoded from a stream of `Bytes` chunks.
+///
+/// ```
+/// use batchpart::stream::{PartEvent, PartStream};
+/// use bytes::Bytes;
+///
+/// let chunks = vec![
+///     Ok::<_, std::io::Error>(Bytes::from_static(b"--b\r\nContent-Type: text/plain\r\n\r\nhel")),
+///     Ok(Bytes::from_static(b"lo\r\n--b--\r\n")),
+/// ];
+/// let mut events = PartStream::new(batchpart::stream::iter(chunks), b"b").unwrap();
+/// let mut body = Vec::new();
+/// while let Some(ev) = batchpart::stream::block_on_next(&mut events) {
+///     if let PartEvent::Body(b) = ev.unwrap() {
+///         body.extend_from_slice(&b);
+///     }
+/// }
+/// assert_eq!(body, b"hello");
+/// ```
+pub struct PartStream<S> {
+    inner: S,
+    dec: Decoder,
+    chunk: Bytes,
+    carry: BytesMut,
+    boundaries: [Bytes; MAX_DEPTH],
+    depth: usize,
+    queue: VecDeque<PartEvent>,
+    inner_done: bool,
+    done: bool,
+}
+
+impl<S> core::fmt::Debug for PartStream<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PartStream")
+            .field("decoder", &self.dec)
+            .field("queued", &self.queue.len())
+            .finish()
+    }
+}
+
+impl<S, E> PartStream<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    /// Decodes `inner` as a multipart body with this boundary (default configuration).
+    pub fn new(inner: S, boundary: &[u8]) -> Result<Self, Error> {
+        Self::with_config(inner, boundary, Config::default())
+    }
+
+    /// Decodes `inner` as the body of a message with this `Content-Type`.
+    pub fn from_content_type(inner: S, content_type: &[u8], cfg: Config) -> Result<Self, Error> {
+        let ct = ContentType::parse(content_type)?;
+        Self::with_config(inner, ct.multipart_boundary()?, cfg)
+    }
+
+    /// Decodes `inner` with this boundary and configuration.
+    pub fn with_config(inner: S, boundary: &[u8], cfg: Config) -> Result<Self, Error> {
+        let dec = Decoder::with_config(boundary, cfg)?;
+        let mut boundaries: [Bytes; MAX_DEPTH] = Default::default();
+        boundaries[0] = Bytes::copy_from_slice(boundary);
+        Ok(PartStream {
+            inner,
+            dec,
+            chunk: Bytes::new(),
+            carry: BytesMut::new(),
+            boundaries,
+            depth: 1,
+            queue: VecDeque::new(),
+            inner_done: false,
+            done: false,
+        })
+    }
+
+    /// Feeds what is buffered to the decoder and queues its events.
+    fn pump(&mut self) -> Result<(), Error> {
+        let eof = self.inner_done;
+        if self.carry.is_empty() {
+            let buf = core::mem::take(&mut self.chunk);
+            let mut owner = Owner {
+                buf: &buf,
+                boundaries: &mut self.boundaries,
+                depth: self.depth,
+            };
+            let mut feed = self.dec.feed(&buf, eof);
+            let mut n = 0;
+            for ev in &mut feed {
+                owner.own(ev?, &mut self.queue);
+                n += 1;
+                if n == MAX_QUEUED {
+                    break;
+                }
+            }
+            let used = feed.consumed();
+            drop(feed);
+            self.depth = owner.depth;
+            let rest = buf.slice(used..);
+            if n == MAX_QUEUED || rest.is_empty() {
+                self.chunk = rest;
+            } else {
+                // A header block straddles the edge: gather it in the reusable buffer.
+                self.carry.extend_from_slice(&rest);
+            }
+            return Ok(());
+        }
+        // A header block straddled a chunk edge. Append as much of the chunk as a head may
+        // need, and feed the buffer only until the head is out: the body after it keeps
+        // coming from the chunk itself.
+        let room = self
+            .dec
+            .config()
+            .limits
+            .max_header_bytes
+            .saturating_add(2 * DELIM_HEAD.len() + crate::MAX_BOUNDARY_LEN)
+            .saturating_sub(self.carry.len());
+        let orig = core::mem::take(&mut self.chunk);
+        let take = room.min(orig.len()).max(1).min(orig.len());
+        let carried = self.carry.len();
+        self.carry.extend_from_slice(&orig[..take]);
+        let eof = eof && take == orig.len();
+        let none = Bytes::new();
+        let mut owner = Owner {
+            buf: &none,
+            boundaries: &mut self.boundaries,
+            depth: self.depth,
+        };
+        let mut feed = self.dec.feed(&self.carry, eof);
+        while let Some(ev) = feed.next() {
+            let ev = ev?;
+            let head = matches!(
+                ev,
+                Event::PartStart(_) | Event::Request(_) | Event::Response(_)
+            );
+            owner.own(ev, &mut self.queue);
+            if head || feed.consumed() >= carried {
+                break;
+            }
+        }
+        let used = feed.consumed();
+        drop(feed);
+        self.depth = owner.depth;
+        if used >= carried {
+            self.carry.clear();
+            self.chunk = orig.slice(used - carried..);
+        } else {
+            bytes::Buf::advance(&mut self.carry, used);
+            self.chunk = orig.slice(take..);
+        }
+        Ok(())
+    }
+}
+
+impl<S, E> Stream for PartStream<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    type Item = Result<PartEvent, StreamError<E>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(ev) = this.queue.pop_front() {
+                if matches!(ev, PartEvent::End) {
+                    this.done = true;
+                }
+                return Poll::Ready(Some(Ok(ev)));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            let have = !this.chunk.is_empty();
+            if have || this.inner_done {
+                let before = (this.chunk.len(), this.carry.len());
+                if let Err(e) = this.pump() {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(StreamError::Decode(e))));
+                }
+                if !this.queue.is_empty() {
+                    continue;
+                }
+                if this.inner_done {
+                    if (this.chunk.len(), this.carry.len()) == before {
+                        // Nothing more can come out: the decoder has reported its end.
+                        this.done = true;
+                    }
+                    continue;
+                }
+                if !this.chunk.is_empty() {
+                    continue;
+                }
+            }
+            match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(c))) => this.chunk = c,
+                Poll::Ready(Some(Err(e))) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(StreamError::Source(e))));
+                }
+                Poll::Ready(None) => this.inner_done = true,
+            }
+        }
+    }
+}
+
+/// A stream over an iterator of chunks, ready at once. Handy for tests and for bodies
+/// already in memory.
+pub fn iter<I: IntoIterator>(it: I) -> Iter<I::IntoIter> {
+    Iter(it.into_iter())
+}
+
+/// See [`iter`].
+#[derive(Debug)]
+pub struct Iter<I>(I);
+
+impl<I: Iterator + Unpin> Stream for Iter<I> {
+    type Item = I::Item;
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<I::Item>> {
+        Poll::Ready(self.get_mut().0.next())
+    }
+}
+
+/// Polls a stream to its next item on the current thread, parking between wake-ups. A small
+/// executor for synchronous callers and examples; it needs no runtime.
+pub fn block_on_next<S: Stream + Unpin>(s: &mut S) -> Option<S::Item> {
+    use std::sync::Arc;
+    use std::task::Wake;
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        match Pin::new(&mut *s).poll_next(&mut cx) {
+            Poll::Ready(v) => return v,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+/// Decodes a whole body already in memory into owned events, in one call. Body events share
+/// `body`'s memory.
+///
+/// ```
+/// let body = bytes::Bytes::from_static(b"--b\r\n\r\nhi\r\n--b--");
+/// let events = batchpart::stream::decode_bytes(&body, b"b").unwrap();
+/// assert!(events.contains(&batchpart::stream::PartEvent::Body(body.slice(7..9))));
+/// ```
+pub fn decode_bytes(body: &Bytes, boundary: &[u8]) -> Result<Vec<PartEvent>, Error> {
+    decode_bytes_with(body, boundary, Config::default())
+}
+
+/// [`decode_bytes`] with a configuration.
+pub fn decode_bytes_with(
+    body: &Bytes,
+    boundary: &[u8],
+    cfg: Config,
+) -> Result<Vec<PartEvent>, Error> {
+    let mut dec = Decoder::with_config(boundary, cfg)?;
+    let mut boundaries: [Bytes; MAX_DEPTH] = Default::default();
+    boundaries[0] = Bytes::copy_from_slice(boundary);
+    let mut owner = Owner {
+        buf: body,
+        boundaries: &mut boundaries,
+        depth: 1,
+    };
+    let mut out = VecDeque::new();
+    for ev in dec.feed(body, true) {
+        owner.own(ev?, &mut out);
+    }
+    Ok(out.into())
+}
