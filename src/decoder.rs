@@ -910,6 +910,19 @@ impl<'f> Feed<'f> {
                     return Err(self.err(ErrorKind::HeaderTooLarge, bs + limits.max_header_bytes));
                 }
                 if self.eof {
+                    // A close delimiter may end the input without a line end.
+                    let rest = &self.input[ls..];
+                    if !strict
+                        && rest.len() >= 2 + b.len()
+                        && rest.starts_with(b"--")
+                        && &rest[2..2 + b.len()] == b
+                        && matches!(rest.get(2 + b.len()), Some(b'-' | b' ' | b'\t') | None)
+                    {
+                        return Ok(Some(BlockEnd::Delim {
+                            end: ls,
+                            after: ls + 2 + b.len(),
+                        }));
+                    }
                     return Err(self.err(ErrorKind::IncompleteHeader, self.input.len()));
                 }
                 self.st.hdr_scanned = ls - bs;

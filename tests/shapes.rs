@@ -1,0 +1,464 @@
+//! The shapes real servers send, and every error with its kind and offset.
+mod common;
+use batchpart::{Config, Decoder, ErrorKind, Limits};
+use common::*;
+
+fn ok(input: &[u8]) -> Vec<Ev> {
+    decode_all_ways(input, b"b", Config::default()).unwrap()
+}
+
+fn err(input: &[u8], cfg: Config) -> (ErrorKind, u64) {
+    let e = decode_all_ways(input, b"b", cfg).unwrap_err();
+    (e.kind(), e.offset())
+}
+
+fn strict() -> Config {
+    Config::strict()
+}
+
+#[test]
+fn lf_only_everywhere() {
+    let evs = ok(b"--b\nContent-Type: text/plain\n\nhello\n--b\n\nworld\n--b--\n");
+    assert_eq!(bodies(&evs), vec![b"hello".to_vec(), b"world".to_vec()]);
+    assert_eq!(
+        err(b"--b\nA: 1\n\nx\n--b--", strict()).0,
+        ErrorKind::BareLineFeed
+    );
+}
+
+#[test]
+fn lf_headers_then_crlf_blank_line() {
+    let evs = ok(b"--b\nContent-Type: text/plain\n\r\nhello\r\n--b--");
+    assert_eq!(bodies(&evs), vec![b"hello".to_vec()]);
+}
+
+#[test]
+fn cr_only_lines_are_not_line_ends() {
+    // Old-Mac CR-only framing is not accepted: the first delimiter line never ends.
+    assert_eq!(
+        err(b"--b\rA: 1\r\rx\r--b--\r", Config::default()).0,
+        ErrorKind::InvalidDelimiterLine
+    );
+}
+
+#[test]
+fn transport_padding() {
+    let evs = ok(b"--b  \t\r\n\r\none\r\n--b\t\r\n\r\ntwo\r\n--b--\t \r\n");
+    assert_eq!(bodies(&evs), vec![b"one".to_vec(), b"two".to_vec()]);
+    let evs = decode_all_ways(b"--b  \r\n\r\none\r\n--b-- \r\n", b"b", strict()).unwrap();
+    assert_eq!(bodies(&evs), vec![b"one".to_vec()]);
+}
+
+#[test]
+fn near_miss_lines_stay_in_the_body() {
+    let body = b"x\r\n--\r\n-bb\r\n--a\r\n\r\n--\n--b-\n--b\r\n\n-\r--bb";
+    let mut input = b"--bb\r\n\r\n".to_vec();
+    input.extend_from_slice(body);
+    input.extend_from_slice(b"\r\n--bb--");
+    let evs = decode_all_ways(&input, b"bb", Config::default()).unwrap();
+    assert_eq!(bodies(&evs), vec![body.to_vec()]);
+}
+
+#[test]
+fn junk_after_a_boundary_is_an_error_not_a_body() {
+    assert_eq!(
+        err(b"--b\r\n\r\nx\r\n--bX\r\n--b--", Config::default()),
+        (ErrorKind::InvalidDelimiterLine, 13)
+    );
+    assert_eq!(
+        err(b"--b\r\n\r\nx\r\n--b -\r\n--b--", Config::default()).0,
+        ErrorKind::InvalidDelimiterLine
+    );
+}
+
+#[test]
+fn quoted_boundary_from_content_type() {
+    let ct = b"multipart/mixed; boundary=\"batch_1.2+34:2j)0?\"";
+    let mut d = Decoder::from_content_type(ct, Config::default()).unwrap();
+    let input = b"--batch_1.2+34:2j)0?\r\n\r\nx\r\n--batch_1.2+34:2j)0?--";
+    let evs: Vec<_> = d.feed(input, true).map(|e| own(e.unwrap())).collect();
+    assert_eq!(bodies(&evs), vec![b"x".to_vec()]);
+}
+
+#[test]
+fn bom_is_skipped() {
+    let evs = ok(b"\xEF\xBB\xBF--b\r\n\r\nx\r\n--b--");
+    assert_eq!(
+        evs[0],
+        Ev::PartStart {
+            headers: vec![],
+            content_id: None
+        }
+    );
+    // A lone BOM prefix is preamble.
+    let evs = ok(b"\xEF\xBBx\r\n--b\r\n\r\nx\r\n--b--");
+    assert_eq!(evs[0], Ev::Preamble(b"\xEF\xBBx".to_vec()));
+}
+
+#[test]
+fn folded_headers_are_unfolded() {
+    let evs = ok(b"--b\r\nContent-ID:\r\n <8f2c@host>\r\nContent-Type: text/plain;\r\n\tcharset=utf-8\r\n\r\nx\r\n--b--");
+    match &evs[0] {
+        Ev::PartStart {
+            headers,
+            content_id,
+        } => {
+            assert_eq!(content_id.as_deref(), Some(&b"8f2c@host"[..]));
+            assert_eq!(
+                headers[1],
+                (
+                    b"Content-Type".to_vec(),
+                    b"text/plain;\tcharset=utf-8".to_vec()
+                )
+            );
+        }
+        e => panic!("{e:?}"),
+    }
+    // A first header line that starts with white space is refused (dicer CVE-2022-24434).
+    assert_eq!(
+        err(b"--b\r\n X: 1\r\n\r\nx\r\n--b--", Config::default()),
+        (ErrorKind::InvalidHeader, 5)
+    );
+}
+
+#[test]
+fn preamble_epilogue_and_empty_forms() {
+    let evs = ok(b"--b\r\n\r\nx\r\n--b--\r\nthe end\r\n");
+    assert_eq!(evs[evs.len() - 2], Ev::Epilogue(b"the end\r\n".to_vec()));
+    // A part with no headers and an empty body: the blank line's CRLF serves the delimiter too.
+    let evs = ok(b"--b\r\n\r\n--b\r\n\r\n\r\n--b--");
+    assert_eq!(bodies(&evs), vec![b"".to_vec(), b"".to_vec()]);
+    // No part at all.
+    let evs = ok(b"--b--");
+    assert_eq!(evs, vec![Ev::End]);
+    let evs = ok(b"--b--\r\n");
+    assert_eq!(evs, vec![Ev::End]);
+    // The close delimiter of a specification example, `--b---`.
+    let evs = ok(b"--b\r\n\r\nx\r\n--b---\r\n");
+    assert_eq!(evs[evs.len() - 2], Ev::Epilogue(b"-\r\n".to_vec()));
+    assert_eq!(
+        err(b"--b\r\n\r\nx\r\n--b---", strict()).0,
+        ErrorKind::InvalidDelimiterLine
+    );
+}
+
+#[test]
+fn one_crlf_stays_in_the_body() {
+    let evs = decode_all_ways(b"--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs\r\n\r\n{...}\r\n\r\n--cs--\r\n--b--", b"b", Config::default()).unwrap();
+    assert_eq!(bodies(&evs), vec![b"{...}\r\n".to_vec()]);
+}
+
+#[test]
+fn missing_close_delimiter() {
+    assert_eq!(
+        err(b"--b\r\n\r\nbody", Config::default()),
+        (ErrorKind::MissingCloseDelimiter, 11)
+    );
+    assert_eq!(
+        err(b"--b\r\n\r\nbody\r\n--b", Config::default()).0,
+        ErrorKind::MissingCloseDelimiter
+    );
+    assert_eq!(
+        err(b"no delimiter at all", Config::default()).0,
+        ErrorKind::MissingCloseDelimiter
+    );
+    assert_eq!(
+        err(b"", Config::default()).0,
+        ErrorKind::MissingCloseDelimiter
+    );
+    assert_eq!(
+        err(b"--b\r\nA: 1\r\n", Config::default()).0,
+        ErrorKind::IncompleteHeader
+    );
+    // A nested multipart that never closes.
+    assert_eq!(
+        err(
+            b"--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n\r\nx\r\n--b--",
+            Config::default()
+        )
+        .0,
+        ErrorKind::MissingCloseDelimiter
+    );
+}
+
+#[test]
+fn nested_boundaries() {
+    let input = b"--b\r\nContent-Type: multipart/mixed; boundary=b2\r\n\r\npre\r\n--b2\r\n\r\nin\r\n--b2--\r\nepi\r\n--b--";
+    let evs = ok(input);
+    assert_eq!(evs[1], Ev::MultipartStart(b"b2".to_vec()));
+    assert_eq!(evs[2], Ev::Preamble(b"pre".to_vec()));
+    assert!(evs.contains(&Ev::Epilogue(b"epi".to_vec())));
+    // A nested boundary equal to, or a prefix of, an enclosing one.
+    let prefix = b"--bb\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b--\r\n--bb--";
+    let e = decode_all_ways(prefix, b"bb", Config::default()).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.offset()),
+        (ErrorKind::NestedBoundaryConflict, 6)
+    );
+    let equal = b"--bb\r\nContent-Type: multipart/mixed; boundary=bb\r\n\r\n--bb--\r\n--bb--";
+    assert_eq!(
+        decode_all_ways(equal, b"bb", Config::default())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NestedBoundaryConflict
+    );
+    // A nested boundary that merely starts with the enclosing one is fine.
+    let longer = b"--b\r\nContent-Type: multipart/mixed; boundary=bb\r\n\r\n--bb\r\n\r\nx\r\n--bb--\r\n--b--";
+    assert_eq!(bodies(&ok(longer)), vec![b"x".to_vec()]);
+}
+
+#[test]
+fn nesting_limit() {
+    let mut input = Vec::new();
+    let depth = 5;
+    input.extend_from_slice(b"--l0\r\n");
+    for i in 1..depth {
+        input.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=l{i}\r\n\r\n--l{i}\r\n").as_bytes(),
+        );
+    }
+    input.extend_from_slice(b"\r\nleaf");
+    for i in (0..depth).rev() {
+        input.extend_from_slice(format!("\r\n--l{i}--").as_bytes());
+    }
+    let cfg = |d| Config {
+        limits: Limits {
+            max_depth: d,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let evs = decode_all_ways(&input, b"l0", cfg(5)).unwrap();
+    assert_eq!(bodies(&evs), vec![b"leaf".to_vec()]);
+    let e = decode_all_ways(&input, b"l0", cfg(4)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NestingTooDeep);
+}
+
+#[test]
+fn limits_fire_and_name_themselves() {
+    let lim = |f: fn(&mut Limits)| {
+        let mut l = Limits::default();
+        f(&mut l);
+        Config {
+            strict: false,
+            limits: l,
+        }
+    };
+    let three = b"--b\r\n\r\n1\r\n--b\r\n\r\n2\r\n--b\r\n\r\n3\r\n--b--";
+    assert_eq!(
+        err(three, lim(|l| l.max_parts = 2)).0,
+        ErrorKind::TooManyParts
+    );
+    assert!(decode_all_ways(three, b"b", lim(|l| l.max_parts = 3)).is_ok());
+
+    let hdrs = b"--b\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\nx\r\n--b--";
+    assert_eq!(
+        err(hdrs, lim(|l| l.max_headers = 2)),
+        (ErrorKind::TooManyHeaders, 17)
+    );
+    assert_eq!(
+        err(hdrs, lim(|l| l.max_header_bytes = 12)).0,
+        ErrorKind::HeaderTooLarge
+    );
+    assert!(decode_all_ways(hdrs, b"b", lim(|l| l.max_header_bytes = 20)).is_ok());
+
+    let pre = b"0123456789\r\n--b--";
+    assert_eq!(
+        err(pre, lim(|l| l.max_preamble_bytes = 5)),
+        (ErrorKind::PreambleTooLarge, 5)
+    );
+    assert!(decode_all_ways(pre, b"b", lim(|l| l.max_preamble_bytes = 10)).is_ok());
+
+    let pad = b"--b          \r\n\r\nx\r\n--b--";
+    assert_eq!(
+        err(pad, lim(|l| l.max_header_bytes = 4)).0,
+        ErrorKind::HeaderTooLarge
+    );
+}
+
+#[test]
+fn invalid_part_headers() {
+    assert_eq!(
+        err(b"--b\r\nNo colon here\r\n\r\nx\r\n--b--", Config::default()),
+        (ErrorKind::InvalidHeader, 5)
+    );
+    assert_eq!(
+        err(
+            b"--b\r\nContent-Type: \"\r\n\r\nx\r\n--b--",
+            Config::default()
+        )
+        .0,
+        ErrorKind::InvalidContentType
+    );
+    assert_eq!(
+        err(
+            b"--b\r\nContent-Length: 10abc\r\n\r\nx\r\n--b--",
+            Config::default()
+        )
+        .0,
+        ErrorKind::InvalidContentLength
+    );
+    assert_eq!(
+        err(
+            b"--b\r\nContent-Length: -1\r\n\r\nx\r\n--b--",
+            Config::default()
+        )
+        .0,
+        ErrorKind::InvalidContentLength
+    );
+}
+
+#[test]
+fn errors_are_sticky() {
+    let mut d = Decoder::new(b"b").unwrap();
+    let first: Vec<_> = d.feed(b"--bX", false).collect();
+    assert_eq!(
+        first.last().unwrap().as_ref().unwrap_err().kind(),
+        ErrorKind::InvalidDelimiterLine
+    );
+    let again: Vec<_> = d.feed(b"\r\n\r\nok\r\n--b--", true).collect();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].as_ref().unwrap_err().offset(), 3);
+}
+
+#[test]
+fn offsets_are_absolute_across_chunks() {
+    let input = b"--b\r\n\r\nfine\r\n--b\r\nbad header\r\n\r\n--b--";
+    for chunks in [&[1usize][..], &[3], &[20, 100]] {
+        let e = decode_with(input, b"b", Config::default(), chunks).unwrap_err();
+        assert_eq!((e.kind(), e.offset()), (ErrorKind::InvalidHeader, 18));
+    }
+}
+
+#[test]
+fn error_messages_name_kind_and_offset() {
+    let e = decode(b"--b\r\n\r\nbody", b"b").unwrap_err();
+    assert_eq!(e.to_string(), "missing close delimiter at byte 11");
+}
+
+mod http_parts {
+    use super::*;
+
+    fn http(body: &[u8]) -> Vec<u8> {
+        let mut v = b"--b\r\nContent-Type: application/http\r\n\r\n".to_vec();
+        v.extend_from_slice(body);
+        v.extend_from_slice(b"\r\n--b--");
+        v
+    }
+
+    #[test]
+    fn content_length_smaller_cuts_trailing_blank_lines() {
+        let evs = ok(&http(
+            b"POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi\r\n\r\n",
+        ));
+        assert_eq!(bodies(&evs), vec![b"hi".to_vec()]);
+        let (k, off) = err(
+            &http(b"POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi there"),
+            Config::default(),
+        );
+        assert_eq!((k, off), (ErrorKind::ContentLengthMismatch, 81));
+    }
+
+    #[test]
+    fn content_length_larger_is_reported_or_refused() {
+        let evs = ok(&http(
+            b"POST /x HTTP/1.1\r\nContent-Length: 100000\r\n\r\nshort",
+        ));
+        assert_eq!(bodies(&evs), vec![b"short".to_vec()]);
+        assert!(evs.iter().any(|e| matches!(
+            e,
+            Ev::PartEnd {
+                http_mismatch: Some((100000, 5)),
+                ..
+            }
+        )));
+        let mut strict_input = http(b"POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nshort");
+        strict_input.extend_from_slice(b"\r\n");
+        assert_eq!(
+            err(&strict_input, strict()).0,
+            ErrorKind::ContentLengthMismatch
+        );
+    }
+
+    #[test]
+    fn bad_content_lengths() {
+        for v in ["-1", "10abc", "99999999999999999999999", ""] {
+            let input =
+                http(format!("POST /x HTTP/1.1\r\nContent-Length: {v}\r\n\r\nx").as_bytes());
+            assert_eq!(
+                err(&input, Config::default()).0,
+                ErrorKind::InvalidContentLength,
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn head_running_into_the_delimiter() {
+        // No blank line at all: the last header line's CRLF is the delimiter's.
+        let evs =
+            ok(b"--b\r\nContent-Type: application/http\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n--b--");
+        assert_eq!(bodies(&evs), vec![b"".to_vec()]);
+        // Strict mode wants the head's own blank line before the delimiter's CRLF.
+        let spec =
+            b"--b\r\nContent-Type: application/http\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n--b--";
+        assert_eq!(err(spec, strict()).0, ErrorKind::HeadWithoutBlankLine);
+        let good = b"--b\r\nContent-Type: application/http\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n\r\n--b--";
+        assert!(decode_all_ways(good, b"b", strict()).is_ok());
+    }
+
+    #[test]
+    fn msgtype_and_sniffing() {
+        let evs = ok(b"--b\r\nContent-Type: application/http; msgtype=response\r\n\r\nHTTP/1.1 404 Not Found\r\n\r\n\r\n--b--");
+        assert!(evs
+            .iter()
+            .any(|e| matches!(e, Ev::Response { status: 404, .. })));
+        let evs = ok(b"--b\r\nContent-Type: message/http\r\n\r\nHTTP/1.0 200\r\n\r\n\r\n--b--");
+        assert!(evs
+            .iter()
+            .any(|e| matches!(e, Ev::Response { status: 200, .. })));
+        // msgtype=request forces the request reading.
+        let e = err(b"--b\r\nContent-Type: application/http;msgtype=request\r\n\r\nHTTP/1.1 200 OK\r\n\r\n\r\n--b--", Config::default());
+        assert_eq!(e.0, ErrorKind::InvalidRequestLine);
+        assert_eq!(
+            err(
+                b"--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 2x0 OK\r\n\r\n\r\n--b--",
+                Config::default()
+            )
+            .0,
+            ErrorKind::InvalidStatusLine
+        );
+        // An http part with no message at all.
+        assert_eq!(
+            err(
+                b"--b\r\nContent-Type: application/http\r\n\r\n--b--",
+                Config::default()
+            )
+            .0,
+            ErrorKind::InvalidRequestLine
+        );
+    }
+
+    #[test]
+    fn content_id_in_both_places() {
+        let evs = ok(b"--b\r\nContent-Type: application/http\r\nContent-ID: <mime>\r\n\r\nPOST /x HTTP/1.1\r\nContent-ID: inner\r\n\r\n\r\n--b--");
+        assert!(matches!(&evs[0], Ev::PartStart { content_id: Some(c), .. } if c == b"mime"));
+        assert!(matches!(&evs[1], Ev::Request { content_id: Some(c), .. } if c == b"inner"));
+    }
+
+    #[test]
+    fn embedded_header_limits_apply() {
+        let cfg = Config {
+            limits: Limits {
+                max_headers: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let input = b"--b\r\nContent-Type: application/http\r\n\r\nGET /x HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n\r\n--b--";
+        assert_eq!(
+            decode_all_ways(input, b"b", cfg).unwrap_err().kind(),
+            ErrorKind::TooManyHeaders
+        );
+    }
+}
