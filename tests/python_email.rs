@@ -1,0 +1,261 @@
+//! A second opinion on MIME structure: Python's standard `email` package. Bodies that Python
+//! generated are decoded and compared with what Python's own parser reads from them, and our
+//! fixtures are parsed by Python and compared with our reading. Skipped where python3 is
+//! absent.
+mod common;
+use batchpart::Config;
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn python() -> Option<&'static str> {
+    ["python3", "python"].into_iter().find(|p| {
+        Command::new(p)
+            .args(["-c", "import email, json"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    })
+}
+
+fn oracle() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/email_oracle.py")
+}
+
+fn latin1(v: &Value) -> Vec<u8> {
+    v.as_str()
+        .unwrap()
+        .chars()
+        .map(|c| c as u32 as u8)
+        .collect()
+}
+
+/// Our reading as a tree in the oracle's JSON shape (leaf `body`, nested `parts`).
+#[derive(Debug)]
+enum Node {
+    Multi {
+        boundary: Vec<u8>,
+        preamble: Vec<u8>,
+        epilogue: Vec<u8>,
+        parts: Vec<Node>,
+    },
+    Leaf {
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+        head: Option<Vec<u8>>,
+        body: Vec<u8>,
+    },
+}
+
+fn ours(evs: &[Ev], boundary: &[u8]) -> Node {
+    fn level(it: &mut std::slice::Iter<'_, Ev>, boundary: Vec<u8>) -> Node {
+        let (mut pre, mut epi, mut parts) = (vec![], vec![], vec![]);
+        let mut in_nested_epi = false;
+        while let Some(e) = it.next() {
+            match e {
+                Ev::Preamble(b) => pre.extend(b),
+                Ev::PartStart { headers, .. } => parts.push(Node::Leaf {
+                    headers: headers.clone(),
+                    head: None,
+                    body: vec![],
+                }),
+                Ev::Request { method, target, .. } => {
+                    if let Some(Node::Leaf { head, .. }) = parts.last_mut() {
+                        *head = Some([&method[..], b" ", target].concat());
+                    }
+                }
+                Ev::Response {
+                    version, status, ..
+                } => {
+                    if let Some(Node::Leaf { head, .. }) = parts.last_mut() {
+                        *head = Some([&version[..], format!(" {status}").as_bytes()].concat());
+                    }
+                }
+                Ev::Body(b) => {
+                    if let Some(Node::Leaf { body, .. }) = parts.last_mut() {
+                        body.extend(b)
+                    }
+                }
+                Ev::MultipartStart(b) => {
+                    let n = level(it, b.clone());
+                    *parts.last_mut().unwrap() = n;
+                    in_nested_epi = true;
+                }
+                Ev::Epilogue(b) if in_nested_epi => {
+                    if let Some(Node::Multi { epilogue, .. }) = parts.last_mut() {
+                        epilogue.extend(b)
+                    }
+                }
+                Ev::Epilogue(b) => epi.extend(b),
+                Ev::PartEnd { .. } => in_nested_epi = false,
+                Ev::MultipartEnd | Ev::End => break,
+            }
+        }
+        Node::Multi {
+            boundary,
+            preamble: pre,
+            epilogue: epi,
+            parts,
+        }
+    }
+    level(&mut evs.iter(), boundary.to_vec())
+}
+
+fn trim_eol(mut v: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\r' | b'\n'] = v {
+        v = rest;
+    }
+    v
+}
+
+fn compare(py: &Value, us: &Node, path: &str) {
+    match us {
+        Node::Multi {
+            boundary,
+            preamble,
+            epilogue,
+            parts,
+        } => {
+            assert_eq!(latin1(&py["boundary"]), *boundary, "{path}: boundary");
+            assert_eq!(
+                trim_eol(&latin1(&py["preamble"])),
+                trim_eol(preamble),
+                "{path}: preamble"
+            );
+            assert_eq!(
+                trim_eol(&latin1(&py["epilogue"])),
+                trim_eol(epilogue),
+                "{path}: epilogue"
+            );
+            let pp = py["parts"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: python sees a leaf"));
+            assert_eq!(pp.len(), parts.len(), "{path}: part count");
+            for (i, (p, u)) in pp.iter().zip(parts).enumerate() {
+                compare(p, u, &format!("{path}/{i}"));
+            }
+        }
+        Node::Leaf {
+            headers,
+            head,
+            body,
+        } => {
+            let ph: Vec<(Vec<u8>, Vec<u8>)> = py["headers"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: python sees a multipart"))
+                .iter()
+                .map(|h| (latin1(&h[0]), latin1(&h[1]).trim_ascii().to_vec()))
+                .collect();
+            assert_eq!(&ph, headers, "{path}: headers");
+            let pbody = latin1(&py["body"]);
+            match head {
+                // Python keeps an application/http part opaque: the whole embedded message.
+                // An embedded Content-Length may cut trailing line ends that Python keeps.
+                Some(h) => {
+                    assert!(pbody.starts_with(h), "{path}: start line");
+                    assert!(
+                        trim_eol(&pbody).ends_with(trim_eol(body)),
+                        "{path}: embedded body"
+                    );
+                    assert!(
+                        pbody.len() - trim_eol(&pbody).len() >= body.len() - trim_eol(body).len()
+                    );
+                }
+                None => assert_eq!(&pbody, body, "{path}: body"),
+            }
+        }
+    }
+}
+
+#[test]
+fn python_generated_bodies_decode_as_python_reads_them() {
+    let Some(py) = python() else {
+        eprintln!("python3 with the email package is not available: skipped");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("batchpart-pyoracle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let st = Command::new(py)
+        .arg(oracle())
+        .arg("generate")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "bin") {
+            let wire = std::fs::read(&p).unwrap();
+            let tree: Value =
+                serde_json::from_slice(&std::fs::read(p.with_extension("json")).unwrap()).unwrap();
+            let boundary = latin1(&tree["boundary"]);
+            let evs = decode_with(&wire, &boundary, Config::default(), &[]).unwrap();
+            assert_eq!(
+                decode_with(&wire, &boundary, Config::default(), &[1]).unwrap(),
+                evs
+            );
+            assert_eq!(
+                decode_with(&wire, &boundary, Config::strict(), &[13]).unwrap(),
+                evs
+            );
+            compare(&tree, &ours(&evs, &boundary), &p.display().to_string());
+            n += 1;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(n, 12);
+}
+
+#[test]
+fn python_reads_our_fixtures_as_we_do() {
+    let Some(py) = python() else {
+        eprintln!("python3 with the email package is not available: skipped");
+        return;
+    };
+    let fixtures: &[(&str, &[u8])] = &[
+        ("rfc2046_simple.txt", b"simple boundary"),
+        ("creatio_multipart_request.txt", b"batch_a685-9724-d873"),
+        (
+            "creatio_multipart_response.txt",
+            b"batchresponse_e17aace9-5cbb-49bd-b7ad-f1be8cc8c9d8",
+        ),
+        (
+            "creatio_two_changesets_request.txt",
+            b"batch_a685-9724-d873",
+        ),
+        (
+            "odata_spec_request.txt",
+            b"batch_36522ad7-fc75-4b56-8c71-56071383e77b",
+        ),
+        ("odata_response.txt", b"batchresponse_1"),
+        ("odata_v2_quirks.txt", b"batch_1.2+34:2j)0?"),
+        ("ucwa_xml_request.txt", b"EA370946"),
+        ("ucwa_xml_request_lf.txt", b"EA370946"),
+        ("ucwa_xml_response.txt", b"0cac9abd"),
+        (
+            "ringcentral_put_request.txt",
+            b"Boundary_1_15567762_1355833573664",
+        ),
+    ];
+    for (name, boundary) in fixtures {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        let out = Command::new(py)
+            .arg(oracle())
+            .arg("parse")
+            .arg(std::str::from_utf8(boundary).unwrap())
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tree: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let evs = decode(&std::fs::read(&path).unwrap(), boundary).unwrap();
+        compare(&tree, &ours(&evs, boundary), name);
+    }
+}
