@@ -58,8 +58,11 @@ fn take_while_m_n_any(i: &[u8]) -> IResult<&[u8], &[u8]> {
     nom::bytes::complete::take(1usize)(i)
 }
 
+/// A parameter's name and value.
+type Param<'a> = (&'a [u8], &'a [u8]);
+
 /// One `; name=value` parameter, or an empty `;` that real senders leave behind.
-fn param(i: &[u8]) -> IResult<&[u8], Option<(&[u8], &[u8])>> {
+fn param(i: &[u8]) -> IResult<&[u8], Option<Param<'_>>> {
     let (i, _) = tuple((ows, tag(";"), ows))(i)?;
     let (i, p) = opt(tuple((token, ows, tag("="), ows, alt((quoted, token)))))(i)?;
     Ok((i, p.map(|(n, _, _, _, v)| (n, v))))

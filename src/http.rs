@@ -123,11 +123,11 @@ pub(crate) fn looks_like_status_line(line: &[u8]) -> bool {
     line.starts_with(b"HTTP/")
 }
 
+/// The parts of a request line: method, target and version (if any).
+type RequestLine<'a> = (&'a [u8], &'a [u8], Option<&'a [u8]>);
+
 /// `(method, target, version)` from a request line without its line ending.
-pub(crate) fn parse_request_line(
-    line_with_eol: &[u8],
-    strict: bool,
-) -> Option<(&[u8], &[u8], Option<&[u8]>)> {
+pub(crate) fn parse_request_line(line_with_eol: &[u8], strict: bool) -> Option<RequestLine<'_>> {
     let mut no_headers: [httparse::Header<'_>; 0] = [];
     let mut req = httparse::Request::new(&mut no_headers);
     if let Ok(httparse::Status::Partial) = req.parse(line_with_eol) {

@@ -54,3 +54,8 @@ pub use decoder::{Config, Decoder, Event, Feed, Limits, Part, PartEnd, MAX_DEPTH
 pub use error::{Error, ErrorKind};
 pub use headers::{Header, Headers, Value};
 pub use http::{parse_content_length, RequestHead, ResponseHead};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "stream"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

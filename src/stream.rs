@@ -152,16 +152,12 @@ pub enum PartEvent {
 
 /// An error of the Stream layer: the decoder's, or the inner stream's, unchanged.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum StreamError<E> {
     /// The body is malformed or broke a limit.
     Decode(Error),
     /// The inner stream failed.
     Source(E),
-    /// The inner stream ended before the body was complete... reported by the decoder as
-    /// [`Decode`](StreamError::Decode) with its offset; this variant is never produced and is
-    /// kept out of the public surface.
-    #[doc(hidden)]
-    __NonExhaustive,
 }
 
 impl<E: core::fmt::Display> core::fmt::Display for StreamError<E> {
@@ -169,7 +165,6 @@ impl<E: core::fmt::Display> core::fmt::Display for StreamError<E> {
         match self {
             StreamError::Decode(e) => e.fmt(f),
             StreamError::Source(e) => e.fmt(f),
-            StreamError::__NonExhaustive => Ok(()),
         }
     }
 }
@@ -179,7 +174,6 @@ impl<E: std::error::Error + 'static> std::error::Error for StreamError<E> {
         match self {
             StreamError::Decode(e) => Some(e),
             StreamError::Source(e) => Some(e),
-            StreamError::__NonExhaustive => None,
         }
     }
 }
@@ -510,21 +504,26 @@ impl<I: Iterator + Unpin> Stream for Iter<I> {
 /// executor for synchronous callers and examples; it needs no runtime.
 pub fn block_on_next<S: Stream + Unpin>(s: &mut S) -> Option<S::Item> {
     use std::sync::Arc;
-    use std::task::Wake;
+    use std::task::{Wake, Waker};
     struct Unpark(std::thread::Thread);
     impl Wake for Unpark {
         fn wake(self: Arc<Self>) {
             self.0.unpark();
         }
     }
-    let waker = Arc::new(Unpark(std::thread::current())).into();
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        match Pin::new(&mut *s).poll_next(&mut cx) {
-            Poll::Ready(v) => return v,
-            Poll::Pending => std::thread::park(),
-        }
+    thread_local! {
+        // One waker per thread, so that polling allocates nothing per item.
+        static WAKER: Waker = Arc::new(Unpark(std::thread::current())).into();
     }
+    WAKER.with(|waker| {
+        let mut cx = Context::from_waker(waker);
+        loop {
+            match Pin::new(&mut *s).poll_next(&mut cx) {
+                Poll::Ready(v) => return v,
+                Poll::Pending => std::thread::park(),
+            }
+        }
+    })
 }
 
 /// Decodes a whole body already in memory into owned events, in one call. Body events share

@@ -166,3 +166,92 @@ pub fn bodies(evs: &[Ev]) -> Vec<Vec<u8>> {
     }
     out
 }
+
+#[cfg(feature = "stream")]
+pub mod stream {
+    use super::*;
+    use batchpart::stream::{block_on_next, HttpKind, PartEvent, PartStream};
+    use bytes::Bytes;
+
+    pub fn own_stream(ev: PartEvent) -> Ev {
+        match ev {
+            PartEvent::Preamble(b) => Ev::Preamble(b.to_vec()),
+            PartEvent::PartStart(p) => Ev::PartStart {
+                headers: headers_of(p.headers()),
+                content_id: p.content_id().map(|c| c.normalized().to_unfolded()),
+            },
+            PartEvent::MultipartStart(b) => Ev::MultipartStart(b.to_vec()),
+            PartEvent::Http(h) => match h.kind() {
+                HttpKind::Request {
+                    method,
+                    target,
+                    version,
+                } => Ev::Request {
+                    method: method.to_vec(),
+                    target: target.to_vec(),
+                    version: version.as_ref().map(|v| v.to_vec()),
+                    headers: headers_of(h.headers()),
+                    content_id: h.content_id().map(|c| c.normalized().to_unfolded()),
+                },
+                HttpKind::Response {
+                    version,
+                    status,
+                    reason,
+                } => Ev::Response {
+                    version: version.to_vec(),
+                    status: *status,
+                    reason: reason.to_vec(),
+                    headers: headers_of(h.headers()),
+                },
+            },
+            PartEvent::Body(b) => Ev::Body(b.to_vec()),
+            PartEvent::PartEnd(e) => Ev::PartEnd {
+                framed: e.framed_len(),
+                cl_mismatch: e.content_length_mismatch(),
+                http_mismatch: e.http_content_length_mismatch(),
+            },
+            PartEvent::MultipartEnd => Ev::MultipartEnd,
+            PartEvent::Epilogue(b) => Ev::Epilogue(b.to_vec()),
+            PartEvent::End => Ev::End,
+            _ => unreachable!(),
+        }
+    }
+
+    pub fn chunks_of(input: &[u8], n: usize) -> Vec<Bytes> {
+        input.chunks(n.max(1)).map(Bytes::copy_from_slice).collect()
+    }
+
+    /// Decodes through the Stream layer; returns the raw owned events.
+    pub fn stream_raw(
+        chunks: Vec<Bytes>,
+        boundary: &[u8],
+        cfg: Config,
+    ) -> Result<Vec<PartEvent>, Error> {
+        let src =
+            batchpart::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>));
+        let mut s = PartStream::with_config(src, boundary, cfg)?;
+        let mut out = Vec::new();
+        while let Some(ev) = block_on_next(&mut s) {
+            match ev {
+                Ok(ev) => out.push(ev),
+                Err(batchpart::stream::StreamError::Decode(e)) => return Err(e),
+                Err(_) => unreachable!(),
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn stream_events(
+        input: &[u8],
+        boundary: &[u8],
+        cfg: Config,
+        n: usize,
+    ) -> Result<Vec<Ev>, Error> {
+        let raw = stream_raw(chunks_of(input, n), boundary, cfg)?;
+        let mut out = Vec::new();
+        for ev in raw {
+            push(&mut out, own_stream(ev));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,122 @@
+//! Allocation counts, through a counting global allocator: the sans-IO core allocates
+//! nothing; the Stream layer's count does not grow with the number of parts.
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static BYTES: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: delegates to the system allocator and only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(l.size(), Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(n, Relaxed);
+        System.realloc(p, l, n)
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+// The test harness runs tests on threads; these counts are only meaningful one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn body(parts: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    for i in 0..parts {
+        v.extend_from_slice(b"--batch_36522ad7\r\nContent-Type: application/http\r\nContent-ID: ");
+        v.extend_from_slice(i.to_string().as_bytes());
+        v.extend_from_slice(b"\r\n\r\nPOST /service/Customers HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"Name\": \"x\"}\r\n");
+    }
+    v.extend_from_slice(b"--batch_36522ad7--\r\n");
+    v
+}
+
+fn count<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = ALLOCS.load(Relaxed);
+    let r = f();
+    (ALLOCS.load(Relaxed) - before, r)
+}
+
+#[test]
+fn core_makes_no_allocation() {
+    let _g = SERIAL.lock().unwrap();
+    let input = body(1000);
+    for chunk in [input.len(), 4096, 1] {
+        let (n, events) = count(|| {
+            let mut dec = batchpart::Decoder::new(b"batch_36522ad7").unwrap();
+            let mut events = 0usize;
+            // The caller keeps unconsumed header bytes in a fixed stack buffer: no heap at all.
+            let mut carry = [0u8; 8192];
+            let mut carried = 0;
+            let mut pos = 0;
+            while pos < input.len() {
+                let take = chunk.min(input.len() - pos).min(carry.len() - carried);
+                carry[carried..carried + take].copy_from_slice(&input[pos..pos + take]);
+                pos += take;
+                let len = carried + take;
+                let mut feed = dec.feed(&carry[..len], pos == input.len());
+                for ev in &mut feed {
+                    ev.unwrap();
+                    events += 1;
+                }
+                let used = feed.consumed();
+                drop(feed);
+                carry.copy_within(used..len, 0);
+                carried = len - used;
+            }
+            events
+        });
+        assert!(events > 4000);
+        assert_eq!(n, 0, "chunk {chunk}: the core allocated");
+    }
+}
+
+fn stream_allocs(parts: usize, chunk: usize) -> usize {
+    let input = body(parts);
+    let chunks: Vec<bytes::Bytes> = input
+        .chunks(chunk)
+        .map(bytes::Bytes::copy_from_slice)
+        .collect();
+    let (n, events) = count(move || {
+        let src =
+            batchpart::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>));
+        let mut s = batchpart::stream::PartStream::new(src, b"batch_36522ad7").unwrap();
+        let mut events = 0;
+        while let Some(ev) = batchpart::stream::block_on_next(&mut s) {
+            ev.unwrap();
+            events += 1;
+        }
+        events
+    });
+    assert!(events >= parts * 4);
+    n
+}
+
+#[test]
+fn stream_allocations_do_not_grow_with_parts() {
+    let _g = SERIAL.lock().unwrap();
+    // Warm the per-thread waker of `block_on_next`.
+    stream_allocs(1, usize::MAX);
+    // The whole body as one chunk: setup and the queue's warm-up, then nothing per part.
+    let small = stream_allocs(100, usize::MAX);
+    let large = stream_allocs(1000, usize::MAX);
+    eprintln!("stream allocations, one chunk: 100 parts {small}, 1000 parts {large}");
+    assert_eq!(small, large);
+    assert!(large < 16);
+    // In 4 KiB chunks: per chunk, the chunk's own `Bytes` promotion and any header block
+    // that straddles its edge; still nothing per part.
+    let c100 = stream_allocs(100, 4096) as f64 / body(100).len() as f64;
+    let c1000 = stream_allocs(1000, 4096) as f64 / body(1000).len() as f64;
+    eprintln!("stream allocations per byte, 4 KiB chunks: {c100:.5} vs {c1000:.5}");
+    assert!(c1000 <= c100 * 1.1 + 1e-9);
+}
