@@ -1,0 +1,138 @@
+//! The `inspect` example is the crate's black-box contract: its options, its JSON and its
+//! error line. `cargo test` builds examples, so the binary sits next to the test's.
+use serde_json::Value;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn inspect() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let p = exe.parent()?.parent()?.join("examples").join("inspect");
+    p.exists().then_some(p)
+}
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+    let Some(bin) = inspect() else {
+        panic!("examples/inspect was not built; run `cargo test --all-features`")
+    };
+    let mut child = Command::new(bin)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn embedded_sample_is_an_odata_batch_with_a_changeset() {
+    let (code, out, _) = run(&[], None);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["boundary"], "batch_a685-9724-d873");
+    let cs = &v["parts"][0]["multipart"];
+    assert_eq!(cs["boundary"], "changeset_06da-d998-8e7e");
+    let op = &cs["parts"][0];
+    assert_eq!(op["content_id"], "1");
+    assert_eq!(op["http"]["request"]["method"], "POST");
+    assert_eq!(op["http"]["request"]["version"], "HTTP/1.1");
+    assert_eq!(op["http"]["body"], "{\"Name\": \"Gilbert\"}\r\n");
+    assert_eq!(
+        op["headers"][0],
+        serde_json::json!(["Content-Type", "application/http"])
+    );
+}
+
+#[test]
+fn chunking_does_not_change_the_output() {
+    let whole = run(&["tests/fixtures/odata_spec_request.txt"], None).1;
+    for n in ["1", "2", "7", "64"] {
+        assert_eq!(
+            run(
+                &["--chunk", n, "tests/fixtures/odata_spec_request.txt"],
+                None
+            )
+            .1,
+            whole
+        );
+    }
+    let v: Value = serde_json::from_str(&whole).unwrap();
+    let get = &v["parts"][0]["http"]["request"];
+    assert_eq!(get["target"], "/service/Customers('ALFKI')");
+    assert_eq!(get["version"], "");
+}
+
+#[test]
+fn latin1_strings_keep_every_byte() {
+    let input = b"--b\r\nX-Bin: \xe9\r\n\r\n\x00\xff\x80\"\\\r\n--b--\r\nepi";
+    let (code, out, _) = run(&["-"], Some(input));
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let body: Vec<u8> = v["parts"][0]["body"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .map(|c| c as u32 as u8)
+        .collect();
+    assert_eq!(body, b"\x00\xff\x80\"\\");
+    assert_eq!(v["parts"][0]["headers"][0][1], "\u{e9}");
+    assert_eq!(v["epilogue"], "epi");
+    assert_eq!(v["parts"][0]["content_id"], Value::Null);
+}
+
+#[test]
+fn boundary_sources() {
+    let input = b"preamble\r\n--xyz\r\n\r\nbody\r\n--xyz--";
+    let (_, a, _) = run(&["--boundary", "xyz", "-"], Some(input));
+    let (_, b, _) = run(
+        &["--content-type", "multipart/mixed; boundary=\"xyz\"", "-"],
+        Some(input),
+    );
+    assert_eq!(a, b);
+    let v: Value = serde_json::from_str(&a).unwrap();
+    assert_eq!(v["preamble"], "preamble");
+    // Without either, the boundary comes from the first line; here there is none.
+    let (code, _, err) = run(&["-"], Some(input));
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: "));
+}
+
+#[test]
+fn summary_counts_parts_bytes_and_depth() {
+    let (code, out, _) = run(
+        &[
+            "--summary",
+            "--chunk",
+            "3",
+            "tests/fixtures/creatio_multipart_request.txt",
+        ],
+        None,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        "{\"parts\":4,\"body_bytes\":42,\"max_depth\":2}"
+    );
+}
+
+#[test]
+fn malformed_input_exits_1_with_one_error_line() {
+    let (code, out, err) = run(&["-"], Some(b"--b\r\n\r\nbody"));
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    assert_eq!(err, "error: missing close delimiter at byte 11\n");
+    let (code, _, err) = run(&["--strict", "tests/fixtures/odata_spec_request.txt"], None);
+    assert_eq!(code, 1);
+    assert_eq!(err, "error: invalid request line at byte 80\n");
+}
