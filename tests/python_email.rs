@@ -226,32 +226,7 @@ fn python_reads_our_fixtures_as_we_do() {
         eprintln!("python3 with the email package is not available: skipped");
         return;
     };
-    let fixtures: &[(&str, &[u8])] = &[
-        ("rfc2046_simple.txt", b"simple boundary"),
-        ("creatio_multipart_request.txt", b"batch_a685-9724-d873"),
-        (
-            "creatio_multipart_response.txt",
-            b"batchresponse_e17aace9-5cbb-49bd-b7ad-f1be8cc8c9d8",
-        ),
-        (
-            "creatio_two_changesets_request.txt",
-            b"batch_a685-9724-d873",
-        ),
-        (
-            "odata_spec_request.txt",
-            b"batch_36522ad7-fc75-4b56-8c71-56071383e77b",
-        ),
-        ("odata_response.txt", b"batchresponse_1"),
-        ("odata_v2_quirks.txt", b"batch_1.2+34:2j)0?"),
-        ("ucwa_xml_request.txt", b"EA370946"),
-        ("ucwa_xml_request_lf.txt", b"EA370946"),
-        ("ucwa_xml_response.txt", b"0cac9abd"),
-        (
-            "ringcentral_put_request.txt",
-            b"Boundary_1_15567762_1355833573664",
-        ),
-    ];
-    for (name, boundary) in fixtures {
+    for (name, boundary) in FIXTURES {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
             .join(name);
@@ -268,7 +243,7 @@ fn python_reads_our_fixtures_as_we_do() {
             String::from_utf8_lossy(&out.stderr)
         );
         let tree: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let evs = decode(&std::fs::read(&path).unwrap(), boundary).unwrap();
+        let evs = decode(&fixture(name), boundary).unwrap();
         compare(&tree, &ours(&evs, boundary), name);
     }
 }

@@ -7,41 +7,6 @@ use bytes::Bytes;
 use common::stream::*;
 use common::*;
 
-const FIXTURES: &[(&str, &[u8])] = &[
-    ("rfc2046_simple.txt", b"simple boundary"),
-    ("creatio_multipart_request.txt", b"batch_a685-9724-d873"),
-    (
-        "creatio_multipart_response.txt",
-        b"batchresponse_e17aace9-5cbb-49bd-b7ad-f1be8cc8c9d8",
-    ),
-    (
-        "creatio_two_changesets_request.txt",
-        b"batch_a685-9724-d873",
-    ),
-    (
-        "odata_spec_request.txt",
-        b"batch_36522ad7-fc75-4b56-8c71-56071383e77b",
-    ),
-    ("odata_response.txt", b"batchresponse_1"),
-    ("odata_v2_quirks.txt", b"batch_1.2+34:2j)0?"),
-    ("ucwa_xml_request.txt", b"EA370946"),
-    ("ucwa_json_request.txt", b"EA370946"),
-    ("ucwa_xml_request_lf.txt", b"EA370946"),
-    ("ucwa_xml_response.txt", b"0cac9abd"),
-    (
-        "ringcentral_put_request.txt",
-        b"Boundary_1_15567762_1355833573664",
-    ),
-];
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
 #[test]
 fn stream_matches_core_for_every_fixture_and_chunk_size() {
     for (name, b) in FIXTURES {
