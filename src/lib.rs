@@ -41,11 +41,14 @@ pub mod boundary;
 pub mod content_id;
 pub mod content_type;
 pub mod decoder;
+pub mod encoder;
 pub mod error;
 pub mod headers;
 pub mod http;
 #[cfg(feature = "stream")]
 pub mod stream;
+#[cfg(feature = "std")]
+pub mod writer;
 
 pub use boundary::{boundary_needs_quotes, validate_boundary, MAX_BOUNDARY_LEN};
 pub use content_id::ContentId;

@@ -1,0 +1,637 @@
+//! The sans-IO multipart encoder: it writes the framing (delimiters, part headers, embedded
+//! request and status lines) into a caller-supplied [`BufMut`] and never touches a body. The
+//! caller sends each body as it is, between the framing, so bodies are never copied.
+//!
+//! [`Writer`](crate::writer::Writer) (feature `std`) builds on it to produce a sequence of
+//! `Bytes`, and, with the `stream` feature, a `Stream` of `Bytes`.
+
+use bytes::BufMut;
+use memchr::memmem::Finder;
+
+use crate::boundary::{boundary_needs_quotes, validate_boundary, Delimiter};
+use crate::content_type::ContentType;
+use crate::decoder::MAX_DEPTH;
+use crate::http::is_token;
+
+/// What the encoder refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EncodeErrorKind {
+    /// The boundary is not 1 to 70 RFC 2046 characters without a trailing space, or a nested
+    /// boundary equals or prefixes an enclosing one.
+    InvalidBoundary,
+    /// A header name is not an RFC 9110 token.
+    InvalidHeaderName,
+    /// A header value holds CR, LF, NUL or another control character (header injection).
+    InvalidHeaderValue,
+    /// A method is not a token.
+    InvalidMethod,
+    /// A request target is empty or holds a control character (or a space, unless allowed).
+    InvalidTarget,
+    /// A version is not `HTTP/d.d`.
+    InvalidVersion,
+    /// A status is outside 100..=999, or a reason phrase holds a control character.
+    InvalidStatus,
+    /// A nested close without a nested open, or `finish` with changesets still open.
+    Unbalanced,
+    /// Nesting deeper than [`MAX_DEPTH`].
+    NestingTooDeep,
+    /// Output after the close delimiter, or a preamble after the first part.
+    OutOfOrder,
+    /// A body, preamble or epilogue holds a line that starts with a delimiter.
+    BoundaryInBody,
+    /// A caller-supplied `Content-Type` names another boundary than the one given.
+    ContentTypeMismatch,
+    /// A body stream was given where only whole bodies can be written.
+    StreamingBody,
+}
+
+/// An encoder error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EncodeError {
+    kind: EncodeErrorKind,
+}
+
+impl EncodeError {
+    pub(crate) fn new(kind: EncodeErrorKind) -> Self {
+        EncodeError { kind }
+    }
+    /// What was refused.
+    pub fn kind(&self) -> EncodeErrorKind {
+        self.kind
+    }
+}
+
+impl core::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let s = match self.kind {
+            EncodeErrorKind::InvalidBoundary => "invalid boundary",
+            EncodeErrorKind::InvalidHeaderName => "invalid header name",
+            EncodeErrorKind::InvalidHeaderValue => "invalid header value (CR, LF, NUL or control)",
+            EncodeErrorKind::InvalidMethod => "invalid method",
+            EncodeErrorKind::InvalidTarget => "invalid request target",
+            EncodeErrorKind::InvalidVersion => "invalid HTTP version",
+            EncodeErrorKind::InvalidStatus => "invalid status or reason",
+            EncodeErrorKind::Unbalanced => "unbalanced multipart nesting",
+            EncodeErrorKind::NestingTooDeep => "nesting too deep",
+            EncodeErrorKind::OutOfOrder => "output out of order",
+            EncodeErrorKind::BoundaryInBody => "delimiter found in content",
+            EncodeErrorKind::ContentTypeMismatch => "content-type names another boundary",
+            EncodeErrorKind::StreamingBody => "streaming body needs the stream output",
+        };
+        f.write_str(s)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for EncodeError {}
+
+fn err<T>(kind: EncodeErrorKind) -> Result<T, EncodeError> {
+    Err(EncodeError::new(kind))
+}
+
+/// Encoder options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EncoderConfig {
+    /// Accept raw spaces in request targets (OData clients send `$filter=a eq b` unescaped).
+    /// Off by default: a target with a space is refused.
+    pub allow_spaces_in_target: bool,
+}
+
+/// The canonical reason phrase of a status code (RFC 9110 and the common WebDAV ones).
+pub fn canonical_reason(status: u16) -> Option<&'static str> {
+    Some(match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        207 => "Multi-Status",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        422 => "Unprocessable Content",
+        424 => "Failed Dependency",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => return None,
+    })
+}
+
+fn check_name(n: &[u8]) -> Result<(), EncodeError> {
+    if is_token(n) {
+        Ok(())
+    } else {
+        err(EncodeErrorKind::InvalidHeaderName)
+    }
+}
+
+fn check_value(v: &[u8]) -> Result<(), EncodeError> {
+    if v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)) {
+        Ok(())
+    } else {
+        err(EncodeErrorKind::InvalidHeaderValue)
+    }
+}
+
+fn is_version(v: &[u8]) -> bool {
+    matches!(v, [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit())
+}
+
+/// Validates all headers before writing any, so a refused header leaves no partial output.
+fn check_headers<H, N, V>(headers: H) -> Result<(), EncodeError>
+where
+    H: IntoIterator<Item = (N, V)>,
+    N: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    for (n, v) in headers {
+        check_name(n.as_ref())?;
+        check_value(v.as_ref())?;
+    }
+    Ok(())
+}
+
+fn put_headers<B: BufMut, H, N, V>(buf: &mut B, headers: H)
+where
+    H: IntoIterator<Item = (N, V)>,
+    N: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    for (n, v) in headers {
+        buf.put_slice(n.as_ref());
+        buf.put_slice(b": ");
+        buf.put_slice(v.as_ref());
+        buf.put_slice(b"\r\n");
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Where {
+    /// Nothing written at this level yet (a preamble may come).
+    Start,
+    /// A preamble was written; the first delimiter needs its CRLF.
+    AfterPreamble,
+    /// Inside a part: the next delimiter needs its CRLF.
+    InPart,
+}
+
+/// The sans-IO encoder. It tracks nesting and what comes next, validates everything it
+/// writes, and allocates nothing.
+///
+/// ```
+/// use batchpart::encoder::Encoder;
+/// use bytes::{BufMut, BytesMut};
+///
+/// let mut enc = Encoder::new(b"batch_1")?;
+/// let mut out = BytesMut::new();
+/// enc.part([("Content-Type", "application/http")], &mut out)?;
+/// enc.request_head(b"GET", b"/service/Customers", Some(b"HTTP/1.1"), [("Host", "host")], &mut out)?;
+/// // A body would be sent here, as it is.
+/// enc.finish(b"", &mut out)?;
+/// assert_eq!(
+///     &out[..],
+///     b"--batch_1\r\nContent-Type: application/http\r\n\r\n\
+///       GET /service/Customers HTTP/1.1\r\nHost: host\r\n\r\n\r\n--batch_1--\r\n"
+/// );
+/// # Ok::<(), batchpart::encoder::EncodeError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    levels: [Delimiter; MAX_DEPTH],
+    at: [Where; MAX_DEPTH],
+    depth: usize,
+    finished: bool,
+    cfg: EncoderConfig,
+}
+
+impl Encoder {
+    /// An encoder for this boundary, which is validated.
+    pub fn new(boundary: &[u8]) -> Result<Self, EncodeError> {
+        Self::with_config(boundary, EncoderConfig::default())
+    }
+
+    /// An encoder for this boundary and configuration.
+    pub fn with_config(boundary: &[u8], cfg: EncoderConfig) -> Result<Self, EncodeError> {
+        validate_boundary(boundary)
+            .map_err(|_| EncodeError::new(EncodeErrorKind::InvalidBoundary))?;
+        let mut levels = [Delimiter::EMPTY; MAX_DEPTH];
+        levels[0] = Delimiter::new(boundary);
+        Ok(Encoder {
+            levels,
+            at: [Where::Start; MAX_DEPTH],
+            depth: 1,
+            finished: false,
+            cfg,
+        })
+    }
+
+    /// An encoder with a fresh random boundary (see [`random_boundary`]).
+    #[cfg(feature = "std")]
+    pub fn with_random_boundary() -> Self {
+        let b = random_boundary();
+        Self::new(b.as_bytes()).expect("generated boundaries are valid")
+    }
+
+    /// The top-level boundary.
+    pub fn boundary(&self) -> &[u8] {
+        self.levels[0].boundary()
+    }
+
+    /// The current nesting depth (1 at the top).
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Writes the top-level `Content-Type` value, `multipart/<subtype>; boundary=...`, quoting
+    /// the boundary when it holds a character outside token syntax.
+    pub fn write_content_type<B: BufMut>(&self, subtype: &str, buf: &mut B) {
+        write_content_type(self.boundary(), subtype, buf)
+    }
+
+    /// The top-level `Content-Type` value.
+    #[cfg(feature = "std")]
+    pub fn content_type(&self, subtype: &str) -> std::string::String {
+        let mut v = std::vec::Vec::new();
+        self.write_content_type(subtype, &mut v);
+        std::string::String::from_utf8(v).expect("boundary chars are ASCII")
+    }
+
+    fn level(&self) -> usize {
+        self.depth - 1
+    }
+
+    fn live(&self) -> Result<(), EncodeError> {
+        if self.finished {
+            err(EncodeErrorKind::OutOfOrder)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks that `content` can stand in the current multipart: no line of it starts with
+    /// `--boundary` of any open level, and it does not start with one either (a delimiter may
+    /// share the line end before it). One `memmem` pass per level.
+    pub fn check_content(&self, content: &[u8]) -> Result<(), EncodeError> {
+        for level in &self.levels[..self.depth] {
+            let b = level.boundary();
+            let dashed = &level.as_bytes()[2..];
+            if content.starts_with(dashed) {
+                return err(EncodeErrorKind::BoundaryInBody);
+            }
+            let finder = Finder::new(b);
+            let mut from = 0;
+            while let Some(i) = finder.find(&content[from..]) {
+                let h = from + i;
+                if h >= 3 && &content[h - 3..h] == b"\n--" {
+                    return err(EncodeErrorKind::BoundaryInBody);
+                }
+                from = h + 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a preamble; only before the first part of the current multipart.
+    pub fn preamble<B: BufMut>(&mut self, text: &[u8], buf: &mut B) -> Result<(), EncodeError> {
+        self.live()?;
+        let l = self.level();
+        if self.at[l] != Where::Start {
+            return err(EncodeErrorKind::OutOfOrder);
+        }
+        self.check_content(text)?;
+        if !text.is_empty() {
+            buf.put_slice(text);
+            self.at[l] = Where::AfterPreamble;
+        }
+        Ok(())
+    }
+
+    fn delimiter<B: BufMut>(&mut self, buf: &mut B) {
+        let l = self.level();
+        let d = self.levels[l].as_bytes();
+        // The first delimiter of a multipart needs no CRLF when nothing precedes it.
+        let d = if self.at[l] == Where::Start {
+            &d[2..]
+        } else {
+            d
+        };
+        buf.put_slice(d);
+        self.at[l] = Where::InPart;
+    }
+
+    /// Starts a part with these MIME headers, written exactly as given (names keep their
+    /// case), then the blank line. The part's body follows, sent by the caller as it is.
+    pub fn part<B, H, N, V>(&mut self, headers: H, buf: &mut B) -> Result<(), EncodeError>
+    where
+        B: BufMut,
+        H: IntoIterator<Item = (N, V)> + Clone,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        self.live()?;
+        check_headers(headers.clone())?;
+        self.delimiter(buf);
+        buf.put_slice(b"\r\n");
+        put_headers(buf, headers);
+        buf.put_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// Writes an embedded request head (request line, headers, blank line) at the start of an
+    /// `application/http` part's body. `version: None` writes a request line without one.
+    pub fn request_head<B, H, N, V>(
+        &mut self,
+        method: &[u8],
+        target: &[u8],
+        version: Option<&[u8]>,
+        headers: H,
+        buf: &mut B,
+    ) -> Result<(), EncodeError>
+    where
+        B: BufMut,
+        H: IntoIterator<Item = (N, V)> + Clone,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        self.live()?;
+        if !is_token(method) {
+            return err(EncodeErrorKind::InvalidMethod);
+        }
+        let space_ok = self.cfg.allow_spaces_in_target;
+        if target.is_empty()
+            || target.first() == Some(&b' ')
+            || target.last() == Some(&b' ')
+            || target
+                .iter()
+                .any(|&b| b < 0x20 || b == 0x7f || (b == b' ' && !space_ok))
+        {
+            return err(EncodeErrorKind::InvalidTarget);
+        }
+        if version.is_some_and(|v| !is_version(v)) {
+            return err(EncodeErrorKind::InvalidVersion);
+        }
+        check_headers(headers.clone())?;
+        buf.put_slice(method);
+        buf.put_slice(b" ");
+        buf.put_slice(target);
+        if let Some(v) = version {
+            buf.put_slice(b" ");
+            buf.put_slice(v);
+        }
+        buf.put_slice(b"\r\n");
+        put_headers(buf, headers);
+        buf.put_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// Writes an embedded response head. `reason: None` writes the canonical reason phrase
+    /// (none for an unknown code); `Some(b"")` writes none.
+    pub fn response_head<B, H, N, V>(
+        &mut self,
+        version: &[u8],
+        status: u16,
+        reason: Option<&[u8]>,
+        headers: H,
+        buf: &mut B,
+    ) -> Result<(), EncodeError>
+    where
+        B: BufMut,
+        H: IntoIterator<Item = (N, V)> + Clone,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        self.live()?;
+        if !is_version(version) {
+            return err(EncodeErrorKind::InvalidVersion);
+        }
+        let reason = reason.unwrap_or_else(|| canonical_reason(status).unwrap_or("").as_bytes());
+        if !(100..=999).contains(&status) || check_value(reason).is_err() {
+            return err(EncodeErrorKind::InvalidStatus);
+        }
+        check_headers(headers.clone())?;
+        buf.put_slice(version);
+        let digits = [
+            b'0' + (status / 100) as u8,
+            b'0' + (status / 10 % 10) as u8,
+            b'0' + (status % 10) as u8,
+        ];
+        buf.put_slice(b" ");
+        buf.put_slice(&digits);
+        if !reason.is_empty() {
+            buf.put_slice(b" ");
+            buf.put_slice(reason);
+        }
+        buf.put_slice(b"\r\n");
+        put_headers(buf, headers);
+        buf.put_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// Starts a part that is itself a multipart (an OData changeset) with this boundary. The
+    /// headers are written as given; when they hold no `Content-Type`, one naming
+    /// `multipart/mixed` and the boundary is added, and when they do, it must name this
+    /// boundary.
+    pub fn open_multipart<B, H, N, V>(
+        &mut self,
+        boundary: &[u8],
+        headers: H,
+        buf: &mut B,
+    ) -> Result<(), EncodeError>
+    where
+        B: BufMut,
+        H: IntoIterator<Item = (N, V)> + Clone,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        self.live()?;
+        validate_boundary(boundary)
+            .map_err(|_| EncodeError::new(EncodeErrorKind::InvalidBoundary))?;
+        if self.levels[..self.depth]
+            .iter()
+            .any(|l| l.boundary().starts_with(boundary))
+        {
+            return err(EncodeErrorKind::InvalidBoundary);
+        }
+        if self.depth == MAX_DEPTH {
+            return err(EncodeErrorKind::NestingTooDeep);
+        }
+        check_headers(headers.clone())?;
+        let mut has_ct = false;
+        for (n, v) in headers.clone() {
+            if n.as_ref().eq_ignore_ascii_case(b"content-type") {
+                has_ct = true;
+                let named = ContentType::parse(v.as_ref())
+                    .ok()
+                    .and_then(|ct| ct.multipart_boundary().ok());
+                if named != Some(boundary) {
+                    return err(EncodeErrorKind::ContentTypeMismatch);
+                }
+            }
+        }
+        self.delimiter(buf);
+        buf.put_slice(b"\r\n");
+        put_headers(buf, headers);
+        if !has_ct {
+            buf.put_slice(b"Content-Type: ");
+            write_content_type(boundary, "mixed", buf);
+            buf.put_slice(b"\r\n");
+        }
+        buf.put_slice(b"\r\n");
+        self.levels[self.depth] = Delimiter::new(boundary);
+        self.at[self.depth] = Where::Start;
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn close<B: BufMut>(&mut self, epilogue: &[u8], buf: &mut B) -> Result<(), EncodeError> {
+        self.check_content(epilogue)?;
+        let l = self.level();
+        let d = self.levels[l].as_bytes();
+        let d = if self.at[l] == Where::Start {
+            &d[2..]
+        } else {
+            d
+        };
+        buf.put_slice(d);
+        buf.put_slice(b"--");
+        if !epilogue.is_empty() || l == 0 {
+            buf.put_slice(b"\r\n");
+        }
+        buf.put_slice(epilogue);
+        Ok(())
+    }
+
+    /// Closes the innermost nested multipart, with an optional epilogue. An error when no
+    /// nested multipart is open.
+    pub fn close_multipart<B: BufMut>(
+        &mut self,
+        epilogue: &[u8],
+        buf: &mut B,
+    ) -> Result<(), EncodeError> {
+        self.live()?;
+        if self.depth == 1 {
+            return err(EncodeErrorKind::Unbalanced);
+        }
+        self.close(epilogue, buf)?;
+        self.depth -= 1;
+        // The enclosing part continues until the next delimiter.
+        self.at[self.level()] = Where::InPart;
+        Ok(())
+    }
+
+    /// Writes the top-level close delimiter, once, then the epilogue. An error while nested
+    /// multiparts are open.
+    pub fn finish<B: BufMut>(&mut self, epilogue: &[u8], buf: &mut B) -> Result<(), EncodeError> {
+        self.live()?;
+        if self.depth != 1 {
+            return err(EncodeErrorKind::Unbalanced);
+        }
+        self.close(epilogue, buf)?;
+        self.finished = true;
+        Ok(())
+    }
+
+    /// True once [`finish`](Self::finish) has written the close delimiter.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+}
+
+/// Writes `multipart/<subtype>; boundary=<b>` with the boundary quoted when it must be.
+pub fn write_content_type<B: BufMut>(boundary: &[u8], subtype: &str, buf: &mut B) {
+    buf.put_slice(b"multipart/");
+    buf.put_slice(subtype.as_bytes());
+    buf.put_slice(b"; boundary=");
+    if boundary_needs_quotes(boundary) {
+        buf.put_slice(b"\"");
+        buf.put_slice(boundary);
+        buf.put_slice(b"\"");
+    } else {
+        buf.put_slice(boundary);
+    }
+}
+
+/// A fresh boundary, `batch_` and 32 hex digits: 128 bits from the operating system's
+/// randomness, through the random keys of `std`'s `RandomState` (SipHash keyed from the OS at
+/// thread start), so that no dependency is needed. Predictable boundaries let an attacker who
+/// controls a body smuggle parts (form-data's CVE-2025-7783).
+///
+/// ```
+/// let a = batchpart::encoder::random_boundary();
+/// let b = batchpart::encoder::random_boundary();
+/// assert_ne!(a, b);
+/// assert!(batchpart::validate_boundary(a.as_bytes()).is_ok());
+/// ```
+#[cfg(feature = "std")]
+pub fn random_boundary() -> std::string::String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let word = |salt: u64| {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(n);
+        h.write_u64(salt);
+        h.finish()
+    };
+    std::format!("batch_{:016x}{:016x}", word(0x9e37_79b9), word(0x7f4a_7c15))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons() {
+        assert_eq!(canonical_reason(204), Some("No Content"));
+        assert_eq!(canonical_reason(299), None);
+    }
+
+    #[test]
+    fn content_type_quoting() {
+        let mut v = Vec::new();
+        write_content_type(b"a:b", "mixed", &mut v);
+        assert_eq!(v, b"multipart/mixed; boundary=\"a:b\"");
+    }
+
+    #[test]
+    fn random_boundaries_differ_and_validate() {
+        let all: std::collections::HashSet<String> = (0..1000).map(|_| random_boundary()).collect();
+        assert_eq!(all.len(), 1000);
+        assert!(all
+            .iter()
+            .all(|b| b.len() == 38 && validate_boundary(b.as_bytes()).is_ok()));
+    }
+}
