@@ -136,3 +136,121 @@ fn malformed_input_exits_1_with_one_error_line() {
     assert_eq!(code, 1);
     assert_eq!(err, "error: invalid request line at byte 80\n");
 }
+
+fn compose() -> PathBuf {
+    inspect().unwrap().with_file_name("compose")
+}
+
+/// `compose` reads what `inspect` prints; `inspect` of its output gives the same tree back.
+#[test]
+fn compose_inverts_inspect_for_every_fixture() {
+    let dir = std::env::temp_dir().join(format!("batchpart-compose-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")).unwrap();
+    let mut n = 0;
+    for f in fixtures {
+        let f = f.unwrap().path();
+        let first = std::fs::read(&f).unwrap();
+        let args: Vec<String> = if first.starts_with(b"--") {
+            vec![f.display().to_string()]
+        } else {
+            // Fixtures with a preamble: give the boundary from their first delimiter.
+            let text = String::from_utf8_lossy(&first).into_owned();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("--"))
+                .unwrap()
+                .trim()
+                .trim_start_matches("--")
+                .to_string();
+            vec!["--boundary".into(), line, f.display().to_string()]
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, tree, err) = run(&args, None);
+        assert_eq!(code, 0, "{}: {err}", f.display());
+        let out = Command::new(compose())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut child = out;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(tree.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ct = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            ct.starts_with("Content-Type: multipart/mixed; boundary="),
+            "{ct}"
+        );
+        let encoded = dir.join("out.bin");
+        std::fs::write(&encoded, &out.stdout).unwrap();
+        let ct_value = ct
+            .trim_end()
+            .trim_start_matches("Content-Type: ")
+            .to_string();
+        let (code, again, err) = run(
+            &["--content-type", &ct_value, encoded.to_str().unwrap()],
+            None,
+        );
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(again, tree, "{}", f.display());
+        n += 1;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(n >= 12);
+}
+
+#[test]
+fn compose_generates_a_boundary_when_the_tree_has_none() {
+    let tree = r#"{"boundary": "", "preamble": "", "parts": [{"headers": [["Content-Type", "text/plain"]], "content_id": null, "body": "hi"}], "epilogue": ""}"#;
+    let mut child = Command::new(compose())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(tree.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let ct = String::from_utf8(out.stderr).unwrap();
+    let b = ct
+        .trim_end()
+        .rsplit("boundary=")
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(b.starts_with("batch_") && b.len() >= 6 + 24, "{b}");
+    assert!(out
+        .stdout
+        .starts_with(format!("--{b}\r\nContent-Type: text/plain\r\n\r\nhi\r\n--{b}--").as_bytes()));
+    // Invalid input: exit 1 with one error line.
+    let mut child = Command::new(compose())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"{\"boundary\": \"b\", \"preamble\": \"\", \"parts\": [{\"headers\": [[\"Bad Name\", \"v\"]], \"body\": \"\"}], \"epilogue\": \"\"}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "error: invalid header name\n"
+    );
+}

@@ -247,3 +247,103 @@ fn python_reads_our_fixtures_as_we_do() {
         compare(&tree, &ours(&evs, boundary), name);
     }
 }
+
+#[test]
+fn python_reads_what_the_encoder_writes() {
+    use batchpart::writer::{ContentIdIn, Writer};
+    use bytes::{Buf, Bytes};
+    let Some(py) = python() else {
+        eprintln!("python3 with the email package is not available: skipped");
+        return;
+    };
+    let binary: Vec<u8> = (0..=255u8).cycle().take(700).collect();
+    let mut w = Writer::with_random_boundary();
+    w.check_bodies(true);
+    w.preamble(b"This is a preamble.").unwrap();
+    w.part(
+        [
+            ("Content-Type", "text/plain"),
+            ("x-lower-case", "kept as given"),
+        ],
+        Bytes::from_static(b"line one\r\nline two\r\n"),
+    )
+    .unwrap();
+    w.part(
+        [("Content-Type", "application/octet-stream")],
+        Bytes::from(binary.clone()),
+    )
+    .unwrap();
+    w.open_changeset(None).unwrap();
+    w.request(
+        Some(("1", ContentIdIn::Part)),
+        "POST",
+        "/service/Customers",
+        [("Content-Type", "application/json")],
+        Bytes::from_static(b"{\"Name\":\"Gilbert\"}"),
+    )
+    .unwrap();
+    w.request(
+        Some(("2", ContentIdIn::Both)),
+        "PATCH",
+        "$1",
+        [("If-Match", "$1")],
+        Bytes::new(),
+    )
+    .unwrap();
+    w.close_changeset().unwrap();
+    w.response(
+        None,
+        404,
+        None,
+        [("Content-Type", "application/json")],
+        Bytes::from_static(b"{}"),
+    )
+    .unwrap();
+    w.part([("Content-ID", "<empty@example>")], Bytes::new())
+        .unwrap();
+    let boundary = w.encoder().boundary().to_vec();
+    let mut enc = w.finish(b"The epilogue.").unwrap();
+    let wire = enc.copy_to_bytes(enc.remaining());
+
+    let dir = std::env::temp_dir().join(format!("batchpart-pyenc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("encoded.bin");
+    std::fs::write(&path, &wire).unwrap();
+    let out = Command::new(py)
+        .arg(oracle())
+        .arg("parse")
+        .arg(std::str::from_utf8(&boundary).unwrap())
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    // Python's reading, checked against what was written...
+    assert_eq!(latin1(&tree["preamble"]), b"This is a preamble.");
+    assert_eq!(trim_eol(&latin1(&tree["epilogue"])), b"The epilogue.");
+    let parts = tree["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 5);
+    assert_eq!(latin1(&parts[0]["headers"][1][0]), b"x-lower-case");
+    assert_eq!(latin1(&parts[0]["body"]), b"line one\r\nline two\r\n");
+    assert_eq!(latin1(&parts[1]["body"]), binary);
+    let cs = parts[2]["parts"]
+        .as_array()
+        .expect("python sees the changeset as multipart");
+    assert_eq!(cs.len(), 2);
+    assert_eq!(latin1(&cs[0]["headers"][2][1]), b"1");
+    assert!(latin1(&cs[0]["body"]).starts_with(b"POST /service/Customers HTTP/1.1\r\n"));
+    assert!(latin1(&cs[0]["body"]).ends_with(b"\r\n\r\n{\"Name\":\"Gilbert\"}"));
+    assert!(latin1(&cs[1]["body"])
+        .starts_with(b"PATCH $1 HTTP/1.1\r\nContent-ID: 2\r\nIf-Match: $1\r\n"));
+    assert!(latin1(&parts[3]["body"]).starts_with(b"HTTP/1.1 404 Not Found\r\n"));
+    assert_eq!(latin1(&parts[4]["body"]), b"");
+    // ...and against our own decoder's reading.
+    let evs = decode(&wire, &boundary).unwrap();
+    compare(&tree, &ours(&evs, &boundary), "encoded");
+}

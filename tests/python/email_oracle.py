@@ -23,10 +23,15 @@ def tree(m):
             "epilogue": m.epilogue or "",
             "parts": [tree(p) for p in m.get_payload()],
         }
+    cte = (m.get("Content-Transfer-Encoding") or "").strip().lower()
     payload = m.get_payload(decode=False)
     if isinstance(payload, list):  # message/* parts
-        payload = "".join(p.as_string() for p in payload)
-    raw = payload.encode("utf-8", "surrogateescape").decode("latin-1")
+        raw = "".join(p.as_string() for p in payload)
+    elif cte in ("", "7bit", "8bit", "binary"):
+        # The raw bytes; decode=False would replace non-ASCII bytes of charset-less parts.
+        raw = m.get_payload(decode=True).decode("latin-1")
+    else:
+        raw = payload
     headers = [[k, str(v).replace("\r\n", "").replace("\n", "")] for k, v in m.raw_items()]
     return {"headers": headers, "body": raw}
 

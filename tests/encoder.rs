@@ -1,0 +1,533 @@
+//! The encoder: every rejection with its kind, zero copy of bodies, round trips through the
+//! decoder under random chunkings, Python's `email` reading what it writes, and `compose`.
+mod common;
+use batchpart::encoder::{EncodeErrorKind as K, Encoder, EncoderConfig};
+use batchpart::writer::{ContentIdIn, Writer};
+use batchpart::Config;
+use bytes::{Buf, Bytes, BytesMut};
+use common::*;
+use proptest::prelude::*;
+
+fn no_headers() -> [(&'static str, &'static str); 0] {
+    []
+}
+
+#[test]
+fn rejections_have_kinds() {
+    let kind = |r: Result<(), batchpart::encoder::EncodeError>| r.unwrap_err().kind();
+    assert_eq!(Encoder::new(b"").unwrap_err().kind(), K::InvalidBoundary);
+    assert_eq!(
+        Encoder::new(&[b'a'; 71]).unwrap_err().kind(),
+        K::InvalidBoundary
+    );
+    assert_eq!(
+        Encoder::new(b"trailing ").unwrap_err().kind(),
+        K::InvalidBoundary
+    );
+    assert_eq!(
+        Encoder::new(b"bad\"quote").unwrap_err().kind(),
+        K::InvalidBoundary
+    );
+    let mut e = Encoder::new(b"b").unwrap();
+    let mut buf = BytesMut::new();
+    assert_eq!(
+        kind(e.part([("X-A", "a\r\nInjected: 1")], &mut buf)),
+        K::InvalidHeaderValue
+    );
+    assert_eq!(
+        kind(e.part([("X-A", "a\nb")], &mut buf)),
+        K::InvalidHeaderValue
+    );
+    assert_eq!(
+        kind(e.part([("X-A", "a\0b")], &mut buf)),
+        K::InvalidHeaderValue
+    );
+    assert_eq!(
+        kind(e.part([("X-A\r\n", "a")], &mut buf)),
+        K::InvalidHeaderName
+    );
+    assert_eq!(
+        kind(e.part([("Bad Name", "a")], &mut buf)),
+        K::InvalidHeaderName
+    );
+    assert_eq!(kind(e.part([("", "a")], &mut buf)), K::InvalidHeaderName);
+    // A refused header leaves no partial output.
+    assert!(buf.is_empty());
+    e.part(no_headers(), &mut buf).unwrap();
+    assert_eq!(
+        kind(e.request_head(b"GE T", b"/", None, no_headers(), &mut buf)),
+        K::InvalidMethod
+    );
+    assert_eq!(
+        kind(e.request_head(b"GET", b"", None, no_headers(), &mut buf)),
+        K::InvalidTarget
+    );
+    assert_eq!(
+        kind(e.request_head(b"GET", b"/a\r\nX: y", None, no_headers(), &mut buf)),
+        K::InvalidTarget
+    );
+    assert_eq!(
+        kind(e.request_head(b"GET", b"/a b", None, no_headers(), &mut buf)),
+        K::InvalidTarget
+    );
+    assert_eq!(
+        kind(e.request_head(b"GET", b"/", Some(b"HTTP/11"), no_headers(), &mut buf)),
+        K::InvalidVersion
+    );
+    assert_eq!(
+        kind(e.request_head(b"GET", b"/", None, [("X", "\r")], &mut buf)),
+        K::InvalidHeaderValue
+    );
+    assert_eq!(
+        kind(e.response_head(b"HTTP/1.1", 99, None, no_headers(), &mut buf)),
+        K::InvalidStatus
+    );
+    assert_eq!(
+        kind(e.response_head(b"HTTP/1.1", 200, Some(b"O\nK"), no_headers(), &mut buf)),
+        K::InvalidStatus
+    );
+    assert_eq!(kind(e.close_multipart(b"", &mut buf)), K::Unbalanced);
+    assert_eq!(kind(e.preamble(b"late", &mut buf)), K::OutOfOrder);
+    assert_eq!(
+        kind(e.open_multipart(b"b", no_headers(), &mut buf)),
+        K::InvalidBoundary
+    );
+    assert_eq!(
+        kind(e.open_multipart(
+            b"c",
+            [("Content-Type", "multipart/mixed; boundary=d")],
+            &mut buf
+        )),
+        K::ContentTypeMismatch
+    );
+    e.open_multipart(b"c", no_headers(), &mut buf).unwrap();
+    assert_eq!(kind(e.finish(b"", &mut buf)), K::Unbalanced);
+    e.close_multipart(b"", &mut buf).unwrap();
+    assert_eq!(kind(e.finish(b"\r\n--b--", &mut buf)), K::BoundaryInBody);
+    e.finish(b"", &mut buf).unwrap();
+    assert_eq!(kind(e.part(no_headers(), &mut buf)), K::OutOfOrder);
+    assert_eq!(kind(e.finish(b"", &mut buf)), K::OutOfOrder);
+    // Raw spaces in targets only when asked for.
+    let mut e = Encoder::with_config(
+        b"b",
+        EncoderConfig {
+            allow_spaces_in_target: true,
+        },
+    )
+    .unwrap();
+    e.part(no_headers(), &mut buf).unwrap();
+    assert!(e
+        .request_head(
+            b"GET",
+            b"Rooms?$filter=Building eq $1/Building",
+            Some(b"HTTP/1.1"),
+            no_headers(),
+            &mut buf
+        )
+        .is_ok());
+}
+
+#[test]
+fn body_checks_find_delimiters() {
+    let mut w = Writer::new(b"b").unwrap();
+    w.check_bodies(true);
+    w.part_start(no_headers()).unwrap();
+    for bad in [&b"x\r\n--b\r\n"[..], b"x\n--b--", b"--b"] {
+        assert_eq!(
+            w.body(Bytes::from_static(bad)).unwrap_err().kind(),
+            K::BoundaryInBody,
+            "{bad:?}"
+        );
+    }
+    for good in [&b"x\r\n--a\r\n"[..], b"x --b", b"-b", b"\r\n-b"] {
+        assert!(w.body(Bytes::from_static(good)).is_ok(), "{good:?}");
+    }
+    // Nested: the enclosing boundaries are checked too.
+    w.open_multipart(b"c", no_headers()).unwrap();
+    w.part_start(no_headers()).unwrap();
+    assert_eq!(
+        w.body(Bytes::from_static(b"\r\n--b")).unwrap_err().kind(),
+        K::BoundaryInBody
+    );
+}
+
+#[test]
+fn bodies_come_out_untouched_and_uncopied() {
+    let big = Bytes::from(vec![7u8; 1 << 20]);
+    let small = Bytes::from_static(b"{\"a\":1}");
+    let mut w = Writer::new(b"b").unwrap();
+    w.part([("Content-Type", "application/octet-stream")], big.clone())
+        .unwrap();
+    w.request(
+        Some(("1", ContentIdIn::Both)),
+        "POST",
+        "/x",
+        [("Content-Type", "application/json")],
+        small.clone(),
+    )
+    .unwrap();
+    let enc = w.finish(b"").unwrap();
+    let segs: Vec<Bytes> = enc.segments().cloned().collect();
+    assert!(segs
+        .iter()
+        .any(|s| s.as_ptr() == big.as_ptr() && s.len() == big.len()));
+    assert!(segs
+        .iter()
+        .any(|s| s.as_ptr() == small.as_ptr() && s.len() == small.len()));
+    // Framing and bodies alternate: framing, big, framing, small, framing.
+    assert_eq!(segs.len(), 5);
+    // The Buf view hands the body segment over without copying.
+    let mut enc = enc;
+    let first = enc.chunk().len();
+    enc.advance(first);
+    assert_eq!(enc.copy_to_bytes(big.len()).as_ptr(), big.as_ptr());
+}
+
+#[test]
+fn streamed_body_of_unknown_length() {
+    let parts: Vec<Result<Bytes, batchpart::writer::BoxError>> = vec![
+        Ok(Bytes::from_static(b"chunk one, ")),
+        Ok(Bytes::new()),
+        Ok(Bytes::from_static(b"chunk two")),
+    ];
+    let mut w = Writer::new(b"b").unwrap();
+    w.part_start([("Content-Type", "text/plain")]).unwrap();
+    w.body_stream(Box::pin(batchpart::stream::iter(parts)));
+    w.part(
+        [("Content-Type", "text/plain")],
+        Bytes::from_static(b"whole"),
+    )
+    .unwrap();
+    let mut s = w.finish_stream(b"").unwrap();
+    let mut wire = Vec::new();
+    while let Some(b) = batchpart::stream::block_on_next(&mut s) {
+        wire.extend_from_slice(&b.unwrap());
+    }
+    let evs = decode(&wire, b"b").unwrap();
+    assert_eq!(
+        bodies(&evs),
+        vec![b"chunk one, chunk two".to_vec(), b"whole".to_vec()]
+    );
+    // A stream body cannot come out of the Buf form.
+    let mut w = Writer::new(b"b").unwrap();
+    w.part_start(no_headers()).unwrap();
+    w.body_stream(Box::pin(batchpart::stream::iter(Vec::<
+        Result<Bytes, batchpart::writer::BoxError>,
+    >::new())));
+    assert_eq!(w.finish(b"").unwrap_err().kind(), K::StreamingBody);
+}
+
+#[test]
+fn content_type_and_generated_boundaries() {
+    let w = Writer::new(b"batch_1.2+34:2j)0?").unwrap();
+    assert_eq!(
+        w.content_type("mixed"),
+        "multipart/mixed; boundary=\"batch_1.2+34:2j)0?\""
+    );
+    let a = Writer::with_random_boundary();
+    let b = Writer::with_random_boundary();
+    assert_ne!(a.encoder().boundary(), b.encoder().boundary());
+    let ct = a.content_type("batching");
+    let parsed = batchpart::ContentType::parse(ct.as_bytes()).unwrap();
+    assert_eq!(parsed.multipart_boundary().unwrap(), a.encoder().boundary());
+}
+
+#[test]
+fn canonical_and_absent_reason_phrases() {
+    let mut w = Writer::new(b"b").unwrap();
+    w.response(None, 201, None, no_headers(), Bytes::new())
+        .unwrap();
+    w.response(None, 204, Some(""), no_headers(), Bytes::new())
+        .unwrap();
+    w.response(None, 299, None, no_headers(), Bytes::new())
+        .unwrap();
+    let wire: Vec<u8> = w.finish(b"").unwrap().flat_map(|b| b.to_vec()).collect();
+    let evs = decode_with(&wire, b"b", Config::strict(), &[3]).unwrap();
+    let r: Vec<_> = evs
+        .iter()
+        .filter_map(|e| match e {
+            Ev::Response { status, reason, .. } => Some((*status, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        r,
+        vec![(201, b"Created".to_vec()), (204, vec![]), (299, vec![])]
+    );
+}
+
+// Round trips: random trees through the Writer and back through the decoder.
+
+#[derive(Debug, Clone)]
+enum Op {
+    Leaf {
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    Req {
+        id: Option<(String, ContentIdIn)>,
+        method: String,
+        target: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    Res {
+        id: Option<(String, ContentIdIn)>,
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    Set(Vec<Op>),
+}
+
+fn random_case(s: &str, seed: u64) -> String {
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if seed >> (i % 64) & 1 == 1 {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let hdrs =
+        proptest::collection::vec(("[a-z][a-z0-9-]{0,8}", "[ -~]{0,16}", any::<u64>()), 0..3)
+            .prop_map(|v| {
+                v.into_iter()
+                    .map(|(n, val, seed)| {
+                        (random_case(&format!("x-{n}"), seed), val.trim().to_string())
+                    })
+                    .collect::<Vec<_>>()
+            });
+    let body = proptest::collection::vec(
+        prop_oneof![
+            Just(b'\r'),
+            Just(b'\n'),
+            Just(b'-'),
+            Just(b'b'),
+            any::<u8>()
+        ],
+        0..40,
+    );
+    let id = proptest::option::of((
+        "[A-Za-z0-9._~-]{1,8}",
+        prop_oneof![
+            Just(ContentIdIn::Part),
+            Just(ContentIdIn::Head),
+            Just(ContentIdIn::Both)
+        ],
+    ));
+    let leaf = prop_oneof![
+        (hdrs.clone(), body.clone()).prop_map(|(headers, body)| Op::Leaf { headers, body }),
+        (
+            id.clone(),
+            "[A-Za-z]{1,7}",
+            "/[a-z0-9/$()'=]{0,12}",
+            hdrs.clone(),
+            body.clone()
+        )
+            .prop_map(|(id, method, target, headers, body)| Op::Req {
+                id,
+                method,
+                target,
+                headers,
+                body
+            }),
+        (id, 100u16..600, hdrs, body).prop_map(|(id, status, headers, body)| Op::Res {
+            id,
+            status,
+            headers,
+            body
+        }),
+    ];
+    leaf.prop_recursive(2, 12, 4, |inner| {
+        proptest::collection::vec(inner, 0..4).prop_map(Op::Set)
+    })
+}
+
+fn write_ops(w: &mut Writer, ops: &[Op]) {
+    for op in ops {
+        match op {
+            Op::Leaf { headers, body } => {
+                w.part(
+                    headers.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+                    Bytes::from(body.clone()),
+                )
+                .unwrap();
+            }
+            Op::Req {
+                id,
+                method,
+                target,
+                headers,
+                body,
+            } => {
+                let id = id.as_ref().map(|(s, p)| (s.as_str(), *p));
+                w.request(
+                    id,
+                    method,
+                    target,
+                    headers.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+                    Bytes::from(body.clone()),
+                )
+                .unwrap();
+            }
+            Op::Res {
+                id,
+                status,
+                headers,
+                body,
+            } => {
+                let id = id.as_ref().map(|(s, p)| (s.as_str(), *p));
+                w.response(
+                    id,
+                    *status,
+                    None,
+                    headers.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+                    Bytes::from(body.clone()),
+                )
+                .unwrap();
+            }
+            Op::Set(inner) => {
+                w.open_changeset(None).unwrap();
+                write_ops(w, inner);
+                w.close_changeset().unwrap();
+            }
+        }
+    }
+}
+
+/// What the decoder must report for the ops, in its event vocabulary.
+fn expect(ops: &[Op], out: &mut Vec<String>) {
+    for op in ops {
+        match op {
+            Op::Leaf { headers, body } => out.push(format!("leaf {headers:?} {body:?}")),
+            Op::Req {
+                id,
+                method,
+                target,
+                headers,
+                body,
+            } => {
+                let (part_id, head_id) = ids(id);
+                out.push(format!(
+                    "req {part_id:?} {head_id:?} {method} {target} {headers:?} {body:?}"
+                ));
+            }
+            Op::Res {
+                id,
+                status,
+                headers,
+                body,
+            } => {
+                let (part_id, head_id) = ids(id);
+                out.push(format!(
+                    "res {part_id:?} {head_id:?} {status} {headers:?} {body:?}"
+                ));
+            }
+            Op::Set(inner) => {
+                out.push("open".into());
+                expect(inner, out);
+                out.push("close".into());
+            }
+        }
+    }
+}
+
+fn ids(id: &Option<(String, ContentIdIn)>) -> (Option<String>, Option<String>) {
+    match id {
+        None => (None, None),
+        Some((s, ContentIdIn::Part)) => (Some(s.clone()), None),
+        Some((s, ContentIdIn::Head)) => (None, Some(s.clone())),
+        Some((s, ContentIdIn::Both)) => (Some(s.clone()), Some(s.clone())),
+    }
+}
+
+fn observed(evs: &[Ev]) -> Vec<String> {
+    let s = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+    let user = |h: &[(Vec<u8>, Vec<u8>)]| -> Vec<(String, String)> {
+        h.iter()
+            .filter(|(n, _)| n[..2].eq_ignore_ascii_case(b"x-"))
+            .map(|(n, v)| (s(n), s(v)))
+            .collect()
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < evs.len() {
+        match &evs[i] {
+            Ev::PartStart {
+                headers,
+                content_id,
+            } => {
+                let body_of = |j: usize| match evs.get(j) {
+                    Some(Ev::Body(b)) => b.clone(),
+                    _ => vec![],
+                };
+                match evs.get(i + 1) {
+                    Some(Ev::MultipartStart(_)) => out.push("open".into()),
+                    Some(Ev::Request {
+                        method,
+                        target,
+                        headers: hh,
+                        content_id: hid,
+                        ..
+                    }) => {
+                        let pid = content_id.as_ref().map(|c| s(c));
+                        let hid = hid.as_ref().map(|c| s(c));
+                        out.push(format!(
+                            "req {pid:?} {hid:?} {} {} {:?} {:?}",
+                            s(method),
+                            s(target),
+                            user(hh),
+                            body_of(i + 2)
+                        ));
+                    }
+                    Some(Ev::Response {
+                        status,
+                        headers: hh,
+                        ..
+                    }) => {
+                        let pid = content_id.as_ref().map(|c| s(c));
+                        let hid = hh
+                            .iter()
+                            .find(|(n, _)| n == b"Content-ID")
+                            .map(|(_, v)| s(v));
+                        out.push(format!(
+                            "res {pid:?} {hid:?} {status} {:?} {:?}",
+                            user(hh),
+                            body_of(i + 2)
+                        ));
+                    }
+                    _ => out.push(format!("leaf {:?} {:?}", user(headers), body_of(i + 1))),
+                }
+            }
+            Ev::MultipartEnd => out.push("close".into()),
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn encoded_trees_decode_back(ops in proptest::collection::vec(op(), 0..6), sizes in proptest::collection::vec(1usize..50, 1..6)) {
+        let mut w = Writer::with_random_boundary();
+        w.check_bodies(true);
+        let boundary = w.encoder().boundary().to_vec();
+        write_ops(&mut w, &ops);
+        let mut enc = w.finish(b"").unwrap();
+        let wire = enc.copy_to_bytes(enc.remaining());
+        let evs = decode_with(&wire, &boundary, Config::strict(), &sizes).unwrap();
+        prop_assert_eq!(&decode_with(&wire, &boundary, Config::default(), &[1]).unwrap(), &evs);
+        let mut want = Vec::new();
+        expect(&ops, &mut want);
+        prop_assert_eq!(observed(&evs), want);
+    }
+}
