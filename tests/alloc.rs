@@ -1,34 +1,37 @@
 //! Allocation counts, through a counting global allocator: the sans-IO core allocates
 //! nothing; the Stream layer's count does not grow with the number of parts.
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::cell::Cell;
 
 struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-static BYTES: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    // Per thread, so that the test harness's own threads do not count. Const-initialized, so
+    // reading it never allocates.
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn bump() {
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
 
 // SAFETY: delegates to the system allocator and only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        BYTES.fetch_add(l.size(), Relaxed);
+        bump();
         System.alloc(l)
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         System.dealloc(p, l)
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        BYTES.fetch_add(n, Relaxed);
+        bump();
         System.realloc(p, l, n)
     }
 }
 
 #[global_allocator]
 static A: Counting = Counting;
-
-// The test harness runs tests on threads; these counts are only meaningful one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn body(parts: usize) -> Vec<u8> {
     let mut v = Vec::new();
@@ -42,14 +45,19 @@ fn body(parts: usize) -> Vec<u8> {
 }
 
 fn count<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    let before = ALLOCS.load(Relaxed);
+    let before = ALLOCS.with(Cell::get);
     let r = f();
-    (ALLOCS.load(Relaxed) - before, r)
+    (ALLOCS.with(Cell::get) - before, r)
+}
+
+#[test]
+fn the_counter_counts() {
+    let (n, v) = count(|| Vec::<u8>::with_capacity(10));
+    assert_eq!((n, v.capacity()), (1, 10));
 }
 
 #[test]
 fn core_makes_no_allocation() {
-    let _g = SERIAL.lock().unwrap();
     let input = body(1000);
     for chunk in [input.len(), 4096, 1] {
         let (n, events) = count(|| {
@@ -104,7 +112,6 @@ fn stream_allocs(parts: usize, chunk: usize) -> usize {
 
 #[test]
 fn stream_allocations_do_not_grow_with_parts() {
-    let _g = SERIAL.lock().unwrap();
     // Warm the per-thread waker of `block_on_next`.
     stream_allocs(1, usize::MAX);
     // The whole body as one chunk: setup and the queue's warm-up, then nothing per part.
