@@ -85,6 +85,20 @@ impl Config {
     }
 }
 
+/// Work counters, for tests and monitoring: they let a caller check that the work stays
+/// linear in the input, by counting rather than timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Bytes examined: by delimiter searches, held-back delimiter comparisons, header line
+    /// searches and header validation. Each byte of input is examined a small, bounded number
+    /// of times, whatever the chunking.
+    pub bytes_examined: u64,
+    /// `memmem::Finder`s built (at most one per level per fed slice).
+    pub finders_built: u64,
+    /// Slices fed.
+    pub feeds: u64,
+}
+
 /// A part's head: its MIME headers and what the decoder read out of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Part<'a> {
@@ -253,6 +267,8 @@ struct State {
     preamble_bytes: u64,
     pad_bytes: usize,
     hdr_scanned: usize,
+    /// Bytes of the current, unterminated header line already searched for its LF.
+    hdr_partial: usize,
     hdr_count: usize,
     // The current part.
     body_start: u64,
@@ -261,6 +277,7 @@ struct State {
     http_body: u64,
     msgtype: Option<bool>,
     pending_end: PartEnd,
+    stats: Stats,
     /// For each nested level: where the multipart part that holds it began its body, and its
     /// declared Content-Length, for that part's `PartEnd`.
     outer: [(u64, Option<u64>); MAX_DEPTH],
@@ -336,6 +353,7 @@ impl Decoder {
                 preamble_bytes: 0,
                 pad_bytes: 0,
                 hdr_scanned: 0,
+                hdr_partial: 0,
                 hdr_count: 0,
                 body_start: 0,
                 declared_len: None,
@@ -349,6 +367,7 @@ impl Decoder {
                     http_declared_len: None,
                 },
                 outer: [(0, None); MAX_DEPTH],
+                stats: Stats::default(),
             },
         })
     }
@@ -384,6 +403,7 @@ impl Decoder {
         }
         self.st.staged = 0;
         self.st.src = [Src::Stored; MAX_DEPTH];
+        self.st.stats.feeds += 1;
         Feed {
             levels: &self.levels,
             st: &mut self.st,
@@ -414,6 +434,11 @@ impl Decoder {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.st.cfg
+    }
+
+    /// The work counters so far.
+    pub fn stats(&self) -> Stats {
+        self.st.stats
     }
 }
 
@@ -515,10 +540,16 @@ impl<'f> Feed<'f> {
         }
         match &self.finder {
             Some((l, _)) if *l == level => {}
-            _ => self.finder = Some((level, Finder::new(b))),
+            _ => {
+                self.st.stats.finders_built += 1;
+                self.finder = Some((level, Finder::new(b)))
+            }
         }
         let (_, f) = self.finder.as_ref()?;
-        f.find(&self.input[from..]).map(|i| from + i)
+        let hit = f.find(&self.input[from..]).map(|i| from + i);
+        let end = hit.map_or(self.input.len(), |h| h + b.len());
+        self.st.stats.bytes_examined += (end - from) as u64;
+        hit
     }
 
     fn step(&mut self) -> Step<'f> {
@@ -651,6 +682,7 @@ impl<'f> Feed<'f> {
                 i += 1;
                 p += 1;
             }
+            self.st.stats.bytes_examined += (p - self.pos) as u64 + 1;
             if i == dlen {
                 if h.head_blank && self.st.cfg.strict {
                     return Err(Error::new(ErrorKind::HeadWithoutBlankLine, h.offset));
@@ -810,8 +842,15 @@ impl<'f> Feed<'f> {
         loop {
             let Some(&b) = self.input.get(self.pos) else {
                 if self.eof {
-                    if matches!(t, Tail::ClosePad | Tail::CloseCr) {
+                    // A close delimiter may end the input, but in strict mode not halfway
+                    // through its line end.
+                    if t == Tail::ClosePad || t == Tail::CloseCr && !strict {
                         return self.close_done(None);
+                    }
+                    if t == Tail::CloseCr {
+                        // Point at the lone CR, which may have come in an earlier slice.
+                        let cr = self.abs(self.pos) - 1;
+                        return Err(Error::new(ErrorKind::InvalidDelimiterLine, cr));
                     }
                     return Err(self.err(ErrorKind::MissingCloseDelimiter, self.pos));
                 }
@@ -891,6 +930,7 @@ impl<'f> Feed<'f> {
             return Err(self.err(ErrorKind::TooManyParts, at));
         }
         self.st.hdr_scanned = 0;
+        self.st.hdr_partial = 0;
         self.st.hdr_count = 0;
         self.st.phase = Phase::Headers;
         Ok(Flow::Continue)
@@ -905,7 +945,14 @@ impl<'f> Feed<'f> {
         let mut ls = bs + self.st.hdr_scanned;
         let b = self.boundary(self.st.depth - 1);
         loop {
-            let Some(i) = memchr::memchr(b'\n', &self.input[ls..]) else {
+            // Resume the LF search where the last feed left this line: never search a byte
+            // twice, however the line is chunked.
+            let skip = core::mem::take(&mut self.st.hdr_partial);
+            let found = memchr::memchr(b'\n', &self.input[ls + skip..]).map(|i| i + skip);
+            self.st.stats.bytes_examined +=
+                found.map_or(self.input.len() - ls - skip, |i| i + 1 - skip) as u64;
+            let Some(i) = found else {
+                self.st.hdr_partial = self.input.len() - ls;
                 if self.input.len() - bs > limits.max_header_bytes {
                     return Err(self.err(ErrorKind::HeaderTooLarge, bs + limits.max_header_bytes));
                 }
@@ -929,6 +976,8 @@ impl<'f> Feed<'f> {
                 return Ok(None);
             };
             let le = ls + i;
+            // Validation reads the complete line once more.
+            self.st.stats.bytes_examined += (i + 1) as u64;
             if le + 1 - bs > limits.max_header_bytes {
                 return Err(self.err(ErrorKind::HeaderTooLarge, bs + limits.max_header_bytes));
             }
@@ -988,6 +1037,7 @@ impl<'f> Feed<'f> {
             BlockEnd::Delim { end, .. } => (end, None),
         };
         let headers = Headers::new(&self.input[bs..block_end]);
+        self.st.stats.bytes_examined += headers.as_bytes().len() as u64;
         let mut content_type = None;
         let mut content_id = None;
         let mut content_length = None;
@@ -1057,6 +1107,7 @@ impl<'f> Feed<'f> {
                                 }
                             });
                     self.st.hdr_scanned = 0;
+                    self.st.hdr_partial = 0;
                     self.st.hdr_count = 0;
                     self.st.phase = Phase::HttpHead;
                 } else {
@@ -1110,6 +1161,7 @@ impl<'f> Feed<'f> {
         };
         let start_line = &block[..=lf];
         let headers = Headers::new(&block[lf + 1..]);
+        self.st.stats.bytes_examined += block.len() as u64;
         let mut info = HeadInfo::default();
         for h in headers.iter() {
             let n = h.name();

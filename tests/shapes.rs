@@ -462,3 +462,13 @@ mod http_parts {
         );
     }
 }
+
+#[test]
+fn lone_cr_after_close_at_end_of_input() {
+    // Found by the differential fuzz target: strict mode wants CRLF or nothing after `--b--`.
+    assert!(decode_all_ways(b"--b\r\n\r\nx\r\n--b--\r", b"b", Config::default()).is_ok());
+    assert_eq!(
+        err(b"--b\r\n\r\nx\r\n--b--\r", strict()),
+        (ErrorKind::InvalidDelimiterLine, 15)
+    );
+}

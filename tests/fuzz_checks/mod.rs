@@ -1,0 +1,440 @@
+//! The property each fuzz target checks, as plain functions. The cargo-fuzz targets call them
+//! on fuzzer input; `tests/fuzz_regressions.rs` replays every checked-in input through them on
+//! the stable toolchain, so CI exercises every crash ever found.
+#![allow(dead_code)]
+
+pub mod reference;
+
+use crate::common::stream::{own_stream, stream_raw};
+use crate::common::{decode_with, push, Ev};
+use batchpart::{Config, ContentType, Decoder};
+
+/// Splits fuzzer bytes into `(strict, boundary, chunk sizes, body)`:
+/// `[flags][boundary len][boundary][sizes len][sizes][body]`.
+pub fn layout(data: &[u8]) -> Option<(bool, &[u8], Vec<usize>, &[u8])> {
+    let [flags, blen, rest @ ..] = data else {
+        return None;
+    };
+    let blen = usize::from(*blen % 8) + 1;
+    if rest.len() < blen + 1 {
+        return None;
+    }
+    let (boundary, rest) = rest.split_at(blen);
+    let slen = usize::from(rest[0] % 16);
+    let rest = &rest[1..];
+    if rest.len() < slen {
+        return None;
+    }
+    let (sizes, body) = rest.split_at(slen);
+    let sizes = sizes.iter().map(|&s| usize::from(s).max(1)).collect();
+    Some((flags & 1 == 1, boundary, sizes, body))
+}
+
+/// Builds fuzzer bytes in [`layout`] form, for seed corpora.
+pub fn encode_layout(strict: bool, boundary: &[u8], sizes: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut v = vec![u8::from(strict), (boundary.len() as u8).wrapping_sub(1) % 8];
+    v.extend_from_slice(&boundary[..boundary.len().min(8)]);
+    v.push(sizes.len() as u8);
+    v.extend_from_slice(sizes);
+    v.extend_from_slice(body);
+    v
+}
+
+fn cfg(strict: bool) -> Config {
+    if strict {
+        Config::strict()
+    } else {
+        Config::default()
+    }
+}
+
+/// The sans-IO decoder never panics, always ends done or failed, and gives the same events
+/// and the same error under any chunking.
+pub fn decoder(data: &[u8]) {
+    let Some((strict, boundary, sizes, body)) = layout(data) else {
+        return;
+    };
+    if batchpart::validate_boundary(boundary).is_err() {
+        return;
+    }
+    let whole = decode_with(body, boundary, cfg(strict), &[]);
+    let chunked = decode_with(body, boundary, cfg(strict), &sizes);
+    assert_eq!(whole, chunked);
+    let bytewise = decode_with(body, boundary, cfg(strict), &[1]);
+    assert_eq!(whole, bytewise);
+}
+
+/// The Stream layer gives the core's events under arbitrary chunk boundaries.
+pub fn stream(data: &[u8]) {
+    let Some((strict, boundary, sizes, body)) = layout(data) else {
+        return;
+    };
+    if batchpart::validate_boundary(boundary).is_err() {
+        return;
+    }
+    let core = decode_with(body, boundary, cfg(strict), &[]);
+    let mut chunks = Vec::new();
+    let mut pos = 0;
+    for (k, _) in (0..).zip(0..body.len()) {
+        if pos >= body.len() {
+            break;
+        }
+        let n = if sizes.is_empty() {
+            body.len()
+        } else {
+            sizes[k % sizes.len()]
+        };
+        let n = n.min(body.len() - pos);
+        chunks.push(bytes::Bytes::copy_from_slice(&body[pos..pos + n]));
+        pos += n;
+    }
+    let streamed = stream_raw(chunks, boundary, cfg(strict)).map(|evs| {
+        let mut out = Vec::new();
+        for ev in evs {
+            push(&mut out, own_stream(ev));
+        }
+        out
+    });
+    assert_eq!(core, streamed);
+}
+
+/// The embedded HTTP head parser, reached the way traffic reaches it: as the body of an
+/// `application/http` part, with and without `msgtype`, lenient and strict.
+pub fn http_head(data: &[u8]) {
+    let boundary = b"fuzz-http-0c5e3a";
+    if memchr::memmem::find(data, b"fuzz-http").is_some() {
+        return;
+    }
+    for ct in [
+        "application/http",
+        "application/http; msgtype=request",
+        "message/http; msgtype=response",
+    ] {
+        let mut input =
+            format!("--{}\r\nContent-Type: {ct}\r\n\r\n", "fuzz-http-0c5e3a").into_bytes();
+        input.extend_from_slice(data);
+        input.extend_from_slice(b"\r\n--fuzz-http-0c5e3a--");
+        for strict in [false, true] {
+            if let Ok(evs) = decode_with(&input, boundary, cfg(strict), &[]) {
+                let heads = evs
+                    .iter()
+                    .filter(|e| matches!(e, Ev::Request { .. } | Ev::Response { .. }))
+                    .count();
+                assert_eq!(heads, 1, "an http part decodes to exactly one head");
+                if let Some(Ev::Request { method, target, .. }) =
+                    evs.iter().find(|e| matches!(e, Ev::Request { .. }))
+                {
+                    assert!(!method.is_empty() && !target.is_empty());
+                }
+            }
+            assert_eq!(
+                decode_with(&input, boundary, cfg(strict), &[1]),
+                decode_with(&input, boundary, cfg(strict), &[])
+            );
+        }
+    }
+}
+
+/// The Content-Type parser never panics, and what it accepts is consistent.
+pub fn content_type(data: &[u8]) {
+    if let Ok(ct) = ContentType::parse(data) {
+        let n = ct.params().count();
+        assert!(n <= data.len());
+        if let Ok(b) = ct.multipart_boundary() {
+            assert!(batchpart::validate_boundary(b).is_ok());
+            assert!(ct.is_multipart());
+            assert!(Decoder::from_content_type(data, Config::default()).is_ok());
+        }
+        let _ = (ct.is_http(), ct.is("a/b"));
+    }
+}
+
+/// The decoder against the simple reference decoder, in strict mode on flat bodies.
+pub fn differential(data: &[u8]) {
+    let [blen, rest @ ..] = data else { return };
+    let blen = usize::from(*blen % 6) + 1;
+    if rest.len() < blen {
+        return;
+    }
+    let (boundary, body) = rest.split_at(blen);
+    if batchpart::validate_boundary(boundary).is_err() {
+        return;
+    }
+    let Ok(reference) = reference::decode(body, boundary) else {
+        assert!(
+            decode_with(body, boundary, Config::strict(), &[]).is_err(),
+            "reference refused, decoder accepted"
+        );
+        return;
+    };
+    let Some(reference) = reference else { return };
+    let evs = decode_with(body, boundary, Config::strict(), &[])
+        .unwrap_or_else(|e| panic!("reference accepted, decoder refused: {e}"));
+    assert_eq!(flatten(&evs), reference);
+}
+
+fn flatten(evs: &[Ev]) -> reference::Flat {
+    let mut f = reference::Flat {
+        preamble: vec![],
+        parts: vec![],
+        epilogue: vec![],
+    };
+    for e in evs {
+        match e {
+            Ev::Preamble(b) => f.preamble.extend(b),
+            Ev::PartStart { headers, .. } => f.parts.push((headers.clone(), vec![])),
+            Ev::Body(b) => f.parts.last_mut().expect("part").1.extend(b),
+            Ev::Epilogue(b) => f.epilogue.extend(b),
+            _ => {}
+        }
+    }
+    f
+}
+
+/// A structure-aware tree for the encoder-to-decoder round trip.
+#[derive(Debug, Clone, arbitrary::Arbitrary)]
+pub struct Tree {
+    pub preamble: Vec<u8>,
+    pub parts: Vec<Node>,
+    pub epilogue: Vec<u8>,
+}
+
+/// A part of a [`Tree`].
+#[derive(Debug, Clone, arbitrary::Arbitrary)]
+pub enum Node {
+    Leaf {
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    Request {
+        method: String,
+        target: String,
+        version: bool,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    Response {
+        status: u16,
+        reason: Option<String>,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    Nested(Box<Tree>),
+}
+
+/// `Content-*` headers change how a part is read (type, length); the round trip leaves them
+/// to the other targets.
+fn has_content_headers(t: &Tree) -> bool {
+    let c = |h: &Vec<(String, String)>| {
+        h.iter()
+            .any(|(n, _)| n.to_ascii_lowercase().starts_with("content-"))
+    };
+    t.parts.iter().any(|p| match p {
+        Node::Leaf { headers, .. }
+        | Node::Request { headers, .. }
+        | Node::Response { headers, .. } => c(headers),
+        Node::Nested(n) => has_content_headers(n),
+    })
+}
+
+fn depth(t: &Tree) -> usize {
+    1 + t
+        .parts
+        .iter()
+        .map(|p| if let Node::Nested(n) = p { depth(n) } else { 0 })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Any tree the encoder accepts decodes back equal, under any chunking.
+pub fn roundtrip(tree: &Tree, sizes: &[usize]) {
+    use batchpart::writer::Writer;
+    use bytes::{Buf, Bytes};
+    if depth(tree) > 6 || has_content_headers(tree) {
+        return;
+    }
+    let mut w = Writer::new(b"rt-0").unwrap();
+    w.check_bodies(true);
+    fn write(
+        w: &mut Writer,
+        t: &Tree,
+        level: usize,
+    ) -> Result<(), batchpart::encoder::EncodeError> {
+        w.preamble(&t.preamble)?;
+        for p in &t.parts {
+            match p {
+                Node::Leaf { headers, body } => {
+                    w.part(
+                        headers.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+                        Bytes::from(body.clone()),
+                    )?;
+                }
+                Node::Request {
+                    method,
+                    target,
+                    version,
+                    headers,
+                    body,
+                } => {
+                    w.part_start([("Content-Type", "application/http")])?;
+                    let v: Option<&[u8]> = if *version { Some(b"HTTP/1.1") } else { None };
+                    w.request_head(
+                        method.as_bytes(),
+                        target.as_bytes(),
+                        v,
+                        headers.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+                    )?;
+                    w.body(Bytes::from(body.clone()))?;
+                }
+                Node::Response {
+                    status,
+                    reason,
+                    headers,
+                    body,
+                } => {
+                    w.part_start([("Content-Type", "application/http")])?;
+                    w.response_head(
+                        b"HTTP/1.1",
+                        *status,
+                        reason.as_deref().map(str::as_bytes),
+                        headers.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+                    )?;
+                    w.body(Bytes::from(body.clone()))?;
+                }
+                Node::Nested(n) => {
+                    let b = format!("rt-{}", level + 1);
+                    w.open_multipart(b.as_bytes(), std::iter::empty::<(&str, &str)>())?;
+                    write(w, n, level + 1)?;
+                    w.close_multipart(&n.epilogue)?;
+                }
+            }
+        }
+        Ok(())
+    }
+    if write(&mut w, tree, 0).is_err() {
+        return;
+    }
+    let Ok(mut enc) = w.finish(&tree.epilogue) else {
+        return;
+    };
+    let wire = enc.copy_to_bytes(enc.remaining());
+    let evs = decode_with(&wire, b"rt-0", Config::default(), &[])
+        .unwrap_or_else(|e| panic!("encoder output refused: {e}"));
+    assert_eq!(
+        decode_with(&wire, b"rt-0", Config::default(), sizes).unwrap(),
+        evs
+    );
+    let mut it = evs.iter();
+    check_tree(tree, &mut it);
+}
+
+fn check_tree<'a>(t: &Tree, it: &mut impl Iterator<Item = &'a Ev>) {
+    let mut preamble: Vec<u8> = Vec::new();
+    let mut next = it.next();
+    while let Some(Ev::Preamble(p)) = next {
+        preamble.extend(p);
+        next = it.next();
+    }
+    assert_eq!(preamble, t.preamble);
+    for p in &t.parts {
+        let Some(Ev::PartStart { headers, .. }) = next else {
+            panic!("expected a part, got {next:?}")
+        };
+        match p {
+            Node::Leaf {
+                headers: want,
+                body,
+            } => {
+                let got: Vec<(String, String)> = headers
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            String::from_utf8(n.clone()).unwrap(),
+                            String::from_utf8(v.clone()).unwrap(),
+                        )
+                    })
+                    .collect();
+                let want: Vec<(String, String)> = want
+                    .iter()
+                    .map(|(n, v)| (n.clone(), v.trim_matches([' ', '\t']).to_string()))
+                    .collect();
+                assert_eq!(got, want);
+                let mut b: Vec<u8> = Vec::new();
+                next = it.next();
+                while let Some(Ev::Body(x)) = next {
+                    b.extend(x);
+                    next = it.next();
+                }
+                assert_eq!(&b, body);
+            }
+            Node::Request {
+                method,
+                target,
+                body,
+                ..
+            } => {
+                let Some(Ev::Request {
+                    method: m,
+                    target: tg,
+                    ..
+                }) = it.next()
+                else {
+                    panic!("expected a request")
+                };
+                assert_eq!(
+                    (m.as_slice(), tg.as_slice()),
+                    (method.as_bytes(), target.as_bytes())
+                );
+                next = it.next();
+                let mut b: Vec<u8> = Vec::new();
+                while let Some(Ev::Body(x)) = next {
+                    b.extend(x);
+                    next = it.next();
+                }
+                assert_eq!(&b, body);
+            }
+            Node::Response { status, body, .. } => {
+                let Some(Ev::Response { status: s, .. }) = it.next() else {
+                    panic!("expected a response")
+                };
+                assert_eq!(s, status);
+                next = it.next();
+                let mut b: Vec<u8> = Vec::new();
+                while let Some(Ev::Body(x)) = next {
+                    b.extend(x);
+                    next = it.next();
+                }
+                assert_eq!(&b, body);
+            }
+            Node::Nested(n) => {
+                assert!(matches!(it.next(), Some(Ev::MultipartStart(_))));
+                check_tree(n, it);
+                next = it.next();
+                let mut epi: Vec<u8> = Vec::new();
+                while let Some(Ev::Epilogue(x)) = next {
+                    epi.extend(x);
+                    next = it.next();
+                }
+                assert_eq!(epi, n.epilogue);
+            }
+        }
+        assert!(
+            matches!(next, Some(Ev::PartEnd { .. })),
+            "expected the part's end, got {next:?}"
+        );
+        next = it.next();
+    }
+    // The level's close: MultipartEnd for nested levels, or the top epilogue and End.
+    match next {
+        Some(Ev::MultipartEnd) => {}
+        _ => {
+            let mut epi: Vec<u8> = Vec::new();
+            while let Some(Ev::Epilogue(x)) = next {
+                epi.extend(x);
+                next = it.next();
+            }
+            assert_eq!(epi, t.epilogue);
+            assert_eq!(next, Some(&Ev::End));
+        }
+    }
+}
