@@ -353,6 +353,11 @@ where
         })
     }
 
+    /// The decoder's work counters (see [`Stats`](crate::Stats)).
+    pub fn stats(&self) -> crate::Stats {
+        self.dec.stats()
+    }
+
     /// Feeds what is buffered to the decoder and queues its events.
     fn pump(&mut self) -> Result<(), Error> {
         let eof = self.inner_done;
