@@ -9,9 +9,11 @@ use crate::common::stream::{own_stream, stream_raw};
 use crate::common::{decode_with, push, Ev};
 use batchpart::{Config, ContentType, Decoder};
 
-/// Splits fuzzer bytes into `(strict, boundary, chunk sizes, body)`:
-/// `[flags][boundary len][boundary][sizes len][sizes][body]`.
-pub fn layout(data: &[u8]) -> Option<(bool, &[u8], Vec<usize>, &[u8])> {
+/// Fuzzer bytes split into `(strict, boundary, chunk sizes, body)`.
+pub type Layout<'a> = (bool, &'a [u8], Vec<usize>, &'a [u8]);
+
+/// Splits fuzzer bytes: `[flags][boundary len][boundary][sizes len][sizes][body]`.
+pub fn layout(data: &[u8]) -> Option<Layout<'_>> {
     let [flags, blen, rest @ ..] = data else {
         return None;
     };

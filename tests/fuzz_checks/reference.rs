@@ -3,11 +3,14 @@
 //! no embedded HTTP), default limits far away. It finds every `CRLF--boundary` by a naive
 //! scan and judges each line as RFC 2046 and the crate's documented rules say.
 
+/// A header field, name and trimmed, unfolded value.
+pub type Field = (Vec<u8>, Vec<u8>);
+
 /// What a body decodes to: preamble, parts (header block, body) and epilogue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flat {
     pub preamble: Vec<u8>,
-    pub parts: Vec<(Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>)>,
+    pub parts: Vec<(Vec<Field>, Vec<u8>)>,
     pub epilogue: Vec<u8>,
 }
 
@@ -67,7 +70,7 @@ pub fn decode(input: &[u8], boundary: &[u8]) -> Result<Option<Flat>, ()> {
         }
         at += 2;
         // Header lines up to the blank line.
-        let mut headers: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut headers: Vec<Field> = Vec::new();
         loop {
             let eol = (at..input.len().saturating_sub(1))
                 .find(|&i| &input[i..i + 2] == b"\r\n")
