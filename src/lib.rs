@@ -37,6 +37,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "batch")]
+pub mod batch;
 pub mod boundary;
 pub mod content_id;
 pub mod content_type;

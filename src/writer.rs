@@ -8,7 +8,7 @@ use std::vec::Vec;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::encoder::{EncodeError, EncodeErrorKind, Encoder, EncoderConfig};
+use crate::encoder::{EncodeError, Encoder, EncoderConfig};
 
 /// Where an operation's `Content-ID` goes: the MIME part header (OData 4.0), the embedded
 /// head (OData 2.0/3.0, Creatio), or both.
@@ -384,7 +384,11 @@ impl Writer {
                     out.push_back(b)
                 }
                 #[cfg(feature = "stream")]
-                Segment::Stream(_) => return Err(EncodeError::new(EncodeErrorKind::StreamingBody)),
+                Segment::Stream(_) => {
+                    return Err(EncodeError::new(
+                        crate::encoder::EncodeErrorKind::StreamingBody,
+                    ))
+                }
             }
         }
         Ok(Encoded {

@@ -1,0 +1,151 @@
+//! The batch layer's error: a kind, the operation it concerns, and a detail.
+
+use core::fmt;
+
+/// What went wrong at the batch level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BatchErrorKind {
+    /// The multipart body is malformed (see [`BatchError::decode_error`]).
+    Multipart,
+    /// The JSON is malformed; the detail gives line and column.
+    Json,
+    /// A required JSON member is missing or has the wrong type.
+    Malformed,
+    /// A part is not `application/http`.
+    NotHttp,
+    /// A response where a request was expected, or the other way round.
+    UnexpectedKind,
+    /// A changeset holds a GET.
+    GetInChangeset,
+    /// A changeset inside a changeset.
+    NestedChangeset,
+    /// A changeset operation (or a JSON request) has no Content-ID (`id`).
+    MissingContentId,
+    /// A Content-ID (or JSON `id`) appears twice where it must be unique.
+    DuplicateContentId,
+    /// A JSON `id` equals an `atomicityGroup`.
+    IdEqualsGroup,
+    /// The members of a JSON atomicity group are not adjacent.
+    GroupNotAdjacent,
+    /// `dependsOn` names something that is not an earlier request or group.
+    UnknownDependency,
+    /// A JSON URL starts with `$id` but `id` is not in `dependsOn`.
+    ReferenceNotInDependsOn,
+    /// A batch request inside a batch.
+    NestedBatch,
+    /// More operations than the configured maximum.
+    TooManyOperations,
+    /// An operation carries a header that batch operations must not carry.
+    ForbiddenHeader,
+    /// A body could not be encoded or decoded (bad base64url, invalid JSON body).
+    Body,
+    /// The inner byte stream failed.
+    Source,
+    /// The encoder refused the model.
+    Encode,
+}
+
+impl BatchErrorKind {
+    /// A short, stable name, as the `batch` example prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchErrorKind::Multipart => "multipart",
+            BatchErrorKind::Json => "json",
+            BatchErrorKind::Malformed => "malformed",
+            BatchErrorKind::NotHttp => "not-http",
+            BatchErrorKind::UnexpectedKind => "unexpected-kind",
+            BatchErrorKind::GetInChangeset => "get-in-changeset",
+            BatchErrorKind::NestedChangeset => "nested-changeset",
+            BatchErrorKind::MissingContentId => "missing-content-id",
+            BatchErrorKind::DuplicateContentId => "duplicate-content-id",
+            BatchErrorKind::IdEqualsGroup => "id-equals-group",
+            BatchErrorKind::GroupNotAdjacent => "group-not-adjacent",
+            BatchErrorKind::UnknownDependency => "unknown-dependency",
+            BatchErrorKind::ReferenceNotInDependsOn => "reference-not-in-depends-on",
+            BatchErrorKind::NestedBatch => "nested-batch",
+            BatchErrorKind::TooManyOperations => "too-many-operations",
+            BatchErrorKind::ForbiddenHeader => "forbidden-header",
+            BatchErrorKind::Body => "body",
+            BatchErrorKind::Source => "source",
+            BatchErrorKind::Encode => "encode",
+        }
+    }
+}
+
+/// A batch error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchError {
+    kind: BatchErrorKind,
+    detail: String,
+    op: Option<(usize, Option<String>)>,
+    decode: Option<crate::Error>,
+}
+
+impl BatchError {
+    /// An error of this kind with a detail.
+    pub fn new(kind: BatchErrorKind, detail: impl Into<String>) -> Self {
+        BatchError {
+            kind,
+            detail: detail.into(),
+            op: None,
+            decode: None,
+        }
+    }
+
+    /// Names the operation: its index in the batch (from 0) and its Content-ID.
+    pub fn at_op(mut self, index: usize, content_id: Option<String>) -> Self {
+        self.op = Some((index, content_id));
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> BatchErrorKind {
+        self.kind
+    }
+
+    /// The detail.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The operation concerned: index from 0, and Content-ID.
+    pub fn op(&self) -> Option<(usize, Option<&str>)> {
+        self.op.as_ref().map(|(i, c)| (*i, c.as_deref()))
+    }
+
+    /// The codec error, for [`BatchErrorKind::Multipart`].
+    pub fn decode_error(&self) -> Option<crate::Error> {
+        self.decode
+    }
+}
+
+impl From<crate::Error> for BatchError {
+    fn from(e: crate::Error) -> Self {
+        BatchError {
+            kind: BatchErrorKind::Multipart,
+            detail: e.to_string(),
+            op: None,
+            decode: Some(e),
+        }
+    }
+}
+
+impl From<crate::encoder::EncodeError> for BatchError {
+    fn from(e: crate::encoder::EncodeError) -> Self {
+        BatchError::new(BatchErrorKind::Encode, e.to_string())
+    }
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.detail)?;
+        match &self.op {
+            Some((i, Some(id))) => write!(f, " (operation {}, Content-ID {id})", i + 1),
+            Some((i, None)) => write!(f, " (operation {})", i + 1),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for BatchError {}

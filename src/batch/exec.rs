@@ -1,0 +1,361 @@
+//! Running a batch with OData semantics, over a handler the server supplies. Plain async on
+//! `futures-core`: no runtime dependency.
+//!
+//! - Operations run in order, each as soon as the reader produces it.
+//! - Without continue-on-error, processing stops after the first failure (status 400 or
+//!   above), whose response is the last.
+//! - A changeset runs between [`Service::begin`] and [`Service::commit`]; when one of its
+//!   operations fails, [`Service::rollback`] runs and the whole changeset is answered by that
+//!   failure's response alone.
+//! - References are resolved before each call: a URL whose first segment is `$<content-id>`
+//!   takes the `Location` of that operation's response, and `If-Match: $<content-id>` its
+//!   `ETag`. [`RefScope`] says which earlier operations may be referenced.
+//! - A request whose `dependsOn` names a failed request or group gets `424 Failed Dependency`
+//!   without reaching the handler.
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::collections::{HashMap, HashSet};
+
+use futures_core::Stream;
+
+use super::error::BatchError;
+use super::model::{BatchResponse, Changeset, Item, RequestOp, ResponseOp};
+use super::prefer::Preferences;
+
+/// What a batch's operations are run by.
+pub trait Service {
+    /// Runs one operation.
+    fn call(&mut self, op: RequestOp) -> impl Future<Output = ResponseOp>;
+
+    /// A changeset begins (its id: the multipart boundary or the JSON atomicity group).
+    fn begin(&mut self, _changeset: Option<&str>) -> impl Future<Output = ()> {
+        core::future::ready(())
+    }
+
+    /// Every operation of the changeset succeeded: make it durable, or answer why not.
+    fn commit(&mut self, _changeset: Option<&str>) -> impl Future<Output = Result<(), ResponseOp>> {
+        core::future::ready(Ok(()))
+    }
+
+    /// An operation of the changeset failed: undo the others.
+    fn rollback(&mut self, _changeset: Option<&str>) -> impl Future<Output = ()> {
+        core::future::ready(())
+    }
+}
+
+/// A [`Service`] from an async function, with no changeset hooks.
+#[derive(Debug, Clone)]
+pub struct ServiceFn<F>(pub F);
+
+/// Wraps an async function from a request to a response.
+pub fn service_fn<F, Fut>(f: F) -> ServiceFn<F>
+where
+    F: FnMut(RequestOp) -> Fut,
+    Fut: Future<Output = ResponseOp>,
+{
+    ServiceFn(f)
+}
+
+impl<F, Fut> Service for ServiceFn<F>
+where
+    F: FnMut(RequestOp) -> Fut,
+    Fut: Future<Output = ResponseOp>,
+{
+    fn call(&mut self, op: RequestOp) -> impl Future<Output = ResponseOp> {
+        (self.0)(op)
+    }
+}
+
+/// Which earlier operations a `$<content-id>` reference may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefScope {
+    /// Only earlier operations of the same changeset: what OData requires of every service.
+    #[default]
+    WithinChangeset,
+    /// Any earlier successful operation of the batch (`ReferencesAcrossChangeSetsSupported`;
+    /// Olingo 2 also resolves `$1` in requests outside changesets).
+    Anywhere,
+}
+
+/// How the executor runs a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExecOptions {
+    /// Go on after a failed operation (`Prefer: continue-on-error`).
+    pub continue_on_error: bool,
+    /// Which operations references may name.
+    pub refs: RefScope,
+}
+
+impl ExecOptions {
+    /// Options from the batch request's preferences (stop on error unless asked otherwise).
+    pub fn from_preferences(p: &Preferences) -> Self {
+        ExecOptions {
+            continue_on_error: p.continues(),
+            ..Default::default()
+        }
+    }
+}
+
+/// What a successful operation left for references to use.
+#[derive(Debug, Clone)]
+struct Outcome {
+    location: Option<String>,
+    etag: Option<String>,
+}
+
+struct Next<'a, S>(&'a mut S);
+
+impl<S: Stream + Unpin> Future for Next<'_, S> {
+    type Output = Option<S::Item>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut *self.0).poll_next(cx)
+    }
+}
+
+fn error_response(status: u16, id: Option<String>, message: &str) -> ResponseOp {
+    let body = format!(
+        "{{\"error\":{{\"code\":\"{status}\",\"message\":{}}}}}",
+        json_string(message)
+    );
+    ResponseOp::new(status)
+        .with_header("Content-Type", "application/json")
+        .with_body(body)
+        .with_content_id(id)
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+struct Run<'s, Svc> {
+    svc: &'s mut Svc,
+    opts: ExecOptions,
+    /// Successful operations by Content-ID, visible batch-wide (`RefScope::Anywhere`).
+    done: HashMap<String, Outcome>,
+    /// Every Content-ID seen so far, to tell an out-of-scope reference from a resource name.
+    seen: HashSet<String>,
+    /// Failed request ids and atomicity groups, for `dependsOn`.
+    failed: HashSet<String>,
+}
+
+impl<Svc: Service> Run<'_, Svc> {
+    /// Resolves references against `local` (this changeset's results) and the batch's.
+    fn resolve(&self, op: &mut RequestOp, local: &HashMap<String, Outcome>) -> Result<(), String> {
+        let lookup = |id: &str| -> Result<Option<&Outcome>, String> {
+            if let Some(o) = local.get(id) {
+                return Ok(Some(o));
+            }
+            if let Some(o) = self.done.get(id) {
+                return match self.opts.refs {
+                    RefScope::Anywhere => Ok(Some(o)),
+                    RefScope::WithinChangeset => Err(format!("${id} refers outside its changeset")),
+                };
+            }
+            if self.seen.contains(id) {
+                return Err(format!(
+                    "${id} refers to an operation that failed or is out of scope"
+                ));
+            }
+            Ok(None)
+        };
+        if let Some(rest) = op.url.strip_prefix('$') {
+            let end = rest.find(['/', '?', '(']).unwrap_or(rest.len());
+            let id = &rest[..end];
+            if let Some(o) = lookup(id)? {
+                let loc = o
+                    .location
+                    .clone()
+                    .ok_or_else(|| format!("${id} has no Location to refer to"))?;
+                op.url = format!("{loc}{}", &rest[end..]);
+            }
+        }
+        let if_match = op
+            .headers
+            .get("if-match")
+            .and_then(|v| v.trim().strip_prefix('$'))
+            .map(str::to_string);
+        if let Some(id) = if_match {
+            if let Some(o) = lookup(&id)? {
+                let etag = o
+                    .etag
+                    .clone()
+                    .ok_or_else(|| format!("${id} has no ETag to refer to"))?;
+                op.headers.set("If-Match", etag);
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_op(&mut self, mut op: RequestOp, local: &HashMap<String, Outcome>) -> ResponseOp {
+        let id = op.content_id.clone();
+        if let Some(d) = op.depends_on.iter().find(|d| self.failed.contains(*d)) {
+            return error_response(424, id, &format!("dependency {d} failed"));
+        }
+        if let Err(msg) = self.resolve(&mut op, local) {
+            return error_response(400, id, &msg);
+        }
+        let mut resp = self.svc.call(op).await;
+        resp.content_id = id;
+        resp
+    }
+
+    fn record(&mut self, resp: &ResponseOp, into_local: Option<&mut HashMap<String, Outcome>>) {
+        let Some(id) = &resp.content_id else { return };
+        self.seen.insert(id.clone());
+        if resp.is_error() {
+            self.failed.insert(id.clone());
+            return;
+        }
+        let o = Outcome {
+            location: resp.headers.get("location").map(str::to_string),
+            etag: resp.headers.get("etag").map(str::to_string),
+        };
+        match into_local {
+            Some(l) => {
+                l.insert(id.clone(), o);
+            }
+            None => {
+                self.done.insert(id.clone(), o);
+            }
+        }
+    }
+}
+
+/// Runs a batch request, read item by item from `items`, and returns the batch response.
+///
+/// ```
+/// use batchpart::batch::{execute, service_fn, Batch, ExecOptions, Item, RequestOp, ResponseOp};
+/// use batchpart::stream::{block_on_next, iter};
+///
+/// let items = iter(vec![
+///     Ok(Item::Op(RequestOp::new("GET", "Customers").with_content_id("1"))),
+///     Ok(Item::Op(RequestOp::new("GET", "Missing"))),
+///     Ok(Item::Op(RequestOp::new("GET", "Never run"))),
+/// ]);
+/// let mut svc = service_fn(|op: RequestOp| async move {
+///     ResponseOp::new(if op.url == "Missing" { 404 } else { 200 })
+/// });
+/// let fut = execute(items, &mut svc, ExecOptions::default());
+/// let response = batchpart::batch::block_on(fut).unwrap();
+/// // Stopped at the first failure, whose response is the last.
+/// let statuses: Vec<u16> = response.items.iter().flat_map(|i| i.ops()).map(|r| r.status).collect();
+/// assert_eq!(statuses, [200, 404]);
+/// ```
+pub async fn execute<S, Svc>(
+    mut items: S,
+    svc: &mut Svc,
+    opts: ExecOptions,
+) -> Result<BatchResponse, BatchError>
+where
+    S: Stream<Item = Result<Item<RequestOp>, BatchError>> + Unpin,
+    Svc: Service,
+{
+    let mut run = Run {
+        svc,
+        opts,
+        done: HashMap::new(),
+        seen: HashSet::new(),
+        failed: HashSet::new(),
+    };
+    let mut out = Vec::new();
+    let none = HashMap::new();
+    while let Some(item) = Next(&mut items).await {
+        match item? {
+            Item::Op(op) => {
+                let resp = run.run_op(op, &none).await;
+                run.record(&resp, None);
+                let failed = resp.is_error();
+                out.push(Item::Op(resp));
+                if failed && !opts.continue_on_error {
+                    break;
+                }
+            }
+            Item::Changeset(c) => {
+                let id = c.id.as_deref();
+                run.svc.begin(id).await;
+                let mut local = HashMap::new();
+                let mut resps = Vec::with_capacity(c.ops.len());
+                let mut failure = None;
+                for op in c.ops.iter().cloned() {
+                    let resp = run.run_op(op, &local).await;
+                    if resp.is_error() {
+                        failure = Some(resp);
+                        break;
+                    }
+                    run.record(&resp, Some(&mut local));
+                    resps.push(resp);
+                }
+                let failure = match failure {
+                    Some(f) => {
+                        run.svc.rollback(id).await;
+                        Some(f)
+                    }
+                    None => run.svc.commit(id).await.err(),
+                };
+                match failure {
+                    Some(f) => {
+                        // The changeset is atomic: every member and the group count as failed.
+                        for op in &c.ops {
+                            if let Some(cid) = &op.content_id {
+                                run.seen.insert(cid.clone());
+                                run.failed.insert(cid.clone());
+                            }
+                        }
+                        if let Some(g) = &c.id {
+                            run.failed.insert(g.clone());
+                        }
+                        out.push(Item::Op(f));
+                        if !opts.continue_on_error {
+                            break;
+                        }
+                    }
+                    None => {
+                        for (k, v) in local {
+                            run.seen.insert(k.clone());
+                            run.done.insert(k, v);
+                        }
+                        out.push(Item::Changeset(Changeset {
+                            id: c.id.clone(),
+                            ops: resps,
+                        }));
+                    }
+                }
+            }
+        }
+    }
+    Ok(BatchResponse { items: out })
+}
+
+/// Drives a future to completion on the current thread, parking between wake-ups. For tests,
+/// examples and synchronous callers; servers await [`execute`] on their own runtime.
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::Wake;
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = core::pin::pin!(fut);
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => return v,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Conversions between operations and the `http` crate's types (feature `http`), so a server
+//! can hand each operation to its own router or tower service.
+
+use bytes::Bytes;
+
+use super::error::{BatchError, BatchErrorKind as K};
+use super::model::{latin1, unlatin1, Headers, RequestOp, ResponseOp};
+
+fn to_header_map(h: &Headers) -> Result<http::HeaderMap, BatchError> {
+    let mut map = http::HeaderMap::with_capacity(h.0.len());
+    for (n, v) in h.iter() {
+        let name = http::HeaderName::from_bytes(n.as_bytes())
+            .map_err(|e| BatchError::new(K::Malformed, format!("header {n}: {e}")))?;
+        let value = http::HeaderValue::from_bytes(&unlatin1(v))
+            .map_err(|e| BatchError::new(K::Malformed, format!("header {n}: {e}")))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+fn from_header_map(map: &http::HeaderMap) -> Headers {
+    Headers(
+        map.iter()
+            .map(|(n, v)| (n.as_str().to_string(), latin1(v.as_bytes())))
+            .collect(),
+    )
+}
+
+impl TryFrom<&RequestOp> for http::Request<Bytes> {
+    type Error = BatchError;
+    /// The operation as a request. Its URL (already resolved by the executor) must parse as
+    /// a URI; relative URLs stay relative.
+    fn try_from(op: &RequestOp) -> Result<Self, BatchError> {
+        let method = http::Method::from_bytes(op.method.as_bytes())
+            .map_err(|e| BatchError::new(K::Malformed, e.to_string()))?;
+        let uri: http::Uri = op.url.parse().map_err(|e: http::uri::InvalidUri| {
+            BatchError::new(K::Malformed, format!("url {}: {e}", op.url))
+        })?;
+        let mut req = http::Request::new(op.body.clone());
+        *req.method_mut() = method;
+        *req.uri_mut() = uri;
+        *req.headers_mut() = to_header_map(&op.headers)?;
+        if let Some(id) = &op.content_id {
+            req.extensions_mut().insert(ContentId(id.clone()));
+        }
+        Ok(req)
+    }
+}
+
+/// The operation's Content-ID, carried in the request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentId(pub String);
+
+impl From<http::Request<Bytes>> for RequestOp {
+    fn from(req: http::Request<Bytes>) -> Self {
+        let (parts, body) = req.into_parts();
+        RequestOp {
+            method: parts.method.as_str().to_string(),
+            url: parts.uri.to_string(),
+            headers: from_header_map(&parts.headers),
+            content_id: parts.extensions.get::<ContentId>().map(|c| c.0.clone()),
+            body,
+            ..Default::default()
+        }
+    }
+}
+
+impl TryFrom<&ResponseOp> for http::Response<Bytes> {
+    type Error = BatchError;
+    fn try_from(op: &ResponseOp) -> Result<Self, BatchError> {
+        let mut res = http::Response::new(op.body.clone());
+        *res.status_mut() = http::StatusCode::from_u16(op.status)
+            .map_err(|e| BatchError::new(K::Malformed, e.to_string()))?;
+        *res.headers_mut() = to_header_map(&op.headers)?;
+        Ok(res)
+    }
+}
+
+impl From<http::Response<Bytes>> for ResponseOp {
+    fn from(res: http::Response<Bytes>) -> Self {
+        let (parts, body) = res.into_parts();
+        ResponseOp {
+            status: parts.status.as_u16(),
+            headers: from_header_map(&parts.headers),
+            content_id: None,
+            body,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_ways() {
+        let op = RequestOp::new("MERGE", "/Employees('1')?$select=Name")
+            .with_header("If-Match", "W/\"1\"")
+            .with_content_id("7")
+            .with_body("{}");
+        let req = http::Request::<Bytes>::try_from(&op).unwrap();
+        assert_eq!(req.method().as_str(), "MERGE");
+        assert_eq!(req.headers()["if-match"], "W/\"1\"");
+        let back = RequestOp::from(req);
+        assert_eq!(
+            (
+                back.method.as_str(),
+                back.url.as_str(),
+                back.content_id.as_deref()
+            ),
+            ("MERGE", "/Employees('1')?$select=Name", Some("7"))
+        );
+        let res =
+            http::Response::<Bytes>::try_from(&ResponseOp::new(201).with_header("Location", "/x"))
+                .unwrap();
+        assert_eq!(ResponseOp::from(res).status, 201);
+        assert!(http::Request::<Bytes>::try_from(&RequestOp::new("GET", "a b")).is_err());
+    }
+}

@@ -1,0 +1,723 @@
+//! The OData JSON batch format (OData JSON Format section 19):
+//! `{"requests":[{"id","method","url","headers","body","atomicityGroup","dependsOn","if"}]}` and
+//! `{"responses":[{"id","status","headers","body","atomicityGroup"}]}`.
+//!
+//! The reader is incremental: a small structural scanner finds each element of the array as
+//! its bytes arrive and hands it to `serde_json`, so the first request is out before the last
+//! has been read. Bodies are JSON for JSON media types, a string for `text/*`, and base64url
+//! otherwise. Errors carry the line and column in the whole document.
+
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::error::{BatchError, BatchErrorKind as K};
+use super::model::{Batch, Changeset, Headers, Item, RequestOp, ResponseOp};
+use super::validate::{ValidationOptions, Validator};
+
+/// base64url (RFC 4648 section 5), without padding on output; padding accepted on input.
+pub mod base64url {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    /// Encodes bytes.
+    pub fn encode(data: &[u8]) -> String {
+        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+        for c in data.chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for i in 0..=c.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    /// Decodes text; `None` when it is not base64url.
+    pub fn decode(text: &str) -> Option<Vec<u8>> {
+        let t = text.trim_end_matches('=').as_bytes();
+        if t.len() % 4 == 1 {
+            return None;
+        }
+        let val = |b: u8| ALPHABET.iter().position(|&a| a == b).map(|p| p as u32);
+        let mut out = Vec::with_capacity(t.len() * 3 / 4);
+        for c in t.chunks(4) {
+            let mut n = 0u32;
+            for (i, &b) in c.iter().enumerate() {
+                n |= val(b)? << (18 - 6 * i);
+            }
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            out.extend_from_slice(&bytes[..c.len() - 1]);
+        }
+        Some(out)
+    }
+}
+
+/// How a body is carried in JSON, by its media type.
+fn body_kind(headers: &Headers) -> BodyKind {
+    let ct = headers
+        .get("content-type")
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if essence.is_empty() {
+        BodyKind::Unknown
+    } else if essence == "application/json" || essence.ends_with("+json") {
+        BodyKind::Json
+    } else if essence.starts_with("text/") {
+        BodyKind::Text
+    } else {
+        BodyKind::Binary
+    }
+}
+
+#[derive(PartialEq)]
+enum BodyKind {
+    Json,
+    Text,
+    Binary,
+    Unknown,
+}
+
+/// A body from its JSON form.
+fn body_from_json(raw: Option<&RawValue>, headers: &Headers) -> Result<Bytes, BatchError> {
+    let Some(raw) = raw else {
+        return Ok(Bytes::new());
+    };
+    let text = raw.get();
+    let as_string = || serde_json::from_str::<String>(text).ok();
+    Ok(match body_kind(headers) {
+        BodyKind::Json => Bytes::copy_from_slice(text.as_bytes()),
+        BodyKind::Text => Bytes::from(
+            as_string()
+                .ok_or_else(|| BatchError::new(K::Body, "a text/* body must be a JSON string"))?,
+        ),
+        BodyKind::Binary => {
+            let s = as_string().ok_or_else(|| {
+                BatchError::new(K::Body, "a binary body must be a base64url string")
+            })?;
+            Bytes::from(
+                base64url::decode(&s)
+                    .ok_or_else(|| BatchError::new(K::Body, "invalid base64url body"))?,
+            )
+        }
+        // Without a media type, a JSON value stands for itself (a string is taken as text).
+        BodyKind::Unknown => match as_string() {
+            Some(s) => Bytes::from(s),
+            None => Bytes::copy_from_slice(text.as_bytes()),
+        },
+    })
+}
+
+/// A body in its JSON form.
+fn body_to_json(body: &Bytes, headers: &Headers) -> Result<Option<Value>, BatchError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let kind = body_kind(headers);
+    if matches!(kind, BodyKind::Json | BodyKind::Unknown) {
+        if let Ok(v) = serde_json::from_slice::<Value>(body) {
+            return Ok(Some(v));
+        }
+        if kind == BodyKind::Json {
+            return Err(BatchError::new(K::Body, "a JSON body is not valid JSON"));
+        }
+    }
+    Ok(Some(match (kind, core::str::from_utf8(body)) {
+        (BodyKind::Text | BodyKind::Unknown, Ok(s)) => Value::String(s.to_string()),
+        _ => Value::String(base64url::encode(body)),
+    }))
+}
+
+fn headers_from(v: Option<&Value>) -> Result<Headers, BatchError> {
+    let mut h = Headers::new();
+    match v {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                h.push(k.clone(), v);
+            }
+        }
+        Some(_) => return Err(BatchError::new(K::Malformed, "headers must be an object")),
+    }
+    Ok(h)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonRequest<'a> {
+    id: Option<Value>,
+    method: Option<String>,
+    url: Option<String>,
+    headers: Option<Value>,
+    #[serde(borrow)]
+    body: Option<&'a RawValue>,
+    atomicity_group: Option<String>,
+    #[serde(default)]
+    depends_on: Vec<String>,
+    #[serde(rename = "if", borrow)]
+    if_condition: Option<&'a RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonResponse<'a> {
+    id: Option<Value>,
+    status: Option<u16>,
+    headers: Option<Value>,
+    #[serde(borrow)]
+    body: Option<&'a RawValue>,
+    atomicity_group: Option<String>,
+}
+
+fn id_of(v: Option<Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// An operation of the JSON format.
+pub trait JsonOp: Sized {
+    /// The array's member name: `requests` or `responses`.
+    const ARRAY: &'static str;
+    /// Parses one array element; returns the op and its atomicity group.
+    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error>;
+    /// Checks required members.
+    fn check(&self) -> Result<(), &'static str>;
+    /// Validates an item (requests only).
+    fn validate(_v: &mut Validator, _item: &Item<Self>) -> Result<(), BatchError> {
+        Ok(())
+    }
+    /// The element as JSON.
+    fn to_json(&self, group: Option<&str>) -> Result<Value, BatchError>;
+}
+
+impl JsonOp for RequestOp {
+    const ARRAY: &'static str = "requests";
+
+    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
+        let r: JsonRequest = serde_json::from_slice(element)?;
+        let headers = headers_from(r.headers.as_ref()).map_err(serde::de::Error::custom)?;
+        let body = body_from_json(r.body, &headers).map_err(serde::de::Error::custom)?;
+        Ok((
+            RequestOp {
+                method: r.method.unwrap_or_default(),
+                url: r.url.unwrap_or_default(),
+                headers,
+                content_id: id_of(r.id),
+                body,
+                depends_on: r.depends_on,
+                if_condition: r.if_condition.map(|v| v.get().to_string()),
+            },
+            r.atomicity_group,
+        ))
+    }
+
+    fn check(&self) -> Result<(), &'static str> {
+        if self.method.is_empty() {
+            return Err("a request needs a method");
+        }
+        if self.url.is_empty() {
+            return Err("a request needs a url");
+        }
+        Ok(())
+    }
+
+    fn validate(v: &mut Validator, item: &Item<Self>) -> Result<(), BatchError> {
+        v.check(item)
+    }
+
+    fn to_json(&self, group: Option<&str>) -> Result<Value, BatchError> {
+        let mut m = serde_json::Map::new();
+        if let Some(id) = &self.content_id {
+            m.insert("id".into(), Value::String(id.clone()));
+        }
+        if let Some(g) = group {
+            m.insert("atomicityGroup".into(), Value::String(g.into()));
+        }
+        if !self.depends_on.is_empty() {
+            m.insert(
+                "dependsOn".into(),
+                Value::Array(self.depends_on.iter().cloned().map(Value::String).collect()),
+            );
+        }
+        m.insert("method".into(), Value::String(self.method.clone()));
+        m.insert("url".into(), Value::String(self.url.clone()));
+        if let Some(cond) = &self.if_condition {
+            let v =
+                serde_json::from_str(cond).map_err(|e| BatchError::new(K::Body, e.to_string()))?;
+            m.insert("if".into(), v);
+        }
+        if !self.headers.is_empty() {
+            m.insert("headers".into(), headers_json(&self.headers));
+        }
+        if let Some(b) = body_to_json(&self.body, &self.headers)? {
+            m.insert("body".into(), b);
+        }
+        Ok(Value::Object(m))
+    }
+}
+
+impl JsonOp for ResponseOp {
+    const ARRAY: &'static str = "responses";
+
+    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
+        let r: JsonResponse = serde_json::from_slice(element)?;
+        let headers = headers_from(r.headers.as_ref()).map_err(serde::de::Error::custom)?;
+        let body = body_from_json(r.body, &headers).map_err(serde::de::Error::custom)?;
+        Ok((
+            ResponseOp {
+                status: r.status.unwrap_or(0),
+                headers,
+                content_id: id_of(r.id),
+                body,
+            },
+            r.atomicity_group,
+        ))
+    }
+
+    fn check(&self) -> Result<(), &'static str> {
+        if !(100..=999).contains(&self.status) {
+            return Err("a response needs a status");
+        }
+        Ok(())
+    }
+
+    fn to_json(&self, group: Option<&str>) -> Result<Value, BatchError> {
+        let mut m = serde_json::Map::new();
+        if let Some(id) = &self.content_id {
+            m.insert("id".into(), Value::String(id.clone()));
+        }
+        if let Some(g) = group {
+            m.insert("atomicityGroup".into(), Value::String(g.into()));
+        }
+        m.insert("status".into(), Value::from(self.status));
+        if !self.headers.is_empty() {
+            m.insert("headers".into(), headers_json(&self.headers));
+        }
+        if let Some(b) = body_to_json(&self.body, &self.headers)? {
+            m.insert("body".into(), b);
+        }
+        Ok(Value::Object(m))
+    }
+}
+
+fn headers_json(h: &Headers) -> Value {
+    Value::Object(
+        h.iter()
+            .map(|(n, v)| (n.to_string(), Value::String(v.to_string())))
+            .collect(),
+    )
+}
+
+/// Finds the elements of the top-level object's `requests` (or `responses`) array as bytes
+/// arrive, tracking strings, escapes, nesting, line and column.
+#[derive(Debug, Default)]
+pub struct Splitter {
+    depth: u32,
+    in_string: bool,
+    escape: bool,
+    key: Vec<u8>,
+    last_key: Vec<u8>,
+    capturing_key: bool,
+    array: ArrayState,
+    element: Vec<u8>,
+    element_start: (usize, usize),
+    line: usize,
+    col: usize,
+    started: bool,
+    closed: bool,
+}
+
+#[derive(Debug, Default, PartialEq, Eq, Clone, Copy)]
+enum ArrayState {
+    #[default]
+    Before,
+    /// After `[` or `,`: an element must follow (`]` only right after `[`).
+    Expect {
+        first: bool,
+    },
+    InElement,
+    /// After an element: `,` or `]`.
+    After,
+    Done,
+}
+
+impl Splitter {
+    fn new() -> Self {
+        Splitter {
+            line: 1,
+            col: 0,
+            ..Default::default()
+        }
+    }
+
+    fn syntax(&self, what: &str) -> BatchError {
+        BatchError::new(
+            K::Json,
+            format!("{what} at line {} column {}", self.line, self.col),
+        )
+    }
+
+    /// Feeds bytes; complete elements go to `out` with the position they started at.
+    fn feed(
+        &mut self,
+        data: &[u8],
+        target: &[u8],
+        out: &mut Vec<(Vec<u8>, (usize, usize))>,
+    ) -> Result<(), BatchError> {
+        for &b in data {
+            if b == b'\n' {
+                self.line += 1;
+                self.col = 0;
+            } else {
+                self.col += 1;
+            }
+            if self.array == ArrayState::InElement {
+                self.element.push(b);
+            }
+            if self.in_string {
+                if self.escape {
+                    self.escape = false;
+                } else if b == b'\\' {
+                    self.escape = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                    if self.capturing_key {
+                        self.capturing_key = false;
+                        self.last_key = core::mem::take(&mut self.key);
+                    }
+                } else if self.capturing_key && self.key.len() < 64 {
+                    self.key.push(b);
+                }
+                continue;
+            }
+            if self.closed {
+                if !b.is_ascii_whitespace() {
+                    return Err(self.syntax("text after the JSON document"));
+                }
+                continue;
+            }
+            match b {
+                b' ' | b'\t' | b'\r' | b'\n' => continue,
+                _ if !self.started => {
+                    if b != b'{' {
+                        return Err(self.syntax("expected {"));
+                    }
+                    self.started = true;
+                    self.depth = 1;
+                    continue;
+                }
+                _ => {}
+            }
+            match self.array {
+                ArrayState::Expect { first } if self.depth == 2 => match b {
+                    b'{' => {
+                        self.array = ArrayState::InElement;
+                        self.element.clear();
+                        self.element.push(b);
+                        self.element_start = (self.line, self.col);
+                    }
+                    b']' if first => self.array = ArrayState::Done,
+                    b']' => return Err(self.syntax("trailing comma")),
+                    b',' => return Err(self.syntax("expected an element")),
+                    _ => return Err(self.syntax("expected an object")),
+                },
+                ArrayState::After if self.depth == 2 => match b {
+                    b',' => {
+                        self.array = ArrayState::Expect { first: false };
+                        continue;
+                    }
+                    b']' => self.array = ArrayState::Done,
+                    _ => return Err(self.syntax("expected , or ] (a missing comma?)")),
+                },
+                _ => {}
+            }
+            match b {
+                b'"' => {
+                    self.in_string = true;
+                    self.capturing_key = self.depth == 1 && self.array != ArrayState::InElement;
+                    if self.capturing_key {
+                        self.key.clear();
+                    }
+                }
+                b'{' | b'[' => {
+                    if self.depth == 1
+                        && b == b'['
+                        && self.array == ArrayState::Before
+                        && self.last_key == target
+                    {
+                        self.array = ArrayState::Expect { first: true };
+                    }
+                    self.depth += 1;
+                }
+                b'}' | b']' => {
+                    self.depth = self
+                        .depth
+                        .checked_sub(1)
+                        .ok_or_else(|| self.syntax("unbalanced brackets"))?;
+                    if self.array == ArrayState::InElement && self.depth == 2 {
+                        out.push((core::mem::take(&mut self.element), self.element_start));
+                        self.array = ArrayState::After;
+                    }
+                    if self.depth == 0 {
+                        self.closed = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&self, target: &str) -> Result<(), BatchError> {
+        if !self.closed {
+            return Err(self.syntax("unexpected end of the JSON document"));
+        }
+        if self.array != ArrayState::Done {
+            return Err(BatchError::new(
+                K::Malformed,
+                format!("no \"{target}\" array"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Parses one element, reporting serde's position in document terms.
+fn parse_element<Op: JsonOp>(
+    bytes: &[u8],
+    start: (usize, usize),
+) -> Result<(Op, Option<String>), BatchError> {
+    let (op, group) = Op::parse(bytes).map_err(|e| {
+        let (line, col) = if e.line() <= 1 {
+            (start.0, start.1 + e.column().saturating_sub(1))
+        } else {
+            (start.0 + e.line() - 1, e.column())
+        };
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        BatchError::new(
+            if e.is_syntax() || e.is_eof() {
+                K::Json
+            } else {
+                K::Malformed
+            },
+            format!("{msg} at line {line} column {col}"),
+        )
+    })?;
+    op.check().map_err(|m| {
+        BatchError::new(
+            K::Malformed,
+            format!("{m} (element at line {} column {})", start.0, start.1),
+        )
+    })?;
+    Ok((op, group))
+}
+
+/// Reads a JSON batch incrementally from a stream of `Bytes`; adjacent members of an
+/// atomicity group come out as one changeset.
+///
+/// ```
+/// use batchpart::batch::{Item, JsonReader, RequestOp};
+/// use batchpart::stream::block_on_next;
+/// use bytes::Bytes;
+///
+/// let doc = r#"{"requests":[{"id":"1","method":"get","url":"/People"}]}"#;
+/// let mut items = JsonReader::<_, RequestOp>::new(batchpart::stream::iter([Ok::<_, std::io::Error>(Bytes::from(doc))]));
+/// let Some(Ok(Item::Op(op))) = block_on_next(&mut items) else { panic!() };
+/// assert_eq!(op.url, "/People");
+/// ```
+pub struct JsonReader<S, Op> {
+    inner: S,
+    splitter: Splitter,
+    ready: std::collections::VecDeque<(Vec<u8>, (usize, usize))>,
+    group: Option<Changeset<Op>>,
+    out: std::collections::VecDeque<Item<Op>>,
+    validator: Option<Validator>,
+    pending_error: Option<BatchError>,
+    inner_done: bool,
+    done: bool,
+}
+
+impl<S, Op> core::fmt::Debug for JsonReader<S, Op> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("JsonReader")
+            .field("splitter", &self.splitter)
+            .finish()
+    }
+}
+
+impl<S, E, Op> JsonReader<S, Op>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: core::fmt::Display,
+    Op: JsonOp,
+{
+    /// A reader over a stream of JSON bytes.
+    pub fn new(inner: S) -> Self {
+        JsonReader {
+            inner,
+            splitter: Splitter::new(),
+            ready: Default::default(),
+            group: None,
+            out: Default::default(),
+            validator: None,
+            pending_error: None,
+            inner_done: false,
+            done: false,
+        }
+    }
+
+    /// Validates every item as it is read, with the JSON format's rules on.
+    pub fn validate(mut self, mut opts: ValidationOptions) -> Self {
+        opts.json = true;
+        self.validator = Some(Validator::new(opts));
+        self
+    }
+
+    fn take_element(&mut self, bytes: Vec<u8>, start: (usize, usize)) -> Result<(), BatchError> {
+        let (op, group) = parse_element::<Op>(&bytes, start)?;
+        match (group, &mut self.group) {
+            (Some(g), Some(c)) if c.id.as_deref() == Some(g.as_str()) => c.ops.push(op),
+            (g, _) => {
+                if let Some(c) = self.group.take() {
+                    self.out.push_back(Item::Changeset(c));
+                }
+                match g {
+                    Some(g) => {
+                        self.group = Some(Changeset {
+                            id: Some(g),
+                            ops: vec![op],
+                        })
+                    }
+                    None => self.out.push_back(Item::Op(op)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S, E, Op> Stream for JsonReader<S, Op>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: core::fmt::Display,
+    Op: JsonOp + Unpin,
+{
+    type Item = Result<Item<Op>, BatchError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(item) = this.out.pop_front() {
+                if let Some(v) = &mut this.validator {
+                    if let Err(e) = Op::validate(v, &item) {
+                        this.done = true;
+                        this.out.clear();
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
+                return Poll::Ready(Some(Ok(item)));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            if let Some((bytes, start)) = this.ready.pop_front() {
+                if let Err(e) = this.take_element(bytes, start) {
+                    this.ready.clear();
+                    this.pending_error = Some(e);
+                }
+                continue;
+            }
+            // Items completed before an error come out first, then the error.
+            if let Some(e) = this.pending_error.take() {
+                this.done = true;
+                return Poll::Ready(Some(Err(e)));
+            }
+            if this.inner_done {
+                match this.splitter.finish(Op::ARRAY) {
+                    Err(e) => this.pending_error = Some(e),
+                    Ok(()) => match this.group.take() {
+                        Some(c) => this.out.push_back(Item::Changeset(c)),
+                        None => this.done = true,
+                    },
+                }
+                continue;
+            }
+            match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => this.inner_done = true,
+                Poll::Ready(Some(Err(e))) => {
+                    this.inner_done = true;
+                    this.pending_error = Some(BatchError::new(K::Source, e.to_string()));
+                }
+                Poll::Ready(Some(Ok(chunk))) => {
+                    let mut out = Vec::new();
+                    let r = this.splitter.feed(&chunk, Op::ARRAY.as_bytes(), &mut out);
+                    this.ready.extend(out);
+                    if let Err(e) = r {
+                        this.inner_done = true;
+                        this.pending_error = Some(e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads a whole JSON batch that is already in memory.
+pub fn read_json<Op: JsonOp + Unpin>(
+    body: Bytes,
+    validation: Option<ValidationOptions>,
+) -> Result<Batch<Op>, BatchError> {
+    let mut r =
+        JsonReader::<_, Op>::new(crate::stream::iter([Ok::<_, core::convert::Infallible>(
+            body,
+        )]));
+    if let Some(v) = validation {
+        r = r.validate(v);
+    }
+    let mut items = Vec::new();
+    while let Some(item) = crate::stream::block_on_next(&mut r) {
+        items.push(item?);
+    }
+    Ok(Batch { items })
+}
+
+/// Writes a batch in the JSON format. Changesets become atomicity groups (named by their id,
+/// or `g1`, `g2`... when they have none).
+///
+/// ```
+/// use batchpart::batch::{write_json, Batch, Item, RequestOp};
+/// let batch = Batch { items: vec![Item::Op(RequestOp::new("GET", "People").with_content_id("r1"))] };
+/// assert_eq!(write_json(&batch).unwrap(), r#"{"requests":[{"id":"r1","method":"GET","url":"People"}]}"#);
+/// ```
+pub fn write_json<Op: JsonOp>(batch: &Batch<Op>) -> Result<String, BatchError> {
+    let mut arr = Vec::new();
+    for (n, item) in batch.items.iter().enumerate() {
+        match item {
+            Item::Op(op) => arr.push(op.to_json(None)?),
+            Item::Changeset(c) => {
+                let name = c.id.clone().unwrap_or_else(|| format!("g{}", n + 1));
+                for op in &c.ops {
+                    arr.push(op.to_json(Some(&name))?);
+                }
+            }
+        }
+    }
+    let mut m = serde_json::Map::new();
+    m.insert(Op::ARRAY.into(), Value::Array(arr));
+    Ok(Value::Object(m).to_string())
+}

@@ -1,0 +1,223 @@
+//! Batch requests and responses as ordered lists of items: single operations and changesets
+//! (atomic groups).
+
+use bytes::Bytes;
+
+/// Header fields of an operation, in order, names as sent. Values are kept as text; bytes
+/// outside ASCII are mapped one to one onto U+0080..U+00FF (latin-1), so nothing is lost and
+/// [`Headers::value_bytes`] gives the wire bytes back.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Headers(pub Vec<(String, String)>);
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Headers(Vec::new())
+    }
+
+    /// The first value of `name` (ASCII case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Appends a header.
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    /// Sets `name` to `value`, replacing every earlier value.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.remove(name);
+        self.push(name, value);
+    }
+
+    /// Removes every value of `name`.
+    pub fn remove(&mut self, name: &str) {
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// The headers as `(name, value)` string pairs.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// A value's wire bytes (the inverse of the latin-1 mapping).
+    pub fn value_bytes(value: &str) -> Vec<u8> {
+        value.chars().map(|c| c as u32 as u8).collect()
+    }
+
+    /// Builds headers from wire bytes.
+    pub fn from_wire<'a>(it: impl IntoIterator<Item = (&'a [u8], Vec<u8>)>) -> Self {
+        Headers(
+            it.into_iter()
+                .map(|(n, v)| (latin1(n), latin1(&v)))
+                .collect(),
+        )
+    }
+
+    /// True when there is no header.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Bytes as text, one char per byte (latin-1).
+pub(crate) fn latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| c as char).collect()
+}
+
+/// The wire bytes of latin-1 text.
+pub(crate) fn unlatin1(s: &str) -> Vec<u8> {
+    Headers::value_bytes(s)
+}
+
+/// One request operation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestOp {
+    /// The method, as sent (`MERGE` and lowercase methods are kept).
+    pub method: String,
+    /// The URL: absolute, an absolute path, or relative to the batch URL; may start with a
+    /// `$<content-id>` reference.
+    pub url: String,
+    /// The headers of the embedded request.
+    pub headers: Headers,
+    /// The Content-ID (multipart, from the MIME part or the embedded head; JSON: `id`).
+    pub content_id: Option<String>,
+    /// The body.
+    pub body: Bytes,
+    /// JSON only: the ids and atomicity groups this request depends on.
+    pub depends_on: Vec<String>,
+    /// JSON only: the `if` expression, kept as its raw JSON text.
+    pub if_condition: Option<String>,
+}
+
+/// One response operation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResponseOp {
+    /// The status code.
+    pub status: u16,
+    /// The headers of the embedded response.
+    pub headers: Headers,
+    /// The Content-ID echoed from the request.
+    pub content_id: Option<String>,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl RequestOp {
+    /// A request with this method and URL.
+    pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
+        RequestOp {
+            method: method.into(),
+            url: url.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the Content-ID.
+    pub fn with_content_id(mut self, id: impl Into<String>) -> Self {
+        self.content_id = Some(id.into());
+        self
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push(name, value);
+        self
+    }
+
+    /// Sets the body.
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+impl ResponseOp {
+    /// A response with this status.
+    pub fn new(status: u16) -> Self {
+        ResponseOp {
+            status,
+            ..Default::default()
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push(name, value);
+        self
+    }
+
+    /// Sets the body.
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets the Content-ID.
+    pub fn with_content_id(mut self, id: Option<String>) -> Self {
+        self.content_id = id;
+        self
+    }
+
+    /// A 4xx or 5xx status.
+    pub fn is_error(&self) -> bool {
+        self.status >= 400
+    }
+}
+
+/// An atomic group of operations: a multipart changeset, or a JSON atomicity group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changeset<Op> {
+    /// The group's name: the JSON `atomicityGroup`, or the multipart changeset boundary.
+    pub id: Option<String>,
+    /// The operations, in order.
+    pub ops: Vec<Op>,
+}
+
+/// An item of a batch: one operation or a changeset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item<Op> {
+    /// A single operation.
+    Op(Op),
+    /// An atomic group.
+    Changeset(Changeset<Op>),
+}
+
+impl<Op> Item<Op> {
+    /// The operations of the item, in order.
+    pub fn ops(&self) -> &[Op] {
+        match self {
+            Item::Op(op) => core::slice::from_ref(op),
+            Item::Changeset(c) => &c.ops,
+        }
+    }
+}
+
+/// A batch: items in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch<Op> {
+    /// The items.
+    pub items: Vec<Item<Op>>,
+}
+
+impl<Op> Default for Batch<Op> {
+    fn default() -> Self {
+        Batch { items: Vec::new() }
+    }
+}
+
+impl<Op> Batch<Op> {
+    /// The number of operations, changeset members included.
+    pub fn op_count(&self) -> usize {
+        self.items.iter().map(|i| i.ops().len()).sum()
+    }
+}
+
+/// A batch request.
+pub type BatchRequest = Batch<RequestOp>;
+/// A batch response.
+pub type BatchResponse = Batch<ResponseOp>;

@@ -1,0 +1,255 @@
+//! Validation of batch requests, following OData 4.01 (Part 1 section 11.7, JSON Format
+//! section 19), with an OData 4.0 mode where they differ. Items are checked one at a time, as
+//! the readers produce them.
+
+use std::collections::HashSet;
+
+use super::error::{BatchError, BatchErrorKind as K};
+use super::model::{Item, RequestOp};
+
+/// The OData version whose rules apply where 4.0 and 4.01 differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ODataVersion {
+    /// Content-IDs unique within their changeset.
+    V4_0,
+    /// Content-IDs unique across the whole batch.
+    #[default]
+    V4_01,
+}
+
+/// Headers a batch operation must not carry (OData 4.01, 11.7.2): authorization belongs to
+/// the batch request itself.
+pub const FORBIDDEN_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "expect",
+    "from",
+    "max-forwards",
+    "range",
+    "te",
+];
+
+/// What validation checks, and its limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationOptions {
+    /// Which rules apply where the versions differ.
+    pub version: ODataVersion,
+    /// Most operations in one batch, changeset members included. Default 100, the limit the
+    /// seed APIs document.
+    pub max_operations: usize,
+    /// Refuse the [`FORBIDDEN_HEADERS`] in operations. On by default.
+    pub forbid_headers: bool,
+    /// JSON format rules: every request has an `id`, ids differ from atomicity groups,
+    /// `dependsOn` names only earlier ids or groups, and a `$id` URL names a dependency.
+    pub json: bool,
+}
+
+impl Default for ValidationOptions {
+    fn default() -> Self {
+        ValidationOptions {
+            version: ODataVersion::V4_01,
+            max_operations: 100,
+            forbid_headers: true,
+            json: false,
+        }
+    }
+}
+
+/// Checks request items in order, remembering what it has seen.
+#[derive(Debug, Clone, Default)]
+pub struct Validator {
+    opts: ValidationOptions,
+    ops: usize,
+    ids: HashSet<String>,
+    groups: HashSet<String>,
+    last_group: Option<String>,
+}
+
+fn err(kind: K, index: usize, op: &RequestOp, detail: impl Into<String>) -> BatchError {
+    BatchError::new(kind, detail).at_op(index, op.content_id.clone())
+}
+
+/// Is the URL's path a `$batch` resource (a nested batch)?
+fn is_batch_url(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let path = path.trim_end_matches('/');
+    path == "$batch" || path.ends_with("/$batch")
+}
+
+impl Validator {
+    /// A validator with these options.
+    pub fn new(opts: ValidationOptions) -> Self {
+        Validator {
+            opts,
+            ..Default::default()
+        }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &ValidationOptions {
+        &self.opts
+    }
+
+    /// Checks the next item of a batch request.
+    pub fn check(&mut self, item: &Item<RequestOp>) -> Result<(), BatchError> {
+        let group = match item {
+            Item::Op(_) => None,
+            Item::Changeset(c) => c.id.clone(),
+        };
+        if self.opts.json {
+            if let Some(g) = &group {
+                if self.groups.contains(g) && self.last_group.as_ref() != Some(g) {
+                    let op = &item.ops()[0];
+                    return Err(err(
+                        K::GroupNotAdjacent,
+                        self.ops,
+                        op,
+                        format!("atomicity group {g} is split by other requests"),
+                    ));
+                }
+                if self.ids.contains(g) {
+                    let op = &item.ops()[0];
+                    return Err(err(
+                        K::IdEqualsGroup,
+                        self.ops,
+                        op,
+                        format!("atomicity group {g} is also a request id"),
+                    ));
+                }
+            }
+        }
+        let mut changeset_ids: HashSet<&str> = HashSet::new();
+        for op in item.ops() {
+            let index = self.ops;
+            self.ops += 1;
+            if self.ops > self.opts.max_operations {
+                return Err(err(
+                    K::TooManyOperations,
+                    index,
+                    op,
+                    format!("more than {} operations", self.opts.max_operations),
+                ));
+            }
+            if is_batch_url(&op.url) {
+                return Err(err(
+                    K::NestedBatch,
+                    index,
+                    op,
+                    format!("{} is a batch request", op.url),
+                ));
+            }
+            if self.opts.forbid_headers {
+                if let Some((n, _)) = op
+                    .headers
+                    .iter()
+                    .find(|(n, _)| FORBIDDEN_HEADERS.iter().any(|f| n.eq_ignore_ascii_case(f)))
+                {
+                    return Err(err(
+                        K::ForbiddenHeader,
+                        index,
+                        op,
+                        format!("header {n} is not allowed in a batch operation"),
+                    ));
+                }
+            }
+            if matches!(item, Item::Changeset(_)) {
+                if op.method.eq_ignore_ascii_case("GET") {
+                    return Err(err(
+                        K::GetInChangeset,
+                        index,
+                        op,
+                        "a changeset holds no GET",
+                    ));
+                }
+                if op.content_id.is_none() {
+                    return Err(err(
+                        K::MissingContentId,
+                        index,
+                        op,
+                        "every changeset operation needs a Content-ID",
+                    ));
+                }
+            }
+            if let Some(id) = &op.content_id {
+                let dup = match (self.opts.version, item) {
+                    (ODataVersion::V4_0, Item::Changeset(_)) => !changeset_ids.insert(id),
+                    (ODataVersion::V4_0, Item::Op(_)) => false,
+                    (ODataVersion::V4_01, _) => self.ids.contains(id),
+                };
+                if dup || self.opts.json && self.ids.contains(id) {
+                    return Err(err(
+                        K::DuplicateContentId,
+                        index,
+                        op,
+                        format!("Content-ID {id} is used twice"),
+                    ));
+                }
+                if self.opts.json && self.groups.contains(id)
+                    || group.as_deref() == Some(id.as_str()) && self.opts.json
+                {
+                    return Err(err(
+                        K::IdEqualsGroup,
+                        index,
+                        op,
+                        format!("id {id} is also an atomicity group"),
+                    ));
+                }
+            } else if self.opts.json {
+                return Err(err(
+                    K::MissingContentId,
+                    index,
+                    op,
+                    "every JSON batch request needs an id",
+                ));
+            }
+            if self.opts.json {
+                for d in &op.depends_on {
+                    let earlier = self.ids.contains(d)
+                        || self.groups.contains(d) && group.as_deref() != Some(d.as_str());
+                    if !earlier {
+                        return Err(err(
+                            K::UnknownDependency,
+                            index,
+                            op,
+                            format!("dependsOn {d} names no earlier request or group"),
+                        ));
+                    }
+                }
+                if let Some(r) = op.url.strip_prefix('$') {
+                    let id = r.split(['/', '?']).next().unwrap_or("");
+                    if !op.depends_on.iter().any(|d| d == id) {
+                        return Err(err(
+                            K::ReferenceNotInDependsOn,
+                            index,
+                            op,
+                            format!("${id} is not in dependsOn"),
+                        ));
+                    }
+                }
+            }
+            if let Some(id) = &op.content_id {
+                self.ids.insert(id.clone());
+            }
+        }
+        if let Some(g) = group {
+            self.groups.insert(g.clone());
+            self.last_group = Some(g);
+        } else {
+            self.last_group = None;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_urls() {
+        assert!(is_batch_url("$batch"));
+        assert!(is_batch_url("/service/$batch?x=1"));
+        assert!(!is_batch_url("/service/Customers"));
+        assert!(!is_batch_url("/accounts/batchjobs"));
+    }
+}
