@@ -134,22 +134,42 @@ fn body_to_json(body: &Bytes, headers: &Headers) -> Result<Option<Value>, BatchE
     }))
 }
 
-fn headers_from(v: Option<&Value>) -> Result<Headers, BatchError> {
-    let mut h = Headers::new();
-    match v {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(m)) => {
-            for (k, v) in m {
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                h.push(k.clone(), v);
+/// A `headers` object with its members in document order (`serde_json::Map` would sort
+/// them, and header order is worth keeping).
+struct OrderedHeaders(Headers);
+
+impl<'de> serde::Deserialize<'de> for OrderedHeaders {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OrderedHeaders;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("an object of header names to values")
+            }
+            fn visit_unit<E>(self) -> Result<OrderedHeaders, E> {
+                Ok(OrderedHeaders(Headers::new()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<OrderedHeaders, A::Error> {
+                let mut h = Headers::new();
+                while let Some((k, v)) = m.next_entry::<String, Value>()? {
+                    let v = match v {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    h.push(k, v);
+                }
+                Ok(OrderedHeaders(h))
             }
         }
-        Some(_) => return Err(BatchError::new(K::Malformed, "headers must be an object")),
+        d.deserialize_any(V)
     }
-    Ok(h)
+}
+
+fn headers_from(v: Option<OrderedHeaders>) -> Result<Headers, BatchError> {
+    Ok(v.map(|h| h.0).unwrap_or_default())
 }
 
 #[derive(serde::Deserialize)]
@@ -158,7 +178,7 @@ struct JsonRequest<'a> {
     id: Option<Value>,
     method: Option<String>,
     url: Option<String>,
-    headers: Option<Value>,
+    headers: Option<OrderedHeaders>,
     #[serde(borrow)]
     body: Option<&'a RawValue>,
     atomicity_group: Option<String>,
@@ -173,7 +193,7 @@ struct JsonRequest<'a> {
 struct JsonResponse<'a> {
     id: Option<Value>,
     status: Option<u16>,
-    headers: Option<Value>,
+    headers: Option<OrderedHeaders>,
     #[serde(borrow)]
     body: Option<&'a RawValue>,
     atomicity_group: Option<String>,
@@ -208,7 +228,7 @@ impl JsonOp for RequestOp {
 
     fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
         let r: JsonRequest = serde_json::from_slice(element)?;
-        let headers = headers_from(r.headers.as_ref()).map_err(serde::de::Error::custom)?;
+        let headers = headers_from(r.headers).map_err(serde::de::Error::custom)?;
         let body = body_from_json(r.body, &headers).map_err(serde::de::Error::custom)?;
         Ok((
             RequestOp {
@@ -274,7 +294,7 @@ impl JsonOp for ResponseOp {
 
     fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
         let r: JsonResponse = serde_json::from_slice(element)?;
-        let headers = headers_from(r.headers.as_ref()).map_err(serde::de::Error::custom)?;
+        let headers = headers_from(r.headers).map_err(serde::de::Error::custom)?;
         let body = body_from_json(r.body, &headers).map_err(serde::de::Error::custom)?;
         Ok((
             ResponseOp {

@@ -1,0 +1,239 @@
+//! `batch`: read a batch request or response, validate it, and print its model as JSON.
+//!
+//! ```text
+//! cargo run --features batch,json --example batch -- parse [--content-type CT] [FILE|-]
+//! ```
+//!
+//! JSON is chosen by `--content-type application/json`, or, without a Content-Type, by a `{`
+//! at the start; multipart takes its boundary from the Content-Type or from the first line.
+//! Output: `{"kind": "request"|"response", "items": [OP | {"changeset": [OP...]}]}`. Bodies are
+//! latin-1 strings (byte 0xNN is U+00NN); a JSON batch's JSON bodies are their raw JSON text.
+//! On invalid input: exit 1 and one line on stderr, `error: <kind>: <detail>`.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use batchpart::batch::{
+    read_json, read_multipart, Batch, BatchError, BatchErrorKind, Headers, Item, RequestOp,
+    ResponseOp, ValidationOptions,
+};
+use bytes::Bytes;
+
+fn latin1(out: &mut String, b: &[u8]) {
+    out.push('"');
+    for &c in b {
+        match c {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(c as char),
+            _ => out.push_str(&format!("\\u{:04x}", c)),
+        }
+    }
+    out.push('"');
+}
+
+fn text(out: &mut String, s: &str) {
+    latin1(out, &Headers::value_bytes(s));
+}
+
+fn headers(out: &mut String, h: &Headers) {
+    out.push('[');
+    for (i, (n, v)) in h.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push('[');
+        text(out, n);
+        out.push_str(", ");
+        text(out, v);
+        out.push(']');
+    }
+    out.push(']');
+}
+
+fn content_id(out: &mut String, id: &Option<String>) {
+    out.push_str("{\"content_id\": ");
+    match id {
+        Some(id) => text(out, id),
+        None => out.push_str("null"),
+    }
+}
+
+trait Print {
+    fn print(&self, out: &mut String);
+}
+
+impl Print for RequestOp {
+    fn print(&self, out: &mut String) {
+        content_id(out, &self.content_id);
+        out.push_str(", \"method\": ");
+        text(out, &self.method);
+        out.push_str(", \"url\": ");
+        text(out, &self.url);
+        out.push_str(", \"headers\": ");
+        headers(out, &self.headers);
+        out.push_str(", \"body\": ");
+        latin1(out, &self.body);
+        out.push('}');
+    }
+}
+
+impl Print for ResponseOp {
+    fn print(&self, out: &mut String) {
+        content_id(out, &self.content_id);
+        out.push_str(&format!(", \"status\": {}, \"headers\": ", self.status));
+        headers(out, &self.headers);
+        out.push_str(", \"body\": ");
+        latin1(out, &self.body);
+        out.push('}');
+    }
+}
+
+fn print<Op: Print>(kind: &str, batch: &Batch<Op>) -> String {
+    let mut out = format!("{{\"kind\": \"{kind}\", \"items\": [");
+    for (i, item) in batch.items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        match item {
+            Item::Op(op) => op.print(&mut out),
+            Item::Changeset(c) => {
+                out.push_str("{\"changeset\": [");
+                for (j, op) in c.ops.iter().enumerate() {
+                    if j > 0 {
+                        out.push_str(", ");
+                    }
+                    op.print(&mut out);
+                }
+                out.push_str("]}");
+            }
+        }
+    }
+    out.push_str("]}");
+    out
+}
+
+/// Is this batch a response? Multipart: the first embedded start line says; JSON: which of
+/// `"requests"` and `"responses"` comes first.
+fn is_response(input: &[u8], json: bool, boundary: Option<&[u8]>) -> bool {
+    if json {
+        let find = |k: &[u8]| input.windows(k.len()).position(|w| w == k);
+        return match (find(b"\"requests\""), find(b"\"responses\"")) {
+            (Some(a), Some(b)) => b < a,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+    }
+    let Some(b) = boundary else { return false };
+    let Ok(mut dec) = batchpart::Decoder::new(b) else {
+        return false;
+    };
+    for ev in dec.feed(input, true) {
+        match ev {
+            Ok(batchpart::Event::Response(_)) => return true,
+            Ok(batchpart::Event::Request(_)) | Err(_) => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+fn parse(args: &[String]) -> Result<String, BatchError> {
+    let usage = || {
+        BatchError::new(
+            BatchErrorKind::Malformed,
+            "usage: batch parse [--content-type CT] [FILE|-]",
+        )
+    };
+    let mut ct: Option<String> = None;
+    let mut file: Option<&str> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--content-type" => ct = Some(it.next().ok_or_else(usage)?.clone()),
+            f if file.is_none() => file = Some(f),
+            _ => return Err(usage()),
+        }
+    }
+    let mut input = Vec::new();
+    let read = match file {
+        None | Some("-") => std::io::stdin().read_to_end(&mut input),
+        Some(f) => std::fs::File::open(f).and_then(|mut r| r.read_to_end(&mut input)),
+    };
+    read.map_err(|e| BatchError::new(BatchErrorKind::Source, e.to_string()))?;
+    let start = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&input);
+    let first = start.iter().find(|b| !b.is_ascii_whitespace());
+    let json = match &ct {
+        Some(c) => c
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("application/json"),
+        None => first == Some(&b'{'),
+    };
+    let body = Bytes::from(input.clone());
+    if json {
+        let opts = ValidationOptions {
+            json: true,
+            ..Default::default()
+        };
+        return Ok(if is_response(&input, true, None) {
+            print("response", &read_json::<ResponseOp>(body, None)?)
+        } else {
+            print("request", &read_json::<RequestOp>(body, Some(opts))?)
+        });
+    }
+    let ct = match ct {
+        Some(c) => c,
+        None => {
+            let line = start.split(|&b| b == b'\n').next().unwrap_or_default();
+            let b = line.strip_prefix(b"--").ok_or_else(|| {
+                BatchError::new(
+                    BatchErrorKind::Malformed,
+                    "no Content-Type given and the input starts with neither { nor --",
+                )
+            })?;
+            let b = String::from_utf8_lossy(b).trim_end().to_string();
+            format!("multipart/mixed; boundary=\"{b}\"")
+        }
+    };
+    let parsed = batchpart::ContentType::parse(ct.as_bytes()).map_err(BatchError::from)?;
+    let boundary = parsed
+        .multipart_boundary()
+        .map_err(BatchError::from)?
+        .to_vec();
+    Ok(if is_response(&input, false, Some(&boundary)) {
+        print(
+            "response",
+            &read_multipart::<ResponseOp>(body, ct.as_bytes(), None)?,
+        )
+    } else {
+        print(
+            "request",
+            &read_multipart::<RequestOp>(body, ct.as_bytes(), Some(ValidationOptions::default()))?,
+        )
+    })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("parse") => parse(&args[1..]),
+        _ => Err(BatchError::new(
+            BatchErrorKind::Malformed,
+            "usage: batch parse [--content-type CT] [FILE|-]",
+        )),
+    };
+    match result {
+        Ok(s) => {
+            println!("{s}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
