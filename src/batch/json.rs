@@ -4,8 +4,10 @@
 //!
 //! The reader is incremental: a small structural scanner finds each element of the array as
 //! its bytes arrive and hands it to `serde_json`, so the first request is out before the last
-//! has been read. Bodies are JSON for JSON media types, a string for `text/*`, and base64url
-//! otherwise. Errors carry the line and column in the whole document.
+//! has been read. Bodies are JSON for JSON media types and when no content-type is given (as
+//! the OData JSON format says), a string for `text/*`, and base64url otherwise; the writer
+//! adds `content-type: application/octet-stream` to an untyped body that is not JSON. Errors
+//! carry the line and column in the whole document.
 
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -106,32 +108,79 @@ fn body_from_json(raw: Option<&RawValue>, headers: &Headers) -> Result<Bytes, Ba
                     .ok_or_else(|| BatchError::new(K::Body, "invalid base64url body"))?,
             )
         }
-        // Without a media type, a JSON value stands for itself (a string is taken as text).
-        BodyKind::Unknown => match as_string() {
-            Some(s) => Bytes::from(s),
-            None => Bytes::copy_from_slice(text.as_bytes()),
-        },
+        // Without a content-type the body is application/json (OData JSON Format 19.1).
+        BodyKind::Unknown => Bytes::copy_from_slice(text.as_bytes()),
     })
 }
 
-/// A body in its JSON form.
-fn body_to_json(body: &Bytes, headers: &Headers) -> Result<Option<Value>, BatchError> {
+/// A body in its JSON form, as JSON text: a JSON body as it is, text as a string, anything
+/// else base64url.
+fn body_to_json(body: &Bytes, headers: &Headers) -> Result<Option<String>, BatchError> {
     if body.is_empty() {
         return Ok(None);
     }
     let kind = body_kind(headers);
     if matches!(kind, BodyKind::Json | BodyKind::Unknown) {
-        if let Ok(v) = serde_json::from_slice::<Value>(body) {
-            return Ok(Some(v));
+        if let Ok(raw) = serde_json::from_slice::<&RawValue>(body) {
+            return Ok(Some(raw.get().to_string()));
         }
         if kind == BodyKind::Json {
             return Err(BatchError::new(K::Body, "a JSON body is not valid JSON"));
         }
     }
     Ok(Some(match (kind, core::str::from_utf8(body)) {
-        (BodyKind::Text | BodyKind::Unknown, Ok(s)) => Value::String(s.to_string()),
-        _ => Value::String(base64url::encode(body)),
+        (BodyKind::Text, Ok(s)) => json_str(s),
+        _ => json_str(&base64url::encode(body)),
     }))
+}
+
+/// The headers to write: an untyped body that is not JSON needs a content-type to be read
+/// back as the bytes it is.
+fn headers_for_body(headers: &Headers, body: &Bytes) -> Option<Headers> {
+    let untyped_binary = !body.is_empty()
+        && body_kind(headers) == BodyKind::Unknown
+        && serde_json::from_slice::<&RawValue>(body).is_err();
+    untyped_binary.then(|| {
+        let mut h = headers.clone();
+        h.push("content-type", "application/octet-stream");
+        h
+    })
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// Writes `"name":value` members into an object being built.
+struct Obj(String);
+
+impl Obj {
+    fn new() -> Self {
+        Obj(String::from("{"))
+    }
+    fn raw(&mut self, name: &str, value: &str) {
+        if self.0.len() > 1 {
+            self.0.push(',');
+        }
+        self.0.push_str(&json_str(name));
+        self.0.push(':');
+        self.0.push_str(value);
+    }
+    fn str(&mut self, name: &str, value: &str) {
+        self.raw(name, &json_str(value));
+    }
+    fn end(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
+}
+
+fn headers_json(h: &Headers) -> String {
+    let mut o = Obj::new();
+    for (n, v) in h.iter() {
+        o.str(n, v);
+    }
+    o.end()
 }
 
 /// A `headers` object with its members in document order (`serde_json::Map` would sort
@@ -219,8 +268,8 @@ pub trait JsonOp: Sized {
     fn validate(_v: &mut Validator, _item: &Item<Self>) -> Result<(), BatchError> {
         Ok(())
     }
-    /// The element as JSON.
-    fn to_json(&self, group: Option<&str>) -> Result<Value, BatchError>;
+    /// The element as JSON text.
+    fn to_json(&self, group: Option<&str>) -> Result<String, BatchError>;
 }
 
 impl JsonOp for RequestOp {
@@ -258,34 +307,34 @@ impl JsonOp for RequestOp {
         v.check(item)
     }
 
-    fn to_json(&self, group: Option<&str>) -> Result<Value, BatchError> {
-        let mut m = serde_json::Map::new();
+    fn to_json(&self, group: Option<&str>) -> Result<String, BatchError> {
+        let mut o = Obj::new();
         if let Some(id) = &self.content_id {
-            m.insert("id".into(), Value::String(id.clone()));
+            o.str("id", id);
         }
         if let Some(g) = group {
-            m.insert("atomicityGroup".into(), Value::String(g.into()));
+            o.str("atomicityGroup", g);
         }
         if !self.depends_on.is_empty() {
-            m.insert(
-                "dependsOn".into(),
-                Value::Array(self.depends_on.iter().cloned().map(Value::String).collect()),
-            );
+            let list: Vec<String> = self.depends_on.iter().map(|d| json_str(d)).collect();
+            o.raw("dependsOn", &format!("[{}]", list.join(",")));
         }
-        m.insert("method".into(), Value::String(self.method.clone()));
-        m.insert("url".into(), Value::String(self.url.clone()));
+        o.str("method", &self.method);
+        o.str("url", &self.url);
         if let Some(cond) = &self.if_condition {
-            let v =
+            let raw: &RawValue =
                 serde_json::from_str(cond).map_err(|e| BatchError::new(K::Body, e.to_string()))?;
-            m.insert("if".into(), v);
+            o.raw("if", raw.get());
         }
-        if !self.headers.is_empty() {
-            m.insert("headers".into(), headers_json(&self.headers));
+        let added = headers_for_body(&self.headers, &self.body);
+        let headers = added.as_ref().unwrap_or(&self.headers);
+        if !headers.is_empty() {
+            o.raw("headers", &headers_json(headers));
         }
-        if let Some(b) = body_to_json(&self.body, &self.headers)? {
-            m.insert("body".into(), b);
+        if let Some(b) = body_to_json(&self.body, headers)? {
+            o.raw("body", &b);
         }
-        Ok(Value::Object(m))
+        Ok(o.end())
     }
 }
 
@@ -314,31 +363,25 @@ impl JsonOp for ResponseOp {
         Ok(())
     }
 
-    fn to_json(&self, group: Option<&str>) -> Result<Value, BatchError> {
-        let mut m = serde_json::Map::new();
+    fn to_json(&self, group: Option<&str>) -> Result<String, BatchError> {
+        let mut o = Obj::new();
         if let Some(id) = &self.content_id {
-            m.insert("id".into(), Value::String(id.clone()));
+            o.str("id", id);
         }
         if let Some(g) = group {
-            m.insert("atomicityGroup".into(), Value::String(g.into()));
+            o.str("atomicityGroup", g);
         }
-        m.insert("status".into(), Value::from(self.status));
-        if !self.headers.is_empty() {
-            m.insert("headers".into(), headers_json(&self.headers));
+        o.raw("status", &self.status.to_string());
+        let added = headers_for_body(&self.headers, &self.body);
+        let headers = added.as_ref().unwrap_or(&self.headers);
+        if !headers.is_empty() {
+            o.raw("headers", &headers_json(headers));
         }
-        if let Some(b) = body_to_json(&self.body, &self.headers)? {
-            m.insert("body".into(), b);
+        if let Some(b) = body_to_json(&self.body, headers)? {
+            o.raw("body", &b);
         }
-        Ok(Value::Object(m))
+        Ok(o.end())
     }
-}
-
-fn headers_json(h: &Headers) -> Value {
-    Value::Object(
-        h.iter()
-            .map(|(n, v)| (n.to_string(), Value::String(v.to_string())))
-            .collect(),
-    )
 }
 
 /// Finds the elements of the top-level object's `requests` (or `responses`) array as bytes
@@ -716,8 +759,9 @@ pub fn read_json<Op: JsonOp + Unpin>(
     Ok(Batch { items })
 }
 
-/// Writes a batch in the JSON format. Changesets become atomicity groups (named by their id,
-/// or `g1`, `g2`... when they have none).
+/// Writes a batch in the JSON format, members and headers in model order, JSON bodies as
+/// their own text. Changesets become atomicity groups (named by their id, or `g1`, `g2`...
+/// when they have none); an empty changeset has no JSON form and is left out.
 ///
 /// ```
 /// use batchpart::batch::{write_json, Batch, Item, RequestOp};
@@ -737,7 +781,5 @@ pub fn write_json<Op: JsonOp>(batch: &Batch<Op>) -> Result<String, BatchError> {
             }
         }
     }
-    let mut m = serde_json::Map::new();
-    m.insert(Op::ARRAY.into(), Value::Array(arr));
-    Ok(Value::Object(m).to_string())
+    Ok(format!("{{{}:[{}]}}", json_str(Op::ARRAY), arr.join(",")))
 }
