@@ -1,0 +1,318 @@
+//! `server`: serves `POST /$batch` (multipart or JSON) over an in-memory store, through the
+//! batch module's reader, executor and writer, on hyper.
+//!
+//! ```text
+//! cargo run --features batch,json,http --example server -- [ADDR]   # default 127.0.0.1:8080
+//! ```
+//!
+//! It prints `listening on http://ADDR` once it accepts connections (ADDR may use port 0).
+//! The store holds entity sets by name: `POST /People` answers `201` with a `Location` and an
+//! `ETag`, `GET /People(1)` the entity, `PATCH`/`MERGE`/`PUT` and `DELETE` answer `204`, and
+//! an `If-Match` that does not match answers `412`. Each operation goes through
+//! `http::Request`, as a server would hand it to its own router.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use batchpart::batch::{
+    execute, write_json, write_multipart, BatchError, ExecOptions, JsonReader, MultipartReader,
+    Preferences, RefScope, RequestOp, ResponseOp, Service, ValidationOptions,
+};
+use bytes::{Buf, Bytes};
+use http_body_util::Full;
+use hyper::body::{Body, Incoming};
+use hyper::{Request, Response};
+
+/// The in-memory store: entity set name to rows (key, JSON text, version).
+#[derive(Default)]
+struct Store {
+    sets: BTreeMap<String, BTreeMap<u64, (String, u64)>>,
+    next: u64,
+}
+
+/// The store's service. Changesets work on a copy that commit keeps and rollback drops.
+struct Db {
+    store: Rc<RefCell<Store>>,
+    saved: Option<Store>,
+}
+
+fn split_url(url: &str) -> (String, Option<u64>) {
+    let path = url.split('?').next().unwrap_or("");
+    let path = path.rsplit("://").next().unwrap_or(path);
+    let path = if url.contains("://") {
+        path.split_once('/').map_or("", |(_, p)| p)
+    } else {
+        path
+    };
+    let seg = path
+        .trim_start_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    match seg.split_once('(') {
+        Some((set, key)) => (
+            set.to_string(),
+            key.trim_end_matches(')').trim_matches('\'').parse().ok(),
+        ),
+        None => (seg.to_string(), None),
+    }
+}
+
+fn json(status: u16, body: String) -> ResponseOp {
+    ResponseOp::new(status)
+        .with_header("Content-Type", "application/json")
+        .with_body(body)
+}
+
+impl Db {
+    fn handle(&self, req: http::Request<Bytes>) -> ResponseOp {
+        let (set, key) = split_url(&req.uri().to_string());
+        let if_match = req
+            .headers()
+            .get("if-match")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut store = self.store.borrow_mut();
+        let method = req.method().as_str().to_ascii_uppercase();
+        match (method.as_str(), key) {
+            ("POST", None) => {
+                store.next += 1;
+                let id = store.next;
+                let body = String::from_utf8_lossy(req.body()).into_owned();
+                store
+                    .sets
+                    .entry(set.clone())
+                    .or_default()
+                    .insert(id, (body.clone(), 1));
+                json(201, body)
+                    .with_header("Location", format!("/{set}({id})"))
+                    .with_header("ETag", "W/\"1\"")
+            }
+            ("GET", None) => {
+                let rows: Vec<String> = store
+                    .sets
+                    .get(&set)
+                    .map(|s| s.values().map(|(b, _)| b.clone()).collect())
+                    .unwrap_or_default();
+                json(200, format!("{{\"value\":[{}]}}", rows.join(",")))
+            }
+            (m, Some(id)) => {
+                let Some((body, version)) = store.sets.get(&set).and_then(|s| s.get(&id)).cloned()
+                else {
+                    return json(
+                        404,
+                        "{\"error\":{\"code\":\"404\",\"message\":\"not found\"}}".into(),
+                    );
+                };
+                let etag = format!("W/\"{version}\"");
+                if if_match.as_ref().is_some_and(|m| m != "*" && *m != etag) {
+                    return json(
+                        412,
+                        "{\"error\":{\"code\":\"412\",\"message\":\"etag mismatch\"}}".into(),
+                    );
+                }
+                let rows = store.sets.entry(set).or_default();
+                match m {
+                    "GET" => json(200, body).with_header("ETag", etag),
+                    "PATCH" | "MERGE" | "PUT" => {
+                        rows.insert(
+                            id,
+                            (
+                                String::from_utf8_lossy(req.body()).into_owned(),
+                                version + 1,
+                            ),
+                        );
+                        ResponseOp::new(204).with_header("ETag", format!("W/\"{}\"", version + 1))
+                    }
+                    "DELETE" => {
+                        rows.remove(&id);
+                        ResponseOp::new(204)
+                    }
+                    _ => json(
+                        405,
+                        "{\"error\":{\"code\":\"405\",\"message\":\"method not allowed\"}}".into(),
+                    ),
+                }
+            }
+            _ => json(
+                405,
+                "{\"error\":{\"code\":\"405\",\"message\":\"method not allowed\"}}".into(),
+            ),
+        }
+    }
+}
+
+impl Service for Db {
+    async fn call(&mut self, op: RequestOp) -> ResponseOp {
+        match http::Request::<Bytes>::try_from(&op) {
+            Ok(req) => self.handle(req),
+            Err(e) => json(
+                400,
+                format!(
+                    "{{\"error\":{{\"code\":\"400\",\"message\":{:?}}}}}",
+                    e.to_string()
+                ),
+            ),
+        }
+    }
+
+    async fn begin(&mut self, _changeset: Option<&str>) {
+        let copy = {
+            let s = self.store.borrow();
+            Store {
+                sets: s.sets.clone(),
+                next: s.next,
+            }
+        };
+        self.saved = Some(copy);
+    }
+
+    async fn commit(&mut self, _changeset: Option<&str>) -> Result<(), ResponseOp> {
+        self.saved = None;
+        Ok(())
+    }
+
+    async fn rollback(&mut self, _changeset: Option<&str>) {
+        if let Some(s) = self.saved.take() {
+            *self.store.borrow_mut() = s;
+        }
+    }
+}
+
+/// A hyper body as a stream of `Bytes` (trailers are ignored).
+struct Frames(Incoming);
+
+impl futures_core::Stream for Frames {
+    type Item = Result<Bytes, hyper::Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            return match Pin::new(&mut self.0).poll_frame(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Ok(f))) => match f.into_data() {
+                    Ok(d) => Poll::Ready(Some(Ok(d))),
+                    Err(_) => continue,
+                },
+            };
+        }
+    }
+}
+
+fn reply(status: u16, content_type: &str, body: Bytes) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", content_type)
+        .header("OData-Version", "4.01")
+        .body(Full::new(body))
+        .expect("valid response")
+}
+
+fn error(status: u16, e: &BatchError) -> Response<Full<Bytes>> {
+    let msg = serde_json::to_string(&e.to_string()).unwrap_or_default();
+    reply(
+        status,
+        "application/json",
+        Bytes::from(format!(
+            "{{\"error\":{{\"code\":\"{status}\",\"message\":{msg}}}}}"
+        )),
+    )
+}
+
+async fn batch(
+    req: Request<Incoming>,
+    store: Rc<RefCell<Store>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.method() != hyper::Method::POST || !req.uri().path().ends_with("/$batch") {
+        return Ok(reply(
+            404,
+            "text/plain",
+            Bytes::from_static(b"POST /$batch\n"),
+        ));
+    }
+    let ct = req
+        .headers()
+        .get("content-type")
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    let prefs = Preferences::parse(
+        req.headers()
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let mut db = Db { store, saved: None };
+    let body = Frames(req.into_body());
+    let is_json = String::from_utf8_lossy(&ct)
+        .to_ascii_lowercase()
+        .starts_with("application/json");
+    let opts = ExecOptions::from_preferences(&prefs);
+    if is_json {
+        let items = JsonReader::<_, RequestOp>::new(body).validate(ValidationOptions::default());
+        let result = execute(
+            items,
+            &mut db,
+            ExecOptions {
+                refs: RefScope::Anywhere,
+                ..opts
+            },
+        )
+        .await;
+        return Ok(match result.and_then(|r| write_json(&r)) {
+            Ok(text) => reply(200, "application/json", Bytes::from(text)),
+            Err(e) => error(400, &e),
+        });
+    }
+    let items = match MultipartReader::<_, RequestOp>::new(body, &ct) {
+        Ok(r) => r.validate(ValidationOptions::default()),
+        Err(e) => return Ok(error(400, &e)),
+    };
+    let result = execute(items, &mut db, opts).await;
+    Ok(
+        match result.and_then(|r| {
+            write_multipart(
+                &r,
+                batchpart::encoder::random_boundary()
+                    .replacen("batch_", "batchresponse_", 1)
+                    .as_bytes(),
+            )
+        }) {
+            Ok((content_type, mut encoded)) => reply(
+                200,
+                &content_type,
+                encoded.copy_to_bytes(encoded.remaining()),
+            ),
+            Err(e) => error(400, &e),
+        },
+    )
+}
+
+fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // The store and the executor's futures stay on one thread: a LocalSet serves them.
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        println!("listening on http://{}", listener.local_addr()?);
+        let store = Rc::new(RefCell::new(Store::default()));
+        loop {
+            let (tcp, _) = listener.accept().await?;
+            let store = store.clone();
+            tokio::task::spawn_local(async move {
+                let svc = hyper::service::service_fn(move |req| batch(req, store.clone()));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    })
+}

@@ -1,0 +1,145 @@
+//! Starts `examples/server` on loopback and drives it with a real HTTP client (hyper's) for a
+//! multipart batch and a JSON batch.
+#![cfg(all(feature = "batch", feature = "json", feature = "http"))]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use batchpart::batch::{read_json, read_multipart, BatchResponse, Item};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+
+struct Server(Child, String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start() -> Server {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("server");
+    assert!(
+        bin.exists(),
+        "examples/server was not built; run `cargo test --all-features`"
+    );
+    let mut child = Command::new(bin)
+        .arg("127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .expect("the server prints its address")
+        .to_string();
+    Server(child, addr)
+}
+
+/// One request over a fresh connection: status, content type and body.
+async fn post(
+    addr: &str,
+    content_type: &str,
+    prefer: Option<&str>,
+    body: String,
+) -> (u16, String, Bytes) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = hyper::Request::post("/service/$batch")
+        .header("Host", addr)
+        .header("Content-Type", content_type);
+    if let Some(p) = prefer {
+        req = req.header("Prefer", p);
+    }
+    let res = send
+        .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, ct, body)
+}
+
+fn statuses(r: &BatchResponse) -> Vec<Vec<u16>> {
+    r.items
+        .iter()
+        .map(|i| i.ops().iter().map(|o| o.status).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn multipart_and_json_batches_over_loopback() {
+    let server = start();
+    let addr = server.1.clone();
+
+    let multipart = "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n\
+        --cs\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n\
+        POST /People HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"Name\":\"Ada\"}\r\n\
+        --cs\r\nContent-Type: application/http\r\nContent-ID: 2\r\n\r\n\
+        PATCH $1 HTTP/1.1\r\nIf-Match: $1\r\nContent-Type: application/json\r\n\r\n{\"Name\":\"Ada L\"}\r\n\
+        --cs--\r\n\
+        --b\r\nContent-Type: application/http\r\n\r\nGET /People(1) HTTP/1.1\r\n\r\n\r\n\
+        --b\r\nContent-Type: application/http\r\n\r\nGET /People(42) HTTP/1.1\r\n\r\n\r\n\
+        --b\r\nContent-Type: application/http\r\n\r\nGET /People HTTP/1.1\r\n\r\n\r\n\
+        --b--\r\n";
+    let (status, ct, body) =
+        post(&addr, "multipart/mixed; boundary=b", None, multipart.into()).await;
+    assert_eq!(status, 200);
+    let r: BatchResponse = read_multipart(body, ct.as_bytes(), None).unwrap();
+    // Stops at the 404, whose response is the last.
+    assert_eq!(statuses(&r), [vec![201, 204], vec![200], vec![404]]);
+    let Item::Op(get) = &r.items[1] else { panic!() };
+    assert_eq!(get.body, Bytes::from_static(b"{\"Name\":\"Ada L\"}"));
+
+    // The same with continue-on-error goes on past the failure.
+    let (_, ct, body) = post(
+        &addr,
+        "multipart/mixed; boundary=b",
+        Some("odata.continue-on-error"),
+        multipart.into(),
+    )
+    .await;
+    let r: BatchResponse = read_multipart(body, ct.as_bytes(), None).unwrap();
+    assert_eq!(
+        statuses(&r),
+        [vec![201, 204], vec![200], vec![404], vec![200]]
+    );
+
+    let json = r#"{"requests":[
+        {"id":"a","method":"post","url":"/Things","headers":{"content-type":"application/json"},"body":{"x":1}},
+        {"id":"b","method":"get","url":"$a","dependsOn":["a"]},
+        {"id":"c","method":"get","url":"/Things(99)"},
+        {"id":"d","method":"get","url":"/Things","dependsOn":["c"]}]}"#;
+    let (status, ct, body) = post(
+        &addr,
+        "application/json",
+        Some("continue-on-error"),
+        json.into(),
+    )
+    .await;
+    assert_eq!((status, ct.as_str()), (200, "application/json"));
+    let r: BatchResponse = read_json(body, None).unwrap();
+    assert_eq!(statuses(&r), [[201], [200], [404], [424]]);
+
+    // An invalid batch is refused whole, with the reason.
+    let bad = "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\nGET /People HTTP/1.1\r\n\r\n\r\n--cs--\r\n--b--";
+    let (status, _, body) = post(&addr, "multipart/mixed; boundary=b", None, bad.into()).await;
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("get-in-changeset"));
+}
