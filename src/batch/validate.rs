@@ -184,8 +184,8 @@ impl Validator {
                         format!("Content-ID {id} is used twice"),
                     ));
                 }
-                if self.opts.json && self.groups.contains(id)
-                    || group.as_deref() == Some(id.as_str()) && self.opts.json
+                if self.opts.json
+                    && (self.groups.contains(id) || group.as_deref() == Some(id.as_str()))
                 {
                     return Err(err(
                         K::IdEqualsGroup,

@@ -1,0 +1,103 @@
+//! The `batch` example's contract: `batch parse` prints the model as JSON, or one error line.
+#![cfg(all(feature = "batch", feature = "json"))]
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("batch");
+    let mut child = Command::new(bin)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(i) = stdin {
+        child.stdin.take().unwrap().write_all(i).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn multipart_request_with_a_changeset() {
+    let (code, out, err) = run(&["parse", "tests/fixtures/odata_spec_request.txt"], None);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kind"], "request");
+    assert_eq!(
+        v["items"][0],
+        json!({"content_id": null, "method": "GET", "url": "/service/Customers('ALFKI')", "headers": [["Host", "host"]], "body": ""})
+    );
+    let cs = v["items"][1]["changeset"].as_array().unwrap();
+    assert_eq!(cs.len(), 2);
+    assert_eq!(cs[1]["url"], "$1");
+    assert_eq!(cs[1]["content_id"], "2");
+}
+
+#[test]
+fn responses_and_content_type_option() {
+    let (code, out, _) = run(
+        &[
+            "parse",
+            "--content-type",
+            "multipart/mixed; boundary=batchresponse_1",
+            "tests/fixtures/odata_response.txt",
+        ],
+        None,
+    );
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kind"], "response");
+    assert_eq!(v["items"][0]["status"], 200);
+    assert_eq!(v["items"][1]["changeset"][0]["status"], 201);
+}
+
+#[test]
+fn json_batches_are_detected_and_keep_raw_json_bodies() {
+    let (code, out, _) = run(&["parse", "tests/fixtures/odata_json_request.json"], None);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["items"][1]["changeset"][0]["body"],
+        "{\"CompanyName\": \"Alfreds Futterkiste\"}"
+    );
+    assert_eq!(v["items"][1]["changeset"][0]["content_id"], "1");
+    let (code, out, _) = run(
+        &["parse", "--content-type", "application/json", "-"],
+        Some(br#"{"responses":[{"id":"1","status":204}]}"#),
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap(),
+        json!({"kind": "response", "items": [{"content_id": "1", "status": 204, "headers": [], "body": ""}]})
+    );
+}
+
+#[test]
+fn invalid_input_gives_one_error_line() {
+    let (code, out, err) = run(&["parse", "-"], Some(br#"{"requests":[{"id":"1","method":"get","url":"a"},{"id":"1","method":"get","url":"b"}]}"#));
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.starts_with("error: duplicate-content-id: "), "{err}");
+    assert_eq!(err.lines().count(), 1);
+    let (code, _, err) = run(&["parse", "-"], Some(b"--b\r\n\r\nno close"));
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: multipart: missing close delimiter at byte "),
+        "{err}"
+    );
+}
