@@ -151,6 +151,10 @@ fn compose_inverts_inspect_for_every_fixture() {
     let mut n = 0;
     for f in fixtures {
         let f = f.unwrap().path();
+        // Multipart fixtures only (the JSON batch fixtures are for the batch module).
+        if f.extension().map_or(true, |e| e != "txt") {
+            continue;
+        }
         let first = std::fs::read(&f).unwrap();
         let args: Vec<String> = if first.starts_with(b"--") {
             vec![f.display().to_string()]
