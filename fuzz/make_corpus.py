@@ -42,4 +42,10 @@ for f in sorted(fixtures.glob("*.txt")):
             put("content_type", f"{f.stem}-{hash(line) & 0xffff}", line.split(b":", 1)[1].strip())
 put("content_type", "quoted", b'multipart/mixed; boundary="batch_1.2+34:2j)0?"')
 put("roundtrip", "empty", b"")
+for f in sorted(fixtures.glob("*.txt")):
+    body = f.read_bytes()
+    full = first_boundary(body)
+    put("batch", f.stem, b"\x00" + body.replace(full, b"b"))
+for f in sorted(fixtures.glob("*.json")):
+    put("batch", f.stem, b"\x01" + f.read_bytes())
 print("corpus written to", corpus)

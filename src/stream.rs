@@ -182,6 +182,8 @@ impl<E: std::error::Error + 'static> std::error::Error for StreamError<E> {
 struct Owner<'a> {
     /// The chunk that was fed, when it was fed as it is.
     buf: &'a Bytes,
+    /// The straddle buffer, when that was fed instead.
+    carry: &'a [u8],
     boundaries: &'a mut [Bytes; MAX_DEPTH],
     depth: usize,
 }
@@ -212,17 +214,28 @@ impl Owner<'_> {
             out.push_back(wrap(self.buf.slice_ref(s)));
             return;
         }
+        if s.is_empty() || within(self.carry, s) {
+            // Bytes that followed a straddling head in the same (final) feed.
+            out.push_back(wrap(Bytes::copy_from_slice(s)));
+            return;
+        }
         let start = match s.first() {
             Some(b'\r') => 0,
             Some(b'\n') => 1,
             _ => 2,
         };
         let head = (DELIM_HEAD.len() - start).min(s.len());
+        let b = &self.boundaries[self.depth - 1];
+        if s[..head] != DELIM_HEAD[start..start + head] || !b.starts_with(&s[head..]) {
+            // Not the held-back prefix of this level's delimiter: never expected, but a copy
+            // is always correct.
+            out.push_back(wrap(Bytes::copy_from_slice(s)));
+            return;
+        }
         if head > 0 {
             out.push_back(wrap(Bytes::from_static(&DELIM_HEAD[start..start + head])));
         }
         if s.len() > head {
-            let b = &self.boundaries[self.depth - 1];
             out.push_back(wrap(b.slice(..s.len() - head)));
         }
     }
@@ -365,6 +378,7 @@ where
             let buf = core::mem::take(&mut self.chunk);
             let mut owner = Owner {
                 buf: &buf,
+                carry: &[],
                 boundaries: &mut self.boundaries,
                 depth: self.depth,
             };
@@ -407,6 +421,7 @@ where
         let none = Bytes::new();
         let mut owner = Owner {
             buf: &none,
+            carry: &self.carry,
             boundaries: &mut self.boundaries,
             depth: self.depth,
         };
@@ -554,6 +569,7 @@ pub fn decode_bytes_with(
     boundaries[0] = Bytes::copy_from_slice(boundary);
     let mut owner = Owner {
         buf: body,
+        carry: &[],
         boundaries: &mut boundaries,
         depth: 1,
     };

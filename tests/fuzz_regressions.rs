@@ -95,3 +95,19 @@ fn roundtrip_regressions() {
         }
     }
 }
+
+#[cfg(all(feature = "batch", feature = "json"))]
+#[test]
+fn batch_regressions() {
+    for (_, data) in inputs("batch") {
+        fuzz_checks::batch(&data);
+    }
+    for (name, b) in common::FIXTURES {
+        let body = common::fixture(name);
+        let renamed = String::from_utf8_lossy(&body).replace(std::str::from_utf8(b).unwrap(), "b");
+        fuzz_checks::batch(&[&[0u8][..], renamed.as_bytes()].concat());
+    }
+    for name in ["odata_json_request.json", "odata_json_response.json"] {
+        fuzz_checks::batch(&[&[1u8][..], &common::fixture(name)].concat());
+    }
+}

