@@ -650,6 +650,12 @@ where
         self
     }
 
+    /// Validates with these options exactly (a dialect without the OData JSON rules).
+    pub(crate) fn with_validator(mut self, v: Validator) -> Self {
+        self.validator = Some(v);
+        self
+    }
+
     fn take_element(&mut self, bytes: Vec<u8>, start: (usize, usize)) -> Result<(), BatchError> {
         let (op, group) = parse_element::<Op>(&bytes, start)?;
         match (group, &mut self.group) {

@@ -16,15 +16,22 @@
 //! # Ok::<(), batchpart::batch::BatchError>(())
 //! ```
 
+#[cfg(feature = "json")]
+pub mod creatio;
 mod error;
 mod exec;
 #[cfg(feature = "http")]
 pub mod http_interop;
 #[cfg(feature = "json")]
 pub mod json;
+#[cfg(feature = "json")]
+pub mod json_batch;
 mod model;
 mod multipart;
 mod prefer;
+#[cfg(feature = "json")]
+pub mod ringcentral;
+pub mod ucwa;
 mod validate;
 
 pub use error::{BatchError, BatchErrorKind};

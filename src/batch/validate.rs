@@ -42,6 +42,9 @@ pub struct ValidationOptions {
     /// JSON format rules: every request has an `id`, ids differ from atomicity groups,
     /// `dependsOn` names only earlier ids or groups, and a `$id` URL names a dependency.
     pub json: bool,
+    /// Content-IDs (JSON ids) must be unique. On by default; Creatio's own documentation
+    /// reuses an id, so its dialect turns this off.
+    pub unique_content_ids: bool,
 }
 
 impl Default for ValidationOptions {
@@ -51,6 +54,7 @@ impl Default for ValidationOptions {
             max_operations: 100,
             forbid_headers: true,
             json: false,
+            unique_content_ids: true,
         }
     }
 }
@@ -176,7 +180,8 @@ impl Validator {
                     (ODataVersion::V4_0, Item::Op(_)) => false,
                     (ODataVersion::V4_01, _) => self.ids.contains(id),
                 };
-                if dup || self.opts.json && self.ids.contains(id) {
+                if self.opts.unique_content_ids && (dup || self.opts.json && self.ids.contains(id))
+                {
                     return Err(err(
                         K::DuplicateContentId,
                         index,

@@ -1,0 +1,269 @@
+//! The JSON `/batch` API of the seed documents: `POST /batch` with
+//! `{"requests":[{"method","path","query"?,"data"?|"body"?}], "stop_on_error"?}`.
+//!
+//! - Methods are case-insensitive; the model holds them in upper case.
+//! - At most 100 requests: the 101st is a [`TooManyOperations`](BatchErrorKind::TooManyOperations) error.
+//! - A nested `/batch` request is refused ([`NestedBatch`](BatchErrorKind::NestedBatch)).
+//! - Authentication headers inside requests are dropped on reading: the batch's own
+//!   identity applies to every request.
+//! - Syntax errors give the line and column of the whole document.
+//! - The response is an array in request order, each element with its status; with
+//!   `stop_on_error` the executor stops at the first error, so the array ends there.
+//!
+//! Assumed where the seed is silent: the response is written as
+//! `{"responses":[{"status":N,"body":...}]}` (a bare array is read too); `data` and `body`
+//! are the same thing, JSON, and the model marks such a body `application/json`.
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::error::{BatchError, BatchErrorKind as K};
+use super::exec::ExecOptions;
+use super::json::{JsonOp, JsonReader};
+use super::model::{Batch, BatchRequest, BatchResponse, Headers, Item, RequestOp, ResponseOp};
+use super::validate::{ValidationOptions, Validator};
+
+/// Headers the batch's own authentication replaces.
+const AUTH_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+];
+
+/// A request of this dialect, as an operation of the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRequest(pub RequestOp);
+
+#[derive(serde::Deserialize)]
+struct Element<'a> {
+    method: Option<String>,
+    path: Option<String>,
+    query: Option<String>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow)]
+    body: Option<&'a RawValue>,
+    headers: Option<std::collections::BTreeMap<String, String>>,
+}
+
+impl JsonOp for ApiRequest {
+    const ARRAY: &'static str = "requests";
+
+    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
+        let e: Element = serde_json::from_slice(element)?;
+        let path = e.path.unwrap_or_default();
+        let url = match e.query.filter(|q| !q.is_empty()) {
+            Some(q) => format!("{path}?{}", q.trim_start_matches('?')),
+            None => path,
+        };
+        let mut op = RequestOp::new(e.method.unwrap_or_default().to_ascii_uppercase(), url);
+        for (n, v) in e.headers.unwrap_or_default() {
+            if !AUTH_HEADERS.iter().any(|a| n.eq_ignore_ascii_case(a)) {
+                op.headers.push(n, v);
+            }
+        }
+        if let Some(b) = e.data.or(e.body) {
+            op.headers.push("Content-Type", "application/json");
+            op.body = Bytes::copy_from_slice(b.get().as_bytes());
+        }
+        Ok((ApiRequest(op), None))
+    }
+
+    fn check(&self) -> Result<(), &'static str> {
+        if self.0.method.is_empty() {
+            return Err("a request needs a method");
+        }
+        if !self.0.url.starts_with('/') {
+            return Err("a request needs a path starting with /");
+        }
+        Ok(())
+    }
+
+    fn validate(v: &mut Validator, item: &Item<Self>) -> Result<(), BatchError> {
+        let Item::Op(ApiRequest(op)) = item else {
+            return Ok(());
+        };
+        let path = op.url.split('?').next().unwrap_or("").trim_end_matches('/');
+        if path == "/batch" || path.ends_with("/batch") {
+            return Err(BatchError::new(
+                K::NestedBatch,
+                format!("{} is a batch request", op.url),
+            ));
+        }
+        v.check(&Item::Op(op.clone()))
+    }
+
+    fn to_json(&self, _group: Option<&str>) -> Result<String, BatchError> {
+        let op = &self.0;
+        let (path, query) = op
+            .url
+            .split_once('?')
+            .map_or((op.url.as_str(), None), |(p, q)| (p, Some(q)));
+        let mut s = format!(
+            "{{\"method\":{},\"path\":{}",
+            js(&op.method.to_ascii_lowercase()),
+            js(path)
+        );
+        if let Some(q) = query {
+            s.push_str(&format!(",\"query\":{}", js(q)));
+        }
+        if !op.body.is_empty() {
+            let raw: &RawValue = serde_json::from_slice(&op.body)
+                .map_err(|_| BatchError::new(K::Body, "a /batch body must be JSON"))?;
+            s.push_str(&format!(",\"body\":{}", raw.get()));
+        }
+        s.push('}');
+        Ok(s)
+    }
+}
+
+fn js(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// A `/batch` request: its operations and `stop_on_error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// One operation per request, in order; Content-IDs are their positions from 1.
+    pub batch: BatchRequest,
+    /// Stop at the first failed request.
+    pub stop_on_error: bool,
+}
+
+impl Request {
+    /// How the executor runs it: in order, stopping at the first error only with
+    /// `stop_on_error`.
+    pub fn exec_options(&self) -> ExecOptions {
+        ExecOptions {
+            continue_on_error: !self.stop_on_error,
+            ..Default::default()
+        }
+    }
+}
+
+/// Reads a `/batch` request (at most 100 requests, no nested `/batch`).
+///
+/// ```
+/// let r = batchpart::batch::json_batch::read_request(br#"{"requests":[{"method":"get","path":"/accounts/demo_sample:1","query":"sort=createdDate"}]}"#).unwrap();
+/// assert_eq!(r.batch.items[0].ops()[0].url, "/accounts/demo_sample:1?sort=createdDate");
+/// assert_eq!(r.batch.items[0].ops()[0].method, "GET");
+/// ```
+pub fn read_request(body: &[u8]) -> Result<Request, BatchError> {
+    let opts = ValidationOptions {
+        forbid_headers: false,
+        ..Default::default()
+    };
+    let mut r =
+        JsonReader::<_, ApiRequest>::new(crate::stream::iter([
+            Ok::<_, core::convert::Infallible>(Bytes::copy_from_slice(body)),
+        ]));
+    r = r.with_validator(Validator::new(opts));
+    let mut items = Vec::new();
+    let mut n = 0;
+    while let Some(item) = crate::stream::block_on_next(&mut r) {
+        let item = item.map_err(|e| match e.op() {
+            Some(_) => e,
+            None if e.kind() == K::NestedBatch => e.at_op(items.len(), None),
+            None => e,
+        })?;
+        if let Item::Op(ApiRequest(mut op)) = item {
+            n += 1;
+            op.content_id = Some(n.to_string());
+            items.push(Item::Op(op));
+        }
+    }
+    // The document parsed above; `stop_on_error` is its only other member.
+    let doc: Value =
+        serde_json::from_slice(body).map_err(|e| BatchError::new(K::Json, e.to_string()))?;
+    let stop_on_error = doc
+        .get("stop_on_error")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(Request {
+        batch: Batch { items },
+        stop_on_error,
+    })
+}
+
+/// Writes a `/batch` request.
+pub fn write_request(req: &Request) -> Result<String, BatchError> {
+    let els: Result<Vec<String>, BatchError> = req
+        .batch
+        .items
+        .iter()
+        .flat_map(|i| i.ops())
+        .map(|op| ApiRequest(op.clone()).to_json(None))
+        .collect();
+    let mut s = format!("{{\"requests\":[{}]", els?.join(","));
+    if req.stop_on_error {
+        s.push_str(",\"stop_on_error\":true");
+    }
+    s.push('}');
+    Ok(s)
+}
+
+/// Reads a `/batch` response: `{"responses":[...]}` or a bare array of `{"status","body"}`.
+pub fn read_response(body: &[u8]) -> Result<BatchResponse, BatchError> {
+    let doc: Value =
+        serde_json::from_slice(body).map_err(|e| BatchError::new(K::Json, e.to_string()))?;
+    let arr = match &doc {
+        Value::Array(a) => a,
+        Value::Object(o) => o
+            .get("responses")
+            .and_then(Value::as_array)
+            .ok_or_else(|| BatchError::new(K::Malformed, "no responses array"))?,
+        _ => {
+            return Err(BatchError::new(
+                K::Malformed,
+                "a response array was expected",
+            ))
+        }
+    };
+    let items = arr
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let status = e
+                .get("status")
+                .and_then(Value::as_u64)
+                .and_then(|s| u16::try_from(s).ok())
+                .ok_or_else(|| {
+                    BatchError::new(K::Malformed, format!("response {} has no status", i + 1))
+                })?;
+            let mut r = ResponseOp::new(status).with_content_id(Some((i + 1).to_string()));
+            if let Some(b) = e
+                .get("body")
+                .or_else(|| e.get("data"))
+                .filter(|b| !b.is_null())
+            {
+                r.headers = Headers(vec![("Content-Type".into(), "application/json".into())]);
+                r.body = Bytes::from(b.to_string());
+            }
+            Ok(Item::Op(r))
+        })
+        .collect::<Result<Vec<_>, BatchError>>()?;
+    Ok(Batch { items })
+}
+
+/// Writes a `/batch` response: the statuses and JSON bodies, in request order.
+pub fn write_response(resp: &BatchResponse) -> Result<String, BatchError> {
+    let els: Result<Vec<String>, BatchError> = resp
+        .items
+        .iter()
+        .flat_map(|i| i.ops())
+        .map(|r| {
+            let body = if r.body.is_empty() {
+                "null".to_string()
+            } else {
+                match serde_json::from_slice::<&RawValue>(&r.body) {
+                    Ok(raw) => raw.get().to_string(),
+                    Err(_) => js(&String::from_utf8_lossy(&r.body)),
+                }
+            };
+            Ok(format!("{{\"status\":{},\"body\":{body}}}", r.status))
+        })
+        .collect();
+    Ok(format!("{{\"responses\":[{}]}}", els?.join(",")))
+}

@@ -1,0 +1,539 @@
+//! The seed systems' dialects: every example of the seed documents, read into the model with
+//! the expected items, and written back to an equivalent payload.
+#![cfg(all(feature = "batch", feature = "json"))]
+mod common;
+
+use batchpart::batch::{
+    self, creatio, json_batch, ringcentral, ucwa, BatchErrorKind, Item, RequestOp, ResponseOp,
+};
+use bytes::{Buf, Bytes};
+use common::fixture;
+
+fn fx(name: &str) -> Bytes {
+    Bytes::from(fixture(name))
+}
+
+mod ringcentral_seed {
+    use super::*;
+
+    const GET_PATH: &str =
+        "/restapi/v1.0/account/~/extension/~/message-store/2447722008,2416832008";
+
+    #[test]
+    fn ids_in_the_path() {
+        let p = ringcentral::split_ids(GET_PATH).unwrap();
+        assert_eq!(p.ids, ["2447722008", "2416832008"]);
+        assert_eq!(ringcentral::join_ids(&p.base, &p.ids), GET_PATH);
+        assert_eq!(
+            ringcentral::split_ids("/account/306065004/extension/306067004/message-store/*")
+                .unwrap()
+                .ids,
+            Vec::<String>::new()
+        );
+        assert!(ringcentral::split_ids("/a/1,,2").is_none());
+    }
+
+    #[test]
+    fn multipart_put_request() {
+        let path = "/restapi/v1.0/account/~/extension/~/message-store/401654758008,401642088008";
+        let ct = b"multipart/mixed; boundary=Boundary_1_15567762_1355833573664";
+        let items = ringcentral::read_put(path, ct, fx("ringcentral_put_request.txt")).unwrap();
+        assert_eq!(
+            items.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+            ["401654758008", "401642088008"]
+        );
+        assert!(items
+            .iter()
+            .all(|(_, b)| b == &Bytes::from_static(b"{\"readStatus\": \"Read\"}")));
+        // Written back: one plain application/json part per ID, which reads back equal.
+        let bodies: Vec<Bytes> = items.iter().map(|(_, b)| b.clone()).collect();
+        let (ct2, body) =
+            ringcentral::write_put(&bodies, b"Boundary_1_15567762_1355833573664").unwrap();
+        let wire = ringcentral::to_bytes(body);
+        // The same bytes as the seed's request, but for the final line end the encoder adds.
+        assert_eq!(
+            wire,
+            [&fixture("ringcentral_put_request.txt")[..], b"\r\n"].concat()
+        );
+        assert_eq!(
+            ringcentral::read_put(path, ct2.as_bytes(), wire).unwrap(),
+            items
+        );
+        // The count of parts must match the IDs.
+        let e =
+            ringcentral::read_put("/x/1,2,3", ct, fx("ringcentral_put_request.txt")).unwrap_err();
+        assert_eq!(e.kind(), BatchErrorKind::Malformed);
+    }
+
+    #[test]
+    fn json_put_requests() {
+        let in_path = ringcentral::read_json_request(
+            "/account/306065004/extension/306067004/message-store/972903004,972901004",
+            &fixture("ringcentral_put_json_ids_in_path.json"),
+        )
+        .unwrap();
+        let in_body = ringcentral::read_json_request(
+            "/account/306065004/extension/306067004/message-store/*",
+            &fixture("ringcentral_put_json_ids_in_body.json"),
+        )
+        .unwrap();
+        assert_eq!(
+            in_path.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>(),
+            ["972903004", "972901004"]
+        );
+        assert_eq!(
+            in_path.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>(),
+            in_body.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>()
+        );
+        let json: serde_json::Value = serde_json::from_slice(&in_body[0].1).unwrap();
+        assert_eq!(json["readStatus"], "Read");
+        let back = ringcentral::write_json_request(&in_body, true).unwrap();
+        assert_eq!(
+            ringcentral::read_json_request("/m/*", back.as_bytes()).unwrap(),
+            in_body
+        );
+        let back = ringcentral::write_json_request(&in_path, false).unwrap();
+        assert_eq!(
+            ringcentral::read_json_request("/m/972903004,972901004", back.as_bytes()).unwrap(),
+            in_path
+        );
+        assert!(ringcentral::read_json_request(
+            "/m/*",
+            &fixture("ringcentral_put_json_ids_in_path.json")
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn multi_status_responses() {
+        let ct = b"multipart/mixed; boundary=Boundary_20_29455763_1487258563538";
+        let ids = ringcentral::split_ids(GET_PATH).unwrap().ids;
+        let r =
+            ringcentral::read_multipart_response(207, ct, fx("ringcentral_get_response.txt"), &ids)
+                .unwrap();
+        assert_eq!(
+            r.results
+                .iter()
+                .map(|x| (x.resource_id.as_str(), x.status))
+                .collect::<Vec<_>>(),
+            [("2447722008", 200), ("2416832008", 404)]
+        );
+        assert_eq!(r.results[1].description.as_deref(), Some("Not Found"));
+        let (status, ct2, body) =
+            ringcentral::write_multipart_response("GET", &r.results, b"Boundary_rt").unwrap();
+        assert_eq!(status, 207);
+        let again = ringcentral::read_multipart_response(
+            207,
+            ct2.as_bytes(),
+            ringcentral::to_bytes(body),
+            &ids,
+        )
+        .unwrap();
+        assert_eq!(again, r);
+        // A batch DELETE that succeeded everywhere answers 204; a failed endpoint its own status.
+        let deleted: Vec<_> = ids
+            .iter()
+            .map(|i| ringcentral::ResourceResult {
+                resource_id: i.clone(),
+                status: 200,
+                ..Default::default()
+            })
+            .collect();
+        assert_eq!(
+            ringcentral::write_multipart_response("DELETE", &deleted, b"x")
+                .unwrap()
+                .0,
+            204
+        );
+        assert_eq!(
+            ringcentral::read_multipart_response(204, b"", Bytes::new(), &ids)
+                .unwrap()
+                .results
+                .len(),
+            2
+        );
+        assert_eq!(
+            ringcentral::read_multipart_response(404, b"", Bytes::new(), &ids).unwrap(),
+            ringcentral::Response {
+                status: 404,
+                results: vec![]
+            }
+        );
+        let j =
+            ringcentral::read_json_response(207, &fixture("ringcentral_get_json_response.json"))
+                .unwrap();
+        assert_eq!(
+            j.results
+                .iter()
+                .map(|x| (x.resource_id.as_str(), x.status))
+                .collect::<Vec<_>>(),
+            [("972869004", 200), ("111", 404)]
+        );
+        let back = ringcentral::write_json_response(&j.results).unwrap();
+        assert_eq!(
+            ringcentral::read_json_response(207, back.as_bytes()).unwrap(),
+            j
+        );
+    }
+
+    #[test]
+    fn the_same_executor_serves_it() {
+        let items = vec![
+            (
+                "1".to_string(),
+                Bytes::from_static(b"{\"readStatus\":\"Read\"}"),
+            ),
+            ("404".to_string(), Bytes::from_static(b"{}")),
+        ];
+        let b = ringcentral::to_batch(
+            "put",
+            "/restapi/v1.0/account/~/extension/~/message-store",
+            &items,
+        );
+        assert_eq!(
+            b.items[1].ops()[0].url,
+            "/restapi/v1.0/account/~/extension/~/message-store/404"
+        );
+        let mut svc = batch::service_fn(|op: RequestOp| async move {
+            ResponseOp::new(if op.url.ends_with("/404") { 404 } else { 200 }).with_body(op.body)
+        });
+        let opts = batch::ExecOptions {
+            continue_on_error: true,
+            ..Default::default()
+        };
+        let r = batch::block_on(batch::execute(
+            batchpart::stream::iter(b.items.into_iter().map(Ok)),
+            &mut svc,
+            opts,
+        ))
+        .unwrap();
+        let results = ringcentral::from_batch(&r);
+        assert_eq!(
+            results
+                .iter()
+                .map(|x| (x.resource_id.as_str(), x.status))
+                .collect::<Vec<_>>(),
+            [("1", 200), ("404", 404)]
+        );
+        assert_eq!(ringcentral::batch_status("PUT", &results), 207);
+    }
+}
+
+mod json_batch_seed {
+    use super::*;
+
+    fn urls(r: &json_batch::Request) -> Vec<(String, String)> {
+        r.batch
+            .items
+            .iter()
+            .flat_map(Item::ops)
+            .map(|o| (o.method.clone(), o.url.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn the_published_examples() {
+        let simple = json_batch::read_request(&fixture("json_batch_simple.json")).unwrap();
+        assert_eq!(
+            urls(&simple),
+            (1..=3)
+                .map(|i| ("GET".to_string(), format!("/accounts/demo_sample:{i}")))
+                .collect::<Vec<_>>()
+        );
+        let query = json_batch::read_request(&fixture("json_batch_query.json")).unwrap();
+        assert_eq!(urls(&query)[1].1, "/accounts/demo_sample:2?fields=*all");
+        let payloads = json_batch::read_request(&fixture("json_batch_payloads.json")).unwrap();
+        let note: serde_json::Value =
+            serde_json::from_slice(&payloads.batch.items[0].ops()[0].body).unwrap();
+        assert_eq!(note["attributes"]["body"], "Batch note 1");
+        let distinct = json_batch::read_request(&fixture("json_batch_distinct.json")).unwrap();
+        assert_eq!(
+            urls(&distinct)
+                .iter()
+                .map(|u| u.0.as_str())
+                .collect::<Vec<_>>(),
+            ["POST", "PATCH", "DELETE", "GET"]
+        );
+        for r in [simple, query, payloads, distinct] {
+            let again = json_batch::read_request(json_batch::write_request(&r).unwrap().as_bytes())
+                .unwrap();
+            assert_eq!(again, r);
+        }
+    }
+
+    #[test]
+    fn the_published_syntax_errors_give_line_and_column() {
+        // The page's example misses a comma after "path" and has a trailing comma.
+        let e = json_batch::read_request(&fixture("json_batch_distinct_as_published.json"))
+            .unwrap_err();
+        assert_eq!(e.kind(), BatchErrorKind::Json);
+        assert!(e.detail().contains("at line 6 column 7"), "{e}");
+        let fixed_comma = String::from_utf8(fixture("json_batch_distinct_as_published.json"))
+            .unwrap()
+            .replacen(
+                "\"/activities/xc:21/notes\"\n",
+                "\"/activities/xc:21/notes\",\n",
+                1,
+            );
+        let e = json_batch::read_request(fixed_comma.as_bytes()).unwrap_err();
+        assert!(
+            e.detail().contains("trailing comma at line 29 column 5"),
+            "{e}"
+        );
+        let fixed = fixed_comma.replacen("      },\n    },", "      }\n    },", 1);
+        assert_eq!(
+            json_batch::read_request(fixed.as_bytes()).unwrap(),
+            json_batch::read_request(&fixture("json_batch_distinct.json")).unwrap()
+        );
+    }
+
+    #[test]
+    fn limits_nesting_auth_and_stop_on_error() {
+        let doc = |n: usize| {
+            format!(
+                "{{\"requests\":[{}]}}",
+                vec![r#"{"method":"GET","path":"/a"}"#; n].join(",")
+            )
+        };
+        assert_eq!(
+            json_batch::read_request(doc(100).as_bytes())
+                .unwrap()
+                .batch
+                .items
+                .len(),
+            100
+        );
+        let e = json_batch::read_request(doc(101).as_bytes()).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.op().map(|o| o.0)),
+            (BatchErrorKind::TooManyOperations, Some(100))
+        );
+        let nested = br#"{"requests":[{"method":"get","path":"/a"},{"method":"post","path":"/batch","body":{"requests":[]}}]}"#;
+        let e = json_batch::read_request(nested).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.op().map(|o| o.0)),
+            (BatchErrorKind::NestedBatch, Some(1))
+        );
+        let auth = br#"{"requests":[{"method":"get","path":"/a","headers":{"Authorization":"Bearer other","If-Match":"\"7\""}}],"stop_on_error":true}"#;
+        let r = json_batch::read_request(auth).unwrap();
+        assert_eq!(
+            r.batch.items[0].ops()[0].headers.0,
+            vec![("If-Match".to_string(), "\"7\"".to_string())]
+        );
+        assert!(r.stop_on_error && !r.exec_options().continue_on_error);
+        // Served by the same executor: with stop_on_error the responses end at the first error.
+        let mut svc = batch::service_fn(|op: RequestOp| async move {
+            ResponseOp::new(if op.url == "/bad" { 400 } else { 200 }).with_body("{\"ok\":true}")
+        });
+        let req = json_batch::read_request(br#"{"requests":[{"method":"get","path":"/a"},{"method":"get","path":"/bad"},{"method":"get","path":"/c"}],"stop_on_error":true}"#).unwrap();
+        let resp = batch::block_on(batch::execute(
+            batchpart::stream::iter(req.batch.items.clone().into_iter().map(Ok)),
+            &mut svc,
+            req.exec_options(),
+        ))
+        .unwrap();
+        let text = json_batch::write_response(&resp).unwrap();
+        assert_eq!(
+            text,
+            r#"{"responses":[{"status":200,"body":{"ok":true}},{"status":400,"body":{"ok":true}}]}"#
+        );
+        assert_eq!(
+            json_batch::read_response(text.as_bytes())
+                .unwrap()
+                .items
+                .len(),
+            2
+        );
+        assert_eq!(
+            json_batch::read_response(br#"[{"status":204}]"#)
+                .unwrap()
+                .items[0]
+                .ops()[0]
+                .status,
+            204
+        );
+    }
+}
+
+mod ucwa_seed {
+    use super::*;
+    const CT: &[u8] = b"multipart/batching;boundary=\"EA370946\"";
+
+    #[test]
+    fn requests_both_encodings() {
+        for name in ["ucwa_xml_request.txt", "ucwa_json_request.txt"] {
+            let b = ucwa::read_requests(fx(name), CT).unwrap();
+            let ops: Vec<_> = b.items.iter().flat_map(Item::ops).collect();
+            assert_eq!(ops.len(), 2);
+            assert_eq!(ops[1].url, "/ucwa/v1/applications/11540713861/me/phones");
+            assert_eq!(ops[0].headers.get("Host"), Some("fe1.contoso.com"));
+            let (ct, body) = ucwa::write_requests(&b, b"EA370946").unwrap();
+            assert_eq!(ct, "multipart/batching; boundary=\"EA370946\"");
+            let wire = ringcentral::to_bytes(body);
+            // Strict mode: every part's own Content-Length now matches the framing.
+            let strict = batchpart::stream::decode_bytes_with(
+                &wire,
+                b"EA370946",
+                batchpart::Config::strict(),
+            )
+            .unwrap();
+            assert!(strict.iter().filter(|e| matches!(e, batchpart::stream::PartEvent::PartStart(p) if p.content_length().is_some())).count() == 2);
+            assert_eq!(ucwa::read_requests(wire, ct.as_bytes()).unwrap(), b);
+        }
+    }
+
+    #[test]
+    fn responses_both_encodings() {
+        for (name, kind) in [
+            ("ucwa_xml_response.txt", "xml"),
+            ("ucwa_json_response.txt", "json"),
+        ] {
+            let b = ucwa::read_responses(fx(name), b"multipart/batching; boundary=\"0cac9abd\"")
+                .unwrap();
+            let ops: Vec<_> = b.items.iter().flat_map(Item::ops).collect();
+            assert_eq!(ops.iter().map(|o| o.status).collect::<Vec<_>>(), [200, 200]);
+            assert!(ops[0].headers.get("Content-Type").unwrap().contains(kind));
+            let (ct, body) = ucwa::write_responses(&b, b"0cac9abd").unwrap();
+            assert_eq!(
+                ucwa::read_responses(ringcentral::to_bytes(body), ct.as_bytes()).unwrap(),
+                b
+            );
+        }
+    }
+
+    #[test]
+    fn a_space_before_the_colon_is_refused() {
+        let e =
+            ucwa::read_requests(fx("ucwa_json_request_space_before_colon.txt"), CT).unwrap_err();
+        assert_eq!(
+            e.decode_error().map(|d| d.kind()),
+            Some(batchpart::ErrorKind::InvalidHeader)
+        );
+    }
+}
+
+mod creatio_seed {
+    use super::*;
+
+    #[test]
+    fn json_requests_and_responses() {
+        let r1 = creatio::read_request(
+            b"application/json; odata=verbose; IEEE754Compatible=true",
+            fx("creatio_json_request_1.json"),
+        )
+        .unwrap();
+        assert_eq!(r1.items.len(), 2);
+        let Item::Changeset(g) = &r1.items[1] else {
+            panic!()
+        };
+        assert_eq!(g.id.as_deref(), Some("g1"));
+        assert_eq!(
+            g.ops
+                .iter()
+                .map(|o| o.content_id.clone().unwrap())
+                .collect::<Vec<_>>(),
+            ["t3", "t2"]
+        );
+        assert_eq!(g.ops[0].headers.get("Prefer"), Some("continue-on-error"));
+        assert!(creatio::exec_options(&[], &r1).continue_on_error);
+        // Plain OData validation refuses Creatio's reused id.
+        let strict: Result<batch::BatchRequest, _> =
+            batch::read_json(fx("creatio_json_request_1.json"), Some(Default::default()));
+        assert_eq!(
+            strict.unwrap_err().kind(),
+            BatchErrorKind::DuplicateContentId
+        );
+        let r2 =
+            creatio::read_request(b"application/json", fx("creatio_json_request_2.json")).unwrap();
+        assert_eq!(r2.op_count(), 3);
+        for r in [&r1, &r2] {
+            let again =
+                creatio::read_request(b"application/json", batch::write_json(r).unwrap().into())
+                    .unwrap();
+            assert_eq!(&again, r);
+        }
+        for (name, groups) in [
+            ("creatio_json_response_1.json", 1),
+            ("creatio_json_response_2.json", 1),
+            ("creatio_two_changesets_response.json", 2),
+        ] {
+            let resp = creatio::read_response(b"application/json", fx(name)).unwrap();
+            assert_eq!(
+                resp.items
+                    .iter()
+                    .filter(|i| matches!(i, Item::Changeset(_)))
+                    .count(),
+                groups,
+                "{name}"
+            );
+            assert!(resp
+                .items
+                .iter()
+                .flat_map(Item::ops)
+                .all(|o| o.status == 201 || o.status == 204));
+            let again = creatio::read_response(
+                b"application/json",
+                batch::write_json(&resp).unwrap().into(),
+            )
+            .unwrap();
+            assert_eq!(again, resp);
+        }
+    }
+
+    #[test]
+    fn multipart_with_content_id_in_the_embedded_request() {
+        for (name, b, ops) in [
+            ("creatio_multipart_request.txt", "batch_a685-9724-d873", 3),
+            (
+                "creatio_two_changesets_request.txt",
+                "batch_a685-9724-d873",
+                2,
+            ),
+        ] {
+            let ct = format!("multipart/mixed;boundary={b};\r\n IEEE754Compatible=true");
+            let r = creatio::read_request(ct.as_bytes(), fx(name)).unwrap();
+            assert_eq!(r.op_count(), ops);
+            assert!(r
+                .items
+                .iter()
+                .flat_map(Item::ops)
+                .all(|o| o.content_id.is_some()));
+            let (ct2, mut body) = batch::write_multipart(&r, b"batch_rt").unwrap();
+            assert_eq!(
+                creatio::read_request(ct2.as_bytes(), body.copy_to_bytes(body.remaining()))
+                    .unwrap(),
+                r
+            );
+        }
+        let resp = creatio::read_response(
+            b"multipart/mixed; boundary=batchresponse_e17aace9-5cbb-49bd-b7ad-f1be8cc8c9d8",
+            fx("creatio_multipart_response.txt"),
+        )
+        .unwrap();
+        assert_eq!(
+            resp.items[0]
+                .ops()
+                .iter()
+                .map(|o| o.status)
+                .collect::<Vec<_>>(),
+            [201, 204, 204]
+        );
+    }
+
+    #[test]
+    fn a_hundred_requests_at_most() {
+        let doc = |n: usize| {
+            let els: Vec<String> = (0..n)
+                .map(|i| format!(r#"{{"method":"GET","url":"City","id":"r{i}"}}"#))
+                .collect();
+            Bytes::from(format!("{{\"requests\":[{}]}}", els.join(",")))
+        };
+        assert!(creatio::read_request(b"application/json", doc(100)).is_ok());
+        assert_eq!(
+            creatio::read_request(b"application/json", doc(101))
+                .unwrap_err()
+                .kind(),
+            BatchErrorKind::TooManyOperations
+        );
+    }
+}
