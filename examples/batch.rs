@@ -1,8 +1,12 @@
 //! `batch`: read a batch request or response, validate it, and print its model as JSON.
 //!
 //! ```text
-//! cargo run --features batch,json --example batch -- parse [--content-type CT] [FILE|-]
+//! cargo run --features batch,json --example batch -- parse [--dialect D] [--content-type CT] [--path P] [FILE|-]
 //! ```
+//!
+//! `--dialect odata|ringcentral|json-batch|ucwa|creatio` (default `odata`) chooses the reader;
+//! every dialect prints the same model. RingCentral takes the request path (`--path`) to pair
+//! a PUT's parts with the IDs; its operations' `content_id` is the resource ID.
 //!
 //! JSON is chosen by `--content-type application/json`, or, without a Content-Type, by a `{`
 //! at the start; multipart takes its boundary from the Content-Type or from the first line.
@@ -14,8 +18,8 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use batchpart::batch::{
-    read_json, read_multipart, Batch, BatchError, BatchErrorKind, Headers, Item, RequestOp,
-    ResponseOp, ValidationOptions,
+    creatio, json_batch, read_json, read_multipart, ringcentral, ucwa, Batch, BatchError,
+    BatchErrorKind, Headers, Item, RequestOp, ResponseOp, ValidationOptions,
 };
 use bytes::Bytes;
 
@@ -141,19 +145,20 @@ fn is_response(input: &[u8], json: bool, boundary: Option<&[u8]>) -> bool {
     false
 }
 
+const USAGE: &str = "usage: batch parse [--dialect odata|ringcentral|json-batch|ucwa|creatio] [--content-type CT] [--path P] [FILE|-]";
+
 fn parse(args: &[String]) -> Result<String, BatchError> {
-    let usage = || {
-        BatchError::new(
-            BatchErrorKind::Malformed,
-            "usage: batch parse [--content-type CT] [FILE|-]",
-        )
-    };
+    let usage = || BatchError::new(BatchErrorKind::Malformed, USAGE);
     let mut ct: Option<String> = None;
+    let mut dialect = "odata".to_string();
+    let mut path = String::new();
     let mut file: Option<&str> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--content-type" => ct = Some(it.next().ok_or_else(usage)?.clone()),
+            "--dialect" => dialect = it.next().ok_or_else(usage)?.clone(),
+            "--path" => path = it.next().ok_or_else(usage)?.clone(),
             f if file.is_none() => file = Some(f),
             _ => return Err(usage()),
         }
@@ -174,6 +179,38 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
         None => first == Some(&b'{'),
     };
     let body = Bytes::from(input.clone());
+    match dialect.as_str() {
+        "odata" | "ucwa" | "creatio" => {}
+        "json-batch" => {
+            return Ok(if is_response(&input, true, None) || first == Some(&b'[') {
+                print("response", &json_batch::read_response(&input)?)
+            } else {
+                print("request", &json_batch::read_request(&input)?.batch)
+            });
+        }
+        "ringcentral" => {
+            return ringcentral_model(&input, ct.as_deref(), &path, json || first == Some(&b'['))
+        }
+        other => {
+            return Err(BatchError::new(
+                BatchErrorKind::Malformed,
+                format!("unknown dialect {other}"),
+            ))
+        }
+    }
+    if json && dialect == "creatio" {
+        return Ok(if is_response(&input, true, None) {
+            print(
+                "response",
+                &creatio::read_response(b"application/json", body)?,
+            )
+        } else {
+            print(
+                "request",
+                &creatio::read_request(b"application/json", body)?,
+            )
+        });
+    }
     if json {
         let opts = ValidationOptions {
             json: true,
@@ -204,7 +241,30 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
         .multipart_boundary()
         .map_err(BatchError::from)?
         .to_vec();
-    Ok(if is_response(&input, false, Some(&boundary)) {
+    let response = is_response(&input, false, Some(&boundary));
+    match (dialect.as_str(), response) {
+        ("ucwa", true) => {
+            return Ok(print(
+                "response",
+                &ucwa::read_responses(body, ct.as_bytes())?,
+            ))
+        }
+        ("ucwa", false) => return Ok(print("request", &ucwa::read_requests(body, ct.as_bytes())?)),
+        ("creatio", true) => {
+            return Ok(print(
+                "response",
+                &creatio::read_response(ct.as_bytes(), body)?,
+            ))
+        }
+        ("creatio", false) => {
+            return Ok(print(
+                "request",
+                &creatio::read_request(ct.as_bytes(), body)?,
+            ))
+        }
+        _ => {}
+    }
+    Ok(if response {
         print(
             "response",
             &read_multipart::<ResponseOp>(body, ct.as_bytes(), None)?,
@@ -214,6 +274,97 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
             "request",
             &read_multipart::<RequestOp>(body, ct.as_bytes(), Some(ValidationOptions::default()))?,
         )
+    })
+}
+
+/// RingCentral in the common model: one operation per resource, its ID as the content_id.
+fn ringcentral_model(
+    input: &[u8],
+    ct: Option<&str>,
+    path: &str,
+    json: bool,
+) -> Result<String, BatchError> {
+    let base = ringcentral::split_ids(path)
+        .map(|p| p.base)
+        .unwrap_or_default();
+    let url = |id: &str| {
+        if base.is_empty() {
+            id.to_string()
+        } else {
+            format!("{base}/{id}")
+        }
+    };
+    let request = |items: Vec<(String, Bytes)>| {
+        let ops = items
+            .into_iter()
+            .map(|(id, b)| {
+                Item::Op(
+                    RequestOp::new("PUT", url(&id))
+                        .with_content_id(id)
+                        .with_header("Content-Type", "application/json")
+                        .with_body(b),
+                )
+            })
+            .collect();
+        print("request", &Batch { items: ops })
+    };
+    let response = |r: ringcentral::Response| {
+        let ops = r
+            .results
+            .into_iter()
+            .map(|x| {
+                Item::Op(
+                    ResponseOp::new(x.status)
+                        .with_content_id(Some(x.resource_id))
+                        .with_body(x.body),
+                )
+            })
+            .collect();
+        print("response", &Batch { items: ops })
+    };
+    if json {
+        let v: serde_json::Value = serde_json::from_slice(input)
+            .map_err(|e| BatchError::new(BatchErrorKind::Json, e.to_string()))?;
+        let is_resp = v
+            .as_array()
+            .and_then(|a| a.first())
+            .is_some_and(|e| e.get("status").is_some());
+        return Ok(if is_resp {
+            response(ringcentral::read_json_response(207, input)?)
+        } else {
+            request(ringcentral::read_json_request(path, input)?)
+        });
+    }
+    let ct = match ct {
+        Some(c) => c.to_string(),
+        None => {
+            let line = input.split(|&b| b == b'\n').next().unwrap_or_default();
+            let b = line.strip_prefix(b"--").ok_or_else(|| {
+                BatchError::new(
+                    BatchErrorKind::Malformed,
+                    "no Content-Type and no leading --",
+                )
+            })?;
+            format!(
+                "multipart/mixed; boundary=\"{}\"",
+                String::from_utf8_lossy(b).trim_end()
+            )
+        }
+    };
+    let body = Bytes::copy_from_slice(input);
+    // A 207 response opens with its JSON summary, `{"response":[...]}`.
+    let summary_first = input.windows(11).take(512).any(|w| w == b"{\"response\"");
+    Ok(if summary_first {
+        response(ringcentral::read_multipart_response(
+            207,
+            ct.as_bytes(),
+            body,
+            &ringcentral::split_ids(path)
+                .map(|p| p.ids)
+                .unwrap_or_default(),
+        )?)
+    } else {
+        request(ringcentral::read_put(path, ct.as_bytes(), body)?)
     })
 }
 

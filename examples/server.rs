@@ -1,5 +1,11 @@
-//! `server`: serves `POST /$batch` (multipart or JSON) over an in-memory store, through the
-//! batch module's reader, executor and writer, on hyper.
+//! `server`: serves batches over an in-memory store, through the batch module's readers,
+//! executor and writers, on hyper:
+//!
+//! - `POST .../$batch`: OData, multipart or JSON;
+//! - `POST /batch`: the JSON `/batch` dialect;
+//! - `GET`, `PUT`, `DELETE` on a path ending in comma-separated IDs
+//!   (`.../message-store/1,2`): RingCentral, multipart (`207`) or, when the request's
+//!   `Content-Type` or `Accept` is `application/vnd.ringcentral.multipart+json`, JSON.
 //!
 //! ```text
 //! cargo run --features batch,json,http --example server -- [ADDR]   # default 127.0.0.1:8080
@@ -19,11 +25,12 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use batchpart::batch::{
-    execute, write_json, write_multipart, BatchError, ExecOptions, JsonReader, MultipartReader,
-    Preferences, RefScope, RequestOp, ResponseOp, Service, ValidationOptions,
+    execute, json_batch, ringcentral, write_json, write_multipart, BatchError, ExecOptions,
+    JsonReader, MultipartReader, Preferences, RefScope, RequestOp, ResponseOp, Service,
+    ValidationOptions,
 };
 use bytes::{Buf, Bytes};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Incoming};
 use hyper::{Request, Response};
 
@@ -48,17 +55,18 @@ fn split_url(url: &str) -> (String, Option<u64>) {
     } else {
         path
     };
-    let seg = path
-        .trim_start_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or("");
+    let mut segs = path.trim_start_matches('/').rsplit('/');
+    let seg = segs.next().unwrap_or("");
     match seg.split_once('(') {
         Some((set, key)) => (
             set.to_string(),
             key.trim_end_matches(')').trim_matches('\'').parse().ok(),
         ),
-        None => (seg.to_string(), None),
+        // RingCentral style: `.../message-store/7`.
+        None => match (seg.parse::<u64>(), segs.next()) {
+            (Ok(id), Some(set)) => (set.to_string(), Some(id)),
+            _ => (seg.to_string(), None),
+        },
     }
 }
 
@@ -223,17 +231,141 @@ fn error(status: u16, e: &BatchError) -> Response<Full<Bytes>> {
     )
 }
 
+async fn route(
+    req: Request<Incoming>,
+    store: Rc<RefCell<Store>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_string();
+    let last = path.rsplit('/').next().unwrap_or("");
+    if req.method() == hyper::Method::POST && path.ends_with("/$batch") {
+        return batch(req, store).await;
+    }
+    if req.method() == hyper::Method::POST && (path == "/batch" || path.ends_with("/batch")) {
+        return Ok(api_batch(req, store).await);
+    }
+    if last.contains(',') || last == "*" {
+        return Ok(ringcentral_batch(req, store).await);
+    }
+    Ok(reply(
+        404,
+        "text/plain",
+        Bytes::from_static(b"POST /$batch, POST /batch, or a RingCentral batch path\n"),
+    ))
+}
+
+async fn body_bytes(req: Request<Incoming>) -> (http::request::Parts, Bytes) {
+    let (parts, body) = req.into_parts();
+    (
+        parts,
+        body.collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default(),
+    )
+}
+
+/// The JSON `/batch` dialect, on the same store and executor.
+async fn api_batch(req: Request<Incoming>, store: Rc<RefCell<Store>>) -> Response<Full<Bytes>> {
+    let (_, body) = body_bytes(req).await;
+    let parsed = match json_batch::read_request(&body) {
+        Ok(r) => r,
+        Err(e) => return error(400, &e),
+    };
+    let mut db = Db { store, saved: None };
+    let items = batchpart::stream::iter(parsed.batch.items.clone().into_iter().map(Ok));
+    match execute(items, &mut db, parsed.exec_options())
+        .await
+        .and_then(|r| json_batch::write_response(&r))
+    {
+        Ok(text) => reply(200, "application/json", Bytes::from(text)),
+        Err(e) => error(400, &e),
+    }
+}
+
+/// RingCentral batches: one operation per ID, all run whatever fails, answered 207 (or 204 for
+/// a DELETE that succeeded everywhere).
+async fn ringcentral_batch(
+    req: Request<Incoming>,
+    store: Rc<RefCell<Store>>,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = body_bytes(req).await;
+    let path = parts.uri.path().to_string();
+    let header = |n: &str| {
+        parts
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    let json_form = header("content-type").starts_with(ringcentral::MULTIPART_JSON)
+        || header("accept").starts_with(ringcentral::MULTIPART_JSON);
+    let method = parts.method.as_str().to_string();
+    let Some(ids) = ringcentral::split_ids(&path) else {
+        return reply(404, "text/plain", Bytes::new());
+    };
+    let items = match (method.as_str(), json_form) {
+        ("PUT", true) => ringcentral::read_json_request(&path, &body),
+        ("PUT", false) => {
+            // Boundaries are case-sensitive: parse the header as sent.
+            let ct = parts
+                .headers
+                .get("content-type")
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            ringcentral::read_put(&path, ct, body)
+        }
+        _ => Ok(ids
+            .ids
+            .iter()
+            .map(|id| (id.clone(), Bytes::new()))
+            .collect()),
+    };
+    let items = match items {
+        Ok(i) => i,
+        Err(e) => return error(400, &e),
+    };
+    let batch = ringcentral::to_batch(&method, &ids.base, &items);
+    let mut db = Db { store, saved: None };
+    let opts = ExecOptions {
+        continue_on_error: true,
+        ..Default::default()
+    };
+    let response = match execute(
+        batchpart::stream::iter(batch.items.into_iter().map(Ok)),
+        &mut db,
+        opts,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return error(400, &e),
+    };
+    let results = ringcentral::from_batch(&response);
+    let status = ringcentral::batch_status(&method, &results);
+    if status == 204 {
+        return reply(204, "application/json", Bytes::new());
+    }
+    if json_form {
+        return match ringcentral::write_json_response(&results) {
+            Ok(text) => reply(status, ringcentral::MULTIPART_JSON, Bytes::from(text)),
+            Err(e) => error(500, &e),
+        };
+    }
+    match ringcentral::write_multipart_response(
+        &method,
+        &results,
+        batchpart::encoder::random_boundary().as_bytes(),
+    ) {
+        Ok((status, ct, body)) => reply(status, &ct, ringcentral::to_bytes(body)),
+        Err(e) => error(500, &e),
+    }
+}
+
 async fn batch(
     req: Request<Incoming>,
     store: Rc<RefCell<Store>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    if req.method() != hyper::Method::POST || !req.uri().path().ends_with("/$batch") {
-        return Ok(reply(
-            404,
-            "text/plain",
-            Bytes::from_static(b"POST /$batch\n"),
-        ));
-    }
     let ct = req
         .headers()
         .get("content-type")
@@ -308,7 +440,7 @@ fn main() -> std::io::Result<()> {
             let (tcp, _) = listener.accept().await?;
             let store = store.clone();
             tokio::task::spawn_local(async move {
-                let svc = hyper::service::service_fn(move |req| batch(req, store.clone()));
+                let svc = hyper::service::service_fn(move |req| route(req, store.clone()));
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
                     .await;

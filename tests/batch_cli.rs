@@ -101,3 +101,83 @@ fn invalid_input_gives_one_error_line() {
         "{err}"
     );
 }
+
+#[test]
+fn every_dialect_prints_the_same_model() {
+    let parse = |args: &[&str]| {
+        let (code, out, err) = run(args, None);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let rc = parse(&[
+        "parse",
+        "--dialect",
+        "ringcentral",
+        "--path",
+        "/restapi/v1.0/account/~/extension/~/message-store/401654758008,401642088008",
+        "tests/fixtures/ringcentral_put_request.txt",
+    ]);
+    assert_eq!(rc["kind"], "request");
+    assert_eq!(
+        rc["items"][1],
+        json!({"content_id": "401642088008", "method": "PUT", "url": "/restapi/v1.0/account/~/extension/~/message-store/401642088008", "headers": [["Content-Type", "application/json"]], "body": "{\"readStatus\": \"Read\"}"})
+    );
+    let rc = parse(&[
+        "parse",
+        "--dialect",
+        "ringcentral",
+        "--path",
+        "/m/2447722008,2416832008",
+        "tests/fixtures/ringcentral_get_response.txt",
+    ]);
+    assert_eq!(
+        (
+            rc["kind"].as_str(),
+            rc["items"][1]["status"].as_u64(),
+            rc["items"][1]["content_id"].as_str()
+        ),
+        (Some("response"), Some(404), Some("2416832008"))
+    );
+    let jb = parse(&[
+        "parse",
+        "--dialect",
+        "json-batch",
+        "tests/fixtures/json_batch_payloads.json",
+    ]);
+    assert_eq!(jb["items"][0]["method"], "POST");
+    assert_eq!(jb["items"][0]["url"], "/activities/xc:11/notes");
+    let uc = parse(&[
+        "parse",
+        "--dialect",
+        "ucwa",
+        "tests/fixtures/ucwa_xml_response.txt",
+        "--content-type",
+        "multipart/batching; boundary=\"0cac9abd\"",
+    ]);
+    assert_eq!(uc["kind"], "response");
+    assert_eq!(uc["items"].as_array().unwrap().len(), 2);
+    let cr = parse(&[
+        "parse",
+        "--dialect",
+        "creatio",
+        "tests/fixtures/creatio_json_request_1.json",
+    ]);
+    assert_eq!(cr["items"][1]["changeset"][0]["content_id"], "t3");
+    // The published /batch example with its syntax errors: one error line with a position.
+    let (code, _, err) = run(
+        &[
+            "parse",
+            "--dialect",
+            "json-batch",
+            "tests/fixtures/json_batch_distinct_as_published.json",
+        ],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert_eq!(err, "error: json: expected `,` or `}` at line 6 column 7\n");
+    let (code, _, err) = run(&["parse", "--dialect", "nope", "-"], Some(b"{}"));
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "error: malformed: unknown dialect nope\n")
+    );
+}

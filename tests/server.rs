@@ -143,3 +143,126 @@ async fn multipart_and_json_batches_over_loopback() {
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("get-in-changeset"));
 }
+
+/// One request with any method, path and headers.
+async fn send(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: String,
+) -> (u16, String, Bytes) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut s, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("Host", addr);
+    for (n, v) in headers {
+        req = req.header(*n, *v);
+    }
+    let res = s
+        .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (
+        status,
+        ct,
+        res.into_body().collect().await.unwrap().to_bytes(),
+    )
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn ringcentral_and_json_batch_dialects_over_loopback() {
+    use batchpart::batch::{json_batch, ringcentral};
+    let server = start();
+    let addr = server.1.clone();
+
+    // The JSON /batch API creates two messages.
+    let create = r#"{"requests":[
+        {"method":"post","path":"/message-store","data":{"readStatus":"Unread"}},
+        {"method":"POST","path":"/message-store","data":{"readStatus":"Unread"}},
+        {"method":"get","path":"/message-store"}]}"#;
+    let (status, _, body) = send(
+        &addr,
+        "POST",
+        "/batch",
+        &[("Content-Type", "application/json")],
+        create.into(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let r = json_batch::read_response(&body).unwrap();
+    assert_eq!(statuses(&r), [[201], [201], [200]]);
+    // A nested /batch is refused whole.
+    let (status, _, body) = send(
+        &addr,
+        "POST",
+        "/batch",
+        &[],
+        r#"{"requests":[{"method":"post","path":"/batch"}]}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("nested-batch"));
+
+    // RingCentral: a multipart PUT of three IDs, one unknown: 207 with a summary.
+    let base = "/restapi/v1.0/account/~/extension/~/message-store";
+    let bodies = vec![Bytes::from_static(b"{\"readStatus\":\"Read\"}"); 3];
+    let (ct, put) = ringcentral::write_put(&bodies, b"Boundary_1_15567762_1355833573664").unwrap();
+    let put = String::from_utf8(ringcentral::to_bytes(put).to_vec()).unwrap();
+    let (status, ct2, body) = send(
+        &addr,
+        "PUT",
+        &format!("{base}/1,2,99"),
+        &[("Content-Type", &ct)],
+        put,
+    )
+    .await;
+    assert_eq!(status, 207, "{}", String::from_utf8_lossy(&body));
+    let r = ringcentral::read_multipart_response(
+        207,
+        ct2.as_bytes(),
+        body,
+        &["1".into(), "2".into(), "99".into()],
+    )
+    .unwrap();
+    assert_eq!(
+        r.results
+            .iter()
+            .map(|x| (x.resource_id.as_str(), x.status))
+            .collect::<Vec<_>>(),
+        [("1", 204), ("2", 204), ("99", 404)]
+    );
+
+    // The JSON form of a GET.
+    let (status, ct, body) = send(
+        &addr,
+        "GET",
+        &format!("{base}/1,99"),
+        &[("Accept", ringcentral::MULTIPART_JSON)],
+        String::new(),
+    )
+    .await;
+    assert_eq!((status, ct.as_str()), (207, ringcentral::MULTIPART_JSON));
+    let r = ringcentral::read_json_response(207, &body).unwrap();
+    assert_eq!(r.results[0].status, 200);
+    assert_eq!(
+        r.results[0].body,
+        Bytes::from_static(b"{\"readStatus\":\"Read\"}")
+    );
+    assert_eq!(r.results[1].status, 404);
+
+    // A DELETE that succeeds everywhere answers 204.
+    let (status, _, body) = send(&addr, "DELETE", &format!("{base}/1,2"), &[], String::new()).await;
+    assert_eq!((status, body.len()), (204, 0));
+}
