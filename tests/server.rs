@@ -48,32 +48,16 @@ fn start() -> Server {
     Server(child, addr)
 }
 
-/// One request over a fresh connection: status, content type and body.
+/// A batch POST over a fresh connection: status, content type and body.
 async fn post(
     addr: &str,
     content_type: &str,
     prefer: Option<&str>,
     body: String,
 ) -> (u16, String, Bytes) {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let mut req = hyper::Request::post("/service/$batch")
-        .header("Host", addr)
-        .header("Content-Type", content_type);
-    if let Some(p) = prefer {
-        req = req.header("Prefer", p);
-    }
-    let res = send
-        .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let ct = res.headers()["content-type"].to_str().unwrap().to_string();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, ct, body)
+    let mut headers = vec![("Content-Type", content_type)];
+    headers.extend(prefer.map(|p| ("Prefer", p)));
+    send(addr, "POST", "/service/$batch", &headers, body).await
 }
 
 fn statuses(r: &BatchResponse) -> Vec<Vec<u16>> {
