@@ -127,3 +127,60 @@ fn stream_allocations_do_not_grow_with_parts() {
     eprintln!("stream allocations per byte, 4 KiB chunks: {c100:.5} vs {c1000:.5}");
     assert!(c1000 <= c100 * 1.1 + 1e-9);
 }
+
+/// The batch readers make a small constant number of allocations per operation (its method,
+/// URL, headers and Content-ID strings, the op itself, and its place in the batch), whatever
+/// the batch size.
+#[cfg(all(feature = "batch", feature = "json"))]
+#[test]
+fn batch_readers_allocate_a_small_constant_per_operation() {
+    use batchpart::batch::{
+        read_json, read_multipart, write_json, Batch, BatchRequest, Item, RequestOp,
+        ValidationOptions,
+    };
+    let model = |n: usize| Batch {
+        items: (0..n)
+            .map(|i| {
+                Item::Op(
+                    RequestOp::new("PATCH", format!("/Customers({i})"))
+                        .with_content_id(format!("{i}"))
+                        .with_header("Content-Type", "application/json")
+                        .with_body(format!("{{\"n\":{i}}}")),
+                )
+            })
+            .collect::<Vec<_>>(),
+    };
+    let opts = || {
+        Some(ValidationOptions {
+            max_operations: usize::MAX,
+            ..Default::default()
+        })
+    };
+    let per_op = |reader: &dyn Fn(usize) -> usize| {
+        let (a, b) = (reader(100), reader(1000));
+        (b - a) as f64 / 900.0
+    };
+    let multipart = |n: usize| {
+        let body = batchpart::batch::write_multipart(&model(n), b"batch_alloc")
+            .map(|(_, e)| e.flat_map(|b| b.to_vec()).collect::<Vec<u8>>())
+            .unwrap();
+        let body = bytes::Bytes::from(body);
+        let (allocs, b) = count(|| {
+            read_multipart::<RequestOp>(body, b"multipart/mixed; boundary=batch_alloc", opts())
+                .unwrap()
+        });
+        assert_eq!(b.op_count(), n);
+        allocs
+    };
+    let json = |n: usize| {
+        let body = bytes::Bytes::from(write_json(&model(n)).unwrap());
+        let (allocs, b): (usize, BatchRequest) = count(|| read_json(body, opts()).unwrap());
+        assert_eq!(b.op_count(), n);
+        allocs
+    };
+    let (m, j) = (per_op(&multipart), per_op(&json));
+    eprintln!("allocations per operation: multipart {m:.1}, JSON {j:.1}");
+    // Documented in README and BENCHMARKS.md: at most 16 per operation in either format.
+    assert!(m <= 16.0, "multipart: {m:.1} allocations per operation");
+    assert!(j <= 16.0, "JSON: {j:.1} allocations per operation");
+}
