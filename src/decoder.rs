@@ -29,6 +29,10 @@ pub const MAX_DEPTH: usize = 16;
 
 const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
 
+/// Slices shorter than this are searched without building a `memmem::Finder`: its setup
+/// (about 240 ns for a long boundary) would cost more than the search.
+const SMALL_SLICE: usize = 8 * 1024;
+
 /// Resource limits. Every one is counted across chunk edges, never reset per fed slice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -533,23 +537,51 @@ impl<'f> Feed<'f> {
         }
     }
 
+    /// The next `h >= from` where the bare boundary of `level` starts and, for every `h` this
+    /// returns that is a delimiter, `input[h-3..h]` is `LF--` (the caller checks that, and the
+    /// CR). Short slices are scanned for LF with `memchr` and compared in place, which costs
+    /// nothing to set up; longer ones use the level's `memmem::Finder`, built at most once per
+    /// fed slice. Both give the caller the same first delimiter.
     fn find(&mut self, level: usize, from: usize) -> Option<usize> {
         let b = self.boundary(level);
         if self.input.len().saturating_sub(from) < b.len() {
             return None;
         }
-        match &self.finder {
-            Some((l, _)) if *l == level => {}
-            _ => {
-                self.st.stats.finders_built += 1;
-                self.finder = Some((level, Finder::new(b)))
-            }
+        let cached = matches!(&self.finder, Some((l, _)) if *l == level);
+        if !cached && self.input.len() - from < SMALL_SLICE {
+            return self.find_after_lf(b, from);
+        }
+        if !cached {
+            self.st.stats.finders_built += 1;
+            self.finder = Some((level, Finder::new(b)));
         }
         let (_, f) = self.finder.as_ref()?;
         let hit = f.find(&self.input[from..]).map(|i| from + i);
         let end = hit.map_or(self.input.len(), |h| h + b.len());
         self.st.stats.bytes_examined += (end - from) as u64;
         hit
+    }
+
+    /// The first `h >= from` with `input[h-3..h] == LF--` and the boundary at `h`.
+    fn find_after_lf(&mut self, b: &[u8], from: usize) -> Option<usize> {
+        let input = self.input;
+        let mut p = from.saturating_sub(3);
+        while let Some(i) = memchr::memchr(b'\n', &input[p..]) {
+            let lf = p + i;
+            let h = lf + 3;
+            self.st.stats.bytes_examined += (i + 1) as u64;
+            if h + b.len() > input.len() {
+                self.st.stats.bytes_examined += (input.len() - lf - 1) as u64;
+                return None;
+            }
+            if h >= from && &input[lf + 1..h] == b"--" && &input[h..h + b.len()] == b {
+                self.st.stats.bytes_examined += (2 + b.len()) as u64;
+                return Some(h);
+            }
+            p = lf + 1;
+        }
+        self.st.stats.bytes_examined += (input.len() - p) as u64;
+        None
     }
 
     fn step(&mut self) -> Step<'f> {

@@ -155,6 +155,10 @@ fn compose_inverts_inspect_for_every_fixture() {
         if f.extension().map_or(true, |e| e != "txt") {
             continue;
         }
+        // Fixtures that are malformed on purpose (the seed's mangled UCWA headers).
+        if f.to_string_lossy().contains("space_before_colon") {
+            continue;
+        }
         let first = std::fs::read(&f).unwrap();
         let args: Vec<String> = if first.starts_with(b"--") {
             vec![f.display().to_string()]
