@@ -357,7 +357,7 @@ async fn ringcentral_batch(
         &results,
         batchpart::encoder::random_boundary().as_bytes(),
     ) {
-        Ok((status, ct, body)) => reply(status, &ct, ringcentral::to_bytes(body)),
+        Ok((status, ct, body)) => reply(status, &ct, body.into_bytes()),
         Err(e) => error(500, &e),
     }
 }

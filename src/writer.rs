@@ -420,6 +420,13 @@ impl Encoded {
         self.segs.iter()
     }
 
+    /// The whole body as one `Bytes`: the segment itself when there is one, a single copy
+    /// otherwise (for callers that need contiguous bytes, such as a `Full` body).
+    pub fn into_bytes(mut self) -> Bytes {
+        let n = self.remaining;
+        self.copy_to_bytes(n)
+    }
+
     /// The total length, for a `Content-Length`.
     pub fn len(&self) -> usize {
         self.remaining

@@ -49,7 +49,7 @@ mod ringcentral_seed {
         let bodies: Vec<Bytes> = items.iter().map(|(_, b)| b.clone()).collect();
         let (ct2, body) =
             ringcentral::write_put(&bodies, b"Boundary_1_15567762_1355833573664").unwrap();
-        let wire = ringcentral::to_bytes(body);
+        let wire = body.into_bytes();
         // The same bytes as the seed's request, but for the final line end the encoder adds.
         assert_eq!(
             wire,
@@ -122,13 +122,9 @@ mod ringcentral_seed {
         let (status, ct2, body) =
             ringcentral::write_multipart_response("GET", &r.results, b"Boundary_rt").unwrap();
         assert_eq!(status, 207);
-        let again = ringcentral::read_multipart_response(
-            207,
-            ct2.as_bytes(),
-            ringcentral::to_bytes(body),
-            &ids,
-        )
-        .unwrap();
+        let again =
+            ringcentral::read_multipart_response(207, ct2.as_bytes(), body.into_bytes(), &ids)
+                .unwrap();
         assert_eq!(again, r);
         // A batch DELETE that succeeded everywhere answers 204; a failed endpoint its own status.
         let deleted: Vec<_> = ids
@@ -369,7 +365,7 @@ mod ucwa_seed {
             assert_eq!(ops[0].headers.get("Host"), Some("fe1.contoso.com"));
             let (ct, body) = ucwa::write_requests(&b, b"EA370946").unwrap();
             assert_eq!(ct, "multipart/batching; boundary=\"EA370946\"");
-            let wire = ringcentral::to_bytes(body);
+            let wire = body.into_bytes();
             // Strict mode: every part's own Content-Length now matches the framing.
             let strict = batchpart::stream::decode_bytes_with(
                 &wire,
@@ -395,7 +391,7 @@ mod ucwa_seed {
             assert!(ops[0].headers.get("Content-Type").unwrap().contains(kind));
             let (ct, body) = ucwa::write_responses(&b, b"0cac9abd").unwrap();
             assert_eq!(
-                ucwa::read_responses(ringcentral::to_bytes(body), ct.as_bytes()).unwrap(),
+                ucwa::read_responses(body.into_bytes(), ct.as_bytes()).unwrap(),
                 b
             );
         }

@@ -203,7 +203,7 @@ async fn ringcentral_and_json_batch_dialects_over_loopback() {
     let base = "/restapi/v1.0/account/~/extension/~/message-store";
     let bodies = vec![Bytes::from_static(b"{\"readStatus\":\"Read\"}"); 3];
     let (ct, put) = ringcentral::write_put(&bodies, b"Boundary_1_15567762_1355833573664").unwrap();
-    let put = String::from_utf8(ringcentral::to_bytes(put).to_vec()).unwrap();
+    let put = String::from_utf8(put.into_bytes().to_vec()).unwrap();
     let (status, ct2, body) = send(
         &addr,
         "PUT",

@@ -20,7 +20,7 @@
 //! operation per resource, not atomic, run to the end whatever fails (RingCentral batches are
 //! not transactional), so the OData executor serves it with the same handler.
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -464,9 +464,4 @@ pub fn from_batch(response: &BatchResponse) -> Vec<ResourceResult> {
             body: r.body.clone(),
         })
         .collect()
-}
-
-/// Reads a whole encoded body into `Bytes` (for writers' output in tests and servers).
-pub fn to_bytes(mut e: Encoded) -> Bytes {
-    e.copy_to_bytes(e.remaining())
 }
