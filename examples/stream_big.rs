@@ -39,15 +39,61 @@ impl Pattern {
     }
 }
 
-fn fnv1a(mut h: u64, data: &[u8]) -> u64 {
-    for &b in data {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100_0000_01b3);
-    }
-    h
+/// A position-dependent checksum, eight bytes at a time so that it runs at memory speed and
+/// the throughput measures decoding, not checksumming. The running state carries the byte
+/// position, so chunk edges anywhere give the same result.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Sum {
+    acc: u64,
+    pos: u64,
+    pending: [u8; 8],
+    n: usize,
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+impl Sum {
+    const NEW: Sum = Sum {
+        acc: 0,
+        pos: 0,
+        pending: [0; 8],
+        n: 0,
+    };
+
+    fn word(&mut self, w: u64) {
+        self.acc = (self.acc ^ w.wrapping_add(self.pos))
+            .rotate_left(7)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.pos += 8;
+    }
+
+    fn update(mut self, mut data: &[u8]) -> Self {
+        while self.n > 0 && !data.is_empty() {
+            self.pending[self.n] = data[0];
+            self.n = (self.n + 1) % 8;
+            data = &data[1..];
+            if self.n == 0 {
+                self.word(u64::from_le_bytes(self.pending));
+            }
+        }
+        let mut words = data.chunks_exact(8);
+        for w in &mut words {
+            self.word(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+        for &b in words.remainder() {
+            self.pending[self.n] = b;
+            self.n += 1;
+        }
+        self
+    }
+
+    fn finish(mut self) -> u64 {
+        let n = self.n;
+        self.pending[n..].fill(0);
+        if n > 0 {
+            self.word(u64::from_le_bytes(self.pending));
+        }
+        self.acc ^ self.pos
+    }
+}
 
 /// Produces the body in exactly-64 KiB chunks, part by part.
 struct Generator<'p> {
@@ -129,25 +175,22 @@ fn main() {
         PartStream::new(batchpart::stream::iter(gen), BOUNDARY.as_bytes()).expect("valid boundary");
     let start = Instant::now();
     let (mut part, mut len, mut sum, mut total, mut checked) =
-        (0usize, 0usize, FNV_OFFSET, 0u64, 0usize);
+        (0usize, 0usize, Sum::NEW, 0u64, 0usize);
     while let Some(ev) = block_on_next(&mut events) {
         match ev.expect("the generated body is valid") {
             PartEvent::PartStart(_) => {
                 len = 0;
-                sum = FNV_OFFSET;
+                sum = Sum::NEW;
             }
             PartEvent::Body(b) => {
                 len += b.len();
-                sum = fnv1a(sum, &b);
+                sum = sum.update(&b);
                 total += b.len() as u64;
             }
             PartEvent::PartEnd(_) => {
                 assert_eq!(len, MIB, "part {part} length");
-                assert_eq!(
-                    sum,
-                    fnv1a(FNV_OFFSET, pattern.body(part)),
-                    "part {part} checksum"
-                );
+                let expected = Sum::NEW.update(pattern.body(part)).finish();
+                assert_eq!(sum.finish(), expected, "part {part} checksum");
                 part += 1;
                 checked += 1;
             }
@@ -157,8 +200,11 @@ fn main() {
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(checked, parts, "every part decoded");
     let gib = total as f64 / (1u64 << 30) as f64;
-    println!("parts: {checked}, each 1 MiB, length and FNV-1a checksum verified");
-    println!("body bytes: {total} ({gib:.3} GiB) in {secs:.2} s: {:.0} MiB/s (generation and checksums included)", total as f64 / MIB as f64 / secs);
+    println!("parts: {checked}, each 1 MiB, length and checksum verified");
+    println!(
+        "body bytes: {total} ({gib:.3} GiB) in {secs:.2} s: {:.0} MiB/s (generating the chunks and checksumming each part twice included)",
+        total as f64 / MIB as f64 / secs
+    );
     match vm_hwm_kib() {
         Some(kib) => println!(
             "peak resident memory (VmHWM): {kib} KiB ({:.1} MiB)",
