@@ -38,7 +38,8 @@ pub enum EncodeErrorKind {
     NestingTooDeep,
     /// Output after the close delimiter, or a preamble after the first part.
     OutOfOrder,
-    /// A body, preamble or epilogue holds a line that starts with a delimiter.
+    /// A body, preamble or epilogue holds a line that starts with a delimiter, or a header
+    /// name or method would start a line with one.
     BoundaryInBody,
     /// A caller-supplied `Content-Type` names another boundary than the one given.
     ContentTypeMismatch,
@@ -322,6 +323,31 @@ impl Encoder {
         Ok(())
     }
 
+    /// A written line (a header, a request line) must not open with `--` and an open boundary:
+    /// every reader would take it for a delimiter line.
+    fn check_line_start(&self, line: &[u8]) -> Result<(), EncodeError> {
+        if let Some(rest) = line.strip_prefix(b"--") {
+            if self.levels[..self.depth]
+                .iter()
+                .any(|l| rest.starts_with(l.boundary()))
+            {
+                return err(EncodeErrorKind::BoundaryInBody);
+            }
+        }
+        Ok(())
+    }
+
+    fn check_header_lines<H, N, V>(&self, headers: H) -> Result<(), EncodeError>
+    where
+        H: IntoIterator<Item = (N, V)>,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        headers
+            .into_iter()
+            .try_for_each(|(n, _)| self.check_line_start(n.as_ref()))
+    }
+
     /// Writes a preamble; only before the first part of the current multipart.
     pub fn preamble<B: BufMut>(&mut self, text: &[u8], buf: &mut B) -> Result<(), EncodeError> {
         self.live()?;
@@ -361,6 +387,7 @@ impl Encoder {
     {
         self.live()?;
         check_headers(headers.clone())?;
+        self.check_header_lines(headers.clone())?;
         self.delimiter(buf);
         buf.put_slice(b"\r\n");
         put_headers(buf, headers);
@@ -402,6 +429,8 @@ impl Encoder {
             return err(EncodeErrorKind::InvalidVersion);
         }
         check_headers(headers.clone())?;
+        self.check_line_start(method)?;
+        self.check_header_lines(headers.clone())?;
         buf.put_slice(method);
         buf.put_slice(b" ");
         buf.put_slice(target);
@@ -440,6 +469,7 @@ impl Encoder {
             return err(EncodeErrorKind::InvalidStatus);
         }
         check_headers(headers.clone())?;
+        self.check_header_lines(headers.clone())?;
         buf.put_slice(version);
         let digits = [
             b'0' + (status / 100) as u8,
@@ -487,6 +517,7 @@ impl Encoder {
             return err(EncodeErrorKind::NestingTooDeep);
         }
         check_headers(headers.clone())?;
+        self.check_header_lines(headers.clone())?;
         let mut has_ct = false;
         for (n, v) in headers.clone() {
             if n.as_ref().eq_ignore_ascii_case(b"content-type") {

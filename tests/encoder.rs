@@ -531,3 +531,23 @@ proptest! {
         prop_assert_eq!(observed(&evs), want);
     }
 }
+
+#[test]
+fn lines_that_would_read_as_delimiters_are_refused() {
+    // Found by the roundtrip fuzz target: the method `--rt-0` opened a request line with the
+    // boundary, so the reader took it for a delimiter line.
+    let mut e = Encoder::new(b"rt-0").unwrap();
+    let mut buf = BytesMut::new();
+    e.part([("Content-Type", "application/http")], &mut buf)
+        .unwrap();
+    let r = e.request_head(b"--rt-0", b"~", Some(b"HTTP/1.1"), no_headers(), &mut buf);
+    assert_eq!(r.unwrap_err().kind(), K::BoundaryInBody);
+    let r = e.request_head(b"GET", b"/", None, [("--rt-0-x", "v")], &mut buf);
+    assert_eq!(r.unwrap_err().kind(), K::BoundaryInBody);
+    let r = e.part([("--rt-0", "v")], &mut buf);
+    assert_eq!(r.unwrap_err().kind(), K::BoundaryInBody);
+    // A name that merely starts with dashes is fine.
+    assert!(e
+        .request_head(b"--x", b"/", None, [("--rt", "v")], &mut buf)
+        .is_ok());
+}
