@@ -7,7 +7,8 @@
 //!
 //! Two rules keep the work linear for every input and every chunking:
 //! - the `memmem::Finder` for a level's boundary is built at most once per fed slice (lazily,
-//!   and only when the slice is long enough to hold a boundary), never once per search;
+//!   and only for slices of 8 KiB or more; shorter ones are scanned for LF with `memchr`),
+//!   never once per search;
 //! - every search resumes where the last one stopped. A header block that straddles a chunk edge
 //!   is left unconsumed for the caller to present again with more bytes (as with `httparse`),
 //!   but the decoder remembers how far it validated it, so no line is validated twice.
