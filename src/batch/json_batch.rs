@@ -2,8 +2,8 @@
 //! `{"requests":[{"method","path","query"?,"data"?|"body"?}], "stop_on_error"?}`.
 //!
 //! - Methods are case-insensitive; the model holds them in upper case.
-//! - At most 100 requests: the 101st is a [`TooManyOperations`](BatchErrorKind::TooManyOperations) error.
-//! - A nested `/batch` request is refused ([`NestedBatch`](BatchErrorKind::NestedBatch)).
+//! - At most 100 requests: the 101st is a [`TooManyOperations`](crate::batch::BatchErrorKind::TooManyOperations) error.
+//! - A nested `/batch` request is refused ([`NestedBatch`](crate::batch::BatchErrorKind::NestedBatch)).
 //! - Authentication headers inside requests are dropped on reading: the batch's own
 //!   identity applies to every request.
 //! - Syntax errors give the line and column of the whole document.

@@ -363,7 +363,7 @@ fn http_part_headers(content_id: &Option<String>) -> Vec<(&'static [u8], Vec<u8>
 /// operation bodies share memory with the model's. Changesets get their own boundaries
 /// (the changeset's id when it is a valid, distinct boundary; a random one otherwise). Every
 /// body is checked for a delimiter (one `memmem` pass each): a body that holds one is an
-/// [`Encode`](BatchErrorKind::Encode) error, never ambiguous output.
+/// [`Encode`](crate::batch::BatchErrorKind::Encode) error, never ambiguous output.
 ///
 /// ```
 /// use batchpart::batch::{write_multipart, Batch, Changeset, Item, RequestOp};
