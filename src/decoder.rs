@@ -34,6 +34,18 @@ const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
 /// (about 240 ns for a long boundary) would cost more than the search.
 const SMALL_SLICE: usize = 8 * 1024;
 
+/// Line ends that are not delimiters after which the LF scan of a short slice hands over to
+/// the `memmem::Finder`.
+const LF_CANDIDATES: usize = 16;
+
+/// The outcome of the LF scan of a short slice.
+enum LfScan {
+    Found(usize),
+    None,
+    /// Too many line ends that were not delimiters, the last at this index.
+    Dense(usize),
+}
+
 /// Resource limits. Every one is counted across chunk edges, never reset per fed slice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -545,14 +557,26 @@ impl<'f> Feed<'f> {
     /// fed slice. Both give the caller the same first delimiter.
     fn find(&mut self, level: usize, from: usize) -> Option<usize> {
         let b = self.boundary(level);
+        let mut from = from;
         if self.input.len().saturating_sub(from) < b.len() {
             return None;
         }
         let cached = matches!(&self.finder, Some((l, _)) if *l == level);
         if !cached && self.input.len() - from < SMALL_SLICE {
-            return self.find_after_lf(b, from);
+            match self.find_after_lf(b, from) {
+                LfScan::Found(h) => return Some(h),
+                LfScan::None => return None,
+                // Line ends everywhere (near-miss delimiters, LF-heavy bodies): the Finder's
+                // setup now pays for itself. No delimiter starts before `lf`.
+                LfScan::Dense(lf) => {
+                    from = from.max(lf + 3);
+                    if self.input.len().saturating_sub(from) < b.len() {
+                        return None;
+                    }
+                }
+            }
         }
-        if !cached {
+        if !matches!(&self.finder, Some((l, _)) if *l == level) {
             self.st.stats.finders_built += 1;
             self.finder = Some((level, Finder::new(b)));
         }
@@ -563,26 +587,32 @@ impl<'f> Feed<'f> {
         hit
     }
 
-    /// The first `h >= from` with `input[h-3..h] == LF--` and the boundary at `h`.
-    fn find_after_lf(&mut self, b: &[u8], from: usize) -> Option<usize> {
+    /// Scans for `LF -- boundary` from `from`; gives up after [`LF_CANDIDATES`] line ends
+    /// that are not delimiters.
+    fn find_after_lf(&mut self, b: &[u8], from: usize) -> LfScan {
         let input = self.input;
         let mut p = from.saturating_sub(3);
+        let mut misses = 0;
         while let Some(i) = memchr::memchr(b'\n', &input[p..]) {
             let lf = p + i;
             let h = lf + 3;
             self.st.stats.bytes_examined += (i + 1) as u64;
             if h + b.len() > input.len() {
                 self.st.stats.bytes_examined += (input.len() - lf - 1) as u64;
-                return None;
+                return LfScan::None;
             }
             if h >= from && &input[lf + 1..h] == b"--" && &input[h..h + b.len()] == b {
                 self.st.stats.bytes_examined += (2 + b.len()) as u64;
-                return Some(h);
+                return LfScan::Found(h);
+            }
+            misses += 1;
+            if misses == LF_CANDIDATES {
+                return LfScan::Dense(lf);
             }
             p = lf + 1;
         }
         self.st.stats.bytes_examined += (input.len() - p) as u64;
-        None
+        LfScan::None
     }
 
     fn step(&mut self) -> Step<'f> {
