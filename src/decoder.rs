@@ -668,8 +668,8 @@ impl<'f> Feed<'f> {
         }
         self.st.phase = Phase::Scan(Region::Preamble);
         if (n as usize) < BOM.len() && n > 0 {
-            // A BOM prefix that was not a BOM is preamble, re-emitted from the constant.
-            self.set_virtual_held(true, false);
+            // A BOM prefix that was not a BOM is preamble, re-emitted from the constant; the
+            // body no longer starts at a delimiter, so none may open it without a line end.
             return Ok(self
                 .content(Region::Preamble, &BOM[..n as usize], 0)?
                 .into());

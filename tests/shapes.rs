@@ -93,6 +93,11 @@ fn bom_is_skipped() {
     // A lone BOM prefix is preamble.
     let evs = ok(b"\xEF\xBBx\r\n--b\r\n\r\nx\r\n--b--");
     assert_eq!(evs[0], Ev::Preamble(b"\xEF\xBBx".to_vec()));
+    // ...and a delimiter right after it is not at the start of the body (found by the
+    // differential fuzz target): it is preamble too.
+    let evs = ok(b"\xEF--b\r\n--b\r\n\r\nx\r\n--b--");
+    assert_eq!(evs[0], Ev::Preamble(b"\xEF--b".to_vec()));
+    assert_eq!(bodies(&evs), vec![b"x".to_vec()]);
 }
 
 #[test]
