@@ -320,12 +320,19 @@ pub fn roundtrip(tree: &Tree, sizes: &[usize]) {
         return;
     };
     let wire = enc.copy_to_bytes(enc.remaining());
-    let evs = decode_with(&wire, b"rt-0", Config::default(), &[])
+    // The decoder's resource limits are its own policy; the property is about what the
+    // encoder accepts, so decode without them.
+    let mut cfg = Config::default();
+    cfg.limits = batchpart::Limits {
+        max_header_bytes: usize::MAX,
+        max_headers: usize::MAX,
+        max_parts: u64::MAX,
+        max_depth: batchpart::MAX_DEPTH,
+        max_preamble_bytes: u64::MAX,
+    };
+    let evs = decode_with(&wire, b"rt-0", cfg, &[])
         .unwrap_or_else(|e| panic!("encoder output refused: {e}"));
-    assert_eq!(
-        decode_with(&wire, b"rt-0", Config::default(), sizes).unwrap(),
-        evs
-    );
+    assert_eq!(decode_with(&wire, b"rt-0", cfg, sizes).unwrap(), evs);
     let mut it = evs.iter();
     check_tree(tree, &mut it);
 }
