@@ -31,6 +31,12 @@ pub type BodyStream =
 /// The error type of body streams.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// The start line of an operation the `Writer` writes whole.
+enum StartLine<'a> {
+    Request(&'a str, &'a str),
+    Response(u16, Option<&'a str>),
+}
+
 enum Segment {
     Bytes(Bytes),
     #[cfg(feature = "stream")]
@@ -264,25 +270,12 @@ impl Writer {
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
-        self.http_part(content_id)?;
-        let head_id = match content_id {
-            Some((id, ContentIdIn::Head | ContentIdIn::Both)) => Some(("Content-ID", id)),
-            _ => None,
-        };
-        let owned: Vec<(N, V)> = headers.into_iter().collect();
-        let hs = head_id
-            .into_iter()
-            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
-            .chain(owned.iter().map(|(n, v)| (n.as_ref(), v.as_ref())))
-            .collect::<Vec<(&[u8], &[u8])>>();
-        self.enc.request_head(
-            method.as_bytes(),
-            target.as_bytes(),
-            Some(b"HTTP/1.1"),
-            hs.iter().copied(),
-            &mut self.frame,
-        )?;
-        self.body(body)
+        self.http_op(
+            content_id,
+            StartLine::Request(method, target),
+            headers,
+            body,
+        )
     }
 
     /// A whole `application/http` response operation; `reason: None` gives the canonical
@@ -300,6 +293,27 @@ impl Writer {
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
+        self.http_op(
+            content_id,
+            StartLine::Response(status, reason),
+            headers,
+            body,
+        )
+    }
+
+    /// The part, the head (with the Content-ID among its headers where asked) and the body.
+    fn http_op<H, N, V>(
+        &mut self,
+        content_id: Option<(&str, ContentIdIn)>,
+        line: StartLine<'_>,
+        headers: H,
+        body: Bytes,
+    ) -> Result<&mut Self, EncodeError>
+    where
+        H: IntoIterator<Item = (N, V)>,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
         self.http_part(content_id)?;
         let head_id = match content_id {
             Some((id, ContentIdIn::Head | ContentIdIn::Both)) => Some(("Content-ID", id)),
@@ -311,13 +325,22 @@ impl Writer {
             .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
             .chain(owned.iter().map(|(n, v)| (n.as_ref(), v.as_ref())))
             .collect::<Vec<(&[u8], &[u8])>>();
-        self.enc.response_head(
-            b"HTTP/1.1",
-            status,
-            reason.map(str::as_bytes),
-            hs.iter().copied(),
-            &mut self.frame,
-        )?;
+        match line {
+            StartLine::Request(method, target) => self.enc.request_head(
+                method.as_bytes(),
+                target.as_bytes(),
+                Some(b"HTTP/1.1"),
+                hs.iter().copied(),
+                &mut self.frame,
+            )?,
+            StartLine::Response(status, reason) => self.enc.response_head(
+                b"HTTP/1.1",
+                status,
+                reason.map(str::as_bytes),
+                hs.iter().copied(),
+                &mut self.frame,
+            )?,
+        }
         self.body(body)
     }
 

@@ -1,36 +1,10 @@
 //! The `batch` example's contract: `batch parse` prints the model as JSON, or one error line.
 #![cfg(all(feature = "batch", feature = "json"))]
+mod common;
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("batch");
-    let mut child = Command::new(bin)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(i) = stdin {
-        child.stdin.take().unwrap().write_all(i).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    common::run_example("batch", args, stdin)
 }
 
 #[test]

@@ -1,38 +1,17 @@
 //! The `inspect` example is the crate's black-box contract: its options, its JSON and its
 //! error line. `cargo test` builds examples, so the binary sits next to the test's.
+mod common;
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 fn inspect() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let p = exe.parent()?.parent()?.join("examples").join("inspect");
-    p.exists().then_some(p)
+    Some(common::example("inspect"))
 }
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    let Some(bin) = inspect() else {
-        panic!("examples/inspect was not built; run `cargo test --all-features`")
-    };
-    let mut child = Command::new(bin)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    common::run_example("inspect", args, stdin)
 }
 
 #[test]

@@ -70,19 +70,7 @@ pub fn write_requests(
             b" HTTP/1.1".to_vec(),
         ]
         .concat();
-        let len = head_len(&line, op.headers.iter()) + op.body.len();
-        w.part_start([
-            (
-                "Content-Type",
-                "application/http; msgtype=request".to_string(),
-            ),
-            ("Content-Length", len.to_string()),
-        ])?;
-        let hs: Vec<(Vec<u8>, Vec<u8>)> = op
-            .headers
-            .iter()
-            .map(|(n, v)| (unlatin1(n), unlatin1(v)))
-            .collect();
+        let hs = start_part(&mut w, "request", &line, &op.headers, op.body.len())?;
         w.request_head(
             &unlatin1(&op.method),
             &unlatin1(&op.url),
@@ -109,19 +97,13 @@ pub fn write_responses(
             if reason.is_empty() { "" } else { " " },
             reason
         );
-        let len = head_len(line.as_bytes(), op.headers.iter()) + op.body.len();
-        w.part_start([
-            (
-                "Content-Type",
-                "application/http; msgtype=response".to_string(),
-            ),
-            ("Content-Length", len.to_string()),
-        ])?;
-        let hs: Vec<(Vec<u8>, Vec<u8>)> = op
-            .headers
-            .iter()
-            .map(|(n, v)| (unlatin1(n), unlatin1(v)))
-            .collect();
+        let hs = start_part(
+            &mut w,
+            "response",
+            line.as_bytes(),
+            &op.headers,
+            op.body.len(),
+        )?;
         w.response_head(
             b"HTTP/1.1",
             op.status,
@@ -131,6 +113,32 @@ pub fn write_responses(
         w.body(op.body.clone())?;
     }
     Ok((quoted(&w), w.finish(b"")?))
+}
+
+/// A header as wire bytes, name and value.
+type WireHeader = (Vec<u8>, Vec<u8>);
+
+/// Starts an operation's part, with its `msgtype` and its exact `Content-Length` (start line,
+/// headers, blank line and body); returns the head's headers as wire bytes.
+fn start_part(
+    w: &mut Writer,
+    msgtype: &str,
+    line: &[u8],
+    headers: &super::model::Headers,
+    body: usize,
+) -> Result<Vec<WireHeader>, BatchError> {
+    let len = head_len(line, headers.iter()) + body;
+    w.part_start([
+        (
+            "Content-Type",
+            format!("application/http; msgtype={msgtype}"),
+        ),
+        ("Content-Length", len.to_string()),
+    ])?;
+    Ok(headers
+        .iter()
+        .map(|(n, v)| (unlatin1(n), unlatin1(v)))
+        .collect())
 }
 
 /// `multipart/batching; boundary="..."`: UCWA's documents always quote the boundary.

@@ -322,13 +322,15 @@ pub fn roundtrip(tree: &Tree, sizes: &[usize]) {
     let wire = enc.copy_to_bytes(enc.remaining());
     // The decoder's resource limits are its own policy; the property is about what the
     // encoder accepts, so decode without them.
-    let mut cfg = Config::default();
-    cfg.limits = batchpart::Limits {
-        max_header_bytes: usize::MAX,
-        max_headers: usize::MAX,
-        max_parts: u64::MAX,
-        max_depth: batchpart::MAX_DEPTH,
-        max_preamble_bytes: u64::MAX,
+    let cfg = Config {
+        limits: batchpart::Limits {
+            max_header_bytes: usize::MAX,
+            max_headers: usize::MAX,
+            max_parts: u64::MAX,
+            max_depth: batchpart::MAX_DEPTH,
+            max_preamble_bytes: u64::MAX,
+        },
+        ..Config::default()
     };
     let evs = decode_with(&wire, b"rt-0", cfg, &[])
         .unwrap_or_else(|e| panic!("encoder output refused: {e}"));
