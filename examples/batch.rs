@@ -23,21 +23,9 @@ use batchpart::batch::{
 };
 use bytes::Bytes;
 
-fn latin1(out: &mut String, b: &[u8]) {
-    out.push('"');
-    for &c in b {
-        match c {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x20..=0x7e => out.push(c as char),
-            _ => out.push_str(&format!("\\u{:04x}", c)),
-        }
-    }
-    out.push('"');
-}
+#[path = "support/latin1.rs"]
+mod support;
+use support::latin1;
 
 fn text(out: &mut String, s: &str) {
     latin1(out, &Headers::value_bytes(s));

@@ -14,6 +14,10 @@ use batchpart::stream::{block_on_next, HttpKind, PartEvent, PartStream};
 use batchpart::{Config, ContentType};
 use bytes::Bytes;
 
+#[path = "support/latin1.rs"]
+mod support;
+use support::latin1;
+
 const SAMPLE: &[u8] = include_bytes!("../tests/fixtures/creatio_multipart_request.txt");
 
 struct Opts {
@@ -98,22 +102,6 @@ impl Iterator for Chunks {
         buf.truncate(got);
         Some(Ok(Bytes::from(buf)))
     }
-}
-
-fn latin1(out: &mut String, b: &[u8]) {
-    out.push('"');
-    for &c in b {
-        match c {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x20..=0x7e => out.push(c as char),
-            _ => out.push_str(&format!("\\u{:04x}", c)),
-        }
-    }
-    out.push('"');
 }
 
 fn headers_json(out: &mut String, h: batchpart::Headers<'_>) {

@@ -169,20 +169,6 @@ fn is_version(v: &[u8]) -> bool {
     matches!(v, [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit())
 }
 
-/// Validates all headers before writing any, so a refused header leaves no partial output.
-fn check_headers<H, N, V>(headers: H) -> Result<(), EncodeError>
-where
-    H: IntoIterator<Item = (N, V)>,
-    N: AsRef<[u8]>,
-    V: AsRef<[u8]>,
-{
-    for (n, v) in headers {
-        check_name(n.as_ref())?;
-        check_value(v.as_ref())?;
-    }
-    Ok(())
-}
-
 fn put_headers<B: BufMut, H, N, V>(buf: &mut B, headers: H)
 where
     H: IntoIterator<Item = (N, V)>,
@@ -337,15 +323,20 @@ impl Encoder {
         Ok(())
     }
 
-    fn check_header_lines<H, N, V>(&self, headers: H) -> Result<(), EncodeError>
+    /// Validates every header before any is written, so a refused header leaves no partial
+    /// output: a token name, a value without CR, LF, NUL or other controls, and no line that
+    /// would open with a delimiter.
+    fn check_fields<H, N, V>(&self, headers: H) -> Result<(), EncodeError>
     where
         H: IntoIterator<Item = (N, V)>,
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
-        headers
-            .into_iter()
-            .try_for_each(|(n, _)| self.check_line_start(n.as_ref()))
+        headers.into_iter().try_for_each(|(n, v)| {
+            check_name(n.as_ref())?;
+            check_value(v.as_ref())?;
+            self.check_line_start(n.as_ref())
+        })
     }
 
     /// Writes a preamble; only before the first part of the current multipart.
@@ -386,8 +377,7 @@ impl Encoder {
         V: AsRef<[u8]>,
     {
         self.live()?;
-        check_headers(headers.clone())?;
-        self.check_header_lines(headers.clone())?;
+        self.check_fields(headers.clone())?;
         self.delimiter(buf);
         buf.put_slice(b"\r\n");
         put_headers(buf, headers);
@@ -428,9 +418,8 @@ impl Encoder {
         if version.is_some_and(|v| !is_version(v)) {
             return err(EncodeErrorKind::InvalidVersion);
         }
-        check_headers(headers.clone())?;
+        self.check_fields(headers.clone())?;
         self.check_line_start(method)?;
-        self.check_header_lines(headers.clone())?;
         buf.put_slice(method);
         buf.put_slice(b" ");
         buf.put_slice(target);
@@ -468,8 +457,7 @@ impl Encoder {
         if !(100..=999).contains(&status) || check_value(reason).is_err() {
             return err(EncodeErrorKind::InvalidStatus);
         }
-        check_headers(headers.clone())?;
-        self.check_header_lines(headers.clone())?;
+        self.check_fields(headers.clone())?;
         buf.put_slice(version);
         let digits = [
             b'0' + (status / 100) as u8,
@@ -516,8 +504,7 @@ impl Encoder {
         if self.depth == MAX_DEPTH {
             return err(EncodeErrorKind::NestingTooDeep);
         }
-        check_headers(headers.clone())?;
-        self.check_header_lines(headers.clone())?;
+        self.check_fields(headers.clone())?;
         let mut has_ct = false;
         for (n, v) in headers.clone() {
             if n.as_ref().eq_ignore_ascii_case(b"content-type") {

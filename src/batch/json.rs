@@ -173,6 +173,31 @@ impl Obj {
         self.0.push('}');
         self.0
     }
+
+    /// An element's opening members: its id and atomicity group, when it has them.
+    fn with_id(id: Option<&str>, group: Option<&str>) -> Self {
+        let mut o = Obj::new();
+        if let Some(id) = id {
+            o.str("id", id);
+        }
+        if let Some(g) = group {
+            o.str("atomicityGroup", g);
+        }
+        o
+    }
+
+    /// An element's closing members, `headers` and `body` (see [`headers_for_body`]).
+    fn payload(mut self, headers: &Headers, body: &Bytes) -> Result<String, BatchError> {
+        let added = headers_for_body(headers, body);
+        let headers = added.as_ref().unwrap_or(headers);
+        if !headers.is_empty() {
+            self.raw("headers", &headers_json(headers));
+        }
+        if let Some(b) = body_to_json(body, headers)? {
+            self.raw("body", &b);
+        }
+        Ok(self.end())
+    }
 }
 
 fn headers_json(h: &Headers) -> String {
@@ -308,13 +333,7 @@ impl JsonOp for RequestOp {
     }
 
     fn to_json(&self, group: Option<&str>) -> Result<String, BatchError> {
-        let mut o = Obj::new();
-        if let Some(id) = &self.content_id {
-            o.str("id", id);
-        }
-        if let Some(g) = group {
-            o.str("atomicityGroup", g);
-        }
+        let mut o = Obj::with_id(self.content_id.as_deref(), group);
         if !self.depends_on.is_empty() {
             let list: Vec<String> = self.depends_on.iter().map(|d| json_str(d)).collect();
             o.raw("dependsOn", &format!("[{}]", list.join(",")));
@@ -326,15 +345,7 @@ impl JsonOp for RequestOp {
                 serde_json::from_str(cond).map_err(|e| BatchError::new(K::Body, e.to_string()))?;
             o.raw("if", raw.get());
         }
-        let added = headers_for_body(&self.headers, &self.body);
-        let headers = added.as_ref().unwrap_or(&self.headers);
-        if !headers.is_empty() {
-            o.raw("headers", &headers_json(headers));
-        }
-        if let Some(b) = body_to_json(&self.body, headers)? {
-            o.raw("body", &b);
-        }
-        Ok(o.end())
+        o.payload(&self.headers, &self.body)
     }
 }
 
@@ -364,23 +375,9 @@ impl JsonOp for ResponseOp {
     }
 
     fn to_json(&self, group: Option<&str>) -> Result<String, BatchError> {
-        let mut o = Obj::new();
-        if let Some(id) = &self.content_id {
-            o.str("id", id);
-        }
-        if let Some(g) = group {
-            o.str("atomicityGroup", g);
-        }
+        let mut o = Obj::with_id(self.content_id.as_deref(), group);
         o.raw("status", &self.status.to_string());
-        let added = headers_for_body(&self.headers, &self.body);
-        let headers = added.as_ref().unwrap_or(&self.headers);
-        if !headers.is_empty() {
-            o.raw("headers", &headers_json(headers));
-        }
-        if let Some(b) = body_to_json(&self.body, headers)? {
-            o.raw("body", &b);
-        }
-        Ok(o.end())
+        o.payload(&self.headers, &self.body)
     }
 }
 
