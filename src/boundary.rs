@@ -40,6 +40,53 @@ pub fn boundary_needs_quotes(boundary: &[u8]) -> bool {
         .any(|&b| !(b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)))
 }
 
+/// An owned copy of a boundary (at most [`MAX_BOUNDARY_LEN`] bytes), so that an event can
+/// name a nested boundary without borrowing the decoder. Dereferences to the bytes.
+#[derive(Clone, Copy)]
+pub struct Boundary {
+    bytes: [u8; MAX_BOUNDARY_LEN],
+    len: u8,
+}
+
+impl Boundary {
+    /// The caller has validated `boundary`.
+    pub(crate) fn new(boundary: &[u8]) -> Self {
+        let len = boundary.len().min(MAX_BOUNDARY_LEN);
+        let mut bytes = [0; MAX_BOUNDARY_LEN];
+        bytes[..len].copy_from_slice(&boundary[..len]);
+        Boundary {
+            bytes,
+            len: len as u8,
+        }
+    }
+
+    /// The boundary's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+impl core::ops::Deref for Boundary {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl PartialEq for Boundary {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Boundary {}
+
+impl core::fmt::Debug for Boundary {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        crate::headers::ByteStr(self.as_bytes()).fmt(f)
+    }
+}
+
 /// A delimiter, `CRLF "--" boundary`, held inline so that no allocation is needed and held-back
 /// bytes can be re-emitted from here instead of being copied.
 #[derive(Debug, Clone, Copy)]

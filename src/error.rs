@@ -55,6 +55,14 @@ pub enum ErrorKind {
     /// Strict mode only: an embedded HTTP head is not closed by its own blank line before the
     /// delimiter.
     HeadWithoutBlankLine,
+    /// Two `Content-Length` fields with different values, on a part or in an embedded head
+    /// (RFC 9112 §6.3). An error in every mode.
+    ConflictingContentLength,
+    /// Strict mode only: a `Content-Length` field repeated with the same value.
+    DuplicateContentLength,
+    /// Misuse: a feed was shorter than the bytes the previous feed left unconsumed, which
+    /// must be presented again (see [`Feed::consumed`](crate::Feed::consumed)).
+    UnconsumedInputMissing,
 }
 
 impl ErrorKind {
@@ -81,6 +89,11 @@ impl ErrorKind {
             ErrorKind::InvalidContentLength => "invalid content-length",
             ErrorKind::ContentLengthMismatch => "content-length disagrees with framing",
             ErrorKind::HeadWithoutBlankLine => "embedded head not closed by a blank line",
+            ErrorKind::ConflictingContentLength => "conflicting content-length values",
+            ErrorKind::DuplicateContentLength => "repeated content-length in strict mode",
+            ErrorKind::UnconsumedInputMissing => {
+                "feed did not present the bytes the previous feed left unconsumed"
+            }
         }
     }
 }

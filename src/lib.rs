@@ -52,10 +52,13 @@ pub mod stream;
 #[cfg(feature = "std")]
 pub mod writer;
 
+pub use boundary::Boundary;
 pub use boundary::{boundary_needs_quotes, validate_boundary, MAX_BOUNDARY_LEN};
 pub use content_id::ContentId;
 pub use content_type::ContentType;
-pub use decoder::{Config, Decoder, Event, Feed, Limits, Part, PartEnd, Stats, MAX_DEPTH};
+pub use decoder::{
+    Carried, Chunk, Config, Decoder, Event, Feed, Limits, Part, PartEnd, Stats, MAX_DEPTH,
+};
 pub use error::{Error, ErrorKind};
 pub use headers::{Header, Headers, Value};
 pub use http::{parse_content_length, RequestHead, ResponseHead};

@@ -17,7 +17,7 @@ use futures_core::Stream;
 use crate::boundary::DELIM_HEAD;
 use crate::content_id::ContentId;
 use crate::content_type::ContentType;
-use crate::decoder::{Config, Decoder, Event, PartEnd, MAX_DEPTH};
+use crate::decoder::{Chunk, Config, Decoder, Event, PartEnd, MAX_DEPTH};
 use crate::error::Error;
 use crate::headers::{Headers, Value};
 
@@ -182,8 +182,6 @@ impl<E: std::error::Error + 'static> std::error::Error for StreamError<E> {
 struct Owner<'a> {
     /// The chunk that was fed, when it was fed as it is.
     buf: &'a Bytes,
-    /// The straddle buffer, when that was fed instead.
-    carry: &'a [u8],
     boundaries: &'a mut [Bytes; MAX_DEPTH],
     depth: usize,
 }
@@ -209,16 +207,19 @@ impl Owner<'_> {
 
     /// Body bytes: a view of the fed buffer, or held-back delimiter bytes, which are
     /// `CRLF--` (static) followed by a prefix of the level's boundary.
-    fn body(&self, s: &[u8], out: &mut VecDeque<PartEvent>, wrap: fn(Bytes) -> PartEvent) {
-        if within(self.buf, s) {
-            out.push_back(wrap(self.buf.slice_ref(s)));
-            return;
-        }
-        if s.is_empty() || within(self.carry, s) {
+    fn body(&self, chunk: Chunk<'_>, out: &mut VecDeque<PartEvent>, wrap: fn(Bytes) -> PartEvent) {
+        let s = match chunk {
+            Chunk::Input(s) if within(self.buf, s) => {
+                out.push_back(wrap(self.buf.slice_ref(s)));
+                return;
+            }
             // Bytes that followed a straddling head in the same (final) feed.
-            out.push_back(wrap(Bytes::copy_from_slice(s)));
-            return;
-        }
+            Chunk::Input(s) => {
+                out.push_back(wrap(Bytes::copy_from_slice(s)));
+                return;
+            }
+            Chunk::Carried(ref c) => c.as_bytes(),
+        };
         let start = match s.first() {
             Some(b'\r') => 0,
             Some(b'\n') => 1,
@@ -227,8 +228,7 @@ impl Owner<'_> {
         let head = (DELIM_HEAD.len() - start).min(s.len());
         let b = &self.boundaries[self.depth - 1];
         if s[..head] != DELIM_HEAD[start..start + head] || !b.starts_with(&s[head..]) {
-            // Not the held-back prefix of this level's delimiter: never expected, but a copy
-            // is always correct.
+            // Not a prefix of this level's delimiter (a partial BOM): a copy.
             out.push_back(wrap(Bytes::copy_from_slice(s)));
             return;
         }
@@ -257,7 +257,7 @@ impl Owner<'_> {
                 depth: p.depth(),
             }),
             Event::MultipartStart(b) => {
-                let b = self.view(b);
+                let b = Bytes::copy_from_slice(&b);
                 self.boundaries[self.depth] = b.clone();
                 self.depth += 1;
                 PartEvent::MultipartStart(b)
@@ -378,7 +378,6 @@ where
             let buf = core::mem::take(&mut self.chunk);
             let mut owner = Owner {
                 buf: &buf,
-                carry: &[],
                 boundaries: &mut self.boundaries,
                 depth: self.depth,
             };
@@ -421,7 +420,6 @@ where
         let none = Bytes::new();
         let mut owner = Owner {
             buf: &none,
-            carry: &self.carry,
             boundaries: &mut self.boundaries,
             depth: self.depth,
         };
@@ -569,7 +567,6 @@ pub fn decode_bytes_with(
     boundaries[0] = Bytes::copy_from_slice(boundary);
     let mut owner = Owner {
         buf: body,
-        carry: &[],
         boundaries: &mut boundaries,
         depth: 1,
     };

@@ -193,12 +193,13 @@ fn nested_boundaries() {
     assert_eq!(evs[1], Ev::MultipartStart(b"b2".to_vec()));
     assert_eq!(evs[2], Ev::Preamble(b"pre".to_vec()));
     assert!(evs.contains(&Ev::Epilogue(b"epi".to_vec())));
-    // A nested boundary equal to, or a prefix of, an enclosing one.
+    // A nested boundary equal to, or a prefix of, an enclosing one: reported at the offset of
+    // the Content-Type value that names it.
     let prefix = b"--bb\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b--\r\n--bb--";
     let e = decode_all_ways(prefix, b"bb", Config::default()).unwrap_err();
     assert_eq!(
         (e.kind(), e.offset()),
-        (ErrorKind::NestedBoundaryConflict, 6)
+        (ErrorKind::NestedBoundaryConflict, 20)
     );
     let equal = b"--bb\r\nContent-Type: multipart/mixed; boundary=bb\r\n\r\n--bb--\r\n--bb--";
     assert_eq!(
@@ -245,8 +246,8 @@ fn limits_fire_and_name_themselves() {
         let mut l = Limits::default();
         f(&mut l);
         Config {
-            strict: false,
             limits: l,
+            ..Config::default()
         }
     };
     let three = b"--b\r\n\r\n1\r\n--b\r\n\r\n2\r\n--b\r\n\r\n3\r\n--b--";

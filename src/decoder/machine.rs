@@ -1,0 +1,1004 @@
+//! The decoder's state machine: one enum of states whose variants carry their own data, and
+//! one step function per state.
+
+use memchr::memmem::Finder;
+
+use super::types::{Carried, Chunk, Event, Part, PartEnd};
+use super::{Config, Stats, MAX_DEPTH};
+use crate::boundary::{validate_boundary, Boundary, Delimiter, DELIM_HEAD};
+use crate::content_id::ContentId;
+use crate::content_type::ContentType;
+use crate::error::{Error, ErrorKind};
+use crate::headers::{valid_continuation_line, valid_field_line, Headers};
+use crate::http::{
+    looks_like_status_line, parse_content_length, parse_request_line, parse_status_line, HeadInfo,
+    RequestHead, ResponseHead,
+};
+
+const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
+
+/// What the bytes between delimiters are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Region {
+    Preamble,
+    Body,
+    Epilogue,
+}
+
+/// Delimiter bytes consumed but not yet judged: `D[content_from..to]` of the current level's
+/// delimiter `D = CRLF -- boundary`. `D[..content_from]` are virtual: a line end that already
+/// served as the end of a header block or a close-delimiter line, which the next delimiter may
+/// share.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pending {
+    pub(super) to: u8,
+    pub(super) content_from: u8,
+    /// Absolute offset of `D[content_from]`.
+    pub(super) offset: u64,
+    /// The virtual line end was an embedded HTTP head's blank line.
+    head_blank: bool,
+}
+
+/// Searching for the current level's delimiter.
+#[derive(Debug, Clone, Copy)]
+struct Scan {
+    region: Region,
+    pending: Option<Pending>,
+    /// Preamble bytes of this multipart so far.
+    preamble: u64,
+}
+
+impl Scan {
+    fn new(region: Region, pending: Option<Pending>) -> Self {
+        Scan {
+            region,
+            pending,
+            preamble: 0,
+        }
+    }
+}
+
+/// Where in the rest of a delimiter line (after its boundary) the decoder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TailStep {
+    AfterBoundary,
+    Dash,
+    Pad,
+    Cr,
+    ClosePad,
+    CloseCr,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tail {
+    step: TailStep,
+    /// Transport padding bytes on this line so far.
+    pad: usize,
+}
+
+/// Progress through a header block, which may straddle chunk edges.
+#[derive(Debug, Clone, Copy, Default)]
+struct Block {
+    /// Bytes of complete, validated lines.
+    scanned: usize,
+    /// Bytes of the current, unterminated line already searched for its LF.
+    partial: usize,
+    /// Header fields so far.
+    fields: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum State {
+    /// Before anything: this many bytes of a UTF-8 BOM matched.
+    Bom(u8),
+    /// Preamble, body or epilogue, up to the next delimiter.
+    Scan(Scan),
+    /// The rest of a delimiter line.
+    Tail(Tail),
+    /// A part's MIME header block.
+    Headers(Block),
+    /// An `application/http` part's embedded head; `Some(true)` when its `msgtype` says
+    /// request, `Some(false)` response.
+    HttpHead(Block, Option<bool>),
+    /// The part ended; report it.
+    EndPart(PartEnd),
+    /// A nested multipart opened; report it, then scan its preamble.
+    OpenNested(Pending),
+    /// After the top-level close delimiter.
+    TopEpilogue,
+    /// Report the end.
+    End,
+    Done,
+    Failed(Error),
+}
+
+/// The framing of a part, for its [`PartEnd`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Framing {
+    body_start: u64,
+    declared: Option<u64>,
+    http_limit: Option<u64>,
+    http_body: u64,
+}
+
+/// The decoder's state and what persists across states.
+#[derive(Debug, Clone)]
+pub(super) struct Inner {
+    cfg: Config,
+    state: State,
+    /// Absolute offset of the current feed's first byte, its length, and how much of it was
+    /// consumed: the next feed must present the rest again.
+    base: u64,
+    fed: usize,
+    consumed: usize,
+    depth: usize,
+    parts: u64,
+    part: Framing,
+    /// For each nested level, the framing of the part that holds it.
+    outer: [Framing; MAX_DEPTH],
+    /// Levels opened in the current feed; their delimiters become the stored ones when the
+    /// next feed starts (until then, the feed reads their boundaries from its input).
+    staged: u32,
+    staged_delims: [Delimiter; MAX_DEPTH],
+    stats: Stats,
+}
+
+impl Inner {
+    pub(super) fn new(cfg: Config) -> Self {
+        Inner {
+            cfg,
+            state: State::Bom(0),
+            base: 0,
+            fed: 0,
+            consumed: 0,
+            depth: 1,
+            parts: 0,
+            part: Framing::default(),
+            outer: [Framing::default(); MAX_DEPTH],
+            staged: 0,
+            staged_delims: [Delimiter::EMPTY; MAX_DEPTH],
+            stats: Stats::default(),
+        }
+    }
+
+    /// Commits the staged levels and checks that the new slice can hold what the last one
+    /// left unconsumed.
+    pub(super) fn start_feed(&mut self, levels: &mut [Delimiter; MAX_DEPTH], len: usize) {
+        let mut staged = self.staged;
+        while staged != 0 {
+            let i = staged.trailing_zeros() as usize;
+            levels[i] = self.staged_delims[i];
+            staged &= staged - 1;
+        }
+        self.staged = 0;
+        let carry = self.fed - self.consumed;
+        self.base += self.consumed as u64;
+        self.fed = len;
+        self.consumed = 0;
+        self.stats.feeds += 1;
+        if len < carry && !matches!(self.state, State::Failed(_) | State::Done) {
+            let at = self.base + len as u64;
+            self.state = State::Failed(Error::new(ErrorKind::UnconsumedInputMissing, at));
+        }
+    }
+
+    pub(super) fn depth(&self) -> usize {
+        self.depth
+    }
+
+    pub(super) fn offset(&self) -> u64 {
+        self.base + self.consumed as u64
+    }
+
+    pub(super) fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    pub(super) fn error(&self) -> Option<Error> {
+        match self.state {
+            State::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub(super) fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub(super) fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    pub(super) fn state_name(&self) -> &'static str {
+        match self.state {
+            State::Bom(_) => "bom",
+            State::Scan(s) => match s.region {
+                Region::Preamble => "preamble",
+                Region::Body => "body",
+                Region::Epilogue => "epilogue",
+            },
+            State::Tail(_) => "delimiter line",
+            State::Headers(_) => "part headers",
+            State::HttpHead(..) => "http head",
+            State::EndPart(_) => "part end",
+            State::OpenNested(_) => "nested start",
+            State::TopEpilogue => "epilogue",
+            State::End => "end",
+            State::Done => "done",
+            State::Failed(_) => "failed",
+        }
+    }
+}
+
+/// The events of one fed slice. Iterate it until it returns `None`, then read
+/// [`Feed::consumed`]. The events borrow the slice (`'i`), not the decoder (`'d`).
+pub struct Feed<'d, 'i> {
+    pub(super) levels: &'d [Delimiter; MAX_DEPTH],
+    dec: &'d mut Inner,
+    pub(super) input: &'i [u8],
+    /// Levels opened in this feed: where their boundaries are in `input`.
+    pub(super) opened: [Option<(usize, usize)>; MAX_DEPTH],
+    pos: usize,
+    /// Input bytes before this index were already compared (after a failed held-back match).
+    hint: usize,
+    eof: bool,
+    pub(super) finder: Option<(usize, Finder<'d>)>,
+    reported: bool,
+}
+
+impl core::fmt::Debug for Feed<'_, '_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Feed")
+            .field("pos", &self.pos)
+            .field("len", &self.input.len())
+            .field("state", &self.dec.state_name())
+            .finish()
+    }
+}
+
+enum BlockEnd {
+    /// The block ended with a blank line; the body starts at `body`.
+    Blank { end: usize, body: usize },
+    /// A delimiter line followed the block directly; `after` is past its boundary.
+    Delim { end: usize, after: usize },
+}
+
+/// What one step of the state machine did.
+enum Flow<'i> {
+    /// Produced an event.
+    Emit(Event<'i>),
+    /// Changed state; step again.
+    Continue,
+    /// Needs more input (or is done).
+    Wait,
+}
+
+impl<'i> From<Option<Event<'i>>> for Flow<'i> {
+    fn from(e: Option<Event<'i>>) -> Self {
+        e.map_or(Flow::Continue, Flow::Emit)
+    }
+}
+
+type Step<'i> = Result<Flow<'i>, Error>;
+
+/// What a header block says that the decoder acts on.
+#[derive(Default)]
+struct Fields<'a> {
+    /// The first `Content-Type`, and the index of its value in the input.
+    content_type: Option<(ContentType<'a>, usize)>,
+    content_id: Option<ContentId<'a>>,
+    content_length: Option<u64>,
+}
+
+impl<'d, 'i> Feed<'d, 'i> {
+    pub(super) fn new(
+        levels: &'d [Delimiter; MAX_DEPTH],
+        dec: &'d mut Inner,
+        input: &'i [u8],
+        eof: bool,
+    ) -> Self {
+        Feed {
+            levels,
+            dec,
+            input,
+            opened: [None; MAX_DEPTH],
+            pos: 0,
+            hint: 0,
+            eof,
+            finder: None,
+            reported: false,
+        }
+    }
+
+    /// How many bytes of the fed slice were consumed so far. Present the rest again, followed
+    /// by new bytes, in the next feed.
+    pub fn consumed(&self) -> usize {
+        self.pos
+    }
+
+    /// The current nesting depth (1 at the top level).
+    pub fn depth(&self) -> usize {
+        self.dec.depth
+    }
+
+    pub(super) fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.dec.stats
+    }
+
+    pub(super) fn strict(&self) -> bool {
+        self.dec.cfg.strict
+    }
+
+    fn abs(&self, i: usize) -> u64 {
+        self.dec.base + i as u64
+    }
+
+    fn err(&self, kind: ErrorKind, at: usize) -> Error {
+        Error::new(kind, self.abs(at))
+    }
+
+    /// The index in the input of `s`, a sub-slice of it.
+    fn index_of(&self, s: &[u8]) -> usize {
+        (s.as_ptr() as usize)
+            .saturating_sub(self.input.as_ptr() as usize)
+            .min(self.input.len())
+    }
+
+    fn step(&mut self) -> Step<'i> {
+        match self.dec.state {
+            State::Bom(n) => self.bom(n),
+            State::Scan(sc) => self.scan(sc),
+            State::Tail(t) => self.tail(t),
+            State::Headers(blk) => self.headers(blk),
+            State::HttpHead(blk, msgtype) => self.http_head(blk, msgtype),
+            State::EndPart(end) => {
+                self.dec.state = State::Tail(Tail {
+                    step: TailStep::AfterBoundary,
+                    pad: 0,
+                });
+                Ok(Flow::Emit(Event::PartEnd(end)))
+            }
+            State::OpenNested(p) => {
+                let b = Boundary::new(self.boundary(self.dec.depth - 1));
+                self.dec.state = State::Scan(Scan::new(Region::Preamble, Some(p)));
+                Ok(Flow::Emit(Event::MultipartStart(b)))
+            }
+            State::TopEpilogue => self.top_epilogue(),
+            State::End => {
+                self.dec.state = State::Done;
+                Ok(Flow::Emit(Event::End))
+            }
+            State::Done | State::Failed(_) => Ok(Flow::Wait),
+        }
+    }
+
+    /// Skips a UTF-8 BOM at the very start, then lets the first delimiter open the body with
+    /// no line end before it.
+    fn bom(&mut self, mut n: u8) -> Step<'i> {
+        while (n as usize) < BOM.len() {
+            match self.input.get(self.pos) {
+                Some(&b) if b == BOM[n as usize] => {
+                    n += 1;
+                    self.pos += 1;
+                }
+                Some(_) => break,
+                None if self.eof => break,
+                None => {
+                    self.dec.state = State::Bom(n);
+                    return Ok(Flow::Wait);
+                }
+            }
+        }
+        if (n as usize) < BOM.len() && n > 0 {
+            // A BOM prefix that was not a BOM is preamble; the body no longer starts at a
+            // delimiter, so none may open it without a line end.
+            let mut sc = Scan::new(Region::Preamble, None);
+            let ev = self.content(&mut sc, Chunk::Carried(Carried::new(&BOM[..n as usize])), 0);
+            self.dec.state = State::Scan(sc);
+            return Ok(ev?.into());
+        }
+        let p = self.virtual_pending(false);
+        self.dec.state = State::Scan(Scan::new(Region::Preamble, Some(p)));
+        Ok(Flow::Continue)
+    }
+
+    /// The next delimiter may share the line end that was just consumed.
+    fn virtual_pending(&self, head_blank: bool) -> Pending {
+        Pending {
+            to: 2,
+            content_from: 2,
+            offset: self.abs(self.pos),
+            head_blank,
+        }
+    }
+
+    /// Accounts for content bytes and wraps them in their event (none when empty).
+    fn content(
+        &mut self,
+        sc: &mut Scan,
+        mut chunk: Chunk<'i>,
+        abs_start: u64,
+    ) -> Result<Option<Event<'i>>, Error> {
+        let len = chunk.len() as u64;
+        match sc.region {
+            Region::Preamble => {
+                sc.preamble += len;
+                let max = self.dec.cfg.limits.max_preamble_bytes;
+                if sc.preamble > max {
+                    let at = abs_start + len - (sc.preamble - max);
+                    return Err(Error::new(ErrorKind::PreambleTooLarge, at));
+                }
+                Ok((len > 0).then_some(Event::Preamble(chunk)))
+            }
+            Region::Epilogue => Ok((len > 0).then_some(Event::Epilogue(chunk))),
+            Region::Body => {
+                if let Some(limit) = self.dec.part.http_limit {
+                    let room = limit.saturating_sub(self.dec.part.http_body);
+                    if len > room {
+                        let keep = room as usize;
+                        // Past an embedded Content-Length only line ends and padding may
+                        // stand before the delimiter.
+                        if let Some(bad) = chunk[keep..]
+                            .iter()
+                            .position(|b| !matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
+                        {
+                            let at = abs_start + (keep + bad) as u64;
+                            return Err(Error::new(ErrorKind::ContentLengthMismatch, at));
+                        }
+                        chunk.truncate(keep);
+                    }
+                }
+                self.dec.part.http_body += chunk.len() as u64;
+                Ok((!chunk.is_empty()).then_some(Event::Body(chunk)))
+            }
+        }
+    }
+
+    fn scan(&mut self, mut sc: Scan) -> Step<'i> {
+        let level = self.dec.depth - 1;
+        let dlen = DELIM_HEAD.len() + self.boundary(level).len();
+        if let Some(p) = sc.pending.take() {
+            let mut i = p.to as usize;
+            let mut q = self.pos;
+            while i < dlen && q < self.input.len() && self.input[q] == self.delim_byte(level, i) {
+                i += 1;
+                q += 1;
+            }
+            self.dec.stats.bytes_examined += (q - self.pos) as u64 + 1;
+            if i == dlen {
+                if p.head_blank && self.strict() {
+                    return Err(Error::new(ErrorKind::HeadWithoutBlankLine, p.offset));
+                }
+                self.pos = q;
+                self.delimiter_found(sc.region, p.offset)?;
+                return Ok(Flow::Continue);
+            }
+            if q == self.input.len() && !self.eof {
+                sc.pending = Some(Pending { to: i as u8, ..p });
+                self.pos = q;
+                self.dec.state = State::Scan(sc);
+                return Ok(Flow::Wait);
+            }
+            self.hint = q;
+            if p.content_from < p.to {
+                // Bytes held back from an earlier slice turned out to be content.
+                let held = self.carried(level, p.content_from as usize, p.to as usize);
+                let ev = self.content(&mut sc, Chunk::Carried(held), p.offset);
+                self.dec.state = State::Scan(sc);
+                return Ok(ev?.into());
+            }
+        }
+        let start = self.pos;
+        let mut from = self.hint.max(start);
+        while let Some(lf) = self.find(level, from) {
+            let ds = if lf > start && self.input[lf - 1] == b'\r' {
+                lf - 1
+            } else if self.strict() {
+                from = lf + 1;
+                continue;
+            } else {
+                lf
+            };
+            let s = &self.input[start..ds];
+            let abs_start = self.abs(start);
+            self.pos = lf + dlen - 1;
+            let ev = self.content(&mut sc, Chunk::Input(s), abs_start)?;
+            self.delimiter_found(sc.region, self.abs(ds))?;
+            return Ok(ev.into());
+        }
+        let end = self.input.len();
+        let abs_start = self.abs(start);
+        if self.eof {
+            self.pos = end;
+            let ev = self.content(&mut sc, Chunk::Input(&self.input[start..]), abs_start)?;
+            self.dec.state = State::Scan(sc);
+            return match ev {
+                Some(ev) => Ok(Flow::Emit(ev)),
+                None => Err(self.err(ErrorKind::MissingCloseDelimiter, end)),
+            };
+        }
+        let hold = self.hold_point(start, end, level, dlen);
+        if let Some((at, from)) = hold {
+            sc.pending = Some(Pending {
+                to: from + (end - at) as u8,
+                content_from: from,
+                offset: self.abs(at),
+                head_blank: false,
+            });
+        }
+        let cut = hold.map_or(end, |(at, _)| at);
+        self.pos = end;
+        let ev = self.content(&mut sc, Chunk::Input(&self.input[start..cut]), abs_start)?;
+        self.dec.state = State::Scan(sc);
+        // Everything up to the end was searched: an empty remainder means wait for more.
+        Ok(ev.map_or(Flow::Wait, Flow::Emit))
+    }
+
+    /// `D[from..to]` of level `level`'s delimiter, as an owned chunk.
+    fn carried(&self, level: usize, from: usize, to: usize) -> Carried {
+        let mut buf = [0u8; super::types::MAX_CARRIED];
+        let n = (to - from).min(buf.len());
+        for (k, slot) in buf[..n].iter_mut().enumerate() {
+            *slot = self.delim_byte(level, from + k);
+        }
+        Carried::new(&buf[..n])
+    }
+
+    /// A delimiter of the current level ends at `self.pos`; `at` is where it started.
+    fn delimiter_found(&mut self, region: Region, at: u64) -> Result<(), Error> {
+        self.dec.state = match region {
+            Region::Preamble => State::Tail(Tail {
+                step: TailStep::AfterBoundary,
+                pad: 0,
+            }),
+            Region::Body => State::EndPart(self.finish_part(at)?),
+            Region::Epilogue => {
+                // The part that held the nested multipart that just closed.
+                self.dec.part = Framing {
+                    http_limit: None,
+                    http_body: 0,
+                    ..self.dec.outer[self.dec.depth]
+                };
+                State::EndPart(self.finish_part(at)?)
+            }
+        };
+        Ok(())
+    }
+
+    /// The end of the current part, whose framing ends at absolute offset `at`.
+    fn finish_part(&mut self, at: u64) -> Result<PartEnd, Error> {
+        let f = self.dec.part;
+        let end = PartEnd {
+            framed_len: at.saturating_sub(f.body_start),
+            declared_len: f.declared,
+            http_body_len: f.http_body,
+            http_declared_len: f.http_limit,
+        };
+        if self.strict()
+            && (end.content_length_mismatch().is_some()
+                || end.http_content_length_mismatch().is_some())
+        {
+            return Err(Error::new(ErrorKind::ContentLengthMismatch, at));
+        }
+        Ok(end)
+    }
+
+    fn tail(&mut self, mut t: Tail) -> Step<'i> {
+        use TailStep::*;
+        let strict = self.strict();
+        loop {
+            let Some(&b) = self.input.get(self.pos) else {
+                if self.eof {
+                    // A close delimiter may end the input, but in strict mode not halfway
+                    // through its line end.
+                    if t.step == ClosePad || t.step == CloseCr && !strict {
+                        return self.close_done(false);
+                    }
+                    if t.step == CloseCr {
+                        // Point at the lone CR, which may have come in an earlier slice.
+                        let cr = self.abs(self.pos).saturating_sub(1);
+                        return Err(Error::new(ErrorKind::InvalidDelimiterLine, cr));
+                    }
+                    return Err(self.err(ErrorKind::MissingCloseDelimiter, self.pos));
+                }
+                self.dec.state = State::Tail(t);
+                return Ok(Flow::Wait);
+            };
+            let at = self.pos;
+            let bad = |s: &Self, k| Err(s.err(k, at));
+            t.step = match (t.step, b) {
+                (AfterBoundary, b'-') => Dash,
+                (Dash, b'-') => ClosePad,
+                (AfterBoundary | Pad, b' ' | b'\t') => {
+                    self.count_pad(&mut t, at)?;
+                    Pad
+                }
+                (AfterBoundary | Pad, b'\r') => Cr,
+                (AfterBoundary | Pad, b'\n') if !strict => {
+                    self.pos += 1;
+                    return self.open_part(at);
+                }
+                (Cr, b'\n') => {
+                    self.pos += 1;
+                    return self.open_part(at);
+                }
+                (AfterBoundary | Pad, b'\n') => return bad(self, ErrorKind::BareLineFeed),
+                (ClosePad, b' ' | b'\t') => {
+                    self.count_pad(&mut t, at)?;
+                    ClosePad
+                }
+                (ClosePad, b'\r') => CloseCr,
+                (ClosePad, b'\n') if !strict => {
+                    self.pos += 1;
+                    return self.close_done(true);
+                }
+                (CloseCr, b'\n') => {
+                    self.pos += 1;
+                    return self.close_done(true);
+                }
+                (ClosePad, b'\n') => return bad(self, ErrorKind::BareLineFeed),
+                // Lenient: whatever follows `--b--` on its line is epilogue (the OData
+                // specification has an example ending in `--b---`).
+                (ClosePad, _) if !strict => return self.close_done(false),
+                _ => return bad(self, ErrorKind::InvalidDelimiterLine),
+            };
+            self.pos += 1;
+        }
+    }
+
+    fn count_pad(&mut self, t: &mut Tail, at: usize) -> Result<(), Error> {
+        t.pad += 1;
+        if t.pad > self.dec.cfg.limits.max_header_bytes {
+            return Err(self.err(ErrorKind::HeaderTooLarge, at));
+        }
+        Ok(())
+    }
+
+    /// A close delimiter was consumed, with its line end when `eol`.
+    fn close_done(&mut self, eol: bool) -> Step<'i> {
+        if self.dec.depth == 1 {
+            self.dec.state = State::TopEpilogue;
+            return Ok(Flow::Continue);
+        }
+        self.dec.depth -= 1;
+        // The close line's end may be the enclosing delimiter's leading CRLF.
+        let pending = eol.then(|| self.virtual_pending(false));
+        self.dec.state = State::Scan(Scan::new(Region::Epilogue, pending));
+        Ok(Flow::Emit(Event::MultipartEnd))
+    }
+
+    fn top_epilogue(&mut self) -> Step<'i> {
+        if self.pos < self.input.len() {
+            let s = &self.input[self.pos..];
+            self.pos = self.input.len();
+            return Ok(Flow::Emit(Event::Epilogue(Chunk::Input(s))));
+        }
+        if self.eof {
+            self.dec.state = State::End;
+            return Ok(Flow::Continue);
+        }
+        Ok(Flow::Wait)
+    }
+
+    fn open_part(&mut self, at: usize) -> Step<'i> {
+        self.dec.parts += 1;
+        if self.dec.parts > self.dec.cfg.limits.max_parts {
+            return Err(self.err(ErrorKind::TooManyParts, at));
+        }
+        self.dec.state = State::Headers(Block::default());
+        Ok(Flow::Continue)
+    }
+
+    /// Is `line` (from its start) a delimiter line of the current level?
+    fn delimiter_line(&self, line: &[u8], next: Option<&u8>) -> bool {
+        let b = self.boundary(self.dec.depth - 1);
+        line.len() >= 2 + b.len()
+            && line.starts_with(b"--")
+            && &line[2..2 + b.len()] == b
+            && matches!(next, Some(b'-' | b' ' | b'\t' | b'\r' | b'\n') | None)
+    }
+
+    /// Scans a header block starting at `pos` (an embedded head when `start_line`), line by
+    /// line from where the last attempt stopped.
+    fn scan_block(&mut self, blk: &mut Block, start_line: bool) -> Result<Option<BlockEnd>, Error> {
+        let strict = self.strict();
+        let limits = self.dec.cfg.limits;
+        let blen = self.boundary(self.dec.depth - 1).len();
+        let input = self.input;
+        let bs = self.pos;
+        // The feeding contract guarantees these are in bounds; clamping keeps a broken
+        // contract from ever reading out of bounds.
+        let mut ls = (bs + blk.scanned).min(input.len());
+        let mut skip = blk.partial.min(input.len() - ls);
+        loop {
+            // Resume the LF search where the last feed left this line: never search a byte
+            // twice, however the line is chunked.
+            let found = memchr::memchr(b'\n', &input[ls + skip..]).map(|i| i + skip);
+            self.dec.stats.bytes_examined +=
+                found.map_or(input.len() - ls - skip, |i| i + 1 - skip) as u64;
+            skip = 0;
+            let Some(i) = found else {
+                if input.len() - bs > limits.max_header_bytes {
+                    return Err(self.err(ErrorKind::HeaderTooLarge, bs + limits.max_header_bytes));
+                }
+                if self.eof {
+                    // A close delimiter may end the input without a line end.
+                    let rest = &input[ls..];
+                    if !strict && self.delimiter_line(rest, rest.get(2 + blen)) {
+                        return Ok(Some(BlockEnd::Delim {
+                            end: ls,
+                            after: ls + 2 + blen,
+                        }));
+                    }
+                    return Err(self.err(ErrorKind::IncompleteHeader, input.len()));
+                }
+                blk.scanned = ls - bs;
+                blk.partial = input.len() - ls;
+                return Ok(None);
+            };
+            let le = ls + i;
+            // Validation reads the complete line once more.
+            self.dec.stats.bytes_examined += (i + 1) as u64;
+            if le + 1 - bs > limits.max_header_bytes {
+                return Err(self.err(ErrorKind::HeaderTooLarge, bs + limits.max_header_bytes));
+            }
+            let line = &input[ls..=le];
+            let has_cr = i > 0 && input[le - 1] == b'\r';
+            if strict && !has_cr {
+                return Err(self.err(ErrorKind::BareLineFeed, le));
+            }
+            let text = &line[..i - usize::from(has_cr)];
+            if text.is_empty() {
+                return Ok(Some(BlockEnd::Blank {
+                    end: ls,
+                    body: le + 1,
+                }));
+            }
+            if !strict && self.delimiter_line(text, line.get(2 + blen)) {
+                return Ok(Some(BlockEnd::Delim {
+                    end: ls,
+                    after: ls + 2 + blen,
+                }));
+            }
+            if start_line && ls == bs {
+                // The request or status line; judged by the head parser.
+            } else if matches!(text[0], b' ' | b'\t') {
+                if blk.fields == 0 || !valid_continuation_line(line) {
+                    return Err(self.err(ErrorKind::InvalidHeader, ls));
+                }
+            } else {
+                if !valid_field_line(line) {
+                    return Err(self.err(ErrorKind::InvalidHeader, ls));
+                }
+                blk.fields += 1;
+                if blk.fields > limits.max_headers {
+                    return Err(self.err(ErrorKind::TooManyHeaders, ls));
+                }
+            }
+            ls = le + 1;
+        }
+    }
+
+    /// Picks out what the decoder acts on; the `Content-Type` only for a MIME part's headers.
+    fn fields(&self, headers: Headers<'i>, part: bool) -> Result<Fields<'i>, Error> {
+        let mut f = Fields::default();
+        for h in headers.iter() {
+            let (n, v) = (h.name(), h.value());
+            let at = self.index_of(v.as_bytes());
+            if part && n.eq_ignore_ascii_case(b"content-type") {
+                if f.content_type.is_none() {
+                    let ct = ContentType::parse(v.as_bytes())
+                        .map_err(|_| self.err(ErrorKind::InvalidContentType, at))?;
+                    f.content_type = Some((ct, at));
+                }
+            } else if n.eq_ignore_ascii_case(b"content-id") {
+                f.content_id.get_or_insert(ContentId::new(v));
+            } else if n.eq_ignore_ascii_case(b"content-length") {
+                let len = parse_content_length(v.as_bytes())
+                    .ok_or_else(|| self.err(ErrorKind::InvalidContentLength, at))?;
+                // RFC 9112 §6.3: differing values are an error; a repeat of the same value
+                // may be read as one, which only the lenient mode does.
+                match f.content_length {
+                    None => f.content_length = Some(len),
+                    Some(prev) if prev != len => {
+                        return Err(self.err(ErrorKind::ConflictingContentLength, at))
+                    }
+                    Some(_) if self.strict() => {
+                        return Err(self.err(ErrorKind::DuplicateContentLength, at))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    fn headers(&mut self, mut blk: Block) -> Step<'i> {
+        let Some(end) = self.scan_block(&mut blk, false)? else {
+            self.dec.state = State::Headers(blk);
+            return Ok(Flow::Wait);
+        };
+        let bs = self.pos;
+        let block_end = match end {
+            BlockEnd::Blank { end, .. } | BlockEnd::Delim { end, .. } => end,
+        };
+        let headers = Headers::new(&self.input[bs..block_end]);
+        self.dec.stats.bytes_examined += headers.as_bytes().len() as u64;
+        let f = self.fields(headers, true)?;
+        let part = Part {
+            headers,
+            content_type: f.content_type.map(|(ct, _)| ct),
+            content_id: f.content_id,
+            content_length: f.content_length,
+            index: self.dec.parts - 1,
+            depth: self.dec.depth,
+        };
+        self.dec.part = Framing {
+            declared: f.content_length,
+            ..Framing::default()
+        };
+        let cfg = self.dec.cfg;
+        let nested = match f.content_type {
+            Some((ct, at)) if cfg.nested && ct.is_multipart() => match ct.boundary() {
+                Some(b) => Some((b, at)),
+                // Lenient: a multipart part without a boundary is read as plain bytes.
+                None if cfg.strict => return Err(self.err(ErrorKind::MissingBoundary, at)),
+                None => None,
+            },
+            _ => None,
+        };
+        let http = f
+            .content_type
+            .filter(|(ct, _)| cfg.interpret_http && ct.is_http());
+        match end {
+            BlockEnd::Delim { after, end } => {
+                if nested.is_some() {
+                    return Err(self.err(ErrorKind::MissingCloseDelimiter, end));
+                }
+                if http.is_some() {
+                    return Err(self.err(ErrorKind::InvalidRequestLine, end));
+                }
+                self.dec.part.body_start = self.abs(end);
+                let pe = self.finish_part(self.abs(end))?;
+                self.pos = after;
+                self.dec.state = State::EndPart(pe);
+            }
+            BlockEnd::Blank { body, .. } => {
+                self.pos = body;
+                self.dec.part.body_start = self.abs(body);
+                self.dec.state = if let Some((nb, at)) = nested {
+                    self.open_nested(nb, at)?;
+                    State::OpenNested(self.virtual_pending(false))
+                } else if let Some((ct, _)) = http {
+                    let msgtype = ct.param("msgtype").and_then(|m| {
+                        if m.eq_ignore_ascii_case(b"request") {
+                            Some(true)
+                        } else if m.eq_ignore_ascii_case(b"response") {
+                            Some(false)
+                        } else {
+                            None
+                        }
+                    });
+                    State::HttpHead(Block::default(), msgtype)
+                } else {
+                    State::Scan(Scan::new(Region::Body, Some(self.virtual_pending(false))))
+                };
+            }
+        }
+        Ok(Flow::Emit(Event::PartStart(part)))
+    }
+
+    fn open_nested(&mut self, nb: &'i [u8], at: usize) -> Result<(), Error> {
+        validate_boundary(nb).map_err(|e| self.err(e.kind(), at))?;
+        for level in 0..self.dec.depth {
+            if self.boundary(level).starts_with(nb) {
+                return Err(self.err(ErrorKind::NestedBoundaryConflict, at));
+            }
+        }
+        if self.dec.depth >= self.dec.cfg.limits.max_depth {
+            return Err(self.err(ErrorKind::NestingTooDeep, at));
+        }
+        let level = self.dec.depth;
+        self.dec.outer[level] = self.dec.part;
+        let s = self.index_of(nb);
+        self.opened[level] = Some((s, s + nb.len()));
+        // A sibling changeset reuses the level with another boundary.
+        if matches!(self.finder, Some((l, _)) if l == level) {
+            self.finder = None;
+        }
+        self.dec.staged_delims[level] = Delimiter::new(nb);
+        self.dec.staged |= 1 << level;
+        self.dec.depth += 1;
+        Ok(())
+    }
+
+    fn http_head(&mut self, mut blk: Block, msgtype: Option<bool>) -> Step<'i> {
+        let strict = self.strict();
+        let Some(end) = self.scan_block(&mut blk, true)? else {
+            self.dec.state = State::HttpHead(blk, msgtype);
+            return Ok(Flow::Wait);
+        };
+        let bs = self.pos;
+        let (block_end, after) = match end {
+            BlockEnd::Blank { end, body } => (end, body),
+            BlockEnd::Delim { end, after } => (end, after),
+        };
+        let block = &self.input[bs..block_end];
+        let Some(lf) = memchr::memchr(b'\n', block) else {
+            return Err(self.err(ErrorKind::InvalidRequestLine, bs));
+        };
+        let start_line = &block[..=lf];
+        let headers = Headers::new(&block[lf + 1..]);
+        self.dec.stats.bytes_examined += block.len() as u64;
+        let f = self.fields(headers, false)?;
+        let info = HeadInfo {
+            content_length: f.content_length,
+            content_id: f.content_id,
+        };
+        let is_request = msgtype.unwrap_or_else(|| !looks_like_status_line(start_line));
+        let ev = if is_request {
+            let (method, target, version) = parse_request_line(start_line, strict)
+                .ok_or_else(|| self.err(ErrorKind::InvalidRequestLine, bs))?;
+            Event::Request(RequestHead {
+                method,
+                target,
+                version,
+                headers,
+                info,
+            })
+        } else {
+            let (version, status, reason) = parse_status_line(start_line, strict)
+                .ok_or_else(|| self.err(ErrorKind::InvalidStatusLine, bs))?;
+            Event::Response(ResponseHead {
+                version,
+                status,
+                reason,
+                headers,
+                info,
+            })
+        };
+        self.dec.part.http_limit = info.content_length;
+        self.dec.part.http_body = 0;
+        self.pos = after;
+        self.dec.state = match end {
+            BlockEnd::Blank { .. } => {
+                State::Scan(Scan::new(Region::Body, Some(self.virtual_pending(true))))
+            }
+            BlockEnd::Delim { end, .. } => {
+                // Lenient only: the head ran straight into the delimiter line.
+                State::EndPart(self.finish_part(self.abs(end))?)
+            }
+        };
+        Ok(Flow::Emit(ev))
+    }
+}
+
+impl<'i> Iterator for Feed<'_, 'i> {
+    type Item = Result<Event<'i>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let State::Failed(e) = self.dec.state {
+            if self.reported {
+                return None;
+            }
+            self.reported = true;
+            return Some(Err(e));
+        }
+        let out = loop {
+            match self.step() {
+                Ok(Flow::Emit(ev)) => break Some(Ok(ev)),
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Wait) => break None,
+                Err(e) => {
+                    self.dec.state = State::Failed(e);
+                    self.reported = true;
+                    break Some(Err(e));
+                }
+            }
+        };
+        // Kept in the decoder after every event, so that the next feed knows what was
+        // consumed however this one is dropped (or leaked).
+        self.dec.consumed = self.pos;
+        out
+    }
+}

@@ -1,0 +1,169 @@
+//! Finding the current level's delimiter in a fed slice.
+//!
+//! The search is for `LF -- boundary`: the delimiter without its optional CR. Its only LF is
+//! its first byte (a boundary holds none), so two candidates can never overlap, and a
+//! candidate that is rejected (a bare LF in strict mode) costs at most its own length again.
+//! That keeps the work linear whatever the boundary: a run of one byte over a body of that
+//! byte, or a periodic boundary such as `abab…`, cost what a random one costs.
+
+use memchr::memmem::Finder;
+
+use super::machine::Feed;
+use crate::boundary::DELIM_HEAD;
+
+/// Slices shorter than this are searched without building a `memmem::Finder`: its setup
+/// (about 240 ns for a long boundary) would cost more than the search.
+const SMALL_SLICE: usize = 8 * 1024;
+
+/// Line ends that are not delimiters after which the LF scan of a short slice hands over to
+/// the `memmem::Finder`.
+const LF_CANDIDATES: usize = 16;
+
+/// The outcome of the LF scan of a short slice.
+enum LfScan {
+    Found(usize),
+    None,
+    /// Too many line ends that were not delimiters, the last at this index.
+    Dense(usize),
+}
+
+/// How many leading bytes `a` and `b` share.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+impl Feed<'_, '_> {
+    /// The boundary of `level`: stored in the decoder, or, for a level opened during this
+    /// feed, read from this feed's input.
+    pub(super) fn boundary(&self, level: usize) -> &[u8] {
+        match self.opened[level] {
+            Some((s, e)) => &self.input[s..e],
+            None => self.levels[level].boundary(),
+        }
+    }
+
+    /// Byte `i` of level `level`'s delimiter `CRLF -- boundary`.
+    pub(super) fn delim_byte(&self, level: usize, i: usize) -> u8 {
+        if i < DELIM_HEAD.len() {
+            DELIM_HEAD[i]
+        } else {
+            self.boundary(level)[i - DELIM_HEAD.len()]
+        }
+    }
+
+    /// The index of the LF of the next `LF -- boundary` of `level` at or after `from`.
+    /// Short slices, and levels opened in this feed, are scanned for LF with `memchr` and
+    /// compared in place, which costs nothing to set up; longer ones use a `memmem::Finder`
+    /// over the stored delimiter, built at most once per level per fed slice. Both find the
+    /// same first candidate.
+    pub(super) fn find(&mut self, level: usize, from: usize) -> Option<usize> {
+        let nlen = DELIM_HEAD.len() - 1 + self.boundary(level).len();
+        let mut from = from;
+        if self.input.len().saturating_sub(from) < nlen {
+            return None;
+        }
+        let cached = matches!(&self.finder, Some((l, _)) if *l == level);
+        let stored = self.opened[level].is_none();
+        if !cached && (!stored || self.input.len() - from < SMALL_SLICE) {
+            match self.find_after_lf(level, from, stored) {
+                LfScan::Found(lf) => return Some(lf),
+                LfScan::None => return None,
+                // Line ends everywhere (near-miss delimiters, LF-heavy bodies): the Finder's
+                // setup now pays for itself. No delimiter starts at or before `lf`.
+                LfScan::Dense(lf) => {
+                    from = lf + 1;
+                    if self.input.len() - from < nlen {
+                        return None;
+                    }
+                }
+            }
+        }
+        if !cached {
+            self.stats_mut().finders_built += 1;
+            let levels = self.levels;
+            self.finder = Some((level, Finder::new(&levels[level].as_bytes()[1..])));
+        }
+        let (_, f) = self.finder.as_ref()?;
+        let hit = f.find(&self.input[from..]).map(|i| from + i);
+        let end = hit.map_or(self.input.len(), |h| h + nlen);
+        self.stats_mut().bytes_examined += (end - from) as u64;
+        hit
+    }
+
+    /// Scans for `LF -- boundary` from `from`; gives up after [`LF_CANDIDATES`] line ends
+    /// that are not delimiters when `may_give_up`.
+    fn find_after_lf(&mut self, level: usize, from: usize, may_give_up: bool) -> LfScan {
+        let input = self.input;
+        let blen = self.boundary(level).len();
+        let mut p = from;
+        let mut misses = 0;
+        let mut examined = 0u64;
+        let out = loop {
+            let Some(i) = memchr::memchr(b'\n', &input[p..]) else {
+                examined += (input.len() - p) as u64;
+                break LfScan::None;
+            };
+            let lf = p + i;
+            examined += (i + 1) as u64;
+            let h = lf + 3;
+            if h + blen > input.len() {
+                examined += (input.len() - lf - 1) as u64;
+                break LfScan::None;
+            }
+            let dashes = common_prefix(&input[lf + 1..h], b"--");
+            let same = if dashes == 2 {
+                2 + common_prefix(&input[h..h + blen], self.boundary(level))
+            } else {
+                dashes
+            };
+            // The mismatching byte was examined too.
+            examined += (same + 1).min(2 + blen) as u64;
+            if same == 2 + blen {
+                break LfScan::Found(lf);
+            }
+            misses += 1;
+            if may_give_up && misses == LF_CANDIDATES {
+                break LfScan::Dense(lf);
+            }
+            p = lf + 1;
+        };
+        self.stats_mut().bytes_examined += examined;
+        out
+    }
+
+    /// Where the longest suffix of `input[start..end]` that could begin a delimiter starts,
+    /// and at which index of `CRLF -- boundary` it begins (0 with its CR, 1 without).
+    /// A delimiter holds one CR and one LF, both at its head, so only the last CR or LF of the
+    /// final `dlen - 1` bytes can start one: at most one delimiter's length is held back.
+    pub(super) fn hold_point(
+        &self,
+        start: usize,
+        end: usize,
+        level: usize,
+        dlen: usize,
+    ) -> Option<(usize, u8)> {
+        if end == start {
+            return None;
+        }
+        if self.input[end - 1] == b'\r' {
+            return Some((end - 1, 0));
+        }
+        let window = start.max(end.saturating_sub(dlen - 1));
+        let r = window + memchr::memrchr(b'\n', &self.input[window..end])?;
+        let tail = &self.input[r..end];
+        if !tail
+            .iter()
+            .enumerate()
+            .all(|(k, &b)| b == self.delim_byte(level, k + 1))
+        {
+            return None;
+        }
+        if r > start && self.input[r - 1] == b'\r' {
+            Some((r - 1, 0))
+        } else if self.strict() {
+            None
+        } else {
+            Some((r, 1))
+        }
+    }
+}
