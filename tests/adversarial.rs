@@ -560,3 +560,68 @@ fn limits_hold_across_chunk_edges() {
     }
     assert_eq!(offsets, vec![5 + 16 * 1024; 4]);
 }
+
+#[test]
+fn boundaries_of_one_byte_or_one_period_over_bodies_of_the_same() {
+    // A boundary made of one repeated byte, or of a short period (`abab…`), over a body made
+    // of the same bytes: a search for the bare boundary matches at nearly every position
+    // and checks what stands before each match, costing the boundary's length per byte.
+    // The search for `LF -- boundary` never matches twice in overlapping places.
+    let boundaries: Vec<Vec<u8>> = vec![
+        b"a".to_vec(),
+        b"a".repeat(10),
+        b"a".repeat(70),
+        b"ab".repeat(5),
+        b"ab".repeat(35),
+        [b"abc".repeat(23), b"a".to_vec()].concat(),
+    ];
+    for b in &boundaries {
+        let wrap = |body: &[u8]| {
+            let mut v = [b"--".as_slice(), b, b"\r\n\r\n"].concat();
+            v.extend_from_slice(body);
+            v.extend_from_slice(&[b"\r\n--".as_slice(), b, b"--"].concat());
+            Bytes::from(v)
+        };
+        let plain = |n: usize| b.iter().copied().cycle().take(n).collect::<Vec<u8>>();
+        // Bare-LF delimiters: content in strict mode, each one a full candidate.
+        let lf_delims = |n: usize| [b"\n--".as_slice(), b].concat().repeat(n / (b.len() + 3));
+        // CRLF near misses: the delimiter with its last byte changed, back to back.
+        let near = |n: usize| {
+            let mut d = [b"\r\n--".as_slice(), b].concat();
+            *d.last_mut().unwrap() = b'x';
+            d.repeat(n / d.len())
+        };
+        let name = String::from_utf8_lossy(&b[..b.len().min(12)]).into_owned();
+        let shapes: [(&str, &dyn Fn(usize) -> Vec<u8>, Config); 4] = [
+            ("run of the boundary's bytes", &plain, cfg()),
+            (
+                "run of the boundary's bytes, strict",
+                &plain,
+                Config::strict(),
+            ),
+            ("bare-LF delimiters, strict", &lf_delims, Config::strict()),
+            ("CRLF near misses", &near, cfg()),
+        ];
+        for (shape, make, c) in shapes {
+            let label = format!("{shape} ({name}…, {} B boundary)", b.len());
+            let o = check(
+                &label,
+                &wrap(&make(2 * MIB)),
+                &wrap(&make(64 * 1024)),
+                b,
+                c,
+                peak_limit(&c),
+            );
+            assert!(
+                matches!(o.result, Ok((1, n)) if n > MIB as u64),
+                "{label}: {:?}",
+                o.result
+            );
+            assert!(
+                o.work_ratio() <= 3.0,
+                "{label}: {:.2} bytes examined per byte",
+                o.work_ratio()
+            );
+        }
+    }
+}

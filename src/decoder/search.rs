@@ -58,8 +58,10 @@ impl Feed<'_, '_> {
     /// same first candidate.
     pub(super) fn find(&mut self, level: usize, from: usize) -> Option<usize> {
         let nlen = DELIM_HEAD.len() - 1 + self.boundary(level).len();
-        let mut from = from;
-        if self.input.len().saturating_sub(from) < nlen {
+        let mut from = from.min(self.input.len());
+        if self.input.len() - from < nlen {
+            // Too short to hold a delimiter: the hold-back check reads these bytes instead.
+            self.stats_mut().bytes_examined += (self.input.len() - from) as u64;
             return None;
         }
         let cached = matches!(&self.finder, Some((l, _)) if *l == level);
@@ -73,6 +75,7 @@ impl Feed<'_, '_> {
                 LfScan::Dense(lf) => {
                     from = lf + 1;
                     if self.input.len() - from < nlen {
+                        self.stats_mut().bytes_examined += (self.input.len() - from) as u64;
                         return None;
                     }
                 }
