@@ -1,8 +1,15 @@
 //! `inspect`: decode a multipart body and print its structure as one JSON document.
 //!
 //! ```text
-//! cargo run --example inspect -- [--content-type CT | --boundary B] [--chunk N] [--strict] [--summary] [FILE|-]
+//! cargo run --example inspect -- [--content-type CT | --boundary B] [--chunk N] [--strict] [--opaque] [--summary] [FILE|-]
 //! ```
+//!
+//! `--opaque` reads every part as plain bytes: `application/http` parts are not opened as
+//! embedded messages, nor `multipart/*` parts as nested levels, so each part's `body` is its
+//! raw bytes.
+//!
+//! Every decode error prints as `error: <what> at byte N`: for a `--content-type` argument
+//! N is 0, and for a boundary taken from the first line it is where the boundary starts.
 //!
 //! With no FILE it decodes an embedded sample, Creatio's OData `$batch` request with a
 //! changeset. Strings are latin-1 mapped (byte 0xNN is U+00NN), so every byte survives.
@@ -25,12 +32,13 @@ struct Opts {
     boundary: Option<String>,
     chunk: usize,
     strict: bool,
+    opaque: bool,
     summary: bool,
     file: Option<String>,
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: inspect [--content-type CT | --boundary B] [--chunk N] [--strict] [--summary] [FILE|-]");
+    eprintln!("usage: inspect [--content-type CT | --boundary B] [--chunk N] [--strict] [--opaque] [--summary] [FILE|-]");
     ExitCode::from(2)
 }
 
@@ -40,6 +48,7 @@ fn parse_args() -> Result<Opts, String> {
         boundary: None,
         chunk: 65536,
         strict: false,
+        opaque: false,
         summary: false,
         file: None,
     };
@@ -62,6 +71,7 @@ fn parse_args() -> Result<Opts, String> {
                 o.chunk = n;
             }
             "--strict" => o.strict = true,
+            "--opaque" => o.opaque = true,
             "--summary" => o.summary = true,
             "-h" | "--help" => return Err(String::new()),
             f if o.file.is_none() && (f == "-" || !f.starts_with("--")) => o.file = Some(f.into()),
@@ -214,23 +224,27 @@ fn run(o: Opts) -> Result<String, String> {
         Some("-") => Box::new(std::io::stdin()),
         Some(f) => Box::new(std::fs::File::open(f).map_err(|e| format!("{f}: {e}"))?),
     };
-    let cfg = if o.strict {
+    let mut cfg = if o.strict {
         Config::strict()
     } else {
         Config::default()
     };
+    if o.opaque {
+        cfg = cfg.opaque();
+    }
+    // The argument is not part of the body: its errors are reported at offset 0.
+    let at0 = |e: batchpart::Error| batchpart::Error::new(e.kind(), 0).to_string();
     let boundary: Vec<u8> = if let Some(b) = o.boundary {
         b.into_bytes()
     } else if let Some(ct) = o.content_type {
-        let ct = ContentType::parse(ct.as_bytes()).map_err(|e| e.kind().to_string())?;
-        ct.multipart_boundary()
-            .map_err(|e| e.kind().to_string())?
-            .to_vec()
+        let ct = ContentType::parse(ct.as_bytes()).map_err(at0)?;
+        ct.multipart_boundary().map_err(at0)?.to_vec()
     } else {
         Vec::new()
     };
     // Without a boundary, read the first line (past a BOM) and take it from `--boundary`.
     let mut first = Vec::new();
+    let mut boundary_at = 0;
     let boundary = if boundary.is_empty() {
         let mut byte = [0u8; 1];
         while first.len() < 4 + 3 + batchpart::MAX_BOUNDARY_LEN + 2 && !first.ends_with(b"\n") {
@@ -252,6 +266,7 @@ fn run(o: Opts) -> Result<String, String> {
         while let [rest @ .., b' ' | b'\t'] = b {
             b = rest;
         }
+        boundary_at = first.len() - line.len();
         b.to_vec()
     } else {
         boundary
@@ -262,7 +277,7 @@ fn run(o: Opts) -> Result<String, String> {
         first: Some(Bytes::from(first)),
     };
     let mut events = PartStream::with_config(batchpart::stream::iter(chunks), &boundary, cfg)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| batchpart::Error::new(e.kind(), boundary_at as u64).to_string())?;
 
     if o.summary {
         let (mut parts, mut body, mut depth, mut max_depth) = (0u64, 0u64, 1usize, 1usize);

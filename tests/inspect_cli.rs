@@ -241,3 +241,82 @@ fn compose_generates_a_boundary_when_the_tree_has_none() {
         "error: invalid header name\n"
     );
 }
+
+#[test]
+fn opaque_reads_every_part_as_raw_bytes() {
+    let f = "tests/fixtures/creatio_multipart_request.txt";
+    let (code, out, _) = run(&["--opaque", f], None);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let part = &v["parts"][0];
+    // The changeset is not opened: its body is the raw nested multipart.
+    assert!(part.get("multipart").is_none() || part["multipart"].is_null());
+    let body = part["body"].as_str().unwrap();
+    assert!(body.starts_with("--changeset_06da-d998-8e7e\r\n"), "{body}");
+    assert!(body.contains("POST "));
+    // The raw bytes are exactly those between the part's headers and its delimiter.
+    let raw = std::fs::read(f).unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains(body));
+    // An application/http part at the top level stays plain too.
+    let (_, out, _) = run(&["--opaque", "tests/fixtures/odata_spec_request.txt"], None);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["parts"][0].get("http").is_none() || v["parts"][0]["http"].is_null());
+    assert!(v["parts"][0]["body"]
+        .as_str()
+        .unwrap()
+        .starts_with("GET /service/Customers('ALFKI')"));
+}
+
+#[test]
+fn content_type_errors_carry_an_offset() {
+    let input = b"--b\r\nContent-Type: multipart/mixed\r\n\r\nx\r\n--b--\r\n";
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--content-type", "text/plain", "-"],
+            "error: content-type is not multipart at byte 0\n",
+        ),
+        (
+            &["--content-type", "multipart/mixed", "-"],
+            "error: missing boundary parameter at byte 0\n",
+        ),
+        (
+            &["--content-type", "multipart/mixed; boundary=\"a", "-"],
+            "error: invalid content-type at byte 0\n",
+        ),
+        (
+            &["--content-type", "multipart/mixed; boundary=\"a b \"", "-"],
+            "error: invalid boundary at byte 0\n",
+        ),
+    ];
+    for (args, want) in cases {
+        let (code, _, err) = run(args, Some(input));
+        assert_eq!((code, err.as_str()), (1, want), "{args:?}");
+    }
+    // In the body: at the offset of the header value.
+    let (code, _, err) = run(
+        &["-"],
+        Some(b"--b\r\nContent-Type: a/\"b\r\n\r\nx\r\n--b--\r\n"),
+    );
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "error: invalid content-type at byte 19\n")
+    );
+    // A nested multipart without a boundary: plain bytes by default, an error in strict
+    // mode at the value's offset.
+    let (code, out, _) = run(&["-"], Some(input));
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["parts"][0]["body"], "x");
+    let (code, _, err) = run(&["--strict", "-"], Some(input));
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "error: missing boundary parameter at byte 19\n")
+    );
+    // A boundary taken from the first line is reported where it starts.
+    let (code, _, err) = run(&["-"], Some(b"\xEF\xBB\xBF--a\"b\r\n"));
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "error: invalid boundary at byte 5\n")
+    );
+}

@@ -478,3 +478,67 @@ fn lone_cr_after_close_at_end_of_input() {
         (ErrorKind::InvalidDelimiterLine, 15)
     );
 }
+
+#[test]
+fn content_length_repeats() {
+    // RFC 9112 §6.3: different values are an error in every mode; the same value repeated is
+    // read as one in lenient mode and refused in strict mode. On a part and in an embedded
+    // head alike.
+    let part = |a: &str, b: &str| {
+        format!("--b\r\nContent-Length: {a}\r\nContent-Length: {b}\r\n\r\nxyz\r\n--b--\r\n")
+            .into_bytes()
+    };
+    let head = |a: &str, b: &str| {
+        format!(
+            "--b\r\nContent-Type: application/http\r\n\r\nPOST /x HTTP/1.1\r\n\
+             Content-Length: {a}\r\nContent-Length: {b}\r\n\r\nxyz\r\n--b--\r\n"
+        )
+        .into_bytes()
+    };
+    for (make, second_value_at) in [
+        (&part as &dyn Fn(&str, &str) -> Vec<u8>, 40),
+        (&head as &dyn Fn(&str, &str) -> Vec<u8>, 92),
+    ] {
+        for cfg in [Config::default(), strict()] {
+            let e = decode_all_ways(&make("3", "4"), b"b", cfg).unwrap_err();
+            assert_eq!(
+                (e.kind(), e.offset()),
+                (ErrorKind::ConflictingContentLength, second_value_at)
+            );
+        }
+        assert!(decode_all_ways(&make("3", "3"), b"b", Config::default()).is_ok());
+        let e = decode_all_ways(&make("3", "3"), b"b", strict()).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.offset()),
+            (ErrorKind::DuplicateContentLength, second_value_at)
+        );
+    }
+}
+
+#[test]
+fn interpretation_can_be_switched_off() {
+    let body = b"--b\r\nContent-Type: application/http\r\n\r\nGET /x HTTP/1.1\r\n\r\n\r\n--b\r\n\
+Content-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n\r\ninner\r\n--c--\r\n--b--\r\n";
+    let all = ok(body);
+    assert!(all.iter().any(|e| matches!(e, Ev::Request { .. })));
+    assert!(all.iter().any(|e| matches!(e, Ev::MultipartStart(_))));
+    let plain = |cfg: Config| decode_all_ways(body, b"b", cfg).unwrap();
+    let no_http = plain(Config {
+        interpret_http: false,
+        ..Config::default()
+    });
+    assert!(!no_http.iter().any(|e| matches!(e, Ev::Request { .. })));
+    assert!(no_http.iter().any(|e| matches!(e, Ev::MultipartStart(_))));
+    assert!(bodies(&no_http).contains(&b"GET /x HTTP/1.1\r\n\r\n".to_vec()));
+    let opaque = plain(Config::default().opaque());
+    assert!(!opaque
+        .iter()
+        .any(|e| matches!(e, Ev::Request { .. } | Ev::MultipartStart(_))));
+    assert_eq!(
+        bodies(&opaque),
+        vec![
+            b"GET /x HTTP/1.1\r\n\r\n".to_vec(),
+            b"--c\r\n\r\ninner\r\n--c--".to_vec()
+        ]
+    );
+}
