@@ -6,12 +6,14 @@
 //!
 //! Reads the tree from FILE or stdin, writes the encoded body to stdout and nothing else, and
 //! prints `Content-Type: <value>` to stderr. The tree's `boundary` is used when non-empty, and
-//! a random one is generated otherwise. Strings are latin-1 (U+00NN is byte 0xNN).
+//! a random one is generated otherwise (and chosen anew if a body holds it). A body that
+//! holds a delimiter line of a given boundary (`--boundary` at the start of a line, after CRLF
+//! or LF alone) exits 1 with `error: parts[i]...: delimiter found in content`. Strings are latin-1 (U+00NN is byte 0xNN).
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use batchpart::encoder::{random_boundary, EncoderConfig};
+use batchpart::encoder::{EncodeErrorKind, EncoderConfig};
 use batchpart::writer::Writer;
 use bytes::{Buf, Bytes};
 use serde_json::Value;
@@ -41,42 +43,38 @@ fn headers(v: &Value) -> Result<Headers, String> {
         .collect()
 }
 
-fn boundary_or_random(m: &Value) -> Result<Vec<u8>, String> {
-    let b = latin1(field(m, "boundary")?, "boundary")?;
-    Ok(if b.is_empty() {
-        random_boundary().into_bytes()
-    } else {
-        b
-    })
-}
-
 fn pairs(h: &Headers) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
     h.iter().map(|(n, v)| (n.as_slice(), v.as_slice()))
 }
 
 /// Writes the parts, preamble included, of the multipart `m` at the writer's current level.
-fn parts(w: &mut Writer, m: &Value) -> Result<(), String> {
-    let e = |e: batchpart::encoder::EncodeError| e.to_string();
+/// `path` names the multipart in errors (`parts[1].multipart`).
+fn parts(w: &mut Writer, m: &Value, path: &str) -> Result<(), String> {
     let pre = latin1(field(m, "preamble")?, "preamble")?;
-    w.preamble(&pre).map_err(e)?;
-    for part in field(m, "parts")?
+    w.preamble(&pre).map_err(|e| e.to_string())?;
+    for (i, part) in field(m, "parts")?
         .as_array()
         .ok_or("parts: expected an array")?
+        .iter()
+        .enumerate()
     {
+        let here = format!("{path}parts[{i}]");
+        // A body that holds a delimiter is named by its place in the tree.
+        let e = |e: batchpart::encoder::EncodeError| match e.kind() {
+            EncodeErrorKind::BoundaryInBody => format!("{here}: {e}"),
+            _ => e.to_string(),
+        };
         let mut hs = headers(field(part, "headers")?)?;
         if let Some(nested) = part.get("multipart") {
             let given = latin1(field(nested, "boundary")?, "boundary")?;
-            let b = if given.is_empty() {
+            if given.is_empty() {
                 // A generated boundary: let the encoder write the Content-Type that names it.
                 hs.retain(|(n, _)| !n.eq_ignore_ascii_case(b"content-type"));
-                random_boundary()
-                    .replacen("batch_", "changeset_", 1)
-                    .into_bytes()
+                w.open_random_multipart(pairs(&hs)).map_err(e)?;
             } else {
-                given
-            };
-            w.open_multipart(&b, pairs(&hs)).map_err(e)?;
-            parts(w, nested)?;
+                w.open_multipart(&given, pairs(&hs)).map_err(e)?;
+            }
+            parts(w, nested, &format!("{here}.multipart."))?;
             let epi = latin1(field(nested, "epilogue")?, "epilogue")?;
             w.close_multipart(&epi).map_err(e)?;
         } else if let Some(http) = part.get("http") {
@@ -128,16 +126,21 @@ fn run() -> Result<(), String> {
         _ => return Err("usage: compose [FILE|-]".into()),
     };
     let tree: Value = serde_json::from_slice(&text).map_err(|e| format!("invalid JSON: {e}"))?;
-    let boundary = boundary_or_random(&tree)?;
+    let boundary = latin1(field(&tree, "boundary")?, "boundary")?;
     // Targets are written as the tree holds them, raw spaces included, as inspect read them.
     let cfg = EncoderConfig {
         allow_spaces_in_target: true,
     };
-    let mut w = Writer::with_config(&boundary, cfg).map_err(|e| e.to_string())?;
-    parts(&mut w, &tree)?;
-    let content_type = w.content_type("mixed");
+    let mut w = if boundary.is_empty() {
+        Writer::random_with_config(cfg)
+    } else {
+        Writer::with_config(&boundary, cfg).map_err(|e| e.to_string())?
+    };
+    parts(&mut w, &tree, "")?;
     let epi = latin1(field(&tree, "epilogue")?, "epilogue")?;
     let mut body = w.finish(&epi).map_err(|e| e.to_string())?;
+    // Read after finish: a generated boundary that a body held was chosen anew.
+    let content_type = body.content_type("mixed");
     let mut out = std::io::stdout().lock();
     while body.has_remaining() {
         let n = out.write(body.chunk()).map_err(|e| e.to_string())?;

@@ -40,6 +40,16 @@ pub fn boundary_needs_quotes(boundary: &[u8]) -> bool {
         .any(|&b| !(b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)))
 }
 
+/// Does `content`, standing right after a line end, hold a delimiter line of `boundary`: a line
+/// that opens with `--boundary`, whatever follows and whatever line end precedes it (CRLF or
+/// LF alone: lenient decoders, this crate's default among them, take both)? One linear pass:
+/// the search is for `LF -- boundary`, whose matches never overlap.
+pub(crate) fn holds_delimiter(content: &[u8], boundary: &[u8]) -> bool {
+    let d = Delimiter::new(boundary);
+    content.starts_with(&d.as_bytes()[2..])
+        || memchr::memmem::find(content, &d.as_bytes()[1..]).is_some()
+}
+
 /// An owned copy of a boundary (at most [`MAX_BOUNDARY_LEN`] bytes), so that an event can
 /// name a nested boundary without borrowing the decoder. Dereferences to the bytes.
 #[derive(Clone, Copy)]

@@ -6,7 +6,6 @@
 //! `Bytes`, and, with the `stream` feature, a `Stream` of `Bytes`.
 
 use bytes::BufMut;
-use memchr::memmem::Finder;
 
 use crate::boundary::{boundary_needs_quotes, validate_boundary, Delimiter};
 use crate::content_type::ContentType;
@@ -286,27 +285,34 @@ impl Encoder {
         }
     }
 
-    /// Checks that `content` can stand in the current multipart: no line of it starts with
-    /// `--boundary` of any open level, and it does not start with one either (a delimiter may
-    /// share the line end before it). One `memmem` pass per level.
+    /// Checks that `content` can stand in the current multipart: no line of it opens with
+    /// `--boundary` of any open level, after CRLF or LF alone, and it does not open with one
+    /// either (a delimiter may share the line end before it). One linear `memmem` pass per
+    /// level.
     pub fn check_content(&self, content: &[u8]) -> Result<(), EncodeError> {
-        for level in &self.levels[..self.depth] {
-            let b = level.boundary();
-            let dashed = &level.as_bytes()[2..];
-            if content.starts_with(dashed) {
-                return err(EncodeErrorKind::BoundaryInBody);
-            }
-            let finder = Finder::new(b);
-            let mut from = 0;
-            while let Some(i) = finder.find(&content[from..]) {
-                let h = from + i;
-                if h >= 3 && &content[h - 3..h] == b"\n--" {
-                    return err(EncodeErrorKind::BoundaryInBody);
-                }
-                from = h + 1;
-            }
+        if self.conflicts(content) != 0 {
+            return err(EncodeErrorKind::BoundaryInBody);
         }
         Ok(())
+    }
+
+    /// The open levels (bit `i` for level `i`, 0 the top) whose delimiter `content` holds.
+    pub(crate) fn conflicts(&self, content: &[u8]) -> u32 {
+        self.levels[..self.depth]
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| crate::boundary::holds_delimiter(content, l.boundary()))
+            .fold(0, |m, (i, _)| m | 1 << i)
+    }
+
+    /// The boundary of the innermost open level (the top one when none is nested).
+    pub fn current_boundary(&self) -> &[u8] {
+        self.levels[self.depth - 1].boundary()
+    }
+
+    /// The boundary of open level `level` (0 the top).
+    pub(crate) fn level_boundary(&self, level: usize) -> &[u8] {
+        self.levels[level.min(self.depth - 1)].boundary()
     }
 
     /// A written line (a header, a request line) must not open with `--` and an open boundary:

@@ -8,7 +8,7 @@ use std::vec::Vec;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::encoder::{EncodeError, Encoder, EncoderConfig};
+use crate::encoder::{EncodeError, EncodeErrorKind, Encoder, EncoderConfig};
 
 /// Where an operation's `Content-ID` goes: the MIME part header (OData 4.0), the embedded
 /// head (OData 2.0/3.0, Creatio), or both.
@@ -38,9 +38,14 @@ enum StartLine<'a> {
 }
 
 enum Segment {
-    Bytes(Bytes),
+    /// Framing written by the encoder.
+    Frame(Bytes),
+    /// A body, as given.
+    Body(Bytes),
+    /// A body of unknown length, with the boundaries of the levels open when it was queued:
+    /// it is searched for their delimiters as it passes.
     #[cfg(feature = "stream")]
-    Stream(BodyStream),
+    Stream(BodyStream, Option<Vec<Vec<u8>>>),
 }
 
 /// Builds a multipart body. Framing is written into one buffer; bodies are queued as the
@@ -90,11 +95,27 @@ enum Segment {
 /// assert!(wire.windows(20).any(|x| x == b"HTTP/1.1 201 Created"));
 /// # Ok::<(), batchpart::encoder::EncodeError>(())
 /// ```
+///
+/// # Bodies that hold a delimiter
+///
+/// Every body is checked, by default, for a line that opens with `--boundary` of any open
+/// level (after CRLF or a bare LF: lenient decoders take both for a delimiter). Under a
+/// boundary the caller chose, such a body is an error ([`EncodeErrorKind::BoundaryInBody`]).
+/// Under a boundary the writer generated ([`with_random_boundary`](Self::with_random_boundary),
+/// [`open_changeset(None)`](Self::open_changeset), [`open_random_multipart`](Self::open_random_multipart)),
+/// the writer chooses another one when it finishes, rewriting its own framing, so read the
+/// `Content-Type` from [`Encoded::content_type`] (or [`EncodedStream::content_type`]). A body
+/// stream cannot be rescanned: it is searched as it passes, across chunk edges, and the
+/// output stream fails with [`EncodeErrorKind::BoundaryInBody`] when it holds a delimiter.
 pub struct Writer {
     enc: Encoder,
     frame: BytesMut,
     out: VecDeque<Segment>,
     check_bodies: bool,
+    /// Levels whose boundary this writer generated (bit `i` for level `i`, 0 the top).
+    generated: u32,
+    /// Generated boundaries that a body turned out to hold: chosen anew at finish.
+    collided: Vec<Vec<u8>>,
 }
 
 impl core::fmt::Debug for Writer {
@@ -112,18 +133,29 @@ impl Writer {
         Ok(Self::from_encoder(Encoder::new(boundary)?))
     }
 
-    /// A writer with a fresh random boundary.
+    /// A writer with a fresh random boundary, which it may choose anew (see above).
     pub fn with_random_boundary() -> Self {
-        Self::from_encoder(Encoder::with_random_boundary())
+        Self::random_with_config(EncoderConfig::default())
     }
 
-    /// A writer over a configured encoder.
+    /// A writer with a fresh random boundary and this encoder configuration.
+    pub fn random_with_config(cfg: EncoderConfig) -> Self {
+        let b = crate::encoder::random_boundary();
+        let enc = Encoder::with_config(b.as_bytes(), cfg).expect("generated boundaries are valid");
+        let mut w = Self::from_encoder(enc);
+        w.generated = 1;
+        w
+    }
+
+    /// A writer over a configured encoder. Its boundary counts as the caller's.
     pub fn from_encoder(enc: Encoder) -> Self {
         Writer {
             enc,
             frame: BytesMut::new(),
             out: VecDeque::new(),
-            check_bodies: false,
+            check_bodies: true,
+            generated: 0,
+            collided: Vec::new(),
         }
     }
 
@@ -132,9 +164,9 @@ impl Writer {
         Ok(Self::from_encoder(Encoder::with_config(boundary, cfg)?))
     }
 
-    /// Check every whole body for a delimiter of any open level before writing it (one
-    /// `memmem` pass per body). Off by default: with a random boundary a collision is
-    /// negligible, and the check reads every body byte.
+    /// Whether to check every body for a delimiter of an open level (one linear `memmem`
+    /// pass per level and body). On by default; turn it off only for bodies known not to
+    /// hold one, since the output is then ambiguous if they do.
     pub fn check_bodies(&mut self, on: bool) -> &mut Self {
         self.check_bodies = on;
         self
@@ -153,28 +185,44 @@ impl Writer {
     fn flush_frame(&mut self) {
         if !self.frame.is_empty() {
             self.out
-                .push_back(Segment::Bytes(self.frame.split().freeze()));
+                .push_back(Segment::Frame(self.frame.split().freeze()));
         }
     }
 
-    /// Queues a body, untouched.
+    /// Queues a body, untouched. A body that holds a delimiter of an open level is an error
+    /// under a boundary the caller chose, and makes the writer choose a generated one anew.
     pub fn body(&mut self, body: Bytes) -> Result<&mut Self, EncodeError> {
         if self.check_bodies {
-            self.enc.check_content(&body)?;
+            let hit = self.enc.conflicts(&body);
+            if hit & !self.generated != 0 {
+                return Err(EncodeError::new(EncodeErrorKind::BoundaryInBody));
+            }
+            for level in (0..32).filter(|l| hit & (1 << l) != 0) {
+                let b = self.enc.level_boundary(level).to_vec();
+                if !self.collided.contains(&b) {
+                    self.collided.push(b);
+                }
+            }
         }
         if !body.is_empty() {
             self.flush_frame();
-            self.out.push_back(Segment::Bytes(body));
+            self.out.push_back(Segment::Body(body));
         }
         Ok(self)
     }
 
     /// Queues a body of unknown length. Only [`finish_stream`](Self::finish_stream) can
-    /// deliver it; it cannot be checked for delimiters.
+    /// deliver it. It is searched for the delimiters of the open levels as it passes, and the
+    /// output fails with [`EncodeErrorKind::BoundaryInBody`] if it holds one.
     #[cfg(feature = "stream")]
     pub fn body_stream(&mut self, body: BodyStream) -> &mut Self {
         self.flush_frame();
-        self.out.push_back(Segment::Stream(body));
+        let levels = self.check_bodies.then(|| {
+            (0..self.enc.depth())
+                .map(|l| self.enc.level_boundary(l).to_vec())
+                .collect()
+        });
+        self.out.push_back(Segment::Stream(body, levels));
         self
     }
 
@@ -347,17 +395,11 @@ impl Writer {
     /// Opens a changeset (a nested `multipart/mixed`), with this boundary or a fresh random
     /// one.
     pub fn open_changeset(&mut self, boundary: Option<&[u8]>) -> Result<&mut Self, EncodeError> {
-        let generated;
-        let b = match boundary {
-            Some(b) => b,
-            None => {
-                generated = crate::encoder::random_boundary().replacen("batch_", "changeset_", 1);
-                generated.as_bytes()
-            }
-        };
-        self.enc
-            .open_multipart(b, core::iter::empty::<(&[u8], &[u8])>(), &mut self.frame)?;
-        Ok(self)
+        let none = core::iter::empty::<(&[u8], &[u8])>();
+        match boundary {
+            Some(b) => self.open_multipart(b, none),
+            None => self.open_random_multipart(none),
+        }
     }
 
     /// Opens a nested multipart with these part headers, exactly as given (see
@@ -372,8 +414,42 @@ impl Writer {
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
+        self.open_level(boundary, headers, false)
+    }
+
+    /// Opens a nested multipart with a fresh `changeset_` boundary, which the writer may
+    /// choose anew (see above), and these part headers. A `Content-Type` among them must
+    /// not be given: the encoder writes the one that names the boundary.
+    pub fn open_random_multipart<H, N, V>(&mut self, headers: H) -> Result<&mut Self, EncodeError>
+    where
+        H: IntoIterator<Item = (N, V)> + Clone,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        let b = crate::encoder::random_boundary().replacen("batch_", "changeset_", 1);
+        self.open_level(b.as_bytes(), headers, true)
+    }
+
+    fn open_level<H, N, V>(
+        &mut self,
+        boundary: &[u8],
+        headers: H,
+        generated: bool,
+    ) -> Result<&mut Self, EncodeError>
+    where
+        H: IntoIterator<Item = (N, V)> + Clone,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        let level = self.enc.depth();
         self.enc
             .open_multipart(boundary, headers, &mut self.frame)?;
+        let bit = 1u32 << level;
+        self.generated = if generated {
+            self.generated | bit
+        } else {
+            self.generated & !bit
+        };
         Ok(self)
     }
 
@@ -388,35 +464,39 @@ impl Writer {
         Ok(self)
     }
 
-    fn close(&mut self, epilogue: &[u8]) -> Result<VecDeque<Segment>, EncodeError> {
+    /// Writes the close delimiter and the epilogue, chooses anew every generated boundary
+    /// that a body holds, and returns the segments and the top-level boundary.
+    fn close(&mut self, epilogue: &[u8]) -> Result<(VecDeque<Segment>, Bytes), EncodeError> {
         self.enc.finish(epilogue, &mut self.frame)?;
         self.flush_frame();
-        Ok(core::mem::take(&mut self.out))
+        let mut segs = core::mem::take(&mut self.out);
+        let mut top = self.enc.boundary().to_vec();
+        rechoose(&mut segs, &mut top, core::mem::take(&mut self.collided))?;
+        Ok((segs, Bytes::from(top)))
     }
 
     /// Writes the close delimiter and the epilogue, and returns the body as `Bytes` segments.
     /// An error if a body stream was queued (use [`finish_stream`](Self::finish_stream)).
     pub fn finish(mut self, epilogue: &[u8]) -> Result<Encoded, EncodeError> {
-        let segs = self.close(epilogue)?;
+        let (segs, boundary) = self.close(epilogue)?;
         let mut out = VecDeque::with_capacity(segs.len());
         let mut remaining = 0;
         for s in segs {
             match s {
-                Segment::Bytes(b) => {
+                Segment::Frame(b) | Segment::Body(b) => {
                     remaining += b.len();
                     out.push_back(b)
                 }
                 #[cfg(feature = "stream")]
-                Segment::Stream(_) => {
-                    return Err(EncodeError::new(
-                        crate::encoder::EncodeErrorKind::StreamingBody,
-                    ))
+                Segment::Stream(..) => {
+                    return Err(EncodeError::new(EncodeErrorKind::StreamingBody))
                 }
             }
         }
         Ok(Encoded {
             segs: out,
             remaining,
+            boundary,
         })
     }
 
@@ -424,10 +504,86 @@ impl Writer {
     /// `Bytes`, pulling body streams as it goes.
     #[cfg(feature = "stream")]
     pub fn finish_stream(mut self, epilogue: &[u8]) -> Result<EncodedStream, EncodeError> {
+        let (segs, boundary) = self.close(epilogue)?;
         Ok(EncodedStream {
-            segs: self.close(epilogue)?,
+            segs: segs.into_iter().map(Segment::scanned).collect(),
+            boundary,
         })
     }
+}
+
+/// The `Content-Type` value `multipart/<subtype>; boundary=...` for a boundary.
+fn content_type_of(boundary: &[u8], subtype: &str) -> String {
+    Encoder::new(boundary)
+        .map(|e| e.content_type(subtype))
+        .unwrap_or_default()
+}
+
+/// Replaces generated boundaries that bodies hold with fresh ones of the same shape, in the
+/// framing (delimiter lines and the `Content-Type` that names a nested one) and in what the
+/// body streams will be searched for; then checks the bodies against the new ones.
+fn rechoose(
+    segs: &mut VecDeque<Segment>,
+    top: &mut Vec<u8>,
+    mut pending: Vec<Vec<u8>>,
+) -> Result<(), EncodeError> {
+    // A second collision with 128 fresh random bits does not happen by chance; the bound
+    // only keeps a broken random source from looping.
+    for _ in 0..4 {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let map: Vec<(Vec<u8>, Vec<u8>)> = pending
+            .drain(..)
+            .map(|old| {
+                let fresh = crate::encoder::random_boundary();
+                let keep = old.len().saturating_sub(32);
+                let new = [&old[..keep], &fresh.as_bytes()[fresh.len() - 32..]].concat();
+                (old, new)
+            })
+            .collect();
+        let swap = |b: &mut Vec<u8>| {
+            if let Some((_, n)) = map.iter().find(|(o, _)| o == b) {
+                *b = n.clone();
+            }
+        };
+        swap(top);
+        for seg in segs.iter_mut() {
+            match seg {
+                Segment::Frame(b) => *b = replace_all(b, &map),
+                #[cfg(feature = "stream")]
+                Segment::Stream(_, Some(levels)) => levels.iter_mut().for_each(swap),
+                _ => {}
+            }
+        }
+        for seg in segs.iter() {
+            if let Segment::Body(b) = seg {
+                for (_, n) in &map {
+                    if crate::boundary::holds_delimiter(b, n) && !pending.contains(n) {
+                        pending.push(n.clone());
+                    }
+                }
+            }
+        }
+    }
+    Err(EncodeError::new(EncodeErrorKind::BoundaryInBody))
+}
+
+/// `b` with every occurrence of each `old` replaced by its `new` (of the same length).
+fn replace_all(b: &Bytes, map: &[(Vec<u8>, Vec<u8>)]) -> Bytes {
+    let mut out: Option<BytesMut> = None;
+    for (old, new) in map {
+        let hay = out.as_deref().unwrap_or(b);
+        let hits: Vec<usize> = memchr::memmem::find_iter(hay, old).collect();
+        if hits.is_empty() {
+            continue;
+        }
+        let buf = out.get_or_insert_with(|| BytesMut::from(&b[..]));
+        for h in hits {
+            buf[h..h + new.len()].copy_from_slice(new);
+        }
+    }
+    out.map_or_else(|| b.clone(), BytesMut::freeze)
 }
 
 /// An encoded body: `Bytes` segments, framing and untouched bodies in turn.
@@ -435,9 +591,21 @@ impl Writer {
 pub struct Encoded {
     segs: VecDeque<Bytes>,
     remaining: usize,
+    boundary: Bytes,
 }
 
 impl Encoded {
+    /// The top-level boundary the body was written with (a generated one may have been
+    /// chosen anew at finish).
+    pub fn boundary(&self) -> &[u8] {
+        &self.boundary
+    }
+
+    /// The `Content-Type` value for the body: `multipart/<subtype>; boundary=...`.
+    pub fn content_type(&self, subtype: &str) -> String {
+        content_type_of(&self.boundary, subtype)
+    }
+
     /// The segments, in order.
     pub fn segments(&self) -> impl Iterator<Item = &Bytes> {
         self.segs.iter()
@@ -526,10 +694,92 @@ impl Buf for Encoded {
     }
 }
 
-/// An encoded body as a `Stream` of `Bytes`; body streams are polled in turn.
+/// A part of the output stream.
+#[cfg(feature = "stream")]
+enum Out {
+    Bytes(Bytes),
+    Stream(BodyStream, Option<DelimiterScan>),
+}
+
+#[cfg(feature = "stream")]
+impl Segment {
+    fn scanned(self) -> Out {
+        match self {
+            Segment::Frame(b) | Segment::Body(b) => Out::Bytes(b),
+            Segment::Stream(s, levels) => Out::Stream(s, levels.map(|l| DelimiterScan::new(&l))),
+        }
+    }
+}
+
+/// Searches a body of unknown length for the delimiters of the levels it stands in, across
+/// chunk edges: each chunk is searched once, and the last delimiter's length less one of the
+/// bytes before it once more, where a delimiter could straddle the edge.
+#[cfg(feature = "stream")]
+struct DelimiterScan {
+    /// `LF -- boundary` of each level, built once.
+    finders: Vec<memchr::memmem::Finder<'static>>,
+    /// The bytes before the next chunk that a delimiter could begin in; at first a virtual LF,
+    /// since the body starts after a line end.
+    tail: Vec<u8>,
+    keep: usize,
+}
+
+#[cfg(feature = "stream")]
+impl DelimiterScan {
+    fn new(boundaries: &[Vec<u8>]) -> Self {
+        let finders: Vec<_> = boundaries
+            .iter()
+            .map(|b| memchr::memmem::Finder::new(&[b"\n--".as_slice(), b].concat()).into_owned())
+            .collect();
+        let keep = finders.iter().map(|f| f.needle().len()).max().unwrap_or(1) - 1;
+        DelimiterScan {
+            finders,
+            tail: b"\n".to_vec(),
+            keep,
+        }
+    }
+
+    /// True when the stream, up to and with `chunk`, holds a delimiter.
+    fn push(&mut self, chunk: &[u8]) -> bool {
+        let edge = self.keep.min(chunk.len());
+        self.tail.extend_from_slice(&chunk[..edge]);
+        let found = self
+            .finders
+            .iter()
+            .any(|f| f.find(&self.tail).is_some() || f.find(chunk).is_some());
+        let from = if chunk.len() >= self.keep {
+            self.tail.clear();
+            chunk.len() - self.keep
+        } else {
+            let drop = self.tail.len().saturating_sub(self.keep);
+            self.tail.drain(..drop);
+            chunk.len()
+        };
+        self.tail.extend_from_slice(&chunk[from..]);
+        found
+    }
+}
+
+/// An encoded body as a `Stream` of `Bytes`; body streams are polled in turn, and searched
+/// for delimiters as they pass.
 #[cfg(feature = "stream")]
 pub struct EncodedStream {
-    segs: VecDeque<Segment>,
+    segs: VecDeque<Out>,
+    boundary: Bytes,
+}
+
+#[cfg(feature = "stream")]
+impl EncodedStream {
+    /// The top-level boundary the body is written with (a generated one may have been
+    /// chosen anew at finish).
+    pub fn boundary(&self) -> &[u8] {
+        &self.boundary
+    }
+
+    /// The `Content-Type` value for the body: `multipart/<subtype>; boundary=...`.
+    pub fn content_type(&self, subtype: &str) -> String {
+        content_type_of(&self.boundary, subtype)
+    }
 }
 
 #[cfg(feature = "stream")]
@@ -554,15 +804,24 @@ impl futures_core::Stream for EncodedStream {
         loop {
             match this.segs.front_mut() {
                 None => return Poll::Ready(None),
-                Some(Segment::Bytes(_)) => {
-                    if let Some(Segment::Bytes(b)) = this.segs.pop_front() {
+                Some(Out::Bytes(_)) => {
+                    if let Some(Out::Bytes(b)) = this.segs.pop_front() {
                         return Poll::Ready(Some(Ok(b)));
                     }
                 }
-                Some(Segment::Stream(s)) => match s.as_mut().poll_next(cx) {
+                Some(Out::Stream(s, scan)) => match s.as_mut().poll_next(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Some(Ok(b))) if b.is_empty() => {}
-                    Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
+                    Poll::Ready(Some(Ok(b))) => {
+                        if scan.as_mut().is_some_and(|sc| sc.push(&b)) {
+                            // Nothing more is sent: the output ends with the error.
+                            this.segs.clear();
+                            let e = EncodeError::new(EncodeErrorKind::BoundaryInBody);
+                            return Poll::Ready(Some(Err(Box::new(e))));
+                        }
+                        return Poll::Ready(Some(Ok(b)));
+                    }
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                     Poll::Ready(None) => {
                         this.segs.pop_front();
                     }

@@ -561,6 +561,9 @@ fn limits_hold_across_chunk_edges() {
     assert_eq!(offsets, vec![5 + 16 * 1024; 4]);
 }
 
+/// Makes a body of about the given size.
+type Shape<'a> = dyn Fn(usize) -> Vec<u8> + 'a;
+
 #[test]
 fn boundaries_of_one_byte_or_one_period_over_bodies_of_the_same() {
     // A boundary made of one repeated byte, or of a short period (`abab…`), over a body made
@@ -592,7 +595,7 @@ fn boundaries_of_one_byte_or_one_period_over_bodies_of_the_same() {
             d.repeat(n / d.len())
         };
         let name = String::from_utf8_lossy(&b[..b.len().min(12)]).into_owned();
-        let shapes: [(&str, &dyn Fn(usize) -> Vec<u8>, Config); 4] = [
+        let shapes: [(&str, &Shape<'_>, Config); 4] = [
             ("run of the boundary's bytes", &plain, cfg()),
             (
                 "run of the boundary's bytes, strict",

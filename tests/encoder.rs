@@ -1,7 +1,7 @@
 //! The encoder: every rejection with its kind, zero copy of bodies, round trips through the
 //! decoder under random chunkings, Python's `email` reading what it writes, and `compose`.
 mod common;
-use batchpart::encoder::{EncodeErrorKind as K, Encoder, EncoderConfig};
+use batchpart::encoder::{EncodeError, EncodeErrorKind as K, Encoder, EncoderConfig};
 use batchpart::writer::{ContentIdIn, Writer};
 use batchpart::Config;
 use bytes::{Buf, Bytes, BytesMut};
@@ -350,14 +350,16 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn write_ops(w: &mut Writer, ops: &[Op]) {
+    try_write_ops(w, ops, None).unwrap()
+}
+
+/// Writes the ops; changesets get `changeset` as their boundary, or a generated one.
+fn try_write_ops(w: &mut Writer, ops: &[Op], changeset: Option<&[u8]>) -> Result<(), EncodeError> {
+    let hs = |h: &[(String, String)]| -> Vec<(String, String)> { h.to_vec() };
     for op in ops {
         match op {
             Op::Leaf { headers, body } => {
-                w.part(
-                    headers.iter().map(|(a, b)| (a.as_str(), b.as_str())),
-                    Bytes::from(body.clone()),
-                )
-                .unwrap();
+                w.part(hs(headers), Bytes::from(body.clone()))?;
             }
             Op::Req {
                 id,
@@ -367,14 +369,7 @@ fn write_ops(w: &mut Writer, ops: &[Op]) {
                 body,
             } => {
                 let id = id.as_ref().map(|(s, p)| (s.as_str(), *p));
-                w.request(
-                    id,
-                    method,
-                    target,
-                    headers.iter().map(|(a, b)| (a.as_str(), b.as_str())),
-                    Bytes::from(body.clone()),
-                )
-                .unwrap();
+                w.request(id, method, target, hs(headers), Bytes::from(body.clone()))?;
             }
             Op::Res {
                 id,
@@ -383,22 +378,16 @@ fn write_ops(w: &mut Writer, ops: &[Op]) {
                 body,
             } => {
                 let id = id.as_ref().map(|(s, p)| (s.as_str(), *p));
-                w.response(
-                    id,
-                    *status,
-                    None,
-                    headers.iter().map(|(a, b)| (a.as_str(), b.as_str())),
-                    Bytes::from(body.clone()),
-                )
-                .unwrap();
+                w.response(id, *status, None, hs(headers), Bytes::from(body.clone()))?;
             }
             Op::Set(inner) => {
-                w.open_changeset(None).unwrap();
-                write_ops(w, inner);
-                w.close_changeset().unwrap();
+                w.open_changeset(changeset)?;
+                try_write_ops(w, inner, changeset)?;
+                w.close_changeset()?;
             }
         }
     }
+    Ok(())
 }
 
 /// What the decoder must report for the ops, in its event vocabulary.
@@ -529,6 +518,185 @@ proptest! {
         let mut want = Vec::new();
         expect(&ops, &mut want);
         prop_assert_eq!(observed(&evs), want);
+    }
+}
+
+/// Bodies drawn from CR, LF, `--` and fragments of the boundaries `b` and `c`, whole
+/// delimiters included.
+fn hostile_body() -> impl Strategy<Value = Vec<u8>> {
+    let frag = prop_oneof![
+        4 => prop_oneof![Just(b"\r".to_vec()), Just(b"\n".to_vec()), Just(b"-".to_vec()), Just(b"b".to_vec()), any::<u8>().prop_map(|b| vec![b])],
+        1 => prop_oneof![
+            Just(b"\n--b".to_vec()), Just(b"\r\n--b".to_vec()), Just(b"--b".to_vec()),
+            Just(b"\n--c".to_vec()), Just(b"\r\n--c--".to_vec()), Just(b"\n-b".to_vec()),
+            Just(b"--".to_vec()), Just(b"\r\n--".to_vec()),
+        ],
+    ];
+    proptest::collection::vec(frag, 0..12).prop_map(|v| v.concat())
+}
+
+fn hostile_op() -> impl Strategy<Value = Op> {
+    let leaf = prop_oneof![
+        hostile_body().prop_map(|body| Op::Leaf {
+            headers: vec![],
+            body
+        }),
+        ("[A-Z]{1,6}", "/[a-z0-9]{0,6}", hostile_body()).prop_map(|(method, target, body)| {
+            Op::Req {
+                id: None,
+                method,
+                target,
+                headers: vec![],
+                body,
+            }
+        }),
+        (100u16..600, hostile_body()).prop_map(|(status, body)| Op::Res {
+            id: None,
+            status,
+            headers: vec![],
+            body
+        }),
+    ];
+    leaf.prop_recursive(1, 8, 4, |inner| {
+        proptest::collection::vec(inner, 0..4).prop_map(Op::Set)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// Whatever the encoder accepts, the default decoder reads back as the same tree, under
+    /// any chunking; the strict decoder reads the same tree or refuses it (the encoder also
+    /// writes what strict mode refuses), never a different one. Bodies that hold a delimiter
+    /// line, after CRLF or a bare LF, are refused under a fixed boundary.
+    #[test]
+    fn accepted_trees_read_back_the_same(
+        ops in proptest::collection::vec(hostile_op(), 0..5),
+        sizes in proptest::collection::vec(1usize..30, 1..5),
+    ) {
+        let mut w = Writer::new(b"b").unwrap();
+        if try_write_ops(&mut w, &ops, Some(b"c")).is_err() {
+            return Ok(());
+        }
+        let mut enc = w.finish(b"").unwrap();
+        let wire = enc.copy_to_bytes(enc.remaining());
+        let mut want = Vec::new();
+        expect(&ops, &mut want);
+        let lenient = decode_with(&wire, b"b", Config::default(), &sizes);
+        prop_assert!(lenient.is_ok(), "{:?}\n{}", lenient, String::from_utf8_lossy(&wire));
+        let lenient = lenient.unwrap();
+        prop_assert_eq!(observed(&lenient), want.clone());
+        prop_assert_eq!(&decode_with(&wire, b"b", Config::default(), &[1]).unwrap(), &lenient);
+        if let Ok(strict) = decode_with(&wire, b"b", Config::strict(), &sizes) {
+            prop_assert_eq!(observed(&strict), want);
+        }
+    }
+}
+
+#[test]
+fn bodies_that_hold_a_delimiter_line() {
+    // Under a fixed boundary: an error, after CRLF or a bare LF alike.
+    for bad in [
+        &b"line\n--b1\nmore"[..],
+        b"line\r\n--b1\r\nmore",
+        b"--b1",
+        b"x\n--b1--",
+    ] {
+        let mut w = Writer::new(b"b1").unwrap();
+        let r = w.part(no_headers(), Bytes::from_static(bad));
+        assert_eq!(r.unwrap_err().kind(), K::BoundaryInBody, "{bad:?}");
+    }
+    // Under a generated boundary: the writer chooses another one at finish, rewriting its
+    // framing, and the output reads back with the body intact.
+    let mut w = Writer::with_random_boundary();
+    let old = w.encoder().boundary().to_vec();
+    let body = Bytes::from([b"x\r\n--".as_slice(), &old, b"--\r\ny"].concat());
+    w.part([("Content-Type", "text/plain")], body.clone())
+        .unwrap();
+    w.open_changeset(None).unwrap();
+    let inner = Bytes::from_static(b"inner");
+    w.part(no_headers(), inner.clone()).unwrap();
+    w.close_changeset().unwrap();
+    let enc = w.finish(b"").unwrap();
+    let new = enc.boundary().to_vec();
+    assert_ne!(new, old);
+    assert_eq!(new.len(), old.len());
+    assert!(new.starts_with(b"batch_"));
+    let ct = enc.content_type("mixed");
+    assert!(ct.ends_with(std::str::from_utf8(&new).unwrap()));
+    let wire = enc.into_bytes();
+    let evs = decode(&wire, &new).unwrap();
+    assert_eq!(bodies(&evs), vec![body.to_vec(), inner.to_vec()]);
+    // A nested generated boundary is chosen anew too, with the Content-Type that names it;
+    // the caller's top-level boundary stays.
+    let mut w = Writer::new(b"top").unwrap();
+    w.open_changeset(None).unwrap();
+    let cs = w.encoder().current_boundary().to_vec();
+    assert!(cs.starts_with(b"changeset_"));
+    let body = Bytes::from([b"a\n--".as_slice(), &cs].concat());
+    w.part(no_headers(), body.clone()).unwrap();
+    w.close_changeset().unwrap();
+    let enc = w.finish(b"").unwrap();
+    assert_eq!(enc.boundary(), b"top");
+    let wire = enc.into_bytes();
+    let evs = decode(&wire, b"top").unwrap();
+    assert_eq!(bodies(&evs), vec![body.to_vec()]);
+    let nested: Vec<&Ev> = evs
+        .iter()
+        .filter(|e| matches!(e, Ev::MultipartStart(_)))
+        .collect();
+    assert!(matches!(nested[..], [Ev::MultipartStart(b)] if *b != cs && b.len() == cs.len()));
+    // A caller's boundary is never changed: the same body under a fixed changeset boundary
+    // is an error.
+    let mut w = Writer::new(b"top").unwrap();
+    w.open_changeset(Some(&cs)).unwrap();
+    assert_eq!(
+        w.part(no_headers(), body).unwrap_err().kind(),
+        K::BoundaryInBody
+    );
+}
+
+#[test]
+fn streamed_bodies_are_searched_across_chunk_edges() {
+    let run = |chunks: Vec<&'static [u8]>| {
+        let parts: Vec<Result<Bytes, batchpart::writer::BoxError>> = chunks
+            .into_iter()
+            .map(|c| Ok(Bytes::from_static(c)))
+            .collect();
+        let mut w = Writer::new(b"bnd").unwrap();
+        w.open_changeset(Some(b"cs")).unwrap();
+        w.part_start(no_headers()).unwrap();
+        w.body_stream(Box::pin(batchpart::stream::iter(parts)));
+        w.close_changeset().unwrap();
+        let mut s = w.finish_stream(b"").unwrap();
+        let mut out = Vec::new();
+        while let Some(b) = batchpart::stream::block_on_next(&mut s) {
+            match b {
+                Ok(b) => out.extend_from_slice(&b),
+                Err(e) => {
+                    let e = e.downcast::<EncodeError>().expect("a typed error");
+                    return Err(e.kind());
+                }
+            }
+        }
+        Ok(out)
+    };
+    // The delimiter split over every edge, of either level, at the start or after a line.
+    for chunks in [
+        vec![&b"a\r\n-"[..], b"-b", b"nd"],
+        vec![&b"a\n"[..], b"--cs", b" x"],
+        vec![&b"-"[..], b"-", b"c", b"s"],
+        vec![&b"x\n--cs"[..]],
+    ] {
+        assert_eq!(run(chunks.clone()), Err(K::BoundaryInBody), "{chunks:?}");
+    }
+    for chunks in [
+        vec![&b"a\r\n-"[..], b"-bn", b"x"],
+        vec![&b"--c"[..], b"x"],
+        vec![&b"a-"[..], b"-cs"],
+    ] {
+        let wire = run(chunks.clone()).unwrap();
+        assert!(decode(&wire, b"bnd").is_ok(), "{chunks:?}");
     }
 }
 

@@ -320,3 +320,36 @@ fn content_type_errors_carry_an_offset() {
         (1, "error: invalid boundary at byte 5\n")
     );
 }
+
+#[test]
+fn compose_refuses_a_body_that_holds_its_delimiter_and_names_the_part() {
+    // `inspect` would read `--b1` after the bare LF as a delimiter line: the tree cannot be
+    // written under that boundary, so compose refuses it instead of writing ambiguous bytes.
+    let cases: [(&str, &str); 3] = [
+        (
+            r#"{"boundary": "b1", "preamble": "", "parts": [{"headers": [], "content_id": null, "body": "line\n--b1\nmore"}], "epilogue": ""}"#,
+            "error: parts[0]: delimiter found in content\n",
+        ),
+        (
+            r#"{"boundary": "b1", "preamble": "", "parts": [{"headers": [], "content_id": null, "body": "ok"}, {"headers": [], "content_id": null, "body": "line\r\n--b1--"}], "epilogue": ""}"#,
+            "error: parts[1]: delimiter found in content\n",
+        ),
+        (
+            r#"{"boundary": "b1", "preamble": "", "parts": [{"headers": [], "multipart": {"boundary": "cs", "preamble": "", "parts": [{"headers": [], "body": "x\n--b1"}], "epilogue": ""}}], "epilogue": ""}"#,
+            "error: parts[0].multipart.parts[0]: delimiter found in content\n",
+        ),
+    ];
+    for (tree, want) in cases {
+        let (code, out, err) = common::run_example("compose", &["-"], Some(tree.as_bytes()));
+        assert_eq!((code, out.as_str(), err.as_str()), (1, "", want), "{tree}");
+    }
+    // With a generated boundary the same body is written, under a boundary it does not hold.
+    let tree = r#"{"boundary": "", "preamble": "", "parts": [{"headers": [], "content_id": null, "body": "line\n--b1\nmore"}], "epilogue": ""}"#;
+    let (code, out, err) = common::run_example("compose", &["-"], Some(tree.as_bytes()));
+    assert_eq!(code, 0);
+    let b = err.trim_end().rsplit("boundary=").next().unwrap();
+    let (code, back, _) = run(&["--boundary", b, "-"], Some(out.as_bytes()));
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&back).unwrap();
+    assert_eq!(v["parts"][0]["body"], "line\n--b1\nmore");
+}
