@@ -106,6 +106,10 @@ fn shapes() -> Vec<Shape> {
 fn core(body: &[u8], boundary: &[u8], chunk: usize, max_preamble: u64) -> u64 {
     let mut cfg = batchpart::Config::default();
     cfg.limits.max_preamble_bytes = max_preamble;
+    core_with(body, boundary, chunk, cfg)
+}
+
+fn core_with(body: &[u8], boundary: &[u8], chunk: usize, cfg: batchpart::Config) -> u64 {
     let mut dec = Decoder::with_config(boundary, cfg).unwrap();
     let mut n = 0u64;
     let mut carry: Vec<u8> = Vec::new();
@@ -339,6 +343,62 @@ fn one_byte_chunks(c: &mut Criterion) {
     }
 }
 
+/// One part of `size` bytes under `boundary`, wrapped as a multipart body.
+fn one_part(boundary: &[u8], body: &[u8]) -> Bytes {
+    let mut v = [b"--".as_slice(), boundary, b"\r\n\r\n"].concat();
+    v.extend_from_slice(body);
+    v.extend_from_slice(&[b"\r\n--".as_slice(), boundary, b"--\r\n"].concat());
+    Bytes::from(v)
+}
+
+/// The shapes that used to cost a boundary's length per byte: a boundary made of one repeated
+/// byte, or of a short period, over a body of the same bytes, and bare-LF delimiters (content
+/// in strict mode). Each against a random body of the same size: the goal is within 2x.
+fn slow_shapes(c: &mut Criterion) {
+    const SIZE: usize = 4 * MIB;
+    for (name, b) in [
+        ("a10", b"a".repeat(10)),
+        ("a70", b"a".repeat(70)),
+        ("ab10", b"ab".repeat(5)),
+        ("ab70", b"ab".repeat(35)),
+    ] {
+        let random: Vec<u8> = (0..SIZE)
+            .map(|i| match noise(i) {
+                b'\n' => b'y',
+                x => x,
+            })
+            .collect();
+        let run: Vec<u8> = b.iter().copied().cycle().take(SIZE).collect();
+        let lf: Vec<u8> = [b"\n--".as_slice(), &b]
+            .concat()
+            .repeat(SIZE / (b.len() + 3));
+        let cases = [
+            ("random", one_part(&b, &random), false),
+            ("run", one_part(&b, &run), false),
+            ("random-strict", one_part(&b, &random[..lf.len()]), true),
+            ("bare-LF-strict", one_part(&b, &lf), true),
+        ];
+        let mut g = c.benchmark_group(format!("slow-shape/{name}"));
+        g.throughput(Throughput::Bytes(SIZE as u64));
+        g.sample_size(10)
+            .measurement_time(Duration::from_secs(1))
+            .warm_up_time(Duration::from_millis(200));
+        for (shape, body, strict) in &cases {
+            let cfg = if *strict {
+                batchpart::Config::strict()
+            } else {
+                batchpart::Config::default()
+            };
+            for (label, chunk) in [("whole", body.len()), ("64KiB", 64 * KIB)] {
+                g.bench_function(BenchmarkId::new(*shape, label), |x| {
+                    x.iter(|| core_with(black_box(body), &b, chunk, cfg))
+                });
+            }
+        }
+        g.finish();
+    }
+}
+
 #[cfg(all(feature = "batch", feature = "json"))]
 mod batch_groups {
     use super::*;
@@ -453,8 +513,9 @@ criterion_group!(
     benches,
     decode_shapes,
     one_byte_chunks,
+    slow_shapes,
     batch_groups::batches
 );
 #[cfg(not(all(feature = "batch", feature = "json")))]
-criterion_group!(benches, decode_shapes, one_byte_chunks);
+criterion_group!(benches, decode_shapes, one_byte_chunks, slow_shapes);
 criterion_main!(benches);
