@@ -57,13 +57,14 @@ pub use boundary::{boundary_needs_quotes, validate_boundary, MAX_BOUNDARY_LEN};
 pub use content_id::ContentId;
 pub use content_type::ContentType;
 pub use decoder::{
-    Carried, Chunk, Config, Decoder, Event, Feed, Limits, Part, PartEnd, Stats, MAX_DEPTH,
+    Carried, Chunk, Config, Decoder, Event, Feed, Limits, Part, PartEnd, Stats, MAX_CARRIED,
+    MAX_DEPTH,
 };
 pub use error::{Error, ErrorKind};
 pub use headers::{Header, Headers, Value};
 pub use http::{parse_content_length, RequestHead, ResponseHead};
 
 /// The README's examples, compiled and run as doctests.
-#[cfg(all(doctest, feature = "stream"))]
+#[cfg(all(doctest, feature = "batch"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 
-use super::error::{BatchError, BatchErrorKind as K};
-use super::model::{latin1, unlatin1, Headers, RequestOp, ResponseOp};
+use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::model::{latin1, unlatin1, Headers, RequestOp, ResponseOp};
 
 fn to_header_map(h: &Headers) -> Result<http::HeaderMap, BatchError> {
     let mut map = http::HeaderMap::with_capacity(h.0.len());

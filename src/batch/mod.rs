@@ -16,31 +16,30 @@
 //! # Ok::<(), batchpart::batch::BatchError>(())
 //! ```
 
-#[cfg(feature = "json")]
-pub mod creatio;
+//! The folder shows the layers: [`model`](self#model) and its semantics (validation,
+//! references, `Prefer`, execution) in `model/`, the wire formats (multipart, JSON) in
+//! `formats/`, one small module per vendor dialect in `dialects/`, and the `http` crate
+//! integration beside them.
+
+mod dialects;
 mod error;
-mod exec;
+mod formats;
 #[cfg(feature = "http")]
 pub mod http_interop;
-#[cfg(feature = "json")]
-pub mod json;
-#[cfg(feature = "json")]
-pub mod json_batch;
 mod model;
-mod multipart;
-mod prefer;
-#[cfg(feature = "json")]
-pub mod ringcentral;
-pub mod ucwa;
-mod validate;
 
-pub use error::{BatchError, BatchErrorKind};
-pub use exec::{block_on, execute, service_fn, ExecOptions, RefScope, Service, ServiceFn};
+pub use dialects::ucwa;
 #[cfg(feature = "json")]
-pub use json::{read_json, write_json, JsonOp, JsonReader};
+pub use dialects::{creatio, json_batch, ringcentral};
+pub use error::{BatchError, BatchErrorKind};
+#[cfg(feature = "json")]
+pub use formats::json::{read_json, write_json, JsonOp, JsonReader};
+pub use formats::multipart::{
+    read_multipart, write_multipart, MultipartReader, Operation, WriteOp,
+};
+pub use model::exec::{block_on, execute, service_fn, ExecOptions, RefScope, Service, ServiceFn};
+pub use model::prefer::Preferences;
+pub use model::validate::{ODataVersion, ValidationOptions, Validator, FORBIDDEN_HEADERS};
 pub use model::{
     Batch, BatchRequest, BatchResponse, Changeset, Headers, Item, RequestOp, ResponseOp,
 };
-pub use multipart::{read_multipart, write_multipart, MultipartReader, Operation, WriteOp};
-pub use prefer::Preferences;
-pub use validate::{ODataVersion, ValidationOptions, Validator, FORBIDDEN_HEADERS};

@@ -19,7 +19,7 @@
 //!
 //! # State
 //!
-//! The decoder is one state machine: [`State`] is an enum whose variants carry their own data
+//! The decoder is one state machine: `State` is an enum whose variants carry their own data
 //! (preamble and body scanning, the delimiter line's tail, part headers, an embedded HTTP
 //! head, a part's end, done, failed), and each variant has one step function in `machine.rs`.
 //! Once failed, a decoder stays failed: every later feed reports the same error at the same
@@ -40,7 +40,7 @@ mod search;
 mod types;
 
 pub use machine::Feed;
-pub use types::{Carried, Chunk, Event, Part, PartEnd};
+pub use types::{Carried, Chunk, Event, Part, PartEnd, MAX_CARRIED};
 
 use crate::boundary::{validate_boundary, Delimiter};
 use crate::content_type::ContentType;

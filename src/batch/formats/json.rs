@@ -17,9 +17,9 @@ use futures_core::Stream;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::error::{BatchError, BatchErrorKind as K};
-use super::model::{Batch, Changeset, Headers, Item, RequestOp, ResponseOp};
-use super::validate::{ValidationOptions, Validator};
+use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::model::validate::{ValidationOptions, Validator};
+use crate::batch::model::{Batch, Changeset, Headers, Item, RequestOp, ResponseOp};
 
 /// base64url (RFC 4648 section 5), without padding on output; padding accepted on input.
 pub mod base64url {

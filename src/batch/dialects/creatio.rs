@@ -16,13 +16,13 @@
 
 use bytes::Bytes;
 
-use super::error::BatchError;
-use super::exec::ExecOptions;
-use super::json::read_json;
-use super::model::{BatchRequest, BatchResponse, RequestOp, ResponseOp};
-use super::multipart::read_multipart;
-use super::prefer::Preferences;
-use super::validate::ValidationOptions;
+use crate::batch::error::BatchError;
+use crate::batch::formats::json::read_json;
+use crate::batch::formats::multipart::read_multipart;
+use crate::batch::model::exec::ExecOptions;
+use crate::batch::model::prefer::Preferences;
+use crate::batch::model::validate::ValidationOptions;
+use crate::batch::model::{BatchRequest, BatchResponse, RequestOp, ResponseOp};
 
 /// Creatio's validation: OData 4.01 rules, 100 operations, ids not necessarily unique.
 pub fn validation() -> ValidationOptions {

@@ -8,9 +8,11 @@ use core::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 
-use super::error::{BatchError, BatchErrorKind as K};
-use super::model::{latin1, unlatin1, Batch, Changeset, Headers, Item, RequestOp, ResponseOp};
-use super::validate::{ValidationOptions, Validator};
+use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::model::validate::{ValidationOptions, Validator};
+use crate::batch::model::{
+    latin1, unlatin1, Batch, Changeset, Headers, Item, RequestOp, ResponseOp,
+};
 use crate::stream::{HttpHead, HttpKind, PartEvent, PartStream, StreamError};
 use crate::writer::{Encoded, Writer};
 use crate::Config;

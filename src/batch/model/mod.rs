@@ -1,6 +1,10 @@
 //! Batch requests and responses as ordered lists of items: single operations and changesets
 //! (atomic groups).
 
+pub(crate) mod exec;
+pub(crate) mod prefer;
+pub(crate) mod validate;
+
 use bytes::Bytes;
 
 /// Header fields of an operation, in order, names as sent. Values are kept as text; bytes

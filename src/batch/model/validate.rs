@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use super::error::{BatchError, BatchErrorKind as K};
-use super::model::{Item, RequestOp};
+use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::model::{Item, RequestOp};
 
 /// The OData version whose rules apply where 4.0 and 4.01 differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

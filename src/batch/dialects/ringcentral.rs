@@ -24,8 +24,8 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::error::{BatchError, BatchErrorKind as K};
-use super::model::{Batch, BatchRequest, BatchResponse, Item, RequestOp, ResponseOp};
+use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::model::{Batch, BatchRequest, BatchResponse, Item, RequestOp, ResponseOp};
 use crate::stream::{decode_bytes, PartEvent};
 use crate::writer::{Encoded, Writer};
 

@@ -18,11 +18,13 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::error::{BatchError, BatchErrorKind as K};
-use super::exec::ExecOptions;
-use super::json::{JsonOp, JsonReader};
-use super::model::{Batch, BatchRequest, BatchResponse, Headers, Item, RequestOp, ResponseOp};
-use super::validate::{ValidationOptions, Validator};
+use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::formats::json::{JsonOp, JsonReader};
+use crate::batch::model::exec::ExecOptions;
+use crate::batch::model::validate::{ValidationOptions, Validator};
+use crate::batch::model::{
+    Batch, BatchRequest, BatchResponse, Headers, Item, RequestOp, ResponseOp,
+};
 
 /// Headers the batch's own authentication replaces.
 const AUTH_HEADERS: &[&str] = &[

@@ -20,9 +20,9 @@ use std::collections::{HashMap, HashSet};
 
 use futures_core::Stream;
 
-use super::error::BatchError;
-use super::model::{BatchResponse, Changeset, Item, RequestOp, ResponseOp};
-use super::prefer::Preferences;
+use crate::batch::error::BatchError;
+use crate::batch::model::prefer::Preferences;
+use crate::batch::model::{BatchResponse, Changeset, Item, RequestOp, ResponseOp};
 
 /// What a batch's operations are run by.
 pub trait Service {

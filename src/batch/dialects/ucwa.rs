@@ -14,10 +14,10 @@
 
 use bytes::Bytes;
 
-use super::error::BatchError;
-use super::model::{latin1, unlatin1, Batch, Item, RequestOp, ResponseOp};
-use super::multipart::read_multipart;
-use super::validate::ValidationOptions;
+use crate::batch::error::BatchError;
+use crate::batch::formats::multipart::read_multipart;
+use crate::batch::model::validate::ValidationOptions;
+use crate::batch::model::{latin1, unlatin1, Batch, Item, RequestOp, ResponseOp};
 use crate::writer::{Encoded, Writer};
 
 /// Reads a UCWA batch request (`multipart/batching; boundary="..."`).
@@ -124,7 +124,7 @@ fn start_part(
     w: &mut Writer,
     msgtype: &str,
     line: &[u8],
-    headers: &super::model::Headers,
+    headers: &crate::batch::model::Headers,
     body: usize,
 ) -> Result<Vec<WireHeader>, BatchError> {
     let len = head_len(line, headers.iter()) + body;

@@ -1,0 +1,6 @@
+//! The wire formats of a batch: OData multipart (`multipart/mixed` of `application/http`
+//! parts) and, with feature `json`, the OData JSON format.
+
+#[cfg(feature = "json")]
+pub(crate) mod json;
+pub(crate) mod multipart;
