@@ -34,6 +34,8 @@
 //! # Ok::<(), batchpart::Error>(())
 //! ```
 #![cfg_attr(not(feature = "std"), no_std)]
+// docs.rs builds with `--cfg docsrs`: every feature-gated item gets its feature badge.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -489,13 +489,10 @@ impl<'d, 'i> Feed<'d, 'i> {
             }
         }
         let start = self.pos;
-        let mut from = self.hint.max(start);
-        while let Some(lf) = self.find(level, from) {
+        if let Some(lf) = self.find(level, self.hint.max(start)) {
+            // Every match is a delimiter; in strict mode its CR was part of the match.
             let ds = if lf > start && self.input[lf - 1] == b'\r' {
                 lf - 1
-            } else if self.strict() {
-                from = lf + 1;
-                continue;
             } else {
                 lf
             };

@@ -1,10 +1,12 @@
 //! Finding the current level's delimiter in a fed slice.
 //!
-//! The search is for `LF -- boundary`: the delimiter without its optional CR. Its only LF is
-//! its first byte (a boundary holds none), so two candidates can never overlap, and a
-//! candidate that is rejected (a bare LF in strict mode) costs at most its own length again.
-//! That keeps the work linear whatever the boundary: a run of one byte over a body of that
-//! byte, or a periodic boundary such as `abab…`, cost what a random one costs.
+//! The search is for `LF -- boundary` (lenient mode, where the CR is optional) or the whole
+//! `CR LF -- boundary` (strict mode). Either needle holds its only LF near its start (a
+//! boundary holds none), so two matches can never overlap, and every match is a delimiter:
+//! no candidate is ever found and then rejected. That keeps the work linear with a small
+//! constant whatever the boundary and the body: a run of one byte over a body of that byte, a
+//! periodic boundary such as `abab…`, or a body of bare-LF delimiters in strict mode, cost
+//! what a random body costs.
 
 use memchr::memmem::Finder;
 
@@ -51,13 +53,16 @@ impl Feed<'_, '_> {
         }
     }
 
-    /// The index of the LF of the next `LF -- boundary` of `level` at or after `from`.
-    /// Short slices, and levels opened in this feed, are scanned for LF with `memchr` and
-    /// compared in place, which costs nothing to set up; longer ones use a `memmem::Finder`
-    /// over the stored delimiter, built at most once per level per fed slice. Both find the
-    /// same first candidate.
+    /// The index of the LF of the next delimiter of `level` whose line end starts at or after
+    /// `from`: `LF -- boundary` in lenient mode, `CR LF -- boundary` in strict mode. Short
+    /// slices, and levels opened in this feed, are scanned for LF with `memchr` and compared
+    /// in place, which costs nothing to set up; longer ones use a `memmem::Finder` over the
+    /// stored delimiter, built at most once per level per fed slice. Both find the same first
+    /// delimiter.
     pub(super) fn find(&mut self, level: usize, from: usize) -> Option<usize> {
-        let nlen = DELIM_HEAD.len() - 1 + self.boundary(level).len();
+        // The needle starts at the CR in strict mode, at the LF otherwise.
+        let cr = usize::from(self.strict());
+        let nlen = DELIM_HEAD.len() - 1 + cr + self.boundary(level).len();
         let mut from = from.min(self.input.len());
         if self.input.len() - from < nlen {
             // Too short to hold a delimiter: the hold-back check reads these bytes instead.
@@ -84,13 +89,13 @@ impl Feed<'_, '_> {
         if !cached {
             self.stats_mut().finders_built += 1;
             let levels = self.levels;
-            self.finder = Some((level, Finder::new(&levels[level].as_bytes()[1..])));
+            self.finder = Some((level, Finder::new(&levels[level].as_bytes()[1 - cr..])));
         }
         let (_, f) = self.finder.as_ref()?;
         let hit = f.find(&self.input[from..]).map(|i| from + i);
         let end = hit.map_or(self.input.len(), |h| h + nlen);
         self.stats_mut().bytes_examined += (end - from) as u64;
-        hit
+        hit.map(|h| h + cr)
     }
 
     /// Scans for `LF -- boundary` from `from`; gives up after [`LF_CANDIDATES`] line ends
@@ -121,7 +126,9 @@ impl Feed<'_, '_> {
             };
             // The mismatching byte was examined too.
             examined += (same + 1).min(2 + blen) as u64;
-            if same == 2 + blen {
+            // Strict mode takes only CRLF delimiters, whose CR is not consumed yet.
+            let line_end = !self.strict() || lf > from && input[lf - 1] == b'\r';
+            if same == 2 + blen && line_end {
                 break LfScan::Found(lf);
             }
             misses += 1;
