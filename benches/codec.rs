@@ -7,16 +7,17 @@
 //! every peer reads them. Results and ratios: `BENCHMARKS.md`.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use batchpart::stream::{PartEvent, PartStream};
+
+#[path = "../tests/common/ready.rs"]
+mod ready;
 use batchpart::{Decoder, Event};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ready::{block_on, block_on_next};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
@@ -142,22 +143,6 @@ fn core_with(body: &[u8], boundary: &[u8], chunk: usize, cfg: batchpart::Config)
     n
 }
 
-fn block_on<F: Future>(f: F) -> F::Output {
-    struct Nothing;
-    impl std::task::Wake for Nothing {
-        fn wake(self: std::sync::Arc<Self>) {}
-    }
-    // Every source here is ready at once, so nothing ever needs waking.
-    let waker = Waker::from(std::sync::Arc::new(Nothing));
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
 fn chunks(body: &Bytes, chunk: usize) -> Vec<Result<Bytes, Infallible>> {
     (0..body.len())
         .step_by(chunk)
@@ -172,7 +157,7 @@ fn stream(body: &Bytes, boundary: &[u8], chunk: usize, max_preamble: u64) -> u64
         PartStream::with_config(batchpart::stream::iter(chunks(body, chunk)), boundary, cfg)
             .unwrap();
     let mut n = 0;
-    while let Some(ev) = batchpart::stream::block_on_next(&mut s) {
+    while let Some(ev) = block_on_next(&mut s) {
         if let PartEvent::Body(b) = ev.unwrap() {
             n += b.len() as u64;
         }

@@ -14,10 +14,14 @@
 //! With no FILE it decodes an embedded sample, Creatio's OData `$batch` request with a
 //! changeset. Strings are latin-1 mapped (byte 0xNN is U+00NN), so every byte survives.
 
+#[path = "../tests/common/ready.rs"]
+mod ready;
+use ready::block_on_next;
+
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use batchpart::stream::{block_on_next, HttpKind, PartEvent, PartStream};
+use batchpart::stream::{HttpKind, PartEvent, PartStream};
 use batchpart::{Config, ContentType};
 use bytes::Bytes;
 

@@ -7,9 +7,13 @@
 //! cargo run --release --example stream_big [-- PARTS]
 //! ```
 
+#[path = "../tests/common/ready.rs"]
+mod ready;
+use ready::block_on_next;
+
 use std::time::Instant;
 
-use batchpart::stream::{block_on_next, PartEvent, PartStream};
+use batchpart::stream::{PartEvent, PartStream};
 use bytes::{Bytes, BytesMut};
 
 const MIB: usize = 1024 * 1024;

@@ -41,6 +41,8 @@
 
 #[cfg(feature = "batch")]
 pub mod batch;
+#[cfg(feature = "stream")]
+mod block;
 pub mod boundary;
 pub mod content_id;
 pub mod content_type;

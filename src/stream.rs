@@ -296,8 +296,10 @@ impl Owner<'_> {
 /// The events of a body, decoded from a stream of `Bytes` chunks.
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use batchpart::stream::{PartEvent, PartStream};
 /// use bytes::Bytes;
+/// use futures_core::Stream;
 ///
 /// let chunks = vec![
 ///     Ok::<_, std::io::Error>(Bytes::from_static(b"--b\r\nContent-Type: text/plain\r\n\r\nhel")),
@@ -305,12 +307,14 @@ impl Owner<'_> {
 /// ];
 /// let mut events = PartStream::new(batchpart::stream::iter(chunks), b"b").unwrap();
 /// let mut body = Vec::new();
-/// while let Some(ev) = batchpart::stream::block_on_next(&mut events) {
+/// // `events.next().await` with a `StreamExt`.
+/// while let Some(ev) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut events).poll_next(cx)).await {
 ///     if let PartEvent::Body(b) = ev.unwrap() {
 ///         body.extend_from_slice(&b);
 ///     }
 /// }
 /// assert_eq!(body, b"hello");
+/// # }
 /// ```
 pub struct PartStream<S> {
     inner: S,
@@ -516,32 +520,6 @@ impl<I: Iterator + Unpin> Stream for Iter<I> {
     fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<I::Item>> {
         Poll::Ready(self.get_mut().0.next())
     }
-}
-
-/// Polls a stream to its next item on the current thread, parking between wake-ups. A small
-/// executor for synchronous callers and examples; it needs no runtime.
-pub fn block_on_next<S: Stream + Unpin>(s: &mut S) -> Option<S::Item> {
-    use std::sync::Arc;
-    use std::task::{Wake, Waker};
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    thread_local! {
-        // One waker per thread, so that polling allocates nothing per item.
-        static WAKER: Waker = Arc::new(Unpark(std::thread::current())).into();
-    }
-    WAKER.with(|waker| {
-        let mut cx = Context::from_waker(waker);
-        loop {
-            match Pin::new(&mut *s).poll_next(&mut cx) {
-                Poll::Ready(v) => return v,
-                Poll::Pending => std::thread::park(),
-            }
-        }
-    })
 }
 
 /// Decodes a whole body already in memory into owned events, in one call. Body events share

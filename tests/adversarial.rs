@@ -3,10 +3,13 @@
 //! of bytes allocated while decoding (a counting allocator) stays under the configured limits,
 //! and the bytes the decoder examines stay a small multiple of the input. Every shape is also
 //! delivered one byte per chunk through the Stream layer.
+#[path = "common/ready.rs"]
+mod ready;
+use ready::block_on_next;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use batchpart::stream::{block_on_next, PartEvent, PartStream, StreamError};
+use batchpart::stream::{PartEvent, PartStream, StreamError};
 use batchpart::{Config, ErrorKind, Limits};
 use bytes::Bytes;
 

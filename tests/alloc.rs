@@ -1,5 +1,8 @@
 //! Allocation counts, through a counting global allocator: the sans-IO core allocates
 //! nothing; the Stream layer's count does not grow with the number of parts.
+#[path = "common/ready.rs"]
+mod ready;
+use ready::block_on_next;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -100,7 +103,7 @@ fn stream_allocs(parts: usize, chunk: usize) -> usize {
             batchpart::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>));
         let mut s = batchpart::stream::PartStream::new(src, b"batch_36522ad7").unwrap();
         let mut events = 0;
-        while let Some(ev) = batchpart::stream::block_on_next(&mut s) {
+        while let Some(ev) = block_on_next(&mut s) {
             ev.unwrap();
             events += 1;
         }

@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use batchpart::batch::*;
 use batchpart::stream::iter;
 use bytes::{Buf, Bytes};
+use common::block_on;
 use common::fixture;
 use futures_core::Stream;
 use proptest::prelude::*;

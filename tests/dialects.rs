@@ -7,7 +7,7 @@ use batchpart::batch::{
     self, creatio, json_batch, ringcentral, ucwa, BatchErrorKind, Item, RequestOp, ResponseOp,
 };
 use bytes::{Buf, Bytes};
-use common::fixture;
+use common::{block_on, fixture};
 
 fn fx(name: &str) -> Bytes {
     Bytes::from(fixture(name))
@@ -197,7 +197,7 @@ mod ringcentral_seed {
             continue_on_error: true,
             ..Default::default()
         };
-        let r = batch::block_on(batch::execute(
+        let r = block_on(batch::execute(
             batchpart::stream::iter(b.items.into_iter().map(Ok)),
             &mut svc,
             opts,
@@ -322,7 +322,7 @@ mod json_batch_seed {
             ResponseOp::new(if op.url == "/bad" { 400 } else { 200 }).with_body("{\"ok\":true}")
         });
         let req = json_batch::read_request(br#"{"requests":[{"method":"get","path":"/a"},{"method":"get","path":"/bad"},{"method":"get","path":"/c"}],"stop_on_error":true}"#).unwrap();
-        let resp = batch::block_on(batch::execute(
+        let resp = block_on(batch::execute(
             batchpart::stream::iter(req.batch.items.clone().into_iter().map(Ok)),
             &mut svc,
             req.exec_options(),

@@ -200,7 +200,7 @@ fn streamed_body_of_unknown_length() {
     .unwrap();
     let mut s = w.finish_stream(b"").unwrap();
     let mut wire = Vec::new();
-    while let Some(b) = batchpart::stream::block_on_next(&mut s) {
+    while let Some(b) = block_on_next(&mut s) {
         wire.extend_from_slice(&b.unwrap());
     }
     let evs = decode(&wire, b"b").unwrap();
@@ -670,7 +670,7 @@ fn streamed_bodies_are_searched_across_chunk_edges() {
         w.close_changeset().unwrap();
         let mut s = w.finish_stream(b"").unwrap();
         let mut out = Vec::new();
-        while let Some(b) = batchpart::stream::block_on_next(&mut s) {
+        while let Some(b) = block_on_next(&mut s) {
             match b {
                 Ok(b) => out.extend_from_slice(&b),
                 Err(e) => {

@@ -1,7 +1,7 @@
 //! The Stream layer: same events as the core under every chunk size, bodies that share the
 //! caller's chunks, and errors that come through unchanged.
 mod common;
-use batchpart::stream::{block_on_next, PartEvent, PartStream, StreamError};
+use batchpart::stream::{PartEvent, PartStream, StreamError};
 use batchpart::{Config, ErrorKind};
 use bytes::Bytes;
 use common::stream::*;

@@ -37,7 +37,7 @@ pub use formats::json::{read_json, write_json, JsonOp, JsonReader};
 pub use formats::multipart::{
     read_multipart, write_multipart, MultipartReader, Operation, WriteOp,
 };
-pub use model::exec::{block_on, execute, service_fn, ExecOptions, RefScope, Service, ServiceFn};
+pub use model::exec::{execute, service_fn, ExecOptions, RefScope, Service, ServiceFn};
 pub use model::prefer::Preferences;
 pub use model::validate::{ODataVersion, ValidationOptions, Validator, FORBIDDEN_HEADERS};
 pub use model::{

@@ -13,19 +13,18 @@ use memchr::memmem::Finder;
 use super::machine::Feed;
 use crate::boundary::DELIM_HEAD;
 
-/// Slices shorter than this are searched without building a `memmem::Finder`: its setup
-/// (about 240 ns for a long boundary) would cost more than the search.
-const SMALL_SLICE: usize = 8 * 1024;
+/// Line ends that are not delimiters after which the key scan hands over to the
+/// `memmem::Finder`: where line ends are rare the scan costs one `memchr` pass and no setup
+/// (the Finder's is about 240 ns for a long boundary); where they are dense, the Finder's
+/// prefilter pays for itself.
+const CANDIDATES: usize = 16;
 
-/// Line ends that are not delimiters after which the LF scan of a short slice hands over to
-/// the `memmem::Finder`.
-const LF_CANDIDATES: usize = 16;
-
-/// The outcome of the LF scan of a short slice.
-enum LfScan {
+/// The outcome of the key scan.
+enum KeyScan {
+    /// A delimiter, at the index of its LF.
     Found(usize),
     None,
-    /// Too many line ends that were not delimiters, the last at this index.
+    /// Too many candidates that were not delimiters, the last at this index.
     Dense(usize),
 }
 
@@ -54,11 +53,11 @@ impl Feed<'_, '_> {
     }
 
     /// The index of the LF of the next delimiter of `level` whose line end starts at or after
-    /// `from`: `LF -- boundary` in lenient mode, `CR LF -- boundary` in strict mode. Short
-    /// slices, and levels opened in this feed, are scanned for LF with `memchr` and compared
-    /// in place, which costs nothing to set up; longer ones use a `memmem::Finder` over the
-    /// stored delimiter, built at most once per level per fed slice. Both find the same first
-    /// delimiter.
+    /// `from`: `LF -- boundary` in lenient mode, `CR LF -- boundary` in strict mode. The
+    /// needle's first byte is scanned for with `memchr` and the rest compared in place, which
+    /// costs nothing to set up; after [`CANDIDATES`] misses a `memmem::Finder` over the stored
+    /// delimiter takes over, built at most once per level per fed slice (a level opened in this
+    /// feed is always scanned). Both find the same first delimiter.
     pub(super) fn find(&mut self, level: usize, from: usize) -> Option<usize> {
         // The needle starts at the CR in strict mode, at the LF otherwise.
         let cr = usize::from(self.strict());
@@ -71,14 +70,14 @@ impl Feed<'_, '_> {
         }
         let cached = matches!(&self.finder, Some((l, _)) if *l == level);
         let stored = self.opened[level].is_none();
-        if !cached && (!stored || self.input.len() - from < SMALL_SLICE) {
-            match self.find_after_lf(level, from, stored) {
-                LfScan::Found(lf) => return Some(lf),
-                LfScan::None => return None,
+        if !cached {
+            match self.scan_for_key(level, from, stored) {
+                KeyScan::Found(lf) => return Some(lf),
+                KeyScan::None => return None,
                 // Line ends everywhere (near-miss delimiters, LF-heavy bodies): the Finder's
-                // setup now pays for itself. No delimiter starts at or before `lf`.
-                LfScan::Dense(lf) => {
-                    from = lf + 1;
+                // setup now pays for itself. No delimiter starts at or before `k`.
+                KeyScan::Dense(k) => {
+                    from = k + 1;
                     if self.input.len() - from < nlen {
                         self.stats_mut().bytes_examined += (self.input.len() - from) as u64;
                         return None;
@@ -98,44 +97,45 @@ impl Feed<'_, '_> {
         hit.map(|h| h + cr)
     }
 
-    /// Scans for `LF -- boundary` from `from`; gives up after [`LF_CANDIDATES`] line ends
-    /// that are not delimiters when `may_give_up`.
-    fn find_after_lf(&mut self, level: usize, from: usize, may_give_up: bool) -> LfScan {
+    /// Scans for the needle's first byte (CR in strict mode, LF otherwise) with `memchr` and
+    /// compares the rest in place; gives up after [`CANDIDATES`] misses when `may_give_up`.
+    fn scan_for_key(&mut self, level: usize, from: usize, may_give_up: bool) -> KeyScan {
         let input = self.input;
-        let blen = self.boundary(level).len();
+        let b = self.boundary(level);
+        let (key, lead): (u8, &[u8]) = if self.strict() {
+            (b'\r', b"\r\n--")
+        } else {
+            (b'\n', b"\n--")
+        };
+        let nlen = lead.len() + b.len();
         let mut p = from;
         let mut misses = 0;
         let mut examined = 0u64;
         let out = loop {
-            let Some(i) = memchr::memchr(b'\n', &input[p..]) else {
+            let Some(i) = memchr::memchr(key, &input[p..]) else {
                 examined += (input.len() - p) as u64;
-                break LfScan::None;
+                break KeyScan::None;
             };
-            let lf = p + i;
+            let k = p + i;
             examined += (i + 1) as u64;
-            let h = lf + 3;
-            if h + blen > input.len() {
-                examined += (input.len() - lf - 1) as u64;
-                break LfScan::None;
+            if k + nlen > input.len() {
+                examined += (input.len() - k - 1) as u64;
+                break KeyScan::None;
             }
-            let dashes = common_prefix(&input[lf + 1..h], b"--");
-            let same = if dashes == 2 {
-                2 + common_prefix(&input[h..h + blen], self.boundary(level))
-            } else {
-                dashes
-            };
-            // The mismatching byte was examined too.
-            examined += (same + 1).min(2 + blen) as u64;
-            // Strict mode takes only CRLF delimiters, whose CR is not consumed yet.
-            let line_end = !self.strict() || lf > from && input[lf - 1] == b'\r';
-            if same == 2 + blen && line_end {
-                break LfScan::Found(lf);
+            let mut same = common_prefix(&input[k..k + lead.len()], lead);
+            if same == lead.len() {
+                same += common_prefix(&input[k + lead.len()..k + nlen], b);
+            }
+            // The bytes that matched after the key, and the one that did not.
+            examined += same.min(nlen - 1) as u64;
+            if same == nlen {
+                break KeyScan::Found(k + lead.len() - 3);
             }
             misses += 1;
-            if may_give_up && misses == LF_CANDIDATES {
-                break LfScan::Dense(lf);
+            if may_give_up && misses == CANDIDATES {
+                break KeyScan::Dense(k);
             }
-            p = lf + 1;
+            p = k + 1;
         };
         self.stats_mut().bytes_examined += examined;
         out

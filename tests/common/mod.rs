@@ -3,6 +3,10 @@
 
 use batchpart::{Config, Decoder, Error, Event};
 
+pub mod ready;
+#[allow(unused_imports)] // each test binary uses its own subset
+pub use ready::{block_on, block_on_next};
+
 /// Every fixture with its boundary.
 pub const FIXTURES: &[(&str, &[u8])] = &[
     ("rfc2046_simple.txt", b"simple boundary"),
@@ -207,7 +211,7 @@ pub fn bodies(evs: &[Ev]) -> Vec<Vec<u8>> {
 #[cfg(feature = "stream")]
 pub mod stream {
     use super::*;
-    use batchpart::stream::{block_on_next, HttpKind, PartEvent, PartStream};
+    use batchpart::stream::{HttpKind, PartEvent, PartStream};
     use bytes::Bytes;
 
     pub fn own_stream(ev: PartEvent) -> Ev {

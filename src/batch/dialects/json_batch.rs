@@ -164,7 +164,7 @@ pub fn read_request(body: &[u8]) -> Result<Request, BatchError> {
     r = r.with_validator(Validator::new(opts));
     let mut items = Vec::new();
     let mut n = 0;
-    while let Some(item) = crate::stream::block_on_next(&mut r) {
+    while let Some(item) = crate::block::next(&mut r) {
         let item = item.map_err(|e| match e.op() {
             Some(_) => e,
             None if e.kind() == K::NestedBatch => e.at_op(items.len(), None),

@@ -590,14 +590,18 @@ fn parse_element<Op: JsonOp>(
 /// atomicity group come out as one changeset.
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use batchpart::batch::{Item, JsonReader, RequestOp};
-/// use batchpart::stream::block_on_next;
 /// use bytes::Bytes;
+/// use futures_core::Stream;
 ///
 /// let doc = r#"{"requests":[{"id":"1","method":"get","url":"/People"}]}"#;
 /// let mut items = JsonReader::<_, RequestOp>::new(batchpart::stream::iter([Ok::<_, std::io::Error>(Bytes::from(doc))]));
-/// let Some(Ok(Item::Op(op))) = block_on_next(&mut items) else { panic!() };
+/// // `items.next().await` with a `StreamExt`.
+/// let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut items).poll_next(cx)).await;
+/// let Some(Ok(Item::Op(op))) = next else { panic!() };
 /// assert_eq!(op.url, "/People");
+/// # }
 /// ```
 pub struct JsonReader<S, Op> {
     inner: S,
@@ -756,7 +760,7 @@ pub fn read_json<Op: JsonOp + Unpin>(
         r = r.validate(v);
     }
     let mut items = Vec::new();
-    while let Some(item) = crate::stream::block_on_next(&mut r) {
+    while let Some(item) = crate::block::next(&mut r) {
         items.push(item?);
     }
     Ok(Batch { items })

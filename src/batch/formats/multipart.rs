@@ -125,16 +125,20 @@ impl Pending {
 /// 100-operation batch is never held whole.
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use batchpart::batch::{Item, MultipartReader, RequestOp};
-/// use batchpart::stream::block_on_next;
 /// use bytes::Bytes;
+/// use futures_core::Stream;
 ///
 /// let body = "--b\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n\
 ///             GET /Customers HTTP/1.1\r\n\r\n\r\n--b--";
 /// let chunks = batchpart::stream::iter([Ok::<_, std::io::Error>(Bytes::from(body))]);
 /// let mut items = MultipartReader::<_, RequestOp>::new(chunks, b"multipart/mixed; boundary=b").unwrap();
-/// let Some(Ok(Item::Op(op))) = block_on_next(&mut items) else { panic!() };
+/// // `items.next().await` with a `StreamExt`.
+/// let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut items).poll_next(cx)).await;
+/// let Some(Ok(Item::Op(op))) = next else { panic!() };
 /// assert_eq!((op.method.as_str(), op.url.as_str(), op.content_id.as_deref()), ("GET", "/Customers", Some("1")));
+/// # }
 /// ```
 pub struct MultipartReader<S, Op> {
     events: PartStream<S>,
@@ -301,7 +305,7 @@ pub fn read_multipart<Op: Operation + Unpin>(
         r = r.validate(v);
     }
     let mut items = Vec::new();
-    while let Some(item) = crate::stream::block_on_next(&mut r) {
+    while let Some(item) = crate::block::next(&mut r) {
         items.push(item?);
     }
     Ok(Batch { items })

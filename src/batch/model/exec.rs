@@ -236,8 +236,9 @@ impl<Svc: Service> Run<'_, Svc> {
 /// Runs a batch request, read item by item from `items`, and returns the batch response.
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use batchpart::batch::{execute, service_fn, Batch, ExecOptions, Item, RequestOp, ResponseOp};
-/// use batchpart::stream::{block_on_next, iter};
+/// use batchpart::stream::iter;
 ///
 /// let items = iter(vec![
 ///     Ok(Item::Op(RequestOp::new("GET", "Customers").with_content_id("1"))),
@@ -247,11 +248,11 @@ impl<Svc: Service> Run<'_, Svc> {
 /// let mut svc = service_fn(|op: RequestOp| async move {
 ///     ResponseOp::new(if op.url == "Missing" { 404 } else { 200 })
 /// });
-/// let fut = execute(items, &mut svc, ExecOptions::default());
-/// let response = batchpart::batch::block_on(fut).unwrap();
+/// let response = execute(items, &mut svc, ExecOptions::default()).await.unwrap();
 /// // Stopped at the first failure, whose response is the last.
 /// let statuses: Vec<u16> = response.items.iter().flat_map(|i| i.ops()).map(|r| r.status).collect();
 /// assert_eq!(statuses, [200, 404]);
+/// # }
 /// ```
 pub async fn execute<S, Svc>(
     mut items: S,
@@ -336,26 +337,4 @@ where
         }
     }
     Ok(BatchResponse { items: out })
-}
-
-/// Drives a future to completion on the current thread, parking between wake-ups. For tests,
-/// examples and synchronous callers; servers await [`execute`] on their own runtime.
-pub fn block_on<F: Future>(fut: F) -> F::Output {
-    use std::sync::Arc;
-    use std::task::Wake;
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Arc::new(Unpark(std::thread::current())).into();
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = core::pin::pin!(fut);
-    loop {
-        match fut.as_mut().poll(&mut cx) {
-            Poll::Ready(v) => return v,
-            Poll::Pending => std::thread::park(),
-        }
-    }
 }
