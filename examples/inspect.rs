@@ -118,7 +118,7 @@ impl Iterator for Chunks {
     }
 }
 
-fn headers_json(out: &mut String, h: batchpart::Headers<'_>) {
+fn headers_json(out: &mut String, h: batchpart::HeaderBlock<'_>) {
     out.push('[');
     for (i, h) in h.iter().enumerate() {
         if i > 0 {

@@ -21,23 +21,23 @@ use memchr::memchr;
 /// }
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Headers<'a> {
+pub struct HeaderBlock<'a> {
     block: &'a [u8],
 }
 
-impl<'a> core::fmt::Debug for Headers<'a> {
+impl<'a> core::fmt::Debug for HeaderBlock<'a> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
 }
 
-impl<'a> Headers<'a> {
+impl<'a> HeaderBlock<'a> {
     pub(crate) fn new(block: &'a [u8]) -> Self {
-        Headers { block }
+        HeaderBlock { block }
     }
 
     /// An empty header block.
-    pub const EMPTY: Headers<'static> = Headers { block: b"" };
+    pub const EMPTY: HeaderBlock<'static> = HeaderBlock { block: b"" };
 
     /// The raw bytes of the block as received, line endings and folds included.
     pub fn as_bytes(&self) -> &'a [u8] {
@@ -62,7 +62,7 @@ impl<'a> Headers<'a> {
     }
 }
 
-impl<'a> IntoIterator for Headers<'a> {
+impl<'a> IntoIterator for HeaderBlock<'a> {
     type Item = Header<'a>;
     type IntoIter = HeaderIter<'a>;
     fn into_iter(self) -> HeaderIter<'a> {
@@ -174,7 +174,7 @@ impl<'a> Iterator for Segments<'a> {
     }
 }
 
-/// Iterator over the headers of a [`Headers`] block.
+/// Iterator over the headers of a [`HeaderBlock`] block.
 #[derive(Debug, Clone)]
 pub struct HeaderIter<'a> {
     rest: &'a [u8],
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn iterate_with_folds() {
-        let h = Headers::new(b"A: 1\r\nB:  two \r\n\tthree\r\nc: \r\n");
+        let h = HeaderBlock::new(b"A: 1\r\nB:  two \r\n\tthree\r\nc: \r\n");
         let v: Vec<_> = h.iter().map(|h| (h.name(), h.value().as_bytes())).collect();
         assert_eq!(v[0], (&b"A"[..], &b"1"[..]));
         assert_eq!(v[1], (&b"B"[..], &b"two \r\n\tthree"[..]));

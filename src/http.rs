@@ -3,7 +3,7 @@
 //! traffic sends (no version, raw spaces in the target, no reason phrase).
 
 use crate::content_id::ContentId;
-use crate::headers::{trim, Headers};
+use crate::headers::{trim, HeaderBlock};
 
 /// The head of an embedded HTTP request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,7 +11,7 @@ pub struct RequestHead<'a> {
     pub(crate) method: &'a [u8],
     pub(crate) target: &'a [u8],
     pub(crate) version: Option<&'a [u8]>,
-    pub(crate) headers: Headers<'a>,
+    pub(crate) headers: HeaderBlock<'a>,
     pub(crate) info: HeadInfo<'a>,
 }
 
@@ -21,7 +21,7 @@ pub struct ResponseHead<'a> {
     pub(crate) version: &'a [u8],
     pub(crate) status: u16,
     pub(crate) reason: &'a [u8],
-    pub(crate) headers: Headers<'a>,
+    pub(crate) headers: HeaderBlock<'a>,
     pub(crate) info: HeadInfo<'a>,
 }
 
@@ -46,7 +46,7 @@ impl<'a> RequestHead<'a> {
         self.version
     }
     /// The embedded headers.
-    pub fn headers(&self) -> Headers<'a> {
+    pub fn headers(&self) -> HeaderBlock<'a> {
         self.headers
     }
     /// The embedded `Content-Length`, if any.
@@ -73,7 +73,7 @@ impl<'a> ResponseHead<'a> {
         self.reason
     }
     /// The embedded headers.
-    pub fn headers(&self) -> Headers<'a> {
+    pub fn headers(&self) -> HeaderBlock<'a> {
         self.headers
     }
     /// The embedded `Content-Length`, if any.

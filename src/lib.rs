@@ -1,13 +1,52 @@
 //! # batchpart
 //!
 //! A zero-copy, streaming, sans-IO codec for multipart HTTP batch payloads: OData `$batch`
-//! (`multipart/mixed` with nested changesets of `application/http` parts), Skype UCWA's
-//! `multipart/batching`, RingCentral's multipart responses, and any other `multipart/*` body.
+//! (`multipart/mixed` with nested changesets of `application/http` parts, and the OData JSON
+//! batch format), Skype UCWA's `multipart/batching`, RingCentral's batches, JSON `/batch` APIs,
+//! Creatio, and any other `multipart/*` body.
 //!
-//! The core is a [`Decoder`] that takes byte slices of any size, down to one byte, and yields
-//! [`Event`]s that borrow those slices. It never allocates, never does I/O, and does linear
-//! work for every input and every chunking. It builds with `--no-default-features` under
-//! `#![no_std]`, without `alloc`.
+//! ## The layers
+//!
+//! Each layer is thin over the one below, and each is usable alone:
+//!
+//! | layer | what it is | entry points |
+//! |---|---|---|
+//! | codec core (always on, `no_std`, no `alloc`) | an incremental decoder and encoder: bytes in, events or bytes out; never allocates, never does I/O | [`Decoder`], [`Event`], [`encoder::Encoder`] |
+//! | stream layer (feature `stream`) | a `futures_core::Stream` of owned part events over a stream of `Bytes`; bodies are slices of your chunks | [`stream::PartStream`], [`writer::Writer`] |
+//! | batch module (feature `batch`; `json`, `http`) | the model, the multipart and JSON formats, validation, references, execution, and one module per vendor dialect | [`batch`] |
+//!
+//! ## Features
+//!
+//! | feature | default | brings |
+//! |---|---|---|
+//! | `std` | yes | `std::error::Error` impls, the [`writer`] and the owned conveniences |
+//! | `stream` | yes | the [`stream`] layer (`futures-core`) |
+//! | `batch` | no | the [`batch`] module: model, multipart format, validation, executor, dialects |
+//! | `json` | no | the OData JSON format and the JSON dialects (`serde`, `serde_json`) |
+//! | `http` | no | conversions to and from the `http` crate's `Request` and `Response` |
+//!
+//! ## Limits
+//!
+//! Every resource has a limit with a safe default, counted as the bytes arrive and never reset
+//! per fed slice ([`Limits`]): 16 KiB per header block, 128 header fields per block, 10,000
+//! parts, nesting 8 deep (at most [`MAX_DEPTH`]), 64 KiB of preamble. The batch readers add
+//! their own on top (operations per batch, see [`batch`]).
+//!
+//! ## Errors
+//!
+//! Every decode error is an [`Error`]: an [`ErrorKind`] that names the rule or the limit, and
+//! the absolute byte offset where it was detected (`invalid header line at byte 5`). A decoder
+//! that failed stays failed: every later feed reports the same error, and
+//! [`Decoder::is_done`] is false. No input and no sequence of calls panics, and the work is
+//! linear in the input for every input and every chunking, down to one byte per feed.
+//!
+//! ## `no_std`
+//!
+//! With `--no-default-features` the crate is `#![no_std]` and needs no `alloc`: the decoder
+//! keeps its state in fixed arrays (one delimiter per nesting level) and the events borrow the
+//! input. The encoder writes into any `bytes::BufMut` when `std` is on.
+//!
+//! ## Decoding, sans-IO
 //!
 //! ```
 //! use batchpart::{Decoder, Event};
@@ -32,6 +71,93 @@
 //! }
 //! assert!(dec.is_done());
 //! # Ok::<(), batchpart::Error>(())
+//! ```
+//!
+//! ## Encoding
+//!
+//! ```
+//! # #[cfg(feature = "std")] fn main() -> Result<(), batchpart::encoder::EncodeError> {
+//! use batchpart::writer::{ContentIdIn, Writer};
+//! use bytes::Bytes;
+//!
+//! let mut w = Writer::new(b"batch_1")?;
+//! w.request(Some(("1", ContentIdIn::Part)), "POST", "/Customers",
+//!     [("Content-Type", "application/json")], Bytes::from_static(b"{\"Name\":\"Ann\"}"))?;
+//! let body = w.finish(b"")?;
+//! assert_eq!(body.content_type("mixed"), "multipart/mixed; boundary=batch_1");
+//! let wire = body.into_bytes(); // or send the segments as they are: `Encoded` is a `Buf`
+//! assert!(wire.starts_with(b"--batch_1\r\nContent-Type: application/http\r\n"));
+//! # Ok(()) }
+//! # #[cfg(not(feature = "std"))] fn main() {}
+//! ```
+//!
+//! ## The stream layer
+//!
+//! ```
+//! # #[cfg(feature = "stream")]
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), batchpart::Error> {
+//! use batchpart::stream::{PartEvent, PartStream};
+//! use bytes::Bytes;
+//! use futures_core::Stream;
+//!
+//! // Any `Stream<Item = Result<Bytes, E>>`: a hyper body, reqwest's `bytes_stream()`...
+//! let chunks = [
+//!     Ok::<_, std::io::Error>(Bytes::from_static(b"--b\r\nContent-Type: text/plain\r\n\r\nhel")),
+//!     Ok(Bytes::from_static(b"lo\r\n--b--\r\n")),
+//! ];
+//! let mut events = PartStream::new(batchpart::stream::iter(chunks), b"b")?;
+//! let mut body = Vec::new();
+//! // `events.next().await` with a `StreamExt`.
+//! while let Some(ev) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut events).poll_next(cx)).await {
+//!     if let PartEvent::Body(b) = ev.unwrap() {
+//!         body.extend_from_slice(&b); // `b` shares the chunk it came in
+//!     }
+//! }
+//! assert_eq!(body, b"hello");
+//! # Ok(()) }
+//! # #[cfg(not(feature = "stream"))] fn main() {}
+//! ```
+//!
+//! ## A server's `$batch`
+//!
+//! ```
+//! # #[cfg(feature = "batch")]
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), batchpart::batch::BatchError> {
+//! use batchpart::batch::{execute, service_fn, write_multipart, ExecOptions, MultipartReader,
+//!     RequestOp, ResponseOp, ValidationOptions};
+//! use bytes::Bytes;
+//!
+//! let body = "--b\r\nContent-Type: application/http\r\n\r\nGET /People HTTP/1.1\r\n\r\n\r\n--b--";
+//! let chunks = batchpart::stream::iter([Ok::<_, std::io::Error>(Bytes::from(body))]);
+//! let items = MultipartReader::<_, RequestOp>::new(chunks, b"multipart/mixed; boundary=b")?
+//!     .validate(ValidationOptions::default());
+//! let mut app = service_fn(|op: RequestOp| async move { ResponseOp::new(200).with_body("[]") });
+//! let response = execute(items, &mut app, ExecOptions::default()).await?;
+//! let (content_type, _body) = write_multipart(&response, b"batchresponse_1")?;
+//! assert!(content_type.starts_with("multipart/mixed"));
+//! # Ok(()) }
+//! # #[cfg(not(feature = "batch"))] fn main() {}
+//! ```
+//!
+//! ## A client's batch
+//!
+//! ```
+//! # #[cfg(feature = "batch")] fn main() -> Result<(), batchpart::batch::BatchError> {
+//! use batchpart::batch::{read_multipart, write_multipart, BatchRequest, Item, RequestOp, ResponseOp};
+//! use bytes::Bytes;
+//!
+//! let mut batch = BatchRequest::default();
+//! batch.items.push(Item::Op(RequestOp::new("GET", "/People").with_content_id("1")));
+//! let (content_type, body) = write_multipart(&batch, b"batch_7")?;
+//! // ... send `body` with any HTTP client, `Content-Type: {content_type}` ...
+//! # let _ = (content_type, body);
+//! let answer = Bytes::from_static(b"--r\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n\
+//!     HTTP/1.1 200 OK\r\n\r\n[]\r\n--r--");
+//! let response = read_multipart::<ResponseOp>(answer, b"multipart/mixed; boundary=r", None)?;
+//! let Item::Op(first) = &response.items[0] else { panic!() };
+//! assert_eq!((first.status, first.content_id.as_deref()), (200, Some("1")));
+//! # Ok(()) }
+//! # #[cfg(not(feature = "batch"))] fn main() {}
 //! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 // docs.rs builds with `--cfg docsrs`: every feature-gated item gets its feature badge.
@@ -65,7 +191,7 @@ pub use decoder::{
     MAX_DEPTH,
 };
 pub use error::{Error, ErrorKind};
-pub use headers::{Header, Headers, Value};
+pub use headers::{Header, HeaderBlock, Value};
 pub use http::{parse_content_length, RequestHead, ResponseHead};
 
 /// The README's examples, compiled and run as doctests.

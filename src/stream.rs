@@ -19,7 +19,7 @@ use crate::content_id::ContentId;
 use crate::content_type::ContentType;
 use crate::decoder::{Chunk, Config, Decoder, Event, PartEnd, MAX_DEPTH};
 use crate::error::Error;
-use crate::headers::{Headers, Value};
+use crate::headers::{HeaderBlock, Value};
 
 /// How many events one fed slice may queue before the stream yields them. It bounds the
 /// queue's memory, whatever the chunk size, at the price of rebuilding a `memmem::Finder` once
@@ -39,8 +39,8 @@ pub struct PartHead {
 
 impl PartHead {
     /// The MIME part headers.
-    pub fn headers(&self) -> Headers<'_> {
-        Headers::new(&self.block)
+    pub fn headers(&self) -> HeaderBlock<'_> {
+        HeaderBlock::new(&self.block)
     }
     /// The raw header block, as received.
     pub fn raw_headers(&self) -> &Bytes {
@@ -111,8 +111,8 @@ impl HttpHead {
         &self.kind
     }
     /// The embedded headers.
-    pub fn headers(&self) -> Headers<'_> {
-        Headers::new(&self.block)
+    pub fn headers(&self) -> HeaderBlock<'_> {
+        HeaderBlock::new(&self.block)
     }
     /// The embedded `Content-Length`.
     pub fn content_length(&self) -> Option<u64> {

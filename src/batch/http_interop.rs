@@ -41,15 +41,16 @@ impl TryFrom<&RequestOp> for http::Request<Bytes> {
         *req.uri_mut() = uri;
         *req.headers_mut() = to_header_map(&op.headers)?;
         if let Some(id) = &op.content_id {
-            req.extensions_mut().insert(ContentId(id.clone()));
+            req.extensions_mut().insert(ContentIdExtension(id.clone()));
         }
         Ok(req)
     }
 }
 
-/// The operation's Content-ID, carried in the request's extensions.
+/// The operation's Content-ID, carried in the request's extensions (the value as sent; the
+/// crate's one Content-ID type, [`ContentId`](crate::ContentId), reads it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContentId(pub String);
+pub struct ContentIdExtension(pub String);
 
 impl From<http::Request<Bytes>> for RequestOp {
     fn from(req: http::Request<Bytes>) -> Self {
@@ -58,7 +59,7 @@ impl From<http::Request<Bytes>> for RequestOp {
             method: parts.method.as_str().to_string(),
             url: parts.uri.to_string(),
             headers: from_header_map(&parts.headers),
-            content_id: parts.extensions.get::<ContentId>().map(|c| c.0.clone()),
+            content_id: parts.extensions.get::<ContentIdExtension>().map(|c| c.0.clone()),
             body,
             ..Default::default()
         }

@@ -9,7 +9,7 @@ use crate::boundary::{validate_boundary, Boundary, Delimiter, DELIM_HEAD};
 use crate::content_id::ContentId;
 use crate::content_type::ContentType;
 use crate::error::{Error, ErrorKind};
-use crate::headers::{valid_continuation_line, valid_field_line, Headers};
+use crate::headers::{valid_continuation_line, valid_field_line, HeaderBlock};
 use crate::http::{
     looks_like_status_line, parse_content_length, parse_request_line, parse_status_line, HeadInfo,
     RequestHead, ResponseHead,
@@ -777,7 +777,7 @@ impl<'d, 'i> Feed<'d, 'i> {
     }
 
     /// Picks out what the decoder acts on; the `Content-Type` only for a MIME part's headers.
-    fn fields(&self, headers: Headers<'i>, part: bool) -> Result<Fields<'i>, Error> {
+    fn fields(&self, headers: HeaderBlock<'i>, part: bool) -> Result<Fields<'i>, Error> {
         let mut f = Fields::default();
         for h in headers.iter() {
             let (n, v) = (h.name(), h.value());
@@ -819,7 +819,7 @@ impl<'d, 'i> Feed<'d, 'i> {
         let block_end = match end {
             BlockEnd::Blank { end, .. } | BlockEnd::Delim { end, .. } => end,
         };
-        let headers = Headers::new(&self.input[bs..block_end]);
+        let headers = HeaderBlock::new(&self.input[bs..block_end]);
         self.dec.stats.bytes_examined += headers.as_bytes().len() as u64;
         let f = self.fields(headers, true)?;
         let part = Part {
@@ -925,7 +925,7 @@ impl<'d, 'i> Feed<'d, 'i> {
             return Err(self.err(ErrorKind::InvalidRequestLine, bs));
         };
         let start_line = &block[..=lf];
-        let headers = Headers::new(&block[lf + 1..]);
+        let headers = HeaderBlock::new(&block[lf + 1..]);
         self.dec.stats.bytes_examined += block.len() as u64;
         let f = self.fields(headers, false)?;
         let info = HeadInfo {

@@ -5,14 +5,14 @@ use core::ops::Deref;
 use crate::boundary::{Boundary, DELIM_HEAD};
 use crate::content_id::ContentId;
 use crate::content_type::ContentType;
-use crate::headers::Headers;
+use crate::headers::HeaderBlock;
 use crate::http::{RequestHead, ResponseHead};
 use crate::MAX_BOUNDARY_LEN;
 
 /// A part's head: its MIME headers and what the decoder read out of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Part<'a> {
-    pub(super) headers: Headers<'a>,
+    pub(super) headers: HeaderBlock<'a>,
     pub(super) content_type: Option<ContentType<'a>>,
     pub(super) content_id: Option<ContentId<'a>>,
     pub(super) content_length: Option<u64>,
@@ -22,7 +22,7 @@ pub struct Part<'a> {
 
 impl<'a> Part<'a> {
     /// The MIME part headers (possibly none: a part with no headers is legal).
-    pub fn headers(&self) -> Headers<'a> {
+    pub fn headers(&self) -> HeaderBlock<'a> {
         self.headers
     }
     /// The parsed `Content-Type`, if the part has one.

@@ -78,7 +78,7 @@ pub enum Ev {
     End,
 }
 
-pub fn headers_of(h: batchpart::Headers<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub fn headers_of(h: batchpart::HeaderBlock<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
     h.iter()
         .map(|h| (h.name().to_vec(), h.value().to_unfolded()))
         .collect()
