@@ -136,6 +136,8 @@ impl Delimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)] // `Vec` and `String` without the `std` feature
+    use std::prelude::rust_2021::*;
 
     #[test]
     fn boundary_rules() {

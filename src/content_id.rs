@@ -53,6 +53,8 @@ impl<'a> ContentId<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)] // `Vec` and `String` without the `std` feature
+    use std::prelude::rust_2021::*;
 
     #[test]
     fn forms() {

@@ -188,6 +188,8 @@ impl<'a> Iterator for Params<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)] // `Vec` and `String` without the `std` feature
+    use std::prelude::rust_2021::*;
 
     #[test]
     fn plain_and_quoted() {

@@ -1,11 +1,15 @@
 //! The sans-IO multipart encoder: it writes the framing (delimiters, part headers, embedded
-//! request and status lines) into a caller-supplied [`BufMut`] and never touches a body. The
+//! request and status lines) into a caller-supplied [`Sink`] and never touches a body. The
 //! caller sends each body as it is, between the framing, so bodies are never copied.
+//!
+//! A [`Sink`] is a caller's `&mut [u8]`, through [`SliceWriter`] (no `alloc` needed), or, with
+//! the `bytes` feature (which `std` brings), any `bytes::BufMut`. Every write is whole or
+//! nothing: when the sink has not the room for it, the call fails with
+//! [`EncodeErrorKind::NeedsRoom`], writes nothing and leaves the encoder as it was, so the
+//! caller can flush and call again.
 //!
 //! [`Writer`](crate::writer::Writer) (feature `std`) builds on it to produce a sequence of
 //! `Bytes`, and, with the `stream` feature, a `Stream` of `Bytes`.
-
-use bytes::BufMut;
 
 use crate::boundary::{boundary_needs_quotes, validate_boundary, Delimiter};
 use crate::content_type::ContentType;
@@ -27,6 +31,8 @@ pub enum EncodeErrorKind {
     InvalidMethod,
     /// A request target is empty or holds a control character (or a space, unless allowed).
     InvalidTarget,
+    /// The [`Sink`] has not the room for this write; nothing was written.
+    NeedsRoom,
     /// A version is not `HTTP/d.d`.
     InvalidVersion,
     /// A status is outside 100..=999, or a reason phrase holds a control character.
@@ -78,6 +84,7 @@ impl core::fmt::Display for EncodeError {
             EncodeErrorKind::BoundaryInBody => "delimiter found in content",
             EncodeErrorKind::ContentTypeMismatch => "content-type names another boundary",
             EncodeErrorKind::StreamingBody => "streaming body needs the stream output",
+            EncodeErrorKind::NeedsRoom => "the output needs more room",
         };
         f.write_str(s)
     }
@@ -168,17 +175,111 @@ fn is_version(v: &[u8]) -> bool {
     matches!(v, [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit())
 }
 
-fn put_headers<B: BufMut, H, N, V>(buf: &mut B, headers: H)
+/// Where the encoder writes.
+pub trait Sink {
+    /// How many more bytes fit.
+    fn room(&self) -> usize;
+    /// Appends `bytes`; the encoder checks [`room`](Self::room) first.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+#[cfg(feature = "bytes")]
+impl<B: bytes::BufMut + ?Sized> Sink for B {
+    fn room(&self) -> usize {
+        self.remaining_mut()
+    }
+    fn put(&mut self, bytes: &[u8]) {
+        self.put_slice(bytes)
+    }
+}
+
+/// A [`Sink`] over a caller's buffer, for targets without `alloc`: [`len`](Self::len) is
+/// what was written so far.
+///
+/// ```
+/// use batchpart::encoder::{EncodeErrorKind, Encoder, SliceWriter};
+///
+/// let mut enc = Encoder::new(b"b")?;
+/// let mut small = [0u8; 8];
+/// let mut out = SliceWriter::new(&mut small);
+/// // Not enough room: nothing written, nothing changed.
+/// let e = enc.part([("Content-Type", "text/plain")], &mut out).unwrap_err();
+/// assert_eq!((e.kind(), out.len()), (EncodeErrorKind::NeedsRoom, 0));
+/// let mut buf = [0u8; 64];
+/// let mut out = SliceWriter::new(&mut buf);
+/// enc.part([("Content-Type", "text/plain")], &mut out)?;
+/// assert_eq!(out.written(), b"--b\r\nContent-Type: text/plain\r\n\r\n");
+/// # Ok::<(), batchpart::encoder::EncodeError>(())
+/// ```
+#[derive(Debug)]
+pub struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> SliceWriter<'a> {
+    /// Writes into `buf` from its start.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        SliceWriter { buf, len: 0 }
+    }
+
+    /// The bytes written so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// What was written.
+    pub fn written(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Forgets what was written (after the caller sent it), to write from the start again.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+impl Sink for SliceWriter<'_> {
+    fn room(&self) -> usize {
+        self.buf.len() - self.len
+    }
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            dst.copy_from_slice(bytes);
+            self.len = end;
+        }
+    }
+}
+
+/// Counts what a write would take.
+struct Count(usize);
+
+impl Sink for Count {
+    fn room(&self) -> usize {
+        usize::MAX
+    }
+    fn put(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+}
+
+fn put_headers<H, N, V>(buf: &mut dyn Sink, headers: H)
 where
     H: IntoIterator<Item = (N, V)>,
     N: AsRef<[u8]>,
     V: AsRef<[u8]>,
 {
     for (n, v) in headers {
-        buf.put_slice(n.as_ref());
-        buf.put_slice(b": ");
-        buf.put_slice(v.as_ref());
-        buf.put_slice(b"\r\n");
+        buf.put(n.as_ref());
+        buf.put(b": ");
+        buf.put(v.as_ref());
+        buf.put(b"\r\n");
     }
 }
 
@@ -261,8 +362,8 @@ impl Encoder {
 
     /// Writes the top-level `Content-Type` value, `multipart/<subtype>; boundary=...`, quoting
     /// the boundary when it holds a character outside token syntax.
-    pub fn write_content_type<B: BufMut>(&self, subtype: &str, buf: &mut B) {
-        write_content_type(self.boundary(), subtype, buf)
+    pub fn write_content_type<S: Sink + ?Sized>(&self, subtype: &str, dst: &mut S) {
+        write_content_type(self.boundary(), subtype, dst)
     }
 
     /// The top-level `Content-Type` value.
@@ -311,6 +412,7 @@ impl Encoder {
     }
 
     /// The boundary of open level `level` (0 the top).
+    #[cfg(feature = "std")]
     pub(crate) fn level_boundary(&self, level: usize) -> &[u8] {
         self.levels[level.min(self.depth - 1)].boundary()
     }
@@ -346,7 +448,15 @@ impl Encoder {
     }
 
     /// Writes a preamble; only before the first part of the current multipart.
-    pub fn preamble<B: BufMut>(&mut self, text: &[u8], buf: &mut B) -> Result<(), EncodeError> {
+    pub fn preamble<S: Sink + ?Sized>(
+        &mut self,
+        text: &[u8],
+        dst: &mut S,
+    ) -> Result<(), EncodeError> {
+        self.atomic(dst, |e, out| e.preamble_into(text, out))
+    }
+
+    fn preamble_into(&mut self, text: &[u8], buf: &mut dyn Sink) -> Result<(), EncodeError> {
         self.live()?;
         let l = self.level();
         if self.at[l] != Where::Start {
@@ -354,13 +464,13 @@ impl Encoder {
         }
         self.check_content(text)?;
         if !text.is_empty() {
-            buf.put_slice(text);
+            buf.put(text);
             self.at[l] = Where::AfterPreamble;
         }
         Ok(())
     }
 
-    fn delimiter<B: BufMut>(&mut self, buf: &mut B) {
+    fn delimiter(&mut self, buf: &mut dyn Sink) {
         let l = self.level();
         let d = self.levels[l].as_bytes();
         // The first delimiter of a multipart needs no CRLF when nothing precedes it.
@@ -369,15 +479,24 @@ impl Encoder {
         } else {
             d
         };
-        buf.put_slice(d);
+        buf.put(d);
         self.at[l] = Where::InPart;
     }
 
     /// Starts a part with these MIME headers, written exactly as given (names keep their
     /// case), then the blank line. The part's body follows, sent by the caller as it is.
-    pub fn part<B, H, N, V>(&mut self, headers: H, buf: &mut B) -> Result<(), EncodeError>
+    pub fn part<S, H, N, V>(&mut self, headers: H, dst: &mut S) -> Result<(), EncodeError>
     where
-        B: BufMut,
+        S: Sink + ?Sized,
+        H: IntoIterator<Item = (N, V)> + Clone,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        self.atomic(dst, |e, out| e.part_into(headers.clone(), out))
+    }
+
+    fn part_into<H, N, V>(&mut self, headers: H, buf: &mut dyn Sink) -> Result<(), EncodeError>
+    where
         H: IntoIterator<Item = (N, V)> + Clone,
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
@@ -385,24 +504,42 @@ impl Encoder {
         self.live()?;
         self.check_fields(headers.clone())?;
         self.delimiter(buf);
-        buf.put_slice(b"\r\n");
+        buf.put(b"\r\n");
         put_headers(buf, headers);
-        buf.put_slice(b"\r\n");
+        buf.put(b"\r\n");
         Ok(())
     }
 
     /// Writes an embedded request head (request line, headers, blank line) at the start of an
     /// `application/http` part's body. `version: None` writes a request line without one.
-    pub fn request_head<B, H, N, V>(
+    pub fn request_head<S, H, N, V>(
         &mut self,
         method: &[u8],
         target: &[u8],
         version: Option<&[u8]>,
         headers: H,
-        buf: &mut B,
+        dst: &mut S,
     ) -> Result<(), EncodeError>
     where
-        B: BufMut,
+        S: Sink + ?Sized,
+        H: IntoIterator<Item = (N, V)> + Clone,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        self.atomic(dst, |e, out| {
+            e.request_head_into(method, target, version, headers.clone(), out)
+        })
+    }
+
+    fn request_head_into<H, N, V>(
+        &mut self,
+        method: &[u8],
+        target: &[u8],
+        version: Option<&[u8]>,
+        headers: H,
+        buf: &mut dyn Sink,
+    ) -> Result<(), EncodeError>
+    where
         H: IntoIterator<Item = (N, V)> + Clone,
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
@@ -426,31 +563,49 @@ impl Encoder {
         }
         self.check_fields(headers.clone())?;
         self.check_line_start(method)?;
-        buf.put_slice(method);
-        buf.put_slice(b" ");
-        buf.put_slice(target);
+        buf.put(method);
+        buf.put(b" ");
+        buf.put(target);
         if let Some(v) = version {
-            buf.put_slice(b" ");
-            buf.put_slice(v);
+            buf.put(b" ");
+            buf.put(v);
         }
-        buf.put_slice(b"\r\n");
+        buf.put(b"\r\n");
         put_headers(buf, headers);
-        buf.put_slice(b"\r\n");
+        buf.put(b"\r\n");
         Ok(())
     }
 
     /// Writes an embedded response head. `reason: None` writes the canonical reason phrase
     /// (none for an unknown code); `Some(b"")` writes none.
-    pub fn response_head<B, H, N, V>(
+    pub fn response_head<S, H, N, V>(
         &mut self,
         version: &[u8],
         status: u16,
         reason: Option<&[u8]>,
         headers: H,
-        buf: &mut B,
+        dst: &mut S,
     ) -> Result<(), EncodeError>
     where
-        B: BufMut,
+        S: Sink + ?Sized,
+        H: IntoIterator<Item = (N, V)> + Clone,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        self.atomic(dst, |e, out| {
+            e.response_head_into(version, status, reason, headers.clone(), out)
+        })
+    }
+
+    fn response_head_into<H, N, V>(
+        &mut self,
+        version: &[u8],
+        status: u16,
+        reason: Option<&[u8]>,
+        headers: H,
+        buf: &mut dyn Sink,
+    ) -> Result<(), EncodeError>
+    where
         H: IntoIterator<Item = (N, V)> + Clone,
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
@@ -464,21 +619,21 @@ impl Encoder {
             return err(EncodeErrorKind::InvalidStatus);
         }
         self.check_fields(headers.clone())?;
-        buf.put_slice(version);
+        buf.put(version);
         let digits = [
             b'0' + (status / 100) as u8,
             b'0' + (status / 10 % 10) as u8,
             b'0' + (status % 10) as u8,
         ];
-        buf.put_slice(b" ");
-        buf.put_slice(&digits);
-        if !reason.is_empty() {
-            buf.put_slice(b" ");
-            buf.put_slice(reason);
-        }
-        buf.put_slice(b"\r\n");
+        buf.put(b" ");
+        buf.put(&digits);
+        // RFC 9112 section 4: `status-code SP [ reason-phrase ]`, the space even without a
+        // reason (Google's batch parser splits on it).
+        buf.put(b" ");
+        buf.put(reason);
+        buf.put(b"\r\n");
         put_headers(buf, headers);
-        buf.put_slice(b"\r\n");
+        buf.put(b"\r\n");
         Ok(())
     }
 
@@ -486,14 +641,30 @@ impl Encoder {
     /// headers are written as given; when they hold no `Content-Type`, one naming
     /// `multipart/mixed` and the boundary is added, and when they do, it must name this
     /// boundary.
-    pub fn open_multipart<B, H, N, V>(
+    pub fn open_multipart<S, H, N, V>(
         &mut self,
         boundary: &[u8],
         headers: H,
-        buf: &mut B,
+        dst: &mut S,
     ) -> Result<(), EncodeError>
     where
-        B: BufMut,
+        S: Sink + ?Sized,
+        H: IntoIterator<Item = (N, V)> + Clone,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        self.atomic(dst, |e, out| {
+            e.open_multipart_into(boundary, headers.clone(), out)
+        })
+    }
+
+    fn open_multipart_into<H, N, V>(
+        &mut self,
+        boundary: &[u8],
+        headers: H,
+        buf: &mut dyn Sink,
+    ) -> Result<(), EncodeError>
+    where
         H: IntoIterator<Item = (N, V)> + Clone,
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
@@ -524,21 +695,21 @@ impl Encoder {
             }
         }
         self.delimiter(buf);
-        buf.put_slice(b"\r\n");
+        buf.put(b"\r\n");
         put_headers(buf, headers);
         if !has_ct {
-            buf.put_slice(b"Content-Type: ");
-            write_content_type(boundary, "mixed", buf);
-            buf.put_slice(b"\r\n");
+            buf.put(b"Content-Type: ");
+            content_type_into(boundary, "mixed", buf);
+            buf.put(b"\r\n");
         }
-        buf.put_slice(b"\r\n");
+        buf.put(b"\r\n");
         self.levels[self.depth] = Delimiter::new(boundary);
         self.at[self.depth] = Where::Start;
         self.depth += 1;
         Ok(())
     }
 
-    fn close<B: BufMut>(&mut self, epilogue: &[u8], buf: &mut B) -> Result<(), EncodeError> {
+    fn close(&mut self, epilogue: &[u8], buf: &mut dyn Sink) -> Result<(), EncodeError> {
         self.check_content(epilogue)?;
         let l = self.level();
         let d = self.levels[l].as_bytes();
@@ -547,21 +718,29 @@ impl Encoder {
         } else {
             d
         };
-        buf.put_slice(d);
-        buf.put_slice(b"--");
-        if !epilogue.is_empty() || l == 0 {
-            buf.put_slice(b"\r\n");
-        }
-        buf.put_slice(epilogue);
+        buf.put(d);
+        // A line end after every close delimiter, nested ones too, as Go's writer does: some
+        // readers (aiohttp's nested reader) consume one line after an inner close delimiter,
+        // and would eat the enclosing delimiter that follows it directly.
+        buf.put(b"--\r\n");
+        buf.put(epilogue);
         Ok(())
     }
 
     /// Closes the innermost nested multipart, with an optional epilogue. An error when no
     /// nested multipart is open.
-    pub fn close_multipart<B: BufMut>(
+    pub fn close_multipart<S: Sink + ?Sized>(
         &mut self,
         epilogue: &[u8],
-        buf: &mut B,
+        dst: &mut S,
+    ) -> Result<(), EncodeError> {
+        self.atomic(dst, |e, out| e.close_multipart_into(epilogue, out))
+    }
+
+    fn close_multipart_into(
+        &mut self,
+        epilogue: &[u8],
+        buf: &mut dyn Sink,
     ) -> Result<(), EncodeError> {
         self.live()?;
         if self.depth == 1 {
@@ -576,7 +755,15 @@ impl Encoder {
 
     /// Writes the top-level close delimiter, once, then the epilogue. An error while nested
     /// multiparts are open.
-    pub fn finish<B: BufMut>(&mut self, epilogue: &[u8], buf: &mut B) -> Result<(), EncodeError> {
+    pub fn finish<S: Sink + ?Sized>(
+        &mut self,
+        epilogue: &[u8],
+        dst: &mut S,
+    ) -> Result<(), EncodeError> {
+        self.atomic(dst, |e, out| e.finish_into(epilogue, out))
+    }
+
+    fn finish_into(&mut self, epilogue: &[u8], buf: &mut dyn Sink) -> Result<(), EncodeError> {
         self.live()?;
         if self.depth != 1 {
             return err(EncodeErrorKind::Unbalanced);
@@ -586,23 +773,62 @@ impl Encoder {
         Ok(())
     }
 
+    /// Runs a write whole or not at all: a sink without room for it gets nothing, and the
+    /// encoder stays as it was. A sink that grows (`Vec`, `BytesMut`) always has the room, so
+    /// the size is only measured for bounded ones.
+    fn atomic<S: Sink + ?Sized>(
+        &mut self,
+        dst: &mut S,
+        write: impl Fn(&mut Self, &mut dyn Sink) -> Result<(), EncodeError>,
+    ) -> Result<(), EncodeError> {
+        if dst.room() < usize::MAX / 2 {
+            let mut count = Count(0);
+            write(&mut self.clone(), &mut count)?;
+            if count.0 > dst.room() {
+                return err(EncodeErrorKind::NeedsRoom);
+            }
+        }
+        write(self, &mut Adapter(dst))
+    }
+
     /// True once [`finish`](Self::finish) has written the close delimiter.
     pub fn is_finished(&self) -> bool {
         self.finished
     }
 }
 
-/// Writes `multipart/<subtype>; boundary=<b>` with the boundary quoted when it must be.
-pub fn write_content_type<B: BufMut>(boundary: &[u8], subtype: &str, buf: &mut B) {
-    buf.put_slice(b"multipart/");
-    buf.put_slice(subtype.as_bytes());
-    buf.put_slice(b"; boundary=");
+/// A `?Sized` sink seen as a `dyn Sink`.
+struct Adapter<'s, S: ?Sized>(&'s mut S);
+
+impl<S: Sink + ?Sized> Sink for Adapter<'_, S> {
+    fn room(&self) -> usize {
+        self.0.room()
+    }
+    fn put(&mut self, bytes: &[u8]) {
+        self.0.put(bytes)
+    }
+}
+
+/// Writes `multipart/<subtype>; boundary=<b>` with the boundary quoted when it must be. A
+/// sink without the room gets nothing.
+pub fn write_content_type<S: Sink + ?Sized>(boundary: &[u8], subtype: &str, dst: &mut S) {
+    let mut count = Count(0);
+    content_type_into(boundary, subtype, &mut count);
+    if count.0 <= dst.room() {
+        content_type_into(boundary, subtype, &mut Adapter(dst));
+    }
+}
+
+fn content_type_into(boundary: &[u8], subtype: &str, buf: &mut dyn Sink) {
+    buf.put(b"multipart/");
+    buf.put(subtype.as_bytes());
+    buf.put(b"; boundary=");
     if boundary_needs_quotes(boundary) {
-        buf.put_slice(b"\"");
-        buf.put_slice(boundary);
-        buf.put_slice(b"\"");
+        buf.put(b"\"");
+        buf.put(boundary);
+        buf.put(b"\"");
     } else {
-        buf.put_slice(boundary);
+        buf.put(boundary);
     }
 }
 
@@ -636,6 +862,8 @@ pub fn random_boundary() -> std::string::String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)] // `Vec` and `String` without the `std` feature
+    use std::prelude::rust_2021::*;
 
     #[test]
     fn reasons() {
@@ -645,11 +873,13 @@ mod tests {
 
     #[test]
     fn content_type_quoting() {
-        let mut v = Vec::new();
+        let mut buf = [0u8; 64];
+        let mut v = SliceWriter::new(&mut buf);
         write_content_type(b"a:b", "mixed", &mut v);
-        assert_eq!(v, b"multipart/mixed; boundary=\"a:b\"");
+        assert_eq!(v.written(), b"multipart/mixed; boundary=\"a:b\"");
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn random_boundaries_differ_and_validate() {
         let all: std::collections::HashSet<String> = (0..1000).map(|_| random_boundary()).collect();

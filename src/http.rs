@@ -208,6 +208,8 @@ fn trim_eol(l: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)] // `Vec` and `String` without the `std` feature
+    use std::prelude::rust_2021::*;
 
     #[test]
     fn request_lines() {

@@ -165,9 +165,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// The unit tests use `std` whatever the features.
+#[cfg(all(test, not(feature = "std")))]
+extern crate std;
+
 #[cfg(feature = "batch")]
 pub mod batch;
-#[cfg(feature = "stream")]
+#[cfg(feature = "batch")]
 mod block;
 pub mod boundary;
 pub mod content_id;

@@ -3,6 +3,7 @@
 //! of bytes allocated while decoding (a counting allocator) stays under the configured limits,
 //! and the bytes the decoder examines stay a small multiple of the input. Every shape is also
 //! delivered one byte per chunk through the Stream layer.
+#![cfg(feature = "stream")]
 #[path = "common/ready.rs"]
 mod ready;
 use ready::block_on_next;

@@ -1,5 +1,6 @@
 //! Allocation counts, through a counting global allocator: the sans-IO core allocates
 //! nothing; the Stream layer's count does not grow with the number of parts.
+#![cfg(feature = "stream")]
 #[path = "common/ready.rs"]
 mod ready;
 use ready::block_on_next;

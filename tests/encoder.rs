@@ -1,5 +1,6 @@
 //! The encoder: every rejection with its kind, zero copy of bodies, round trips through the
 //! decoder under random chunkings, Python's `email` reading what it writes, and `compose`.
+#![cfg(feature = "stream")]
 mod common;
 use batchpart::encoder::{EncodeError, EncodeErrorKind as K, Encoder, EncoderConfig};
 use batchpart::writer::{ContentIdIn, Writer};
@@ -718,4 +719,89 @@ fn lines_that_would_read_as_delimiters_are_refused() {
     assert!(e
         .request_head(b"--x", b"/", None, [("--rt", "v")], &mut buf)
         .is_ok());
+}
+
+#[test]
+fn status_lines_keep_the_space_and_close_delimiters_end_their_line() {
+    let mut e = Encoder::new(b"b").unwrap();
+    let mut out = Vec::new();
+    e.part([("Content-Type", "application/http")], &mut out)
+        .unwrap();
+    // RFC 9112 section 4: `HTTP/1.1 299 ` with the space, though the reason is empty.
+    e.response_head(b"HTTP/1.1", 299, None, no_headers(), &mut out)
+        .unwrap();
+    e.response_head(b"HTTP/1.1", 204, Some(b""), no_headers(), &mut out)
+        .unwrap();
+    e.open_multipart(b"cs", no_headers(), &mut out).unwrap();
+    e.part(no_headers(), &mut out).unwrap();
+    e.close_multipart(b"", &mut out).unwrap();
+    e.finish(b"", &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("HTTP/1.1 299 \r\n\r\nHTTP/1.1 204 \r\n"),
+        "{text:?}"
+    );
+    // A line end after the nested close delimiter too (as Go's writer), then the enclosing
+    // delimiter on its own line.
+    assert!(text.ends_with("--cs--\r\n\r\n--b--\r\n"), "{text:?}");
+}
+
+/// One encoder call into a slice sink.
+type Step = dyn Fn(
+    &mut Encoder,
+    &mut batchpart::encoder::SliceWriter<'_>,
+) -> Result<(), batchpart::encoder::EncodeError>;
+
+#[test]
+fn a_slice_sink_gets_whole_writes_or_none() {
+    use batchpart::encoder::SliceWriter;
+    let mut e = Encoder::new(b"b").unwrap();
+    let mut reference = Vec::new();
+    let mut r = e.clone();
+    r.part([("X-A", "1")], &mut reference).unwrap();
+    r.request_head(
+        b"GET",
+        b"/x",
+        Some(b"HTTP/1.1"),
+        no_headers(),
+        &mut reference,
+    )
+    .unwrap();
+    r.finish(b"", &mut reference).unwrap();
+    // Every buffer size: each call either fits whole or fails with NeedsRoom and writes
+    // nothing; flushing and retrying gives the same bytes as an unbounded sink.
+    for size in 1..reference.len() + 2 {
+        let mut enc = e.clone();
+        let mut buf = vec![0u8; size];
+        let mut out = SliceWriter::new(&mut buf);
+        let mut wire = Vec::new();
+        let steps: [&Step; 3] = [
+            &|e, o| e.part([("X-A", "1")], o),
+            &|e, o| e.request_head(b"GET", b"/x", Some(b"HTTP/1.1"), no_headers(), o),
+            &|e, o| e.finish(b"", o),
+        ];
+        let mut ok = true;
+        for step in steps {
+            let before = out.len();
+            match step(&mut enc, &mut out) {
+                Ok(()) => {}
+                Err(err) => {
+                    assert_eq!(err.kind(), K::NeedsRoom);
+                    assert_eq!(out.len(), before, "a refused write wrote nothing");
+                    wire.extend_from_slice(out.written());
+                    out.clear();
+                    if let Err(again) = step(&mut enc, &mut out) {
+                        assert_eq!(again.kind(), K::NeedsRoom);
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+        }
+        if ok {
+            wire.extend_from_slice(out.written());
+            assert_eq!(wire, reference, "size {size}");
+        }
+    }
+    let _ = &mut e;
 }

@@ -1,5 +1,6 @@
 //! Replays, on the stable toolchain, every checked-in fuzz input (`fuzz/regressions/<target>/`)
 //! and a seed corpus built from the fixtures, through the same checks the fuzz targets run.
+#![cfg(feature = "stream")]
 mod common;
 mod fuzz_checks;
 

@@ -1,5 +1,6 @@
 //! The `inspect` example is the crate's black-box contract: its options, its JSON and its
 //! error line. `cargo test` builds examples, so the binary sits next to the test's.
+#![cfg(feature = "stream")]
 mod common;
 use serde_json::Value;
 use std::io::Write;

@@ -1,5 +1,6 @@
 //! The Stream layer: same events as the core under every chunk size, bodies that share the
 //! caller's chunks, and errors that come through unchanged.
+#![cfg(feature = "stream")]
 mod common;
 use batchpart::stream::{PartEvent, PartStream, StreamError};
 use batchpart::{Config, ErrorKind};

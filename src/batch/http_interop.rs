@@ -59,7 +59,10 @@ impl From<http::Request<Bytes>> for RequestOp {
             method: parts.method.as_str().to_string(),
             url: parts.uri.to_string(),
             headers: from_header_map(&parts.headers),
-            content_id: parts.extensions.get::<ContentIdExtension>().map(|c| c.0.clone()),
+            content_id: parts
+                .extensions
+                .get::<ContentIdExtension>()
+                .map(|c| c.0.clone()),
             body,
             ..Default::default()
         }

@@ -80,7 +80,12 @@ pub enum Ev {
 
 pub fn headers_of(h: batchpart::HeaderBlock<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
     h.iter()
-        .map(|h| (h.name().to_vec(), h.value().to_unfolded()))
+        .map(|h| {
+            (
+                h.name().to_vec(),
+                h.value().segments().flatten().copied().collect::<Vec<u8>>(),
+            )
+        })
         .collect()
 }
 
@@ -89,7 +94,13 @@ pub fn own(ev: Event<'_>) -> Ev {
         Event::Preamble(b) => Ev::Preamble(b.to_vec()),
         Event::PartStart(p) => Ev::PartStart {
             headers: headers_of(p.headers()),
-            content_id: p.content_id().map(|c| c.normalized().to_unfolded()),
+            content_id: p.content_id().map(|c| {
+                c.normalized()
+                    .segments()
+                    .flatten()
+                    .copied()
+                    .collect::<Vec<u8>>()
+            }),
         },
         Event::MultipartStart(b) => Ev::MultipartStart(b.to_vec()),
         Event::Request(r) => Ev::Request {
@@ -97,7 +108,13 @@ pub fn own(ev: Event<'_>) -> Ev {
             target: r.target().to_vec(),
             version: r.version().map(<[u8]>::to_vec),
             headers: headers_of(r.headers()),
-            content_id: r.content_id().map(|c| c.normalized().to_unfolded()),
+            content_id: r.content_id().map(|c| {
+                c.normalized()
+                    .segments()
+                    .flatten()
+                    .copied()
+                    .collect::<Vec<u8>>()
+            }),
         },
         Event::Response(r) => Ev::Response {
             version: r.version().to_vec(),
@@ -219,7 +236,13 @@ pub mod stream {
             PartEvent::Preamble(b) => Ev::Preamble(b.to_vec()),
             PartEvent::PartStart(p) => Ev::PartStart {
                 headers: headers_of(p.headers()),
-                content_id: p.content_id().map(|c| c.normalized().to_unfolded()),
+                content_id: p.content_id().map(|c| {
+                    c.normalized()
+                        .segments()
+                        .flatten()
+                        .copied()
+                        .collect::<Vec<u8>>()
+                }),
             },
             PartEvent::MultipartStart(b) => Ev::MultipartStart(b.to_vec()),
             PartEvent::Http(h) => match h.kind() {
@@ -232,7 +255,13 @@ pub mod stream {
                     target: target.to_vec(),
                     version: version.as_ref().map(|v| v.to_vec()),
                     headers: headers_of(h.headers()),
-                    content_id: h.content_id().map(|c| c.normalized().to_unfolded()),
+                    content_id: h.content_id().map(|c| {
+                        c.normalized()
+                            .segments()
+                            .flatten()
+                            .copied()
+                            .collect::<Vec<u8>>()
+                    }),
                 },
                 HttpKind::Response {
                     version,
