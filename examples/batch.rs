@@ -25,87 +25,90 @@ use bytes::Bytes;
 
 #[path = "support/latin1.rs"]
 mod support;
-use support::latin1;
+use serde::Serialize;
+use support::Latin1;
 
-fn text(out: &mut String, s: &str) {
-    latin1(out, &Headers::value_bytes(s));
+/// A model value as the latin-1 string of its wire bytes.
+fn text(s: &str) -> Latin1 {
+    Latin1(Headers::value_bytes(s))
 }
 
-fn headers(out: &mut String, h: &Headers) {
-    out.push('[');
-    for (i, (n, v)) in h.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push('[');
-        text(out, n);
-        out.push_str(", ");
-        text(out, v);
-        out.push(']');
-    }
-    out.push(']');
+fn headers(h: &Headers) -> Vec<(Latin1, Latin1)> {
+    h.iter().map(|(n, v)| (text(n), text(v))).collect()
 }
 
-fn content_id(out: &mut String, id: &Option<String>) {
-    out.push_str("{\"content_id\": ");
-    match id {
-        Some(id) => text(out, id),
-        None => out.push_str("null"),
-    }
+#[derive(Serialize)]
+struct Out<T> {
+    kind: &'static str,
+    items: Vec<OutItem<T>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutItem<T> {
+    Op(T),
+    Changeset { changeset: Vec<T> },
+}
+
+#[derive(Serialize)]
+struct Request {
+    content_id: Option<Latin1>,
+    method: Latin1,
+    url: Latin1,
+    headers: Vec<(Latin1, Latin1)>,
+    body: Latin1,
+}
+
+#[derive(Serialize)]
+struct Response {
+    content_id: Option<Latin1>,
+    status: u16,
+    headers: Vec<(Latin1, Latin1)>,
+    body: Latin1,
 }
 
 trait Print {
-    fn print(&self, out: &mut String);
+    type Out: Serialize;
+    fn out(&self) -> Self::Out;
 }
 
 impl Print for RequestOp {
-    fn print(&self, out: &mut String) {
-        content_id(out, &self.content_id);
-        out.push_str(", \"method\": ");
-        text(out, &self.method);
-        out.push_str(", \"url\": ");
-        text(out, &self.url);
-        out.push_str(", \"headers\": ");
-        headers(out, &self.headers);
-        out.push_str(", \"body\": ");
-        latin1(out, &self.body);
-        out.push('}');
+    type Out = Request;
+    fn out(&self) -> Request {
+        Request {
+            content_id: self.content_id.as_deref().map(text),
+            method: text(&self.method),
+            url: text(&self.url),
+            headers: headers(&self.headers),
+            body: Latin1(self.body.to_vec()),
+        }
     }
 }
 
 impl Print for ResponseOp {
-    fn print(&self, out: &mut String) {
-        content_id(out, &self.content_id);
-        out.push_str(&format!(", \"status\": {}, \"headers\": ", self.status));
-        headers(out, &self.headers);
-        out.push_str(", \"body\": ");
-        latin1(out, &self.body);
-        out.push('}');
+    type Out = Response;
+    fn out(&self) -> Response {
+        Response {
+            content_id: self.content_id.as_deref().map(text),
+            status: self.status,
+            headers: headers(&self.headers),
+            body: Latin1(self.body.to_vec()),
+        }
     }
 }
 
-fn print<Op: Print>(kind: &str, batch: &Batch<Op>) -> String {
-    let mut out = format!("{{\"kind\": \"{kind}\", \"items\": [");
-    for (i, item) in batch.items.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        match item {
-            Item::Op(op) => op.print(&mut out),
-            Item::Changeset(c) => {
-                out.push_str("{\"changeset\": [");
-                for (j, op) in c.ops.iter().enumerate() {
-                    if j > 0 {
-                        out.push_str(", ");
-                    }
-                    op.print(&mut out);
-                }
-                out.push_str("]}");
-            }
-        }
-    }
-    out.push_str("]}");
-    out
+fn print<Op: Print>(kind: &'static str, batch: &Batch<Op>) -> String {
+    let items = batch
+        .items
+        .iter()
+        .map(|item| match item {
+            Item::Op(op) => OutItem::Op(op.out()),
+            Item::Changeset(c) => OutItem::Changeset {
+                changeset: c.ops.iter().map(Print::out).collect(),
+            },
+        })
+        .collect();
+    serde_json::to_string(&Out { kind, items }).expect("strings and numbers serialize")
 }
 
 /// Is this batch a response? Multipart: the first embedded start line says; JSON: which of

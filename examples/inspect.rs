@@ -1,12 +1,19 @@
 //! `inspect`: decode a multipart body and print its structure as one JSON document.
 //!
 //! ```text
-//! cargo run --example inspect -- [--content-type CT | --boundary B] [--chunk N] [--strict] [--opaque] [--summary] [FILE|-]
+//! cargo run --example inspect -- [--content-type CT | --boundary B] [--chunk N] [--strict] [--opaque]
+//!     [--summary | --tree] [--max-parts N] [--max-depth N] [--max-header-bytes N] [FILE|-]
 //! ```
 //!
 //! `--opaque` reads every part as plain bytes: `application/http` parts are not opened as
 //! embedded messages, nor `multipart/*` parts as nested levels, so each part's `body` is its
 //! raw bytes.
+//!
+//! `--tree` prints an indented view for people instead of the JSON: each multipart with its
+//! boundary, each part with its content type, Content-ID, method and target or status, and
+//! body size. `--max-parts N`, `--max-depth N` and `--max-header-bytes N` set the decoder's
+//! limits (defaults: 10,000 parts, depth 8, 16 KiB). On a terminal, a large input shows its
+//! progress on stderr every 64 MiB.
 //!
 //! Every decode error prints as `error: <what> at byte N`: for a `--content-type` argument
 //! N is 0, and for a boundary taken from the first line it is where the boundary starts.
@@ -18,7 +25,7 @@
 mod ready;
 use ready::block_on_next;
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use batchpart::stream::{HttpKind, PartEvent, PartStream};
@@ -27,7 +34,8 @@ use bytes::Bytes;
 
 #[path = "support/latin1.rs"]
 mod support;
-use support::latin1;
+use serde::Serialize;
+use support::Latin1;
 
 const SAMPLE: &[u8] = include_bytes!("../tests/fixtures/creatio_multipart_request.txt");
 
@@ -38,11 +46,18 @@ struct Opts {
     strict: bool,
     opaque: bool,
     summary: bool,
+    tree: bool,
+    max_parts: Option<u64>,
+    max_depth: Option<usize>,
+    max_header_bytes: Option<usize>,
     file: Option<String>,
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: inspect [--content-type CT | --boundary B] [--chunk N] [--strict] [--opaque] [--summary] [FILE|-]");
+    eprintln!(
+        "usage: inspect [--content-type CT | --boundary B] [--chunk N] [--strict] [--opaque] \
+         [--summary | --tree] [--max-parts N] [--max-depth N] [--max-header-bytes N] [FILE|-]"
+    );
     ExitCode::from(2)
 }
 
@@ -54,6 +69,10 @@ fn parse_args() -> Result<Opts, String> {
         strict: false,
         opaque: false,
         summary: false,
+        tree: false,
+        max_parts: None,
+        max_depth: None,
+        max_header_bytes: None,
         file: None,
     };
     let mut args = std::env::args().skip(1);
@@ -77,6 +96,12 @@ fn parse_args() -> Result<Opts, String> {
             "--strict" => o.strict = true,
             "--opaque" => o.opaque = true,
             "--summary" => o.summary = true,
+            "--tree" => o.tree = true,
+            "--max-parts" => o.max_parts = Some(number(&mut args, "--max-parts")?),
+            "--max-depth" => o.max_depth = Some(number(&mut args, "--max-depth")?),
+            "--max-header-bytes" => {
+                o.max_header_bytes = Some(number(&mut args, "--max-header-bytes")?)
+            }
             "-h" | "--help" => return Err(String::new()),
             f if o.file.is_none() && (f == "-" || !f.starts_with("--")) => o.file = Some(f.into()),
             other => return Err(format!("unknown argument {other}")),
@@ -85,12 +110,28 @@ fn parse_args() -> Result<Opts, String> {
     Ok(o)
 }
 
+fn number<T: std::str::FromStr>(
+    args: &mut impl Iterator<Item = String>,
+    flag: &str,
+) -> Result<T, String> {
+    args.next()
+        .ok_or(format!("{flag} needs a value"))?
+        .parse()
+        .map_err(|_| format!("{flag} needs a number"))
+}
+
 /// Reads the input `n` bytes at a time, as `Bytes` chunks.
 struct Chunks {
     src: Box<dyn Read>,
     n: usize,
     first: Option<Bytes>,
+    /// Bytes read, for the progress line on a terminal's stderr.
+    read: u64,
+    progress: bool,
 }
+
+/// Progress is shown every this many bytes, when stderr is a terminal.
+const PROGRESS_STEP: u64 = 64 << 20;
 
 impl Iterator for Chunks {
     type Item = std::io::Result<Bytes>;
@@ -114,112 +155,162 @@ impl Iterator for Chunks {
             return None;
         }
         buf.truncate(got);
+        let before = self.read;
+        self.read += got as u64;
+        if self.progress && self.read / PROGRESS_STEP > before / PROGRESS_STEP {
+            eprint!("\rinspect: {} MiB read", self.read >> 20);
+        }
         Some(Ok(Bytes::from(buf)))
     }
 }
 
-fn headers_json(out: &mut String, h: batchpart::HeaderBlock<'_>) {
-    out.push('[');
-    for (i, h) in h.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push('[');
-        latin1(out, h.name());
-        out.push_str(", ");
-        latin1(out, &h.value().to_unfolded());
-        out.push(']');
-    }
-    out.push(']');
+type Fields = Vec<(Latin1, Latin1)>;
+
+fn fields(h: batchpart::HeaderBlock<'_>) -> Fields {
+    h.iter()
+        .map(|h| (Latin1::from(h.name()), Latin1(h.value().to_unfolded())))
+        .collect()
 }
 
 /// The JSON tree, built as events arrive.
-#[derive(Default)]
+#[derive(Default, Serialize)]
 struct Multipart {
-    boundary: Vec<u8>,
-    preamble: Vec<u8>,
+    boundary: Latin1,
+    preamble: Latin1,
     parts: Vec<Part>,
-    epilogue: Vec<u8>,
+    epilogue: Latin1,
 }
 
-#[derive(Default)]
+#[derive(Serialize)]
 struct Part {
-    headers: String,
-    content_id: Option<Vec<u8>>,
-    http: Option<String>,
-    multipart: Option<Multipart>,
-    body: Vec<u8>,
+    headers: Fields,
+    content_id: Option<Latin1>,
+    #[serde(flatten)]
+    content: Content,
 }
 
-impl Multipart {
-    fn json(&self, out: &mut String) {
-        out.push_str("{\"boundary\": ");
-        latin1(out, &self.boundary);
-        out.push_str(", \"preamble\": ");
-        latin1(out, &self.preamble);
-        out.push_str(", \"parts\": [");
-        for (i, p) in self.parts.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            out.push_str("{\"headers\": ");
-            out.push_str(&p.headers);
-            out.push_str(", \"content_id\": ");
-            match &p.content_id {
-                Some(c) => latin1(out, c),
-                None => out.push_str("null"),
-            }
-            if let Some(m) = &p.multipart {
-                out.push_str(", \"multipart\": ");
-                m.json(out);
-            } else if let Some(h) = &p.http {
-                out.push_str(", \"http\": {");
-                out.push_str(h);
-                out.push_str(", \"body\": ");
-                latin1(out, &p.body);
-                out.push('}');
-            } else {
-                out.push_str(", \"body\": ");
-                latin1(out, &p.body);
-            }
-            out.push('}');
+/// What a part holds: one key of the part's object.
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Content {
+    Multipart(Multipart),
+    Http(Http),
+    Body(Latin1),
+}
+
+#[derive(Serialize)]
+struct Http {
+    #[serde(flatten)]
+    line: Line,
+    body: Latin1,
+}
+
+/// The start line and the embedded headers, under `request` or `response`.
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Line {
+    Request {
+        method: Latin1,
+        target: Latin1,
+        version: Latin1,
+        headers: Fields,
+    },
+    Response {
+        version: Latin1,
+        status: u16,
+        reason: Latin1,
+        headers: Fields,
+    },
+}
+
+impl Part {
+    fn body_mut(&mut self) -> &mut Vec<u8> {
+        match &mut self.content {
+            Content::Http(h) => &mut h.body.0,
+            Content::Body(b) => &mut b.0,
+            // Bytes after a nested close delimiter belong to its epilogue, not here.
+            Content::Multipart(m) => &mut m.epilogue.0,
         }
-        out.push_str("], \"epilogue\": ");
-        latin1(out, &self.epilogue);
-        out.push('}');
     }
 }
 
-fn http_json(h: &batchpart::stream::HttpHead) -> String {
-    let mut s = String::new();
-    match h.kind() {
+fn http(h: &batchpart::stream::HttpHead) -> Http {
+    let line = match h.kind() {
         HttpKind::Request {
             method,
             target,
             version,
-        } => {
-            s.push_str("\"request\": {\"method\": ");
-            latin1(&mut s, method);
-            s.push_str(", \"target\": ");
-            latin1(&mut s, target);
-            s.push_str(", \"version\": ");
-            latin1(&mut s, version.as_deref().unwrap_or(b""));
-        }
+        } => Line::Request {
+            method: Latin1::from(&method[..]),
+            target: Latin1::from(&target[..]),
+            version: Latin1::from(version.as_deref().unwrap_or(b"")),
+            headers: fields(h.headers()),
+        },
         HttpKind::Response {
             version,
             status,
             reason,
-        } => {
-            s.push_str("\"response\": {\"version\": ");
-            latin1(&mut s, version);
-            s.push_str(&format!(", \"status\": {status}, \"reason\": "));
-            latin1(&mut s, reason);
+        } => Line::Response {
+            version: Latin1::from(&version[..]),
+            status: *status,
+            reason: Latin1::from(&reason[..]),
+            headers: fields(h.headers()),
+        },
+    };
+    Http {
+        line,
+        body: Latin1::default(),
+    }
+}
+
+/// The `--tree` view: one line per multipart and per part, indented by depth.
+fn tree(m: &Multipart, depth: usize, out: &mut String) {
+    let pad = "  ".repeat(depth);
+    let text = |b: &Latin1| b.0.iter().map(|&c| char::from(c)).collect::<String>();
+    out.push_str(&format!(
+        "{pad}multipart boundary={} ({} parts, preamble {} B, epilogue {} B)\n",
+        text(&m.boundary),
+        m.parts.len(),
+        m.preamble.0.len(),
+        m.epilogue.0.len()
+    ));
+    for (i, p) in m.parts.iter().enumerate() {
+        let mut line = format!("{pad}  [{i}]");
+        if let Some(ct) = p
+            .headers
+            .iter()
+            .find(|(n, _)| n.0.eq_ignore_ascii_case(b"content-type"))
+        {
+            line.push_str(&format!(" {}", text(&ct.1)));
+        }
+        if let Some(id) = &p.content_id {
+            line.push_str(&format!(" id={}", text(id)));
+        }
+        match &p.content {
+            Content::Multipart(n) => {
+                out.push_str(&line);
+                out.push('\n');
+                tree(n, depth + 2, out);
+            }
+            Content::Http(h) => {
+                match &h.line {
+                    Line::Request { method, target, .. } => {
+                        line.push_str(&format!(" {} {}", text(method), text(target)))
+                    }
+                    Line::Response { status, reason, .. } => {
+                        line.push_str(&format!(" -> {status}"));
+                        if !reason.0.is_empty() {
+                            line.push_str(&format!(" {}", text(reason)));
+                        }
+                    }
+                }
+                out.push_str(&format!("{line}, body {} B\n", h.body.0.len()));
+            }
+            Content::Body(b) => {
+                out.push_str(&format!("{line}, body {} B\n", b.0.len()));
+            }
         }
     }
-    s.push_str(", \"headers\": ");
-    headers_json(&mut s, h.headers());
-    s.push('}');
-    s
 }
 
 fn run(o: Opts) -> Result<String, String> {
@@ -235,6 +326,15 @@ fn run(o: Opts) -> Result<String, String> {
     };
     if o.opaque {
         cfg = cfg.opaque();
+    }
+    if let Some(n) = o.max_parts {
+        cfg.limits.max_parts = n;
+    }
+    if let Some(n) = o.max_depth {
+        cfg.limits.max_depth = n;
+    }
+    if let Some(n) = o.max_header_bytes {
+        cfg.limits.max_header_bytes = n;
     }
     // The argument is not part of the body: its errors are reported at offset 0.
     let at0 = |e: batchpart::Error| batchpart::Error::new(e.kind(), 0).to_string();
@@ -279,6 +379,8 @@ fn run(o: Opts) -> Result<String, String> {
         src,
         n: o.chunk,
         first: Some(Bytes::from(first)),
+        read: 0,
+        progress: std::io::stderr().is_terminal(),
     };
     let mut events = PartStream::with_config(batchpart::stream::iter(chunks), &boundary, cfg)
         .map_err(|e| batchpart::Error::new(e.kind(), boundary_at as u64).to_string())?;
@@ -297,71 +399,74 @@ fn run(o: Opts) -> Result<String, String> {
                 _ => {}
             }
         }
-        return Ok(format!(
-            "{{\"parts\":{parts},\"body_bytes\":{body},\"max_depth\":{max_depth}}}"
-        ));
+        #[derive(Serialize)]
+        struct Summary {
+            parts: u64,
+            body_bytes: u64,
+            max_depth: usize,
+        }
+        let summary = Summary {
+            parts,
+            body_bytes: body,
+            max_depth,
+        };
+        return serde_json::to_string(&summary).map_err(|e| e.to_string());
     }
 
     let mut stack = vec![Multipart {
-        boundary,
+        boundary: Latin1(boundary),
         ..Default::default()
     }];
     let mut nested_epilogue = false;
     while let Some(ev) = block_on_next(&mut events) {
         let top = stack.last_mut().expect("stack");
         match ev.map_err(|e| e.to_string())? {
-            PartEvent::Preamble(b) => top.preamble.extend_from_slice(&b),
+            PartEvent::Preamble(b) => top.preamble.0.extend_from_slice(&b),
             PartEvent::Epilogue(b) => match top.parts.last_mut() {
                 // A nested epilogue comes after its MultipartEnd, before the PartEnd of the
                 // part that holds it.
-                Some(p) if nested_epilogue => p
-                    .multipart
-                    .as_mut()
-                    .expect("nested")
-                    .epilogue
-                    .extend_from_slice(&b),
-                _ => top.epilogue.extend_from_slice(&b),
+                Some(p) if nested_epilogue => p.body_mut().extend_from_slice(&b),
+                _ => top.epilogue.0.extend_from_slice(&b),
             },
-            PartEvent::PartStart(p) => {
-                let mut headers = String::new();
-                headers_json(&mut headers, p.headers());
-                top.parts.push(Part {
-                    headers,
-                    content_id: p.content_id().map(|c| c.normalized().to_unfolded()),
-                    ..Default::default()
-                });
-            }
+            PartEvent::PartStart(p) => top.parts.push(Part {
+                headers: fields(p.headers()),
+                content_id: p.content_id().map(|c| Latin1(c.normalized().to_unfolded())),
+                content: Content::Body(Latin1::default()),
+            }),
             PartEvent::MultipartStart(b) => stack.push(Multipart {
-                boundary: b.to_vec(),
+                boundary: Latin1(b.to_vec()),
                 ..Default::default()
             }),
             PartEvent::MultipartEnd => {
                 let m = stack.pop().expect("nested");
                 let parent = stack.last_mut().expect("parent");
-                parent.parts.last_mut().expect("part").multipart = Some(m);
+                parent.parts.last_mut().expect("part").content = Content::Multipart(m);
                 nested_epilogue = true;
             }
             PartEvent::Http(h) => {
                 let part = top.parts.last_mut().expect("part");
                 if part.content_id.is_none() {
-                    part.content_id = h.content_id().map(|c| c.normalized().to_unfolded());
+                    part.content_id = h.content_id().map(|c| Latin1(c.normalized().to_unfolded()));
                 }
-                part.http = Some(http_json(&h));
+                part.content = Content::Http(http(&h));
             }
             PartEvent::Body(b) => top
                 .parts
                 .last_mut()
                 .expect("part")
-                .body
+                .body_mut()
                 .extend_from_slice(&b),
             PartEvent::PartEnd(_) => nested_epilogue = false,
             PartEvent::End => {}
             _ => {}
         }
     }
-    let mut out = String::new();
-    stack[0].json(&mut out);
-    Ok(out)
+    if o.tree {
+        let mut out = String::new();
+        tree(&stack[0], 0, &mut out);
+        return Ok(out.trim_end().to_string());
+    }
+    serde_json::to_string(&stack[0]).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -354,3 +354,66 @@ fn compose_refuses_a_body_that_holds_its_delimiter_and_names_the_part() {
     let v: Value = serde_json::from_str(&back).unwrap();
     assert_eq!(v["parts"][0]["body"], "line\n--b1\nmore");
 }
+
+#[test]
+fn tree_view_for_people() {
+    let (code, out, _) = run(&["--tree", "tests/fixtures/odata_response.txt"], None);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim_end(),
+        "multipart boundary=batchresponse_1 (2 parts, preamble 0 B, epilogue 0 B)\n\
+         \x20 [0] application/http -> 200 OK, body 13 B\n\
+         \x20 [1] multipart/mixed; boundary=changesetresponse_1\n\
+         \x20   multipart boundary=changesetresponse_1 (2 parts, preamble 0 B, epilogue 0 B)\n\
+         \x20     [0] application/http id=1 -> 201, body 0 B\n\
+         \x20     [1] application/http id=2 -> 204 No Content, body 0 B"
+    );
+    let (code, out, _) = run(&["--tree"], None);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("[0] application/http id=1 POST City, body 21 B"),
+        "{out}"
+    );
+}
+
+#[test]
+fn limit_flags_reach_the_decoder() {
+    // More parts than the default limit of 10,000: refused by default, read with the flag.
+    let mut body = Vec::new();
+    for _ in 0..10_001 {
+        body.extend_from_slice(b"--b\r\n\r\nx\r\n");
+    }
+    body.extend_from_slice(b"--b--\r\n");
+    let (code, _, err) = run(&["--summary", "-"], Some(&body));
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: part count exceeds max_parts at byte "),
+        "{err}"
+    );
+    let (code, out, _) = run(&["--summary", "--max-parts", "20000", "-"], Some(&body));
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        "{\"parts\":10001,\"body_bytes\":10001,\"max_depth\":1}"
+    );
+    // Depth and header bytes.
+    let nested = b"--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n\r\nx\r\n--c--\r\n--b--\r\n";
+    let (code, _, err) = run(&["--max-depth", "1", "-"], Some(nested));
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: nesting exceeds max_depth at byte "),
+        "{err}"
+    );
+    let (code, _, err) = run(&["--max-header-bytes", "10", "-"], Some(nested));
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: header block exceeds max_header_bytes at byte "),
+        "{err}"
+    );
+    let (code, _, err) = run(&["--max-parts", "x", "-"], Some(nested));
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("error: --max-parts needs a number\nusage: inspect "),
+        "{err}"
+    );
+}

@@ -1,19 +1,21 @@
 //! Shared by the examples: JSON strings that carry raw bytes, each byte 0xNN as U+00NN.
+#![allow(dead_code)]
 
-/// Appends `b` to `out` as a JSON string, byte 0xNN as the character U+00NN (latin-1), so every
-/// byte survives; non-ASCII and control bytes are written as `\u00NN` to keep the output ASCII.
-pub fn latin1(out: &mut String, b: &[u8]) {
-    out.push('"');
-    for &c in b {
-        match c {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x20..=0x7e => out.push(c as char),
-            _ => out.push_str(&format!("\\u{:04x}", c)),
-        }
+use serde::{Serialize, Serializer};
+
+/// Bytes that serialize as a JSON string, byte 0xNN as the character U+00NN (latin-1), so
+/// every byte survives a round trip through JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Latin1(pub Vec<u8>);
+
+impl Serialize for Latin1 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.iter().map(|&b| char::from(b)).collect::<String>())
     }
-    out.push('"');
+}
+
+impl From<&[u8]> for Latin1 {
+    fn from(b: &[u8]) -> Self {
+        Latin1(b.to_vec())
+    }
 }
