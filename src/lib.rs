@@ -173,29 +173,31 @@ extern crate std;
 pub mod batch;
 #[cfg(feature = "batch")]
 mod block;
-pub mod boundary;
-pub mod content_id;
-pub mod content_type;
-pub mod decoder;
+mod boundary;
+mod content_id;
+mod content_type;
+mod decoder;
 pub mod encoder;
-pub mod error;
-pub mod headers;
-pub mod http;
+mod error;
+mod headers;
+mod http;
 #[cfg(feature = "stream")]
 pub mod stream;
 #[cfg(feature = "std")]
 pub mod writer;
 
-pub use boundary::Boundary;
-pub use boundary::{boundary_needs_quotes, validate_boundary, MAX_BOUNDARY_LEN};
+// The codec core's items live at the crate root, one path each.
+pub use boundary::{
+    boundary_needs_quotes, is_bchar, validate_boundary, Boundary, MAX_BOUNDARY_LEN,
+};
 pub use content_id::ContentId;
-pub use content_type::ContentType;
+pub use content_type::{ContentType, Params};
 pub use decoder::{
     Carried, Chunk, Config, Decoder, Event, Feed, Limits, Part, PartEnd, Stats, MAX_CARRIED,
     MAX_DEPTH,
 };
 pub use error::{Error, ErrorKind};
-pub use headers::{Header, HeaderBlock, Value};
+pub use headers::{Header, HeaderBlock, HeaderIter, Segments, Value};
 pub use http::{parse_content_length, RequestHead, ResponseHead};
 
 /// The README's examples, compiled and run as doctests.

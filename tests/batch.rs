@@ -766,3 +766,38 @@ fn responses_echo_content_ids_and_write_back() {
         read_multipart(body.copy_to_bytes(body.remaining()), ct.as_bytes(), None).unwrap();
     assert_eq!(back, r);
 }
+
+#[test]
+fn base64_bodies_in_either_alphabet_with_or_without_padding() {
+    // Bytes whose base64 uses the two alphabet-specific characters: 0xfb 0xff 0xbf.
+    let bytes = [0xfbu8, 0xff, 0xbf, 0x01];
+    for body in ["+/+/AQ==", "+/+/AQ", "-_-_AQ", "-_-_AQ=="] {
+        let doc = format!(
+            r#"{{"requests":[{{"id":"1","method":"post","url":"/x","headers":{{"content-type":"application/octet-stream"}},"body":"{body}"}}]}}"#
+        );
+        let batch = read_json::<RequestOp>(Bytes::from(doc), None).unwrap();
+        let Item::Op(op) = &batch.items[0] else {
+            panic!()
+        };
+        assert_eq!(&op.body[..], &bytes[..], "{body}");
+    }
+    // Written as base64url without padding.
+    let batch = Batch {
+        items: vec![Item::Op(
+            RequestOp::new("POST", "/x")
+                .with_header("content-type", "application/octet-stream")
+                .with_body(Bytes::from_static(&[0xfb, 0xff, 0xbf, 0x01])),
+        )],
+    };
+    assert!(write_json(&batch).unwrap().contains(r#""body":"-_-_AQ""#));
+    // Neither alphabet, or both mixed: refused.
+    for bad in ["-/-/AQ", "@@@@"] {
+        let doc = format!(
+            r#"{{"requests":[{{"id":"1","method":"post","url":"/x","headers":{{"content-type":"application/octet-stream"}},"body":"{bad}"}}]}}"#
+        );
+        assert!(
+            read_json::<RequestOp>(Bytes::from(doc), None).is_err(),
+            "{bad}"
+        );
+    }
+}

@@ -13,7 +13,7 @@
 //! header block that is not complete yet) must be presented again at the start of the next
 //! slice, as with `httparse`. The decoder checks the length of what it is given: a slice
 //! shorter than what was left unconsumed fails the decoder with
-//! [`ErrorKind::UnconsumedInputMissing`]. It cannot check the contents; bytes that differ from
+//! [`ErrorKind::UnconsumedInputMissing`](crate::ErrorKind::UnconsumedInputMissing). It cannot check the contents; bytes that differ from
 //! those left unconsumed are decoded as given, and no sequence of calls panics or reads out of
 //! bounds.
 //!
@@ -45,8 +45,6 @@ pub use types::{Carried, Chunk, Event, Part, PartEnd, MAX_CARRIED};
 use crate::boundary::{validate_boundary, Delimiter};
 use crate::content_type::ContentType;
 use crate::error::Error;
-#[allow(unused_imports)] // named by the docs
-use crate::error::ErrorKind;
 
 /// The capacity of the fixed nesting stack. [`Limits::max_depth`] can be set up to this.
 pub const MAX_DEPTH: usize = 16;
@@ -56,20 +54,20 @@ pub const MAX_DEPTH: usize = 16;
 pub struct Limits {
     /// Bytes in one header block, one embedded HTTP head, or one delimiter line's transport
     /// padding. Default 16 KiB: twice odata.net's 8000-byte boundary-line limit, and above
-    /// what any batch operation's headers need. Error: [`ErrorKind::HeaderTooLarge`].
+    /// what any batch operation's headers need. Error: [`ErrorKind::HeaderTooLarge`](crate::ErrorKind::HeaderTooLarge).
     pub max_header_bytes: usize,
     /// Header fields in one block or embedded head. Default 128. Error:
-    /// [`ErrorKind::TooManyHeaders`].
+    /// [`ErrorKind::TooManyHeaders`](crate::ErrorKind::TooManyHeaders).
     pub max_headers: usize,
     /// Parts in the whole body, counted at every depth. Default 10,000: 100 top-level
     /// operations of 100 each is already more than the seed APIs accept. Error:
-    /// [`ErrorKind::TooManyParts`].
+    /// [`ErrorKind::TooManyParts`](crate::ErrorKind::TooManyParts).
     pub max_parts: u64,
     /// Multipart nesting, the top level being 1. Default 8 (OData needs 2); at most
-    /// [`MAX_DEPTH`]. Error: [`ErrorKind::NestingTooDeep`].
+    /// [`MAX_DEPTH`]. Error: [`ErrorKind::NestingTooDeep`](crate::ErrorKind::NestingTooDeep).
     pub max_depth: usize,
     /// Bytes of preamble before the first delimiter of each multipart. Default 64 KiB. Error:
-    /// [`ErrorKind::PreambleTooLarge`].
+    /// [`ErrorKind::PreambleTooLarge`](crate::ErrorKind::PreambleTooLarge).
     pub max_preamble_bytes: u64,
 }
 
@@ -168,7 +166,24 @@ pub struct Stats {
     pub feeds: u64,
 }
 
-/// The sans-IO multipart decoder. See the [module docs](self) and [`Decoder::feed`].
+/// The sans-IO multipart decoder.
+///
+/// Feed it byte slices of any size and pull [`Event`]s from the [`Feed`] each call returns.
+/// Nothing is allocated and nothing is copied from the input: events borrow the fed slice
+/// only, never the decoder, so they outlive the `Feed`. Bytes held back at a chunk edge
+/// because they could have begun a delimiter, and that turned out to be content, come out as
+/// a [`Chunk::Carried`]: an owned copy of at most [`MAX_CARRIED`] bytes.
+///
+/// **The feeding contract.** [`Feed::consumed`] says how many bytes of a slice were used. The
+/// rest (only ever a header block that is not complete yet) must be presented again at the
+/// start of the next slice, as with `httparse`. A slice shorter than what was left fails the
+/// decoder with [`ErrorKind::UnconsumedInputMissing`](crate::ErrorKind::UnconsumedInputMissing);
+/// bytes that differ from those left are decoded as given. No sequence of calls panics or
+/// reads out of bounds. Once failed, a decoder stays failed: every later feed reports the same
+/// error at the same offset, and [`is_done`](Self::is_done) is false.
+///
+/// **Work.** Linear in the input for every input and every chunking, whatever the boundary:
+/// each byte is examined a small, bounded number of times ([`Stats::bytes_examined`]).
 ///
 /// ```
 /// use batchpart::{Decoder, Event};
@@ -253,7 +268,7 @@ impl Decoder {
     /// [`Feed::consumed`]); that only happens when a header block straddles the edge, and
     /// only those bytes need keeping. `eof` says that no byte follows `input`. A slice shorter
     /// than what was left unconsumed fails the decoder with
-    /// [`ErrorKind::UnconsumedInputMissing`].
+    /// [`ErrorKind::UnconsumedInputMissing`](crate::ErrorKind::UnconsumedInputMissing).
     pub fn feed<'d, 'i>(&'d mut self, input: &'i [u8], eof: bool) -> Feed<'d, 'i> {
         self.inner.start_feed(&mut self.levels, input.len());
         Feed::new(&self.levels, &mut self.inner, input, eof)

@@ -19,7 +19,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
-use crate::batch::formats::json::{JsonOp, JsonReader};
+use crate::batch::formats::json::sealed::JsonOp as _;
+use crate::batch::formats::json::{raw, to_json, JsonReader};
 use crate::batch::model::exec::ExecOptions;
 use crate::batch::model::validate::{ValidationOptions, Validator};
 use crate::batch::model::{
@@ -50,7 +51,9 @@ struct Element<'a> {
     headers: Option<std::collections::BTreeMap<String, String>>,
 }
 
-impl JsonOp for ApiRequest {
+impl crate::batch::formats::json::JsonOp for ApiRequest {}
+
+impl crate::batch::formats::json::sealed::JsonOp for ApiRequest {
     const ARRAY: &'static str = "requests";
 
     fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
@@ -98,31 +101,31 @@ impl JsonOp for ApiRequest {
     }
 
     fn to_json(&self, _group: Option<&str>) -> Result<String, BatchError> {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            method: String,
+            path: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            query: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            body: Option<&'a RawValue>,
+        }
         let op = &self.0;
         let (path, query) = op
             .url
             .split_once('?')
             .map_or((op.url.as_str(), None), |(p, q)| (p, Some(q)));
-        let mut s = format!(
-            "{{\"method\":{},\"path\":{}",
-            js(&op.method.to_ascii_lowercase()),
-            js(path)
-        );
-        if let Some(q) = query {
-            s.push_str(&format!(",\"query\":{}", js(q)));
-        }
-        if !op.body.is_empty() {
-            let raw: &RawValue = serde_json::from_slice(&op.body)
-                .map_err(|_| BatchError::new(K::Body, "a /batch body must be JSON"))?;
-            s.push_str(&format!(",\"body\":{}", raw.get()));
-        }
-        s.push('}');
-        Ok(s)
+        let body = (!op.body.is_empty())
+            .then(|| serde_json::from_slice::<&RawValue>(&op.body))
+            .transpose()
+            .map_err(|_| BatchError::new(K::Body, "a /batch body must be JSON"))?;
+        to_json(&Out {
+            method: op.method.to_ascii_lowercase(),
+            path,
+            query,
+            body,
+        })
     }
-}
-
-fn js(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
 }
 
 /// A `/batch` request: its operations and `stop_on_error`.
@@ -191,19 +194,23 @@ pub fn read_request(body: &[u8]) -> Result<Request, BatchError> {
 
 /// Writes a `/batch` request.
 pub fn write_request(req: &Request) -> Result<String, BatchError> {
-    let els: Result<Vec<String>, BatchError> = req
+    #[derive(serde::Serialize)]
+    struct Out {
+        requests: Vec<Box<RawValue>>,
+        #[serde(skip_serializing_if = "core::ops::Not::not")]
+        stop_on_error: bool,
+    }
+    let requests = req
         .batch
         .items
         .iter()
         .flat_map(|i| i.ops())
-        .map(|op| ApiRequest(op.clone()).to_json(None))
-        .collect();
-    let mut s = format!("{{\"requests\":[{}]", els?.join(","));
-    if req.stop_on_error {
-        s.push_str(",\"stop_on_error\":true");
-    }
-    s.push('}');
-    Ok(s)
+        .map(|op| raw(ApiRequest(op.clone()).to_json(None)?))
+        .collect::<Result<Vec<_>, BatchError>>()?;
+    to_json(&Out {
+        requests,
+        stop_on_error: req.stop_on_error,
+    })
 }
 
 /// Reads a `/batch` response: `{"responses":[...]}` or a bare array of `{"status","body"}`.
@@ -251,21 +258,33 @@ pub fn read_response(body: &[u8]) -> Result<BatchResponse, BatchError> {
 
 /// Writes a `/batch` response: the statuses and JSON bodies, in request order.
 pub fn write_response(resp: &BatchResponse) -> Result<String, BatchError> {
-    let els: Result<Vec<String>, BatchError> = resp
+    #[derive(serde::Serialize)]
+    struct Element {
+        status: u16,
+        body: Box<RawValue>,
+    }
+    #[derive(serde::Serialize)]
+    struct Out {
+        responses: Vec<Element>,
+    }
+    let responses = resp
         .items
         .iter()
         .flat_map(|i| i.ops())
         .map(|r| {
             let body = if r.body.is_empty() {
-                "null".to_string()
+                raw("null".to_string())?
             } else {
                 match serde_json::from_slice::<&RawValue>(&r.body) {
-                    Ok(raw) => raw.get().to_string(),
-                    Err(_) => js(&String::from_utf8_lossy(&r.body)),
+                    Ok(v) => v.to_owned(),
+                    Err(_) => raw(to_json(&String::from_utf8_lossy(&r.body))?)?,
                 }
             };
-            Ok(format!("{{\"status\":{},\"body\":{body}}}", r.status))
+            Ok(Element {
+                status: r.status,
+                body,
+            })
         })
-        .collect();
-    Ok(format!("{{\"responses\":[{}]}}", els?.join(",")))
+        .collect::<Result<Vec<_>, BatchError>>()?;
+    to_json(&Out { responses })
 }

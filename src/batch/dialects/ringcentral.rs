@@ -25,6 +25,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::formats::json::to_json;
 use crate::batch::model::{Batch, BatchRequest, BatchResponse, Item, RequestOp, ResponseOp};
 use crate::stream::{decode_bytes, PartEvent};
 use crate::writer::{Encoded, Writer};
@@ -270,8 +271,25 @@ pub fn read_multipart_response(
     Ok(Response { status, results })
 }
 
-fn json_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
+/// A summary entry of a multipart response.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryOut<'a> {
+    href: &'a str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_description: Option<&'a str>,
+}
+
+/// An element of the JSON forms; a missing body is `null`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Element<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    body: Option<&'a RawValue>,
 }
 
 /// Writes a batch response in the multipart form; returns the status to send (see
@@ -285,22 +303,19 @@ pub fn write_multipart_response(
     if status == 204 {
         return Ok((204, String::new(), Encoded::default()));
     }
-    let entries: Vec<String> = results
+    let entries: Vec<SummaryOut<'_>> = results
         .iter()
-        .map(|r| {
-            let mut e = format!(
-                "{{\"href\":{},\"status\":{}",
-                json_str(r.href.as_deref().unwrap_or(&r.resource_id)),
-                r.status
-            );
-            if let Some(d) = &r.description {
-                e.push_str(&format!(",\"responseDescription\":{}", json_str(d)));
-            }
-            e.push('}');
-            e
+        .map(|r| SummaryOut {
+            href: r.href.as_deref().unwrap_or(&r.resource_id),
+            status: r.status,
+            response_description: r.description.as_deref(),
         })
         .collect();
-    let summary = Bytes::from(format!("{{\"response\":[{}]}}", entries.join(",")));
+    #[derive(serde::Serialize)]
+    struct Summary<'a> {
+        response: Vec<SummaryOut<'a>>,
+    }
+    let summary = Bytes::from(to_json(&Summary { response: entries })?);
     let (ct, body) = json_parts_body(
         core::iter::once(summary).chain(results.iter().map(|r| r.body.clone())),
         boundary,
@@ -362,30 +377,29 @@ pub fn read_json_request(path: &str, body: &[u8]) -> Result<Vec<(String, Bytes)>
         .collect()
 }
 
-fn raw_or_null(b: &Bytes) -> Result<String, BatchError> {
+fn raw_or_null(b: &Bytes) -> Result<Option<&RawValue>, BatchError> {
     if b.is_empty() {
-        return Ok("null".into());
+        return Ok(None);
     }
     serde_json::from_slice::<&RawValue>(b)
-        .map(|r| r.get().to_string())
+        .map(Some)
         .map_err(|_| BatchError::new(K::Body, "a RingCentral body must be JSON"))
 }
 
 /// Writes a request in the JSON form; `with_ids` puts each resource ID in its element (for a
 /// `.../*` path).
 pub fn write_json_request(items: &[(String, Bytes)], with_ids: bool) -> Result<String, BatchError> {
-    let els: Result<Vec<String>, BatchError> = items
+    let els = items
         .iter()
         .map(|(id, b)| {
-            let body = raw_or_null(b)?;
-            Ok(if with_ids {
-                format!("{{\"resourceId\":{},\"body\":{body}}}", json_str(id))
-            } else {
-                format!("{{\"body\":{body}}}")
+            Ok(Element {
+                resource_id: with_ids.then_some(id.as_str()),
+                status: None,
+                body: raw_or_null(b)?,
             })
         })
-        .collect();
-    Ok(format!("[{}]", els?.join(",")))
+        .collect::<Result<Vec<_>, BatchError>>()?;
+    to_json(&els)
 }
 
 /// Reads a response in the JSON form.
@@ -414,18 +428,17 @@ pub fn read_json_response(status: u16, body: &[u8]) -> Result<Response, BatchErr
 
 /// Writes a response in the JSON form.
 pub fn write_json_response(results: &[ResourceResult]) -> Result<String, BatchError> {
-    let els: Result<Vec<String>, BatchError> = results
+    let els = results
         .iter()
         .map(|r| {
-            Ok(format!(
-                "{{\"resourceId\":{},\"status\":{},\"body\":{}}}",
-                json_str(&r.resource_id),
-                r.status,
-                raw_or_null(&r.body)?
-            ))
+            Ok(Element {
+                resource_id: Some(&r.resource_id),
+                status: Some(r.status),
+                body: raw_or_null(&r.body)?,
+            })
         })
-        .collect();
-    Ok(format!("[{}]", els?.join(",")))
+        .collect::<Result<Vec<_>, BatchError>>()?;
+    to_json(&els)
 }
 
 /// The batch as one operation per resource: `method base/id`, with the resource's body.

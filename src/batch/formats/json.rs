@@ -21,41 +21,30 @@ use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::model::validate::{ValidationOptions, Validator};
 use crate::batch::model::{Batch, Changeset, Headers, Item, RequestOp, ResponseOp};
 
-/// base64url (RFC 4648 section 5), without padding on output; padding accepted on input.
-pub mod base64url {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// Base64 bodies: written as base64url without padding (OData JSON Format); read in either
+/// alphabet, with or without padding, since Microsoft Graph's clients send standard base64.
+pub(crate) mod base64url {
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine;
 
-    /// Encodes bytes.
-    pub fn encode(data: &[u8]) -> String {
-        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-        for c in data.chunks(3) {
-            let n = (u32::from(c[0]) << 16)
-                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*c.get(2).unwrap_or(&0));
-            for i in 0..=c.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            }
-        }
-        out
+    const WRITE: GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    const LENIENT: GeneralPurposeConfig =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    const READ_URL: GeneralPurpose = GeneralPurpose::new(&URL_SAFE, LENIENT);
+    const READ_STANDARD: GeneralPurpose = GeneralPurpose::new(&STANDARD, LENIENT);
+
+    /// Encodes bytes as base64url without padding.
+    pub(crate) fn encode(data: &[u8]) -> String {
+        WRITE.encode(data)
     }
 
-    /// Decodes text; `None` when it is not base64url.
-    pub fn decode(text: &str) -> Option<Vec<u8>> {
-        let t = text.trim_end_matches('=').as_bytes();
-        if t.len() % 4 == 1 {
-            return None;
-        }
-        let val = |b: u8| ALPHABET.iter().position(|&a| a == b).map(|p| p as u32);
-        let mut out = Vec::with_capacity(t.len() * 3 / 4);
-        for c in t.chunks(4) {
-            let mut n = 0u32;
-            for (i, &b) in c.iter().enumerate() {
-                n |= val(b)? << (18 - 6 * i);
-            }
-            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            out.extend_from_slice(&bytes[..c.len() - 1]);
-        }
-        Some(out)
+    /// Decodes base64url or standard base64, padded or not; `None` when it is neither.
+    pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
+        READ_URL
+            .decode(text)
+            .or_else(|_| READ_STANDARD.decode(text))
+            .ok()
     }
 }
 
@@ -113,25 +102,26 @@ fn body_from_json(raw: Option<&RawValue>, headers: &Headers) -> Result<Bytes, Ba
     })
 }
 
-/// A body in its JSON form, as JSON text: a JSON body as it is, text as a string, anything
-/// else base64url.
-fn body_to_json(body: &Bytes, headers: &Headers) -> Result<Option<String>, BatchError> {
+/// A body in its JSON form: a JSON body as it is, text as a string, anything else
+/// base64url.
+fn body_to_json(body: &Bytes, headers: &Headers) -> Result<Option<Box<RawValue>>, BatchError> {
     if body.is_empty() {
         return Ok(None);
     }
     let kind = body_kind(headers);
     if matches!(kind, BodyKind::Json | BodyKind::Unknown) {
-        if let Ok(raw) = serde_json::from_slice::<&RawValue>(body) {
-            return Ok(Some(raw.get().to_string()));
+        if let Ok(v) = serde_json::from_slice::<&RawValue>(body) {
+            return Ok(Some(v.to_owned()));
         }
         if kind == BodyKind::Json {
             return Err(BatchError::new(K::Body, "a JSON body is not valid JSON"));
         }
     }
-    Ok(Some(match (kind, core::str::from_utf8(body)) {
-        (BodyKind::Text, Ok(s)) => json_str(s),
-        _ => json_str(&base64url::encode(body)),
-    }))
+    let text = match (kind, core::str::from_utf8(body)) {
+        (BodyKind::Text, Ok(s)) => to_json(s)?,
+        _ => to_json(&base64url::encode(body))?,
+    };
+    raw(text).map(Some)
 }
 
 /// The headers to write: an untyped body that is not JSON needs a content-type to be read
@@ -147,65 +137,79 @@ fn headers_for_body(headers: &Headers, body: &Bytes) -> Option<Headers> {
     })
 }
 
-fn json_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
+/// A value as JSON text, through serde.
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, BatchError> {
+    serde_json::to_string(v).map_err(|e| BatchError::new(K::Json, e.to_string()))
 }
 
-/// Writes `"name":value` members into an object being built.
-struct Obj(String);
+/// JSON text as a value that serializes as itself.
+pub(crate) fn raw(text: String) -> Result<Box<RawValue>, BatchError> {
+    RawValue::from_string(text).map_err(|e| BatchError::new(K::Json, e.to_string()))
+}
 
-impl Obj {
-    fn new() -> Self {
-        Obj(String::from("{"))
-    }
-    fn raw(&mut self, name: &str, value: &str) {
-        if self.0.len() > 1 {
-            self.0.push(',');
-        }
-        self.0.push_str(&json_str(name));
-        self.0.push(':');
-        self.0.push_str(value);
-    }
-    fn str(&mut self, name: &str, value: &str) {
-        self.raw(name, &json_str(value));
-    }
-    fn end(mut self) -> String {
-        self.0.push('}');
-        self.0
-    }
+/// A `headers` object, its members in model order.
+struct OutHeaders<'a>(&'a Headers);
 
-    /// An element's opening members: its id and atomicity group, when it has them.
-    fn with_id(id: Option<&str>, group: Option<&str>) -> Self {
-        let mut o = Obj::new();
-        if let Some(id) = id {
-            o.str("id", id);
+impl serde::Serialize for OutHeaders<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (n, v) in self.0.iter() {
+            m.serialize_entry(n, v)?;
         }
-        if let Some(g) = group {
-            o.str("atomicityGroup", g);
-        }
-        o
-    }
-
-    /// An element's closing members, `headers` and `body` (see [`headers_for_body`]).
-    fn payload(mut self, headers: &Headers, body: &Bytes) -> Result<String, BatchError> {
-        let added = headers_for_body(headers, body);
-        let headers = added.as_ref().unwrap_or(headers);
-        if !headers.is_empty() {
-            self.raw("headers", &headers_json(headers));
-        }
-        if let Some(b) = body_to_json(body, headers)? {
-            self.raw("body", &b);
-        }
-        Ok(self.end())
+        m.end()
     }
 }
 
-fn headers_json(h: &Headers) -> String {
-    let mut o = Obj::new();
-    for (n, v) in h.iter() {
-        o.str(n, v);
+/// An element's `headers` and `body` (an untyped body that is not JSON gets a content-type,
+/// see [`headers_for_body`]).
+struct Payload {
+    headers: Option<Headers>,
+    body: Option<Box<RawValue>>,
+}
+
+impl Payload {
+    fn new(headers: &Headers, body: &Bytes) -> Result<Self, BatchError> {
+        let headers = headers_for_body(headers, body).unwrap_or_else(|| headers.clone());
+        let body = body_to_json(body, &headers)?;
+        Ok(Payload {
+            headers: (!headers.is_empty()).then_some(headers),
+            body,
+        })
     }
-    o.end()
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutRequest<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    atomicity_group: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    depends_on: &'a [String],
+    method: &'a str,
+    url: &'a str,
+    #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
+    if_condition: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<OutHeaders<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a RawValue>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutResponse<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    atomicity_group: Option<&'a str>,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<OutHeaders<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a RawValue>,
 }
 
 /// A `headers` object with its members in document order (`serde_json::Map` would sort
@@ -281,23 +285,33 @@ fn id_of(v: Option<Value>) -> Option<String> {
     }
 }
 
-/// An operation of the JSON format.
-pub trait JsonOp: Sized {
-    /// The array's member name: `requests` or `responses`.
-    const ARRAY: &'static str;
-    /// Parses one array element; returns the op and its atomicity group.
-    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error>;
-    /// Checks required members.
-    fn check(&self) -> Result<(), &'static str>;
-    /// Validates an item (requests only).
-    fn validate(_v: &mut Validator, _item: &Item<Self>) -> Result<(), BatchError> {
-        Ok(())
+/// An operation of a JSON batch: [`RequestOp`], [`ResponseOp`], or a dialect's own. Sealed:
+/// its methods are the crate's.
+pub trait JsonOp: sealed::JsonOp {}
+
+impl JsonOp for RequestOp {}
+impl JsonOp for ResponseOp {}
+
+pub(crate) mod sealed {
+    use super::*;
+
+    pub trait JsonOp: Sized {
+        /// The array's member name: `requests` or `responses`.
+        const ARRAY: &'static str;
+        /// Parses one array element; returns the op and its atomicity group.
+        fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error>;
+        /// Checks required members.
+        fn check(&self) -> Result<(), &'static str>;
+        /// Validates an item (requests only).
+        fn validate(_v: &mut Validator, _item: &Item<Self>) -> Result<(), BatchError> {
+            Ok(())
+        }
+        /// The element as JSON text.
+        fn to_json(&self, group: Option<&str>) -> Result<String, BatchError>;
     }
-    /// The element as JSON text.
-    fn to_json(&self, group: Option<&str>) -> Result<String, BatchError>;
 }
 
-impl JsonOp for RequestOp {
+impl sealed::JsonOp for RequestOp {
     const ARRAY: &'static str = "requests";
 
     fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
@@ -333,23 +347,27 @@ impl JsonOp for RequestOp {
     }
 
     fn to_json(&self, group: Option<&str>) -> Result<String, BatchError> {
-        let mut o = Obj::with_id(self.content_id.as_deref(), group);
-        if !self.depends_on.is_empty() {
-            let list: Vec<String> = self.depends_on.iter().map(|d| json_str(d)).collect();
-            o.raw("dependsOn", &format!("[{}]", list.join(",")));
-        }
-        o.str("method", &self.method);
-        o.str("url", &self.url);
-        if let Some(cond) = &self.if_condition {
-            let raw: &RawValue =
-                serde_json::from_str(cond).map_err(|e| BatchError::new(K::Body, e.to_string()))?;
-            o.raw("if", raw.get());
-        }
-        o.payload(&self.headers, &self.body)
+        let if_condition = self
+            .if_condition
+            .as_deref()
+            .map(serde_json::from_str::<&RawValue>)
+            .transpose()
+            .map_err(|e| BatchError::new(K::Body, e.to_string()))?;
+        let p = Payload::new(&self.headers, &self.body)?;
+        to_json(&OutRequest {
+            id: self.content_id.as_deref(),
+            atomicity_group: group,
+            depends_on: &self.depends_on,
+            method: &self.method,
+            url: &self.url,
+            if_condition,
+            headers: p.headers.as_ref().map(OutHeaders),
+            body: p.body.as_deref(),
+        })
     }
 }
 
-impl JsonOp for ResponseOp {
+impl sealed::JsonOp for ResponseOp {
     const ARRAY: &'static str = "responses";
 
     fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
@@ -375,9 +393,14 @@ impl JsonOp for ResponseOp {
     }
 
     fn to_json(&self, group: Option<&str>) -> Result<String, BatchError> {
-        let mut o = Obj::with_id(self.content_id.as_deref(), group);
-        o.raw("status", &self.status.to_string());
-        o.payload(&self.headers, &self.body)
+        let p = Payload::new(&self.headers, &self.body)?;
+        to_json(&OutResponse {
+            id: self.content_id.as_deref(),
+            atomicity_group: group,
+            status: self.status,
+            headers: p.headers.as_ref().map(OutHeaders),
+            body: p.body.as_deref(),
+        })
     }
 }
 
@@ -779,14 +802,16 @@ pub fn write_json<Op: JsonOp>(batch: &Batch<Op>) -> Result<String, BatchError> {
     let mut arr = Vec::new();
     for (n, item) in batch.items.iter().enumerate() {
         match item {
-            Item::Op(op) => arr.push(op.to_json(None)?),
+            Item::Op(op) => arr.push(raw(op.to_json(None)?)?),
             Item::Changeset(c) => {
                 let name = c.id.clone().unwrap_or_else(|| format!("g{}", n + 1));
                 for op in &c.ops {
-                    arr.push(op.to_json(Some(&name))?);
+                    arr.push(raw(op.to_json(Some(&name))?)?);
                 }
             }
         }
     }
-    Ok(format!("{{{}:[{}]}}", json_str(Op::ARRAY), arr.join(",")))
+    let mut doc = std::collections::BTreeMap::new();
+    doc.insert(Op::ARRAY, arr);
+    to_json(&doc)
 }

@@ -17,19 +17,40 @@ use crate::stream::{HttpHead, HttpKind, PartEvent, PartStream, StreamError};
 use crate::writer::{Encoded, Writer};
 use crate::Config;
 
-/// An operation the multipart reader can build from an `application/http` part.
-pub trait Operation: Sized {
-    /// Builds the operation from the embedded head, the part's normalized Content-ID (the
-    /// MIME part header wins over the embedded one) and the body.
-    fn from_http(
-        head: &HttpHead,
-        content_id: Option<String>,
-        body: Bytes,
-    ) -> Result<Self, BatchError>;
+/// An operation the multipart reader can build from an `application/http` part:
+/// [`RequestOp`] or [`ResponseOp`]. Sealed: its methods are the crate's.
+pub trait Operation: sealed::Operation {}
 
-    /// Validates an item; only requests have rules.
-    fn validate(_v: &mut Validator, _item: &Item<Self>) -> Result<(), BatchError> {
-        Ok(())
+impl Operation for RequestOp {}
+impl Operation for ResponseOp {}
+
+/// An operation the multipart writer can write: [`RequestOp`] or [`ResponseOp`]. Sealed.
+pub trait WriteOp: sealed::WriteOp {}
+
+impl WriteOp for RequestOp {}
+impl WriteOp for ResponseOp {}
+
+pub(crate) mod sealed {
+    use super::*;
+
+    pub trait Operation: Sized {
+        /// Builds the operation from the embedded head, the part's normalized Content-ID (the
+        /// MIME part header wins over the embedded one) and the body.
+        fn from_http(
+            head: &HttpHead,
+            content_id: Option<String>,
+            body: Bytes,
+        ) -> Result<Self, BatchError>;
+
+        /// Validates an item; only requests have rules.
+        fn validate(_v: &mut Validator, _item: &Item<Self>) -> Result<(), BatchError> {
+            Ok(())
+        }
+    }
+
+    pub trait WriteOp {
+        /// Writes the op as an `application/http` part.
+        fn write(&self, w: &mut Writer) -> Result<(), BatchError>;
     }
 }
 
@@ -41,7 +62,7 @@ fn headers_of(h: &HttpHead) -> Headers {
     )
 }
 
-impl Operation for RequestOp {
+impl sealed::Operation for RequestOp {
     fn from_http(
         head: &HttpHead,
         content_id: Option<String>,
@@ -68,7 +89,7 @@ impl Operation for RequestOp {
     }
 }
 
-impl Operation for ResponseOp {
+impl sealed::Operation for ResponseOp {
     fn from_http(
         head: &HttpHead,
         content_id: Option<String>,
@@ -311,17 +332,11 @@ pub fn read_multipart<Op: Operation + Unpin>(
     Ok(Batch { items })
 }
 
-/// An operation the multipart writer can write.
-pub trait WriteOp {
-    /// Writes the op as an `application/http` part.
-    fn write(&self, w: &mut Writer) -> Result<(), BatchError>;
-}
-
 fn header_pairs(h: &Headers) -> Vec<(Vec<u8>, Vec<u8>)> {
     h.iter().map(|(n, v)| (unlatin1(n), unlatin1(v))).collect()
 }
 
-impl WriteOp for RequestOp {
+impl sealed::WriteOp for RequestOp {
     fn write(&self, w: &mut Writer) -> Result<(), BatchError> {
         let part = http_part_headers(&self.content_id);
         w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
@@ -337,7 +352,7 @@ impl WriteOp for RequestOp {
     }
 }
 
-impl WriteOp for ResponseOp {
+impl sealed::WriteOp for ResponseOp {
     fn write(&self, w: &mut Writer) -> Result<(), BatchError> {
         let part = http_part_headers(&self.content_id);
         w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
