@@ -38,6 +38,7 @@ pub use formats::multipart::{
     read_multipart, write_multipart, MultipartReader, Operation, WriteOp,
 };
 pub use model::exec::{execute, service_fn, ExecOptions, RefScope, Service, ServiceFn};
+pub use model::limits::ReadLimits;
 pub use model::prefer::Preferences;
 pub use model::validate::{ODataVersion, ValidationOptions, Validator, FORBIDDEN_HEADERS};
 pub use model::{

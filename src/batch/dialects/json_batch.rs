@@ -100,6 +100,10 @@ impl crate::batch::formats::json::sealed::JsonOp for ApiRequest {
         v.check(&Item::Op(op.clone()))
     }
 
+    fn check_limits(&self, limits: &crate::batch::ReadLimits) -> Result<(), BatchError> {
+        crate::batch::model::limits::check_op(limits, &self.0.headers, self.0.body.len(), 0)
+    }
+
     fn to_json(&self, _group: Option<&str>) -> Result<String, BatchError> {
         #[derive(serde::Serialize)]
         struct Out<'a> {
@@ -179,13 +183,17 @@ pub fn read_request(body: &[u8]) -> Result<Request, BatchError> {
             items.push(Item::Op(op));
         }
     }
-    // The document parsed above; `stop_on_error` is its only other member.
-    let doc: Value =
-        serde_json::from_slice(body).map_err(|e| BatchError::new(K::Json, e.to_string()))?;
-    let stop_on_error = doc
-        .get("stop_on_error")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    // Read once: `stop_on_error` is the envelope's only other member.
+    let stop_on_error = match r.member("stop_on_error").map(RawValue::get) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(BatchError::new(
+                K::Malformed,
+                format!("stop_on_error must be true or false, not {other}"),
+            ))
+        }
+    };
     Ok(Request {
         batch: Batch { items },
         stop_on_error,

@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::model::limits::{check_op, Metered, ReadLimits};
 use crate::batch::model::validate::{ValidationOptions, Validator};
 use crate::batch::model::{Batch, Changeset, Headers, Item, RequestOp, ResponseOp};
 
@@ -306,6 +307,8 @@ pub(crate) mod sealed {
         fn validate(_v: &mut Validator, _item: &Item<Self>) -> Result<(), BatchError> {
             Ok(())
         }
+        /// Checks the per-operation limits.
+        fn check_limits(&self, limits: &ReadLimits) -> Result<(), BatchError>;
         /// The element as JSON text.
         fn to_json(&self, group: Option<&str>) -> Result<String, BatchError>;
     }
@@ -344,6 +347,15 @@ impl sealed::JsonOp for RequestOp {
 
     fn validate(v: &mut Validator, item: &Item<Self>) -> Result<(), BatchError> {
         v.check(item)
+    }
+
+    fn check_limits(&self, limits: &ReadLimits) -> Result<(), BatchError> {
+        check_op(
+            limits,
+            &self.headers,
+            self.body.len(),
+            self.depends_on.len(),
+        )
     }
 
     fn to_json(&self, group: Option<&str>) -> Result<String, BatchError> {
@@ -392,6 +404,10 @@ impl sealed::JsonOp for ResponseOp {
         Ok(())
     }
 
+    fn check_limits(&self, limits: &ReadLimits) -> Result<(), BatchError> {
+        check_op(limits, &self.headers, self.body.len(), 0)
+    }
+
     fn to_json(&self, group: Option<&str>) -> Result<String, BatchError> {
         let p = Payload::new(&self.headers, &self.body)?;
         to_json(&OutResponse {
@@ -404,45 +420,126 @@ impl sealed::JsonOp for ResponseOp {
     }
 }
 
-/// Finds the elements of the top-level object's `requests` (or `responses`) array as bytes
-/// arrive, tracking strings, escapes, nesting, line and column.
-#[derive(Debug, Default)]
-pub struct Splitter {
-    depth: u32,
-    in_string: bool,
-    escape: bool,
-    key: Vec<u8>,
-    last_key: Vec<u8>,
-    capturing_key: bool,
-    array: ArrayState,
-    element: Vec<u8>,
-    element_start: (usize, usize),
+/// Reads the envelope of a JSON batch, `{"requests": [ {...}, ... ], ...}`, as bytes arrive,
+/// to the JSON grammar (RFC 8259): it hands out each element of the target array as soon as
+/// its closing brace arrives, for `serde_json` to parse, and checks everything around them
+/// itself. Other members' values are validated by `serde_json` and kept (they are small:
+/// `stop_on_error`). A member named twice, after unescaping, is an error: two parsers could
+/// read the document two ways. A UTF-8 BOM at the start is skipped (RFC 8259 section 8.1).
+#[derive(Debug)]
+pub(crate) struct Envelope {
+    state: Env,
+    /// The key or the value being captured.
+    buf: Vec<u8>,
+    /// Where the element being captured started: offset, line, column.
+    element_start: (u64, usize, usize),
+    /// A value being skipped: its nesting and string state.
+    skip: Skip,
+    keys: Vec<String>,
+    key: String,
+    extra: Vec<(String, Box<RawValue>)>,
+    offset: u64,
     line: usize,
     col: usize,
-    started: bool,
-    closed: bool,
+    bom: u8,
+    limits: ReadLimits,
+    elements: usize,
 }
 
-#[derive(Debug, Default, PartialEq, Eq, Clone, Copy)]
-enum ArrayState {
-    #[default]
-    Before,
-    /// After `[` or `,`: an element must follow (`]` only right after `[`).
-    Expect {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Env {
+    /// Before `{`, a BOM allowed at the very start.
+    Start,
+    /// After `{` or `,`: a key (or `}` right after `{`).
+    Key {
+        first: bool,
+    },
+    InKey,
+    Colon,
+    Value,
+    /// A value of another member.
+    Other,
+    /// The target member's value: `[` must follow.
+    Array,
+    /// In the target array: an element (or `]` right after `[`).
+    Element {
         first: bool,
     },
     InElement,
-    /// After an element: `,` or `]`.
-    After,
+    AfterElement,
+    AfterValue,
     Done,
 }
 
-impl Splitter {
-    fn new() -> Self {
-        Splitter {
+#[derive(Debug, Clone, Copy, Default)]
+struct Skip {
+    depth: u32,
+    in_str: bool,
+    esc: bool,
+    /// A number, `true`, `false` or `null`: ends at the next delimiter.
+    scalar: bool,
+}
+
+impl Skip {
+    /// Takes one byte of a value; true when the value is complete with it. A scalar is
+    /// complete before the delimiter that ends it, which the caller handles again.
+    fn take(&mut self, b: u8) -> Option<bool> {
+        if self.in_str {
+            if self.esc {
+                self.esc = false;
+            } else if b == b'\\' {
+                self.esc = true;
+            } else if b == b'"' {
+                self.in_str = false;
+                return Some(self.depth == 0);
+            }
+            return Some(false);
+        }
+        if self.scalar {
+            if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n') {
+                return None;
+            }
+            return Some(false);
+        }
+        match b {
+            b'"' => self.in_str = true,
+            b'{' | b'[' => self.depth += 1,
+            b'}' | b']' => {
+                self.depth = self.depth.saturating_sub(1);
+                return Some(self.depth == 0);
+            }
+            b' ' | b'\t' | b'\r' | b'\n' | b',' | b':' => {}
+            _ if self.depth == 0 => self.scalar = true,
+            _ => {}
+        }
+        Some(false)
+    }
+}
+
+/// What the envelope found in a chunk.
+pub(crate) enum Found {
+    /// An element's bytes, where it started (offset, line, column).
+    Element(Vec<u8>, (u64, usize, usize)),
+    /// An element began: counted against the operation limit as it arrives.
+    ElementStart,
+}
+
+impl Envelope {
+    pub(crate) fn new(limits: ReadLimits) -> Self {
+        Envelope {
+            state: Env::Start,
+            buf: Vec::new(),
+            element_start: (0, 1, 0),
+            skip: Skip::default(),
+            keys: Vec::new(),
+            key: String::new(),
+            extra: Vec::new(),
+            offset: 0,
             line: 1,
             col: 0,
-            ..Default::default()
+            bom: 0,
+            limits,
+            elements: 0,
         }
     }
 
@@ -451,124 +548,218 @@ impl Splitter {
             K::Json,
             format!("{what} at line {} column {}", self.line, self.col),
         )
+        .at_offset(self.offset.saturating_sub(1))
     }
 
-    /// Feeds bytes; complete elements go to `out` with the position they started at.
-    fn feed(
+    /// A member's value, other than the target array's, as JSON text.
+    pub(crate) fn member(&self, name: &str) -> Option<&RawValue> {
+        self.extra
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| &**v)
+    }
+
+    /// Feeds bytes; complete elements and element starts go to `out`.
+    pub(crate) fn feed(
         &mut self,
         data: &[u8],
-        target: &[u8],
-        out: &mut Vec<(Vec<u8>, (usize, usize))>,
+        target: &str,
+        out: &mut Vec<Found>,
     ) -> Result<(), BatchError> {
         for &b in data {
+            self.offset += 1;
             if b == b'\n' {
                 self.line += 1;
                 self.col = 0;
             } else {
                 self.col += 1;
             }
-            if self.array == ArrayState::InElement {
-                self.element.push(b);
-            }
-            if self.in_string {
-                if self.escape {
-                    self.escape = false;
-                } else if b == b'\\' {
-                    self.escape = true;
-                } else if b == b'"' {
-                    self.in_string = false;
-                    if self.capturing_key {
-                        self.capturing_key = false;
-                        self.last_key = core::mem::take(&mut self.key);
-                    }
-                } else if self.capturing_key && self.key.len() < 64 {
-                    self.key.push(b);
+            self.byte(b, target, out)?;
+        }
+        Ok(())
+    }
+
+    fn byte(&mut self, b: u8, target: &str, out: &mut Vec<Found>) -> Result<(), BatchError> {
+        let ws = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+        match self.state {
+            Env::Start => {
+                const BOM: &[u8] = b"\xEF\xBB\xBF";
+                let at = self.offset as usize - 1;
+                if at < BOM.len() && usize::from(self.bom) == at && b == BOM[at] {
+                    self.bom += 1;
+                } else if self.bom > 0 && usize::from(self.bom) < BOM.len() {
+                    return Err(self.syntax("an incomplete byte order mark"));
+                } else if b == b'{' {
+                    self.state = Env::Key { first: true };
+                } else if !ws {
+                    return Err(self.syntax("expected {"));
                 }
-                continue;
             }
-            if self.closed {
-                if !b.is_ascii_whitespace() {
+            Env::Key { first } => match b {
+                b'"' => {
+                    self.buf.clear();
+                    self.buf.push(b);
+                    self.skip = Skip {
+                        in_str: true,
+                        ..Skip::default()
+                    };
+                    self.state = Env::InKey;
+                }
+                b'}' if first => self.state = Env::Done,
+                b'}' => return Err(self.syntax("a comma before }")),
+                _ if ws => {}
+                _ => return Err(self.syntax("expected a member name")),
+            },
+            Env::InKey => {
+                self.capture(b, self.limits.max_header_bytes, "a member name")?;
+                if self.skip.take(b) == Some(true) {
+                    let key: String = serde_json::from_slice(&self.buf)
+                        .map_err(|e| self.syntax("invalid member name").with_source(e))?;
+                    if self.keys.contains(&key) {
+                        return Err(BatchError::new(
+                            K::DuplicateMember,
+                            format!(
+                                "member \"{key}\" named twice (line {} column {})",
+                                self.line, self.col
+                            ),
+                        )
+                        .at_offset(self.offset - 1));
+                    }
+                    self.keys.push(key.clone());
+                    self.key = key;
+                    self.state = Env::Colon;
+                }
+            }
+            Env::Colon => match b {
+                b':' => {
+                    self.state = if self.key == target {
+                        Env::Array
+                    } else {
+                        Env::Value
+                    };
+                }
+                _ if ws => {}
+                _ => return Err(self.syntax("expected : after a member name")),
+            },
+            Env::Value => {
+                if !ws {
+                    self.buf.clear();
+                    self.skip = Skip::default();
+                    self.state = Env::Other;
+                    return self.byte_again(b, target, out);
+                }
+            }
+            Env::Other => match self.skip.take(b) {
+                None => {
+                    self.other_done()?;
+                    return self.byte_again(b, target, out);
+                }
+                Some(done) => {
+                    self.capture(b, self.limits.max_header_bytes, "a member's value")?;
+                    if done {
+                        self.other_done()?;
+                    }
+                }
+            },
+            Env::Array => match b {
+                b'[' => self.state = Env::Element { first: true },
+                _ if ws => {}
+                _ => return Err(self.syntax(&format!("\"{target}\" must be an array"))),
+            },
+            Env::Element { first } => match b {
+                b'{' => {
+                    self.elements += 1;
+                    out.push(Found::ElementStart);
+                    self.buf.clear();
+                    self.buf.push(b);
+                    self.skip = Skip {
+                        depth: 1,
+                        ..Skip::default()
+                    };
+                    self.element_start = (self.offset - 1, self.line, self.col);
+                    self.state = Env::InElement;
+                }
+                b']' if first => self.state = Env::AfterValue,
+                b']' => return Err(self.syntax("trailing comma")),
+                _ if ws => {}
+                _ => return Err(self.syntax("expected an object")),
+            },
+            Env::InElement => {
+                let max = self
+                    .limits
+                    .max_body_bytes
+                    .saturating_add(self.limits.max_header_bytes);
+                if self.buf.len() >= max {
+                    return Err(BatchError::new(
+                        K::BodyTooLarge,
+                        format!("an element is over max_body_bytes + max_header_bytes ({max})"),
+                    )
+                    .at_offset(self.offset - 1));
+                }
+                self.buf.push(b);
+                if self.skip.take(b) == Some(true) {
+                    out.push(Found::Element(
+                        core::mem::take(&mut self.buf),
+                        self.element_start,
+                    ));
+                    self.state = Env::AfterElement;
+                }
+            }
+            Env::AfterElement => match b {
+                b',' => self.state = Env::Element { first: false },
+                b']' => self.state = Env::AfterValue,
+                _ if ws => {}
+                _ => return Err(self.syntax("expected , or ] (a missing comma?)")),
+            },
+            Env::AfterValue => match b {
+                b',' => self.state = Env::Key { first: false },
+                b'}' => self.state = Env::Done,
+                _ if ws => {}
+                _ => return Err(self.syntax("expected , or } (a missing comma?)")),
+            },
+            Env::Done => {
+                if !ws {
                     return Err(self.syntax("text after the JSON document"));
                 }
-                continue;
-            }
-            match b {
-                b' ' | b'\t' | b'\r' | b'\n' => continue,
-                _ if !self.started => {
-                    if b != b'{' {
-                        return Err(self.syntax("expected {"));
-                    }
-                    self.started = true;
-                    self.depth = 1;
-                    continue;
-                }
-                _ => {}
-            }
-            match self.array {
-                ArrayState::Expect { first } if self.depth == 2 => match b {
-                    b'{' => {
-                        self.array = ArrayState::InElement;
-                        self.element.clear();
-                        self.element.push(b);
-                        self.element_start = (self.line, self.col);
-                    }
-                    b']' if first => self.array = ArrayState::Done,
-                    b']' => return Err(self.syntax("trailing comma")),
-                    b',' => return Err(self.syntax("expected an element")),
-                    _ => return Err(self.syntax("expected an object")),
-                },
-                ArrayState::After if self.depth == 2 => match b {
-                    b',' => {
-                        self.array = ArrayState::Expect { first: false };
-                        continue;
-                    }
-                    b']' => self.array = ArrayState::Done,
-                    _ => return Err(self.syntax("expected , or ] (a missing comma?)")),
-                },
-                _ => {}
-            }
-            match b {
-                b'"' => {
-                    self.in_string = true;
-                    self.capturing_key = self.depth == 1 && self.array != ArrayState::InElement;
-                    if self.capturing_key {
-                        self.key.clear();
-                    }
-                }
-                b'{' | b'[' => {
-                    if self.depth == 1
-                        && b == b'['
-                        && self.array == ArrayState::Before
-                        && self.last_key == target
-                    {
-                        self.array = ArrayState::Expect { first: true };
-                    }
-                    self.depth += 1;
-                }
-                b'}' | b']' => {
-                    self.depth = self
-                        .depth
-                        .checked_sub(1)
-                        .ok_or_else(|| self.syntax("unbalanced brackets"))?;
-                    if self.array == ArrayState::InElement && self.depth == 2 {
-                        out.push((core::mem::take(&mut self.element), self.element_start));
-                        self.array = ArrayState::After;
-                    }
-                    if self.depth == 0 {
-                        self.closed = true;
-                    }
-                }
-                _ => {}
             }
         }
         Ok(())
     }
 
-    fn finish(&self, target: &str) -> Result<(), BatchError> {
-        if !self.closed {
+    /// Handles `b` again in the state just entered (the first byte of a value, or the
+    /// delimiter that ended a scalar).
+    fn byte_again(&mut self, b: u8, target: &str, out: &mut Vec<Found>) -> Result<(), BatchError> {
+        self.byte(b, target, out)
+    }
+
+    fn capture(&mut self, b: u8, max: usize, what: &str) -> Result<(), BatchError> {
+        if self.buf.len() >= max {
+            return Err(BatchError::new(
+                K::HeaderTooLarge,
+                format!("{what} is over max_header_bytes ({max})"),
+            )
+            .at_offset(self.offset - 1));
+        }
+        self.buf.push(b);
+        Ok(())
+    }
+
+    /// A value of another member ended: it must be valid JSON on its own.
+    fn other_done(&mut self) -> Result<(), BatchError> {
+        let text = String::from_utf8(core::mem::take(&mut self.buf))
+            .map_err(|e| self.syntax("invalid UTF-8").with_source(e))?;
+        let v =
+            RawValue::from_string(text).map_err(|e| self.syntax("invalid value").with_source(e))?;
+        self.extra.push((core::mem::take(&mut self.key), v));
+        self.state = Env::AfterValue;
+        Ok(())
+    }
+
+    pub(crate) fn finish(&self, target: &str) -> Result<(), BatchError> {
+        if self.state != Env::Done {
             return Err(self.syntax("unexpected end of the JSON document"));
         }
-        if self.array != ArrayState::Done {
+        if !self.keys.iter().any(|k| k == target) {
             return Err(BatchError::new(
                 K::Malformed,
                 format!("no \"{target}\" array"),
@@ -576,13 +767,20 @@ impl Splitter {
         }
         Ok(())
     }
+
+    /// Elements begun so far.
+    pub(crate) fn elements(&self) -> usize {
+        self.elements
+    }
 }
 
 /// Parses one element, reporting serde's position in document terms.
 fn parse_element<Op: JsonOp>(
     bytes: &[u8],
-    start: (usize, usize),
+    (offset, line0, col0): (u64, usize, usize),
+    limits: &ReadLimits,
 ) -> Result<(Op, Option<String>), BatchError> {
+    let start = (line0, col0);
     let (op, group) = Op::parse(bytes).map_err(|e| {
         let (line, col) = if e.line() <= 1 {
             (start.0, start.1 + e.column().saturating_sub(1))
@@ -591,21 +789,25 @@ fn parse_element<Op: JsonOp>(
         };
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        BatchError::new(
-            if e.is_syntax() || e.is_eof() {
-                K::Json
-            } else {
-                K::Malformed
-            },
-            format!("{msg} at line {line} column {col}"),
-        )
+        let kind = if msg.starts_with("duplicate field") {
+            K::DuplicateMember
+        } else if e.is_syntax() || e.is_eof() {
+            K::Json
+        } else {
+            K::Malformed
+        };
+        BatchError::new(kind, format!("{msg} at line {line} column {col}"))
+            .at_offset(offset)
+            .with_source(e)
     })?;
     op.check().map_err(|m| {
         BatchError::new(
             K::Malformed,
             format!("{m} (element at line {} column {})", start.0, start.1),
         )
+        .at_offset(offset)
     })?;
+    op.check_limits(limits).map_err(|e| e.at_offset(offset))?;
     Ok((op, group))
 }
 
@@ -627,12 +829,13 @@ fn parse_element<Op: JsonOp>(
 /// # }
 /// ```
 pub struct JsonReader<S, Op> {
-    inner: S,
-    splitter: Splitter,
-    ready: std::collections::VecDeque<(Vec<u8>, (usize, usize))>,
+    inner: Metered<S>,
+    envelope: Envelope,
+    ready: std::collections::VecDeque<Found>,
     group: Option<Changeset<Op>>,
     out: std::collections::VecDeque<Item<Op>>,
     validator: Option<Validator>,
+    limits: ReadLimits,
     pending_error: Option<BatchError>,
     inner_done: bool,
     done: bool,
@@ -641,7 +844,7 @@ pub struct JsonReader<S, Op> {
 impl<S, Op> core::fmt::Debug for JsonReader<S, Op> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("JsonReader")
-            .field("splitter", &self.splitter)
+            .field("envelope", &self.envelope)
             .finish()
     }
 }
@@ -652,19 +855,29 @@ where
     E: core::fmt::Display,
     Op: JsonOp,
 {
-    /// A reader over a stream of JSON bytes.
+    /// A reader over a stream of JSON bytes, with the default [`ReadLimits`].
     pub fn new(inner: S) -> Self {
+        let limits = ReadLimits::default();
         JsonReader {
-            inner,
-            splitter: Splitter::new(),
+            inner: Metered::new(inner, limits.max_batch_bytes),
+            envelope: Envelope::new(limits),
             ready: Default::default(),
             group: None,
             out: Default::default(),
             validator: None,
+            limits,
             pending_error: None,
             inner_done: false,
             done: false,
         }
+    }
+
+    /// Reads under these limits (set before the first item is read).
+    pub fn limits(mut self, limits: ReadLimits) -> Self {
+        self.limits = limits;
+        self.inner = Metered::new(self.inner.into_inner(), limits.max_batch_bytes);
+        self.envelope = Envelope::new(limits);
+        self
     }
 
     /// Validates every item as it is read, with the JSON format's rules on.
@@ -680,8 +893,27 @@ where
         self
     }
 
-    fn take_element(&mut self, bytes: Vec<u8>, start: (usize, usize)) -> Result<(), BatchError> {
-        let (op, group) = parse_element::<Op>(&bytes, start)?;
+    /// The value of another top-level member, once the document is read.
+    pub(crate) fn member(&self, name: &str) -> Option<&RawValue> {
+        self.envelope.member(name)
+    }
+
+    fn take(&mut self, found: Found) -> Result<(), BatchError> {
+        let (bytes, start) = match found {
+            Found::ElementStart => {
+                let n = self.envelope.elements();
+                if n > self.limits.max_operations {
+                    return Err(BatchError::new(
+                        K::TooManyOperations,
+                        format!("over max_operations ({})", self.limits.max_operations),
+                    )
+                    .at_op(n - 1, None));
+                }
+                return Ok(());
+            }
+            Found::Element(bytes, start) => (bytes, start),
+        };
+        let (op, group) = parse_element::<Op>(&bytes, start, &self.limits)?;
         match (group, &mut self.group) {
             (Some(g), Some(c)) if c.id.as_deref() == Some(g.as_str()) => c.ops.push(op),
             (g, _) => {
@@ -727,9 +959,10 @@ where
             if this.done {
                 return Poll::Ready(None);
             }
-            if let Some((bytes, start)) = this.ready.pop_front() {
-                if let Err(e) = this.take_element(bytes, start) {
+            if let Some(found) = this.ready.pop_front() {
+                if let Err(e) = this.take(found) {
                     this.ready.clear();
+                    this.inner_done = true;
                     this.pending_error = Some(e);
                 }
                 continue;
@@ -740,7 +973,7 @@ where
                 return Poll::Ready(Some(Err(e)));
             }
             if this.inner_done {
-                match this.splitter.finish(Op::ARRAY) {
+                match this.envelope.finish(Op::ARRAY) {
                     Err(e) => this.pending_error = Some(e),
                     Ok(()) => match this.group.take() {
                         Some(c) => this.out.push_back(Item::Changeset(c)),
@@ -754,11 +987,11 @@ where
                 Poll::Ready(None) => this.inner_done = true,
                 Poll::Ready(Some(Err(e))) => {
                     this.inner_done = true;
-                    this.pending_error = Some(BatchError::new(K::Source, e.to_string()));
+                    this.pending_error = Some(e.into_batch_error());
                 }
                 Poll::Ready(Some(Ok(chunk))) => {
                     let mut out = Vec::new();
-                    let r = this.splitter.feed(&chunk, Op::ARRAY.as_bytes(), &mut out);
+                    let r = this.envelope.feed(&chunk, Op::ARRAY, &mut out);
                     this.ready.extend(out);
                     if let Err(e) = r {
                         this.inner_done = true;

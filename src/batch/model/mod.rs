@@ -2,6 +2,7 @@
 //! (atomic groups).
 
 pub(crate) mod exec;
+pub(crate) mod limits;
 pub(crate) mod prefer;
 pub(crate) mod validate;
 
