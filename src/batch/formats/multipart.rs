@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::model::limits::{check_op, Metered, ReadLimits};
 use crate::batch::model::validate::{ValidationOptions, Validator};
 use crate::batch::model::{
     latin1, unlatin1, Batch, Changeset, Headers, Item, RequestOp, ResponseOp,
@@ -46,6 +47,9 @@ pub(crate) mod sealed {
         fn validate(_v: &mut Validator, _item: &Item<Self>) -> Result<(), BatchError> {
             Ok(())
         }
+
+        /// Checks the per-operation limits that the decoder does not count.
+        fn check_limits(&self, limits: &ReadLimits) -> Result<(), BatchError>;
     }
 
     pub trait WriteOp {
@@ -63,6 +67,10 @@ fn headers_of(h: &HttpHead) -> Headers {
 }
 
 impl sealed::Operation for RequestOp {
+    fn check_limits(&self, limits: &ReadLimits) -> Result<(), BatchError> {
+        check_op(limits, &self.headers, 0, self.depends_on.len())
+    }
+
     fn from_http(
         head: &HttpHead,
         content_id: Option<String>,
@@ -90,6 +98,10 @@ impl sealed::Operation for RequestOp {
 }
 
 impl sealed::Operation for ResponseOp {
+    fn check_limits(&self, limits: &ReadLimits) -> Result<(), BatchError> {
+        check_op(limits, &self.headers, 0, 0)
+    }
+
     fn from_http(
         head: &HttpHead,
         content_id: Option<String>,
@@ -110,12 +122,57 @@ impl sealed::Operation for ResponseOp {
     }
 }
 
+/// A body as it arrives: one piece stays shared with the input chunk; a second one starts a
+/// buffer that the rest is appended to, so that small pieces (one-byte chunks) cost their
+/// bytes, not a `Bytes` each.
+#[derive(Default)]
+enum Body {
+    #[default]
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl Body {
+    fn len(&self) -> usize {
+        match self {
+            Body::Empty => 0,
+            Body::One(b) => b.len(),
+            Body::Many(b) => b.len(),
+        }
+    }
+
+    fn push(&mut self, piece: Bytes) {
+        *self = match core::mem::take(self) {
+            Body::Empty => Body::One(piece),
+            Body::One(first) => {
+                let mut b = BytesMut::with_capacity(first.len() + piece.len());
+                b.extend_from_slice(&first);
+                b.extend_from_slice(&piece);
+                Body::Many(b)
+            }
+            Body::Many(mut b) => {
+                b.extend_from_slice(&piece);
+                Body::Many(b)
+            }
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Body::Empty => Bytes::new(),
+            Body::One(b) => b,
+            Body::Many(b) => b.freeze(),
+        }
+    }
+}
+
 /// The op being assembled from a part's events.
 #[derive(Default)]
 struct Pending {
     part_id: Option<String>,
     head: Option<HttpHead>,
-    body: Vec<Bytes>,
+    body: Body,
 }
 
 impl Pending {
@@ -128,17 +185,7 @@ impl Pending {
                 .map(|c| c.normalized().to_unfolded())
                 .map(|v| latin1(&v))
         });
-        // One piece stays shared with the input chunk; several are joined, once.
-        let body = match self.body.len() {
-            0 => Bytes::new(),
-            1 => self.body.into_iter().next().unwrap_or_default(),
-            _ => {
-                let mut b = BytesMut::with_capacity(self.body.iter().map(Bytes::len).sum());
-                self.body.iter().for_each(|p| b.extend_from_slice(p));
-                b.freeze()
-            }
-        };
-        Op::from_http(&head, id, body)
+        Op::from_http(&head, id, self.body.into_bytes())
     }
 }
 
@@ -162,13 +209,26 @@ impl Pending {
 /// # }
 /// ```
 pub struct MultipartReader<S, Op> {
-    events: PartStream<S>,
+    events: Events<S>,
     validator: Option<Validator>,
+    limits: ReadLimits,
     depth: usize,
+    ops: usize,
     op: Option<Pending>,
     changeset: Option<Changeset<Op>>,
     done: bool,
     _op: PhantomData<Op>,
+}
+
+/// The part events, started at the first poll so that the options set before it apply.
+enum Events<S> {
+    Unstarted {
+        inner: S,
+        boundary: Vec<u8>,
+        cfg: Config,
+    },
+    Started(PartStream<Metered<S>>),
+    Gone,
 }
 
 impl<S, Op> core::fmt::Debug for MultipartReader<S, Op> {
@@ -185,22 +245,84 @@ where
     E: core::fmt::Display,
     Op: Operation,
 {
-    /// A reader for a body with this `Content-Type` (`multipart/mixed`, `multipart/batching`).
+    /// A reader for a body with this `Content-Type` (`multipart/mixed`, `multipart/batching`),
+    /// with the default decoder configuration and [`ReadLimits`].
     pub fn new(inner: S, content_type: &[u8]) -> Result<Self, BatchError> {
-        Self::with_config(inner, content_type, Config::default())
-    }
-
-    /// A reader with a decoder configuration.
-    pub fn with_config(inner: S, content_type: &[u8], cfg: Config) -> Result<Self, BatchError> {
+        let at0 = |e: crate::Error| BatchError::from(crate::Error::new(e.kind(), 0));
+        let ct = crate::ContentType::parse(content_type).map_err(at0)?;
+        let boundary = ct.multipart_boundary().map_err(at0)?;
+        crate::validate_boundary(boundary).map_err(at0)?;
         Ok(MultipartReader {
-            events: PartStream::from_content_type(inner, content_type, cfg)?,
+            events: Events::Unstarted {
+                inner,
+                boundary: boundary.to_vec(),
+                cfg: Config::default(),
+            },
             validator: None,
+            limits: ReadLimits::default(),
             depth: 1,
+            ops: 0,
             op: None,
             changeset: None,
             done: false,
             _op: PhantomData,
         })
+    }
+
+    /// A reader with a decoder configuration.
+    pub fn with_config(inner: S, content_type: &[u8], cfg: Config) -> Result<Self, BatchError> {
+        Ok(Self::new(inner, content_type)?.config(cfg))
+    }
+
+    /// Decodes with this configuration (set before the first item is read); its header limits
+    /// are lowered to the reader's [`ReadLimits`] where those are lower.
+    pub fn config(mut self, new: Config) -> Self {
+        if let Events::Unstarted { cfg, .. } = &mut self.events {
+            *cfg = new;
+        }
+        self
+    }
+
+    /// Reads under these limits (set before the first item is read).
+    pub fn limits(mut self, limits: ReadLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    fn events(&mut self) -> Option<&mut PartStream<Metered<S>>> {
+        if let Events::Unstarted { .. } = self.events {
+            let Events::Unstarted {
+                inner,
+                boundary,
+                cfg,
+            } = core::mem::replace(&mut self.events, Events::Gone)
+            else {
+                return None;
+            };
+            let metered = Metered::new(inner, self.limits.max_batch_bytes);
+            let cfg = self.limits.decoder_config(cfg);
+            // The boundary was validated by `new`.
+            self.events = PartStream::with_config(metered, &boundary, cfg)
+                .map(Events::Started)
+                .unwrap_or(Events::Gone);
+        }
+        match &mut self.events {
+            Events::Started(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// An operation starts: counted against the limit as it arrives.
+    fn count_op(&mut self) -> Result<(), BatchError> {
+        self.ops += 1;
+        if self.ops > self.limits.max_operations {
+            return Err(BatchError::new(
+                K::TooManyOperations,
+                format!("over max_operations ({})", self.limits.max_operations),
+            )
+            .at_op(self.ops - 1, None));
+        }
+        Ok(())
     }
 
     /// Validates every item as it is read (requests only; responses have no rules).
@@ -212,6 +334,7 @@ where
     fn event(&mut self, ev: PartEvent) -> Result<Option<Item<Op>>, BatchError> {
         match ev {
             PartEvent::PartStart(p) => {
+                self.count_op()?;
                 self.op = Some(Pending {
                     part_id: p
                         .content_id()
@@ -226,6 +349,8 @@ where
                         "a changeset inside a changeset",
                     ));
                 }
+                // The part was a changeset, not an operation.
+                self.ops -= 1;
                 self.op = None;
                 self.depth += 1;
                 self.changeset = Some(Changeset {
@@ -240,6 +365,16 @@ where
             }
             PartEvent::Body(b) => {
                 if let Some(p) = &mut self.op {
+                    if p.body.len() + b.len() > self.limits.max_body_bytes {
+                        return Err(BatchError::new(
+                            K::BodyTooLarge,
+                            format!(
+                                "a body is over max_body_bytes ({})",
+                                self.limits.max_body_bytes
+                            ),
+                        )
+                        .at_op(self.ops - 1, p.part_id.clone()));
+                    }
                     p.body.push(b);
                 }
             }
@@ -247,6 +382,7 @@ where
             PartEvent::PartEnd(_) => {
                 if let Some(p) = self.op.take() {
                     let op = p.finish::<Op>()?;
+                    op.check_limits(&self.limits)?;
                     match &mut self.changeset {
                         Some(c) if self.depth > 1 => c.ops.push(op),
                         _ => return Ok(Some(Item::Op(op))),
@@ -278,7 +414,11 @@ where
             if this.done {
                 return Poll::Ready(None);
             }
-            let ev = match Pin::new(&mut this.events).poll_next(cx) {
+            let Some(events) = this.events() else {
+                this.done = true;
+                return Poll::Ready(None);
+            };
+            let ev = match Pin::new(events).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
                     this.done = true;
@@ -291,7 +431,7 @@ where
                 }
                 Poll::Ready(Some(Err(StreamError::Source(e)))) => {
                     this.done = true;
-                    return Poll::Ready(Some(Err(BatchError::new(K::Source, e.to_string()))));
+                    return Poll::Ready(Some(Err(e.into_batch_error())));
                 }
             };
             match this.event(ev) {
