@@ -324,6 +324,8 @@ pub struct PartStream<S> {
     boundaries: [Bytes; MAX_DEPTH],
     depth: usize,
     queue: VecDeque<PartEvent>,
+    /// A decode error, reported once the events before it are out.
+    failed: Option<Error>,
     inner_done: bool,
     done: bool,
 }
@@ -365,6 +367,7 @@ where
             boundaries,
             depth: 1,
             queue: VecDeque::new(),
+            failed: None,
             inner_done: false,
             done: false,
         })
@@ -468,6 +471,10 @@ where
                 }
                 return Poll::Ready(Some(Ok(ev)));
             }
+            if let Some(e) = this.failed.take() {
+                this.done = true;
+                return Poll::Ready(Some(Err(StreamError::Decode(e))));
+            }
             if this.done {
                 return Poll::Ready(None);
             }
@@ -475,8 +482,9 @@ where
             if have || this.inner_done {
                 let before = (this.chunk.len(), this.carry.len());
                 if let Err(e) = this.pump() {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(StreamError::Decode(e))));
+                    // The events the slice completed before the error come out first.
+                    this.failed = Some(e);
+                    continue;
                 }
                 if !this.queue.is_empty() {
                     continue;

@@ -663,6 +663,7 @@ fn failed_dependencies_get_424() {
         ExecOptions {
             continue_on_error: true,
             refs: RefScope::Anywhere,
+            ..Default::default()
         },
     ))
     .unwrap();
@@ -693,6 +694,7 @@ impl Stream for Counting {
     }
 }
 
+/// In streaming mode; by default the whole batch is read first (checked at the end).
 #[test]
 fn the_handler_sees_operation_1_before_operation_100_is_read() {
     let mut body = String::new();
@@ -725,16 +727,43 @@ fn the_handler_sees_operation_1_before_operation_100_is_read() {
             async { ResponseOp::new(200) }
         }
     });
-    let r = block_on(execute(reader, &mut svc, ExecOptions::default())).unwrap();
+    let streaming = ExecOptions {
+        streaming: true,
+        ..Default::default()
+    };
+    let r = block_on(execute(reader, &mut svc, streaming)).unwrap();
     assert_eq!(r.items.len(), 100);
-    let seen = seen.borrow();
-    assert_eq!(seen[0].0, "/item/0");
-    assert!(
-        seen[0].1 < total / 10,
-        "operation 1 ran after {} of {total} chunks",
-        seen[0].1
-    );
-    assert!(seen.windows(2).all(|w| w[0].1 <= w[1].1));
+    {
+        let seen = seen.borrow();
+        assert_eq!(seen[0].0, "/item/0");
+        assert!(
+            seen[0].1 < total / 10,
+            "operation 1 ran after {} of {total} chunks",
+            seen[0].1
+        );
+        assert!(seen.windows(2).all(|w| w[0].1 <= w[1].1));
+    }
+    // The default reads and validates everything before the first operation runs.
+    seen.borrow_mut().clear();
+    let src = Counting {
+        chunks: body
+            .as_bytes()
+            .chunks(64)
+            .map(Bytes::copy_from_slice)
+            .collect(),
+        pulled: Rc::new(Cell::new(0)),
+    };
+    let pulled = src.pulled.clone();
+    let mut svc = service_fn({
+        let (seen, pulled) = (seen.clone(), pulled.clone());
+        move |op: RequestOp| {
+            seen.borrow_mut().push((op.url.clone(), pulled.get()));
+            async { ResponseOp::new(200) }
+        }
+    });
+    let reader = MultipartReader::<_, RequestOp>::new(src, b"multipart/mixed; boundary=b").unwrap();
+    block_on(execute(reader, &mut svc, ExecOptions::default())).unwrap();
+    assert_eq!(seen.borrow()[0].1, total);
 }
 
 #[test]
@@ -800,4 +829,102 @@ fn base64_bodies_in_either_alphabet_with_or_without_padding() {
             "{bad}"
         );
     }
+}
+
+/// A handler that records what it applied.
+fn recording(applied: &RefCell<Vec<String>>) -> impl Service + '_ {
+    service_fn(move |op: RequestOp| {
+        applied
+            .borrow_mut()
+            .push(format!("{} {}", op.method, op.url));
+        async { ResponseOp::new(201) }
+    })
+}
+
+#[test]
+fn a_late_malformed_part_never_half_applies_a_batch() {
+    let good = "--b\r\nContent-Type: application/http\r\n\r\nPOST /a HTTP/1.1\r\n\r\n{}\r\n";
+    let body = format!("{good}{good}--b\r\nContent-Type: application/http\r\n\r\nPOST /c HTTP/1.1\r\nno colon here\r\n\r\n\r\n--b--");
+    let chunks = |size: usize| {
+        let b = Bytes::from(body.clone());
+        (0..b.len())
+            .step_by(size)
+            .map(|i| Ok::<_, std::io::Error>(b.slice(i..(i + size).min(b.len()))))
+            .collect::<Vec<_>>()
+    };
+    for size in [body.len(), 7, 1] {
+        // By default: read and validated first, so nothing runs and the batch is refused.
+        let applied = RefCell::new(Vec::new());
+        let reader = MultipartReader::<_, RequestOp>::new(
+            iter(chunks(size)),
+            b"multipart/mixed; boundary=b",
+        )
+        .unwrap();
+        let r = block_on(execute(
+            reader,
+            &mut recording(&applied),
+            ExecOptions::default(),
+        ));
+        assert_eq!(r.unwrap_err().kind(), BatchErrorKind::Multipart);
+        assert!(applied.borrow().is_empty(), "nothing applied");
+        // Streaming: the two operations ran and keep their answers; the rest of the batch
+        // gets one last 400 without a Content-ID.
+        let applied = RefCell::new(Vec::new());
+        let reader = MultipartReader::<_, RequestOp>::new(
+            iter(chunks(size)),
+            b"multipart/mixed; boundary=b",
+        )
+        .unwrap();
+        let opts = ExecOptions {
+            streaming: true,
+            continue_on_error: true,
+            ..Default::default()
+        };
+        let resp = block_on(execute(reader, &mut recording(&applied), opts)).unwrap();
+        assert_eq!(applied.borrow().len(), 2);
+        let statuses: Vec<(u16, Option<String>)> = resp
+            .items
+            .iter()
+            .flat_map(|i| i.ops())
+            .map(|r| (r.status, r.content_id.clone()))
+            .collect();
+        assert_eq!(statuses, vec![(201, None), (201, None), (400, None)]);
+        // Written back, the last answer is a last application/http part.
+        let (_, wire) = write_multipart(&resp, b"r").unwrap();
+        let wire = wire.into_bytes();
+        let back =
+            read_multipart::<ResponseOp>(wire, b"multipart/mixed; boundary=r", None).unwrap();
+        assert_eq!(back.items.len(), 3);
+    }
+    // The same in JSON: a last response object with status 400 and no id.
+    let doc = r#"{"requests":[{"id":"1","method":"post","url":"/a"},{"id":"2","method":"post","url":"/b"},{"id":"3","method":"post","url":}]}"#;
+    let applied = RefCell::new(Vec::new());
+    let reader = JsonReader::<_, RequestOp>::new(iter([Ok::<_, std::io::Error>(Bytes::from(doc))]));
+    assert!(block_on(execute(
+        reader,
+        &mut recording(&applied),
+        ExecOptions::default()
+    ))
+    .is_err());
+    assert!(applied.borrow().is_empty());
+    let applied = RefCell::new(Vec::new());
+    let reader = JsonReader::<_, RequestOp>::new(iter([Ok::<_, std::io::Error>(Bytes::from(doc))]));
+    let opts = ExecOptions {
+        streaming: true,
+        continue_on_error: true,
+        ..Default::default()
+    };
+    let resp = block_on(execute(reader, &mut recording(&applied), opts)).unwrap();
+    assert_eq!(applied.borrow().len(), 2);
+    let json = write_json(&resp).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let last = v["responses"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["status"], 400);
+    assert!(last.get("id").is_none(), "{last}");
+    // Streaming, but the error comes before any operation ran: the whole batch's error.
+    let reader = JsonReader::<_, RequestOp>::new(iter([Ok::<_, std::io::Error>(
+        Bytes::from_static(b"{\"requests\":[{\"method\":}]}"),
+    )]));
+    let applied = RefCell::new(Vec::new());
+    assert!(block_on(execute(reader, &mut recording(&applied), opts)).is_err());
 }

@@ -1,7 +1,15 @@
 //! Running a batch with OData semantics, over a handler the server supplies. Plain async on
 //! `futures-core`: no runtime dependency.
 //!
-//! - Operations run in order, each as soon as the reader produces it.
+//! - By default the whole batch is read and validated first (within the readers'
+//!   [`ReadLimits`](crate::batch::ReadLimits)), and only then run: a malformed part late in
+//!   the body is a whole-batch error before anything has had an effect.
+//! - [`ExecOptions::streaming`] runs each operation as soon as the reader produces it. A read
+//!   error after an operation has run is never a whole-batch error: the operations already run
+//!   keep their responses, and the rest of the batch is answered by one last response, `400`
+//!   with no Content-ID (a last `application/http` part in multipart, a last element without
+//!   `id` in JSON). Before any operation has run it is still the whole batch's error.
+//! - Operations run in order.
 //! - Without continue-on-error, processing stops after the first failure (status 400 or
 //!   above), whose response is the last.
 //! - A changeset runs between [`Service::begin`] and [`Service::commit`]; when one of its
@@ -86,6 +94,10 @@ pub struct ExecOptions {
     pub continue_on_error: bool,
     /// Which operations references may name.
     pub refs: RefScope,
+    /// Run each operation as it is read instead of reading and validating the whole batch
+    /// first (see the [module docs](self) for what a late read error then gives). Off by
+    /// default.
+    pub streaming: bool,
 }
 
 impl ExecOptions {
@@ -114,29 +126,20 @@ impl<S: Stream + Unpin> Future for Next<'_, S> {
     }
 }
 
+/// An error response the executor answers by itself: an OData error object with feature
+/// `json`, the message as text without it.
 fn error_response(status: u16, id: Option<String>, message: &str) -> ResponseOp {
-    let body = format!(
-        "{{\"error\":{{\"code\":\"{status}\",\"message\":{}}}}}",
-        json_string(message)
+    #[cfg(feature = "json")]
+    let (ct, body) = (
+        "application/json",
+        serde_json::json!({"error": {"code": status.to_string(), "message": message}}).to_string(),
     );
+    #[cfg(not(feature = "json"))]
+    let (ct, body) = ("text/plain; charset=utf-8", message.to_string());
     ResponseOp::new(status)
-        .with_header("Content-Type", "application/json")
+        .with_header("Content-Type", ct)
         .with_body(body)
         .with_content_id(id)
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 struct Run<'s, Svc> {
@@ -272,8 +275,37 @@ where
     };
     let mut out = Vec::new();
     let none = HashMap::new();
-    while let Some(item) = Next(&mut items).await {
-        match item? {
+    let mut read = Vec::new();
+    if !opts.streaming {
+        // Read and validate everything before the first effect.
+        while let Some(item) = Next(&mut items).await {
+            read.push(item?);
+        }
+    }
+    let mut read = read.into_iter();
+    let mut ran = false;
+    loop {
+        let item = if opts.streaming {
+            match Next(&mut items).await {
+                None => break,
+                Some(Ok(item)) => item,
+                Some(Err(e)) if !ran => return Err(e),
+                Some(Err(e)) => {
+                    // Operations have run: they keep their answers, and the rest of the batch
+                    // gets one.
+                    let msg = format!("the rest of the batch was not run: {e}");
+                    out.push(Item::Op(error_response(400, None, &msg)));
+                    break;
+                }
+            }
+        } else {
+            match read.next() {
+                None => break,
+                Some(item) => item,
+            }
+        };
+        ran = true;
+        match item {
             Item::Op(op) => {
                 let resp = run.run_op(op, &none).await;
                 run.record(&resp, None);

@@ -107,6 +107,7 @@ impl<S> Metered<S> {
         }
     }
 
+    #[cfg(feature = "json")]
     pub(crate) fn into_inner(self) -> S {
         self.inner
     }
