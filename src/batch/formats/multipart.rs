@@ -227,7 +227,7 @@ enum Events<S> {
         boundary: Vec<u8>,
         cfg: Config,
     },
-    Started(PartStream<Metered<S>>),
+    Started(Box<PartStream<Metered<S>>>),
     Gone,
 }
 
@@ -303,7 +303,7 @@ where
             let cfg = self.limits.decoder_config(cfg);
             // The boundary was validated by `new`.
             self.events = PartStream::with_config(metered, &boundary, cfg)
-                .map(Events::Started)
+                .map(|p| Events::Started(Box::new(p)))
                 .unwrap_or(Events::Gone);
         }
         match &mut self.events {
