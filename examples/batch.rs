@@ -28,13 +28,15 @@ mod support;
 use serde::Serialize;
 use support::Latin1;
 
-/// A model value as the latin-1 string of its wire bytes.
+/// A model string as the latin-1 string of its wire bytes (each char one byte).
 fn text(s: &str) -> Latin1 {
-    Latin1(Headers::value_bytes(s))
+    Latin1(s.chars().map(|c| c as u32 as u8).collect())
 }
 
 fn headers(h: &Headers) -> Vec<(Latin1, Latin1)> {
-    h.iter().map(|(n, v)| (text(n), text(v))).collect()
+    h.iter()
+        .map(|(n, v)| (text(n), Latin1(v.to_vec())))
+        .collect()
 }
 
 #[derive(Serialize)]

@@ -490,7 +490,7 @@ impl Service for StoreService<'_> {
             "{} {} {}",
             op.method,
             op.url,
-            op.headers.get("If-Match").unwrap_or("")
+            op.headers.get_str("If-Match").unwrap_or("")
         ));
         match op.method.as_str() {
             "POST" => {
@@ -927,4 +927,47 @@ fn a_late_malformed_part_never_half_applies_a_batch() {
     )]));
     let applied = RefCell::new(Vec::new());
     assert!(block_on(execute(reader, &mut recording(&applied), opts)).is_err());
+}
+
+#[test]
+fn header_values_go_in_and_come_out_byte_for_byte() {
+    // JSON: the UTF-8 of the string, kept whole (it was once cut to latin-1).
+    let doc =
+        r#"{"requests":[{"id":"1","method":"get","url":"/x","headers":{"X-Name":"Zoë 日本"}}]}"#;
+    let batch = read_json::<RequestOp>(Bytes::from(doc), None).unwrap();
+    let Item::Op(op) = &batch.items[0] else {
+        panic!()
+    };
+    assert_eq!(op.headers.get("x-name"), Some("Zoë 日本".as_bytes()));
+    assert_eq!(op.headers.get_str("x-name"), Some("Zoë 日本"));
+    let back = write_json(&batch).unwrap();
+    assert!(back.contains(r#""X-Name":"Zoë 日本""#), "{back}");
+    // Multipart: the bytes as sent, UTF-8 or not, and back.
+    let body = b"--b\r\nContent-Type: application/http\r\n\r\nGET /x HTTP/1.1\r\nX-Name: Zo\xc3\xab \xe6\x97\xa5\r\nX-Raw: caf\xe9\r\n\r\n\r\n--b--".to_vec();
+    let batch =
+        read_multipart::<RequestOp>(Bytes::from(body), b"multipart/mixed; boundary=b", None)
+            .unwrap();
+    let Item::Op(op) = &batch.items[0] else {
+        panic!()
+    };
+    assert_eq!(
+        op.headers.get("x-name"),
+        Some(&b"Zo\xc3\xab \xe6\x97\xa5"[..])
+    );
+    assert_eq!(op.headers.get("x-raw"), Some(&b"caf\xe9"[..]));
+    let (_, wire) = write_multipart(&batch, b"b").unwrap();
+    let wire = wire.into_bytes();
+    assert!(wire.windows(10).any(|w| w == b"X-Raw: caf"));
+    assert!(wire.windows(4).any(|w| w == b"caf\xe9"));
+    // A value that is not UTF-8 has no JSON form: an error, never a changed value.
+    let e = write_json(&batch).unwrap_err();
+    assert_eq!(e.kind(), BatchErrorKind::InvalidHeader);
+    // A header name given twice in one JSON object is refused.
+    let dup = r#"{"requests":[{"id":"1","method":"get","url":"/x","headers":{"A":"1","A":"2"}}]}"#;
+    assert_eq!(
+        read_json::<RequestOp>(Bytes::from(dup), None)
+            .unwrap_err()
+            .kind(),
+        BatchErrorKind::DuplicateMember
+    );
 }

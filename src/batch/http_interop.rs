@@ -4,14 +4,14 @@
 use bytes::Bytes;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
-use crate::batch::model::{latin1, unlatin1, Headers, RequestOp, ResponseOp};
+use crate::batch::model::{Headers, RequestOp, ResponseOp};
 
 fn to_header_map(h: &Headers) -> Result<http::HeaderMap, BatchError> {
-    let mut map = http::HeaderMap::with_capacity(h.0.len());
+    let mut map = http::HeaderMap::with_capacity(h.len());
     for (n, v) in h.iter() {
         let name = http::HeaderName::from_bytes(n.as_bytes())
             .map_err(|e| BatchError::new(K::Malformed, format!("header {n}: {e}")))?;
-        let value = http::HeaderValue::from_bytes(&unlatin1(v))
+        let value = http::HeaderValue::from_bytes(v)
             .map_err(|e| BatchError::new(K::Malformed, format!("header {n}: {e}")))?;
         map.append(name, value);
     }
@@ -19,11 +19,9 @@ fn to_header_map(h: &Headers) -> Result<http::HeaderMap, BatchError> {
 }
 
 fn from_header_map(map: &http::HeaderMap) -> Headers {
-    Headers(
-        map.iter()
-            .map(|(n, v)| (n.as_str().to_string(), latin1(v.as_bytes())))
-            .collect(),
-    )
+    map.iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect()
 }
 
 impl TryFrom<&RequestOp> for http::Request<Bytes> {

@@ -71,8 +71,9 @@ fn is_json(ct: &[u8]) -> bool {
 pub fn exec_options(batch_prefer: &[&str], batch: &BatchRequest) -> ExecOptions {
     let batch_level = Preferences::parse(batch_prefer.iter().copied()).continues();
     let per_request = batch.items.iter().flat_map(|i| i.ops()).any(|op| {
-        op.headers.0.iter().any(|(n, v)| {
-            n.eq_ignore_ascii_case("prefer") && Preferences::parse([v.as_str()]).continues()
+        op.headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("prefer")
+                && core::str::from_utf8(v).is_ok_and(|v| Preferences::parse([v]).continues())
         })
     });
     ExecOptions {

@@ -255,7 +255,7 @@ pub fn read_response(body: &[u8]) -> Result<BatchResponse, BatchError> {
                 .or_else(|| e.get("data"))
                 .filter(|b| !b.is_null())
             {
-                r.headers = Headers(vec![("Content-Type".into(), "application/json".into())]);
+                r.headers = Headers::from_iter([("Content-Type", "application/json")]);
                 r.body = Bytes::from(b.to_string());
             }
             Ok(Item::Op(r))

@@ -26,7 +26,7 @@ use crate::writer::{Encoded, Writer};
 /// let body = "--EA370946\r\nContent-Type: application/http; msgtype=request\r\nContent-Length: 70\r\n\r\n\
 ///             GET /ucwa/v1/applications/11540713861/policies HTTP/1.1\r\nHost: fe1.contoso.com\r\n\r\n\r\n--EA370946--";
 /// let b = batchpart::batch::ucwa::read_requests(body.into(), b"multipart/batching;boundary=\"EA370946\"").unwrap();
-/// assert_eq!(b.items[0].ops()[0].headers.get("Host"), Some("fe1.contoso.com"));
+/// assert_eq!(b.items[0].ops()[0].headers.get_str("Host"), Some("fe1.contoso.com"));
 /// ```
 pub fn read_requests(body: Bytes, content_type: &[u8]) -> Result<Batch<RequestOp>, BatchError> {
     // UCWA operations carry no Content-ID and run independently: no changeset rules apply.
@@ -45,11 +45,11 @@ pub fn read_responses(body: Bytes, content_type: &[u8]) -> Result<Batch<Response
     read_multipart(body, content_type, None)
 }
 
-fn head_len<'a>(line: &[u8], headers: impl Iterator<Item = (&'a str, &'a str)>) -> usize {
+fn head_len<'a>(line: &[u8], headers: impl Iterator<Item = (&'a str, &'a [u8])>) -> usize {
     line.len()
         + 2
         + headers
-            .map(|(n, v)| unlatin1(n).len() + 2 + unlatin1(v).len() + 2)
+            .map(|(n, v)| n.len() + 2 + v.len() + 2)
             .sum::<usize>()
         + 2
 }
@@ -137,7 +137,7 @@ fn start_part(
     ])?;
     Ok(headers
         .iter()
-        .map(|(n, v)| (unlatin1(n), unlatin1(v)))
+        .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
         .collect())
 }
 

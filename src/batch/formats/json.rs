@@ -52,7 +52,7 @@ pub(crate) mod base64url {
 /// How a body is carried in JSON, by its media type.
 fn body_kind(headers: &Headers) -> BodyKind {
     let ct = headers
-        .get("content-type")
+        .get_str("content-type")
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
@@ -156,7 +156,8 @@ impl serde::Serialize for OutHeaders<'_> {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(None)?;
         for (n, v) in self.0.iter() {
-            m.serialize_entry(n, v)?;
+            // `Payload::new` checked that every value is UTF-8.
+            m.serialize_entry(n, &String::from_utf8_lossy(v))?;
         }
         m.end()
     }
@@ -171,6 +172,16 @@ struct Payload {
 
 impl Payload {
     fn new(headers: &Headers, body: &Bytes) -> Result<Self, BatchError> {
+        // A JSON value is text: a header value goes out byte for byte only when it is UTF-8.
+        if let Some((n, _)) = headers
+            .iter()
+            .find(|(_, v)| core::str::from_utf8(v).is_err())
+        {
+            return Err(BatchError::new(
+                K::InvalidHeader,
+                format!("header {n}: a value that is not UTF-8 has no JSON form"),
+            ));
+        }
         let headers = headers_for_body(headers, body).unwrap_or_else(|| headers.clone());
         let body = body_to_json(body, &headers)?;
         Ok(Payload {
@@ -234,6 +245,12 @@ impl<'de> serde::Deserialize<'de> for OrderedHeaders {
             ) -> Result<OrderedHeaders, A::Error> {
                 let mut h = Headers::new();
                 while let Some((k, v)) = m.next_entry::<String, Value>()? {
+                    // Two parsers would keep different values of a name given twice.
+                    if h.iter().any(|(n, _)| n == k) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "duplicate field `{k}` in headers"
+                        )));
+                    }
                     let v = match v {
                         Value::String(s) => s,
                         other => other.to_string(),
@@ -698,10 +715,9 @@ impl Envelope {
                 }
                 self.buf.push(b);
                 if self.skip.take(b) == Some(true) {
-                    out.push(Found::Element(
-                        core::mem::take(&mut self.buf),
-                        self.element_start,
-                    ));
+                    // One exact copy; the buffer keeps its capacity for the next element.
+                    out.push(Found::Element(self.buf.to_vec(), self.element_start));
+                    self.buf.clear();
                     self.state = Env::AfterElement;
                 }
             }

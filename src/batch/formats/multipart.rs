@@ -59,11 +59,11 @@ pub(crate) mod sealed {
 }
 
 fn headers_of(h: &HttpHead) -> Headers {
-    Headers::from_wire(
-        h.headers()
-            .iter()
-            .map(|h| (h.name(), h.value().to_unfolded())),
-    )
+    h.headers()
+        .iter()
+        // Header names are tokens (ASCII), as the decoder validated them.
+        .map(|h| (latin1(h.name()), h.value().to_unfolded()))
+        .collect()
 }
 
 impl sealed::Operation for RequestOp {
@@ -473,7 +473,9 @@ pub fn read_multipart<Op: Operation + Unpin>(
 }
 
 fn header_pairs(h: &Headers) -> Vec<(Vec<u8>, Vec<u8>)> {
-    h.iter().map(|(n, v)| (unlatin1(n), unlatin1(v))).collect()
+    h.iter()
+        .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
+        .collect()
 }
 
 impl sealed::WriteOp for RequestOp {

@@ -114,7 +114,7 @@ impl ExecOptions {
 #[derive(Debug, Clone)]
 struct Outcome {
     location: Option<String>,
-    etag: Option<String>,
+    etag: Option<Vec<u8>>,
 }
 
 struct Next<'a, S>(&'a mut S);
@@ -186,7 +186,7 @@ impl<Svc: Service> Run<'_, Svc> {
         }
         let if_match = op
             .headers
-            .get("if-match")
+            .get_str("if-match")
             .and_then(|v| v.trim().strip_prefix('$'))
             .map(str::to_string);
         if let Some(id) = if_match {
@@ -222,8 +222,8 @@ impl<Svc: Service> Run<'_, Svc> {
             return;
         }
         let o = Outcome {
-            location: resp.headers.get("location").map(str::to_string),
-            etag: resp.headers.get("etag").map(str::to_string),
+            location: resp.headers.get_str("location").map(str::to_string),
+            etag: resp.headers.get("etag").map(<[u8]>::to_vec),
         };
         match into_local {
             Some(l) => {

@@ -8,11 +8,22 @@ pub(crate) mod validate;
 
 use bytes::Bytes;
 
-/// Header fields of an operation, in order, names as sent. Values are kept as text; bytes
-/// outside ASCII are mapped one to one onto U+0080..U+00FF (latin-1), so nothing is lost and
-/// [`Headers::value_bytes`] gives the wire bytes back.
+/// Header fields of an operation, in order, names as sent, values as bytes: a value goes in
+/// and comes out byte for byte, in the multipart and the JSON formats alike, as with the
+/// `http` crate. [`get_str`](Self::get_str) gives a value as text when it is UTF-8.
+///
+/// ```
+/// use batchpart::batch::Headers;
+/// let mut h = Headers::new();
+/// h.push("X-Name", "Zoë 日本");
+/// h.push("X-Raw", &b"caf\xe9"[..]);
+/// assert_eq!(h.get("x-name"), Some("Zoë 日本".as_bytes()));
+/// assert_eq!(h.get_str("X-NAME"), Some("Zoë 日本"));
+/// assert_eq!(h.get("x-raw"), Some(&b"caf\xe9"[..]));
+/// assert_eq!(h.get_str("x-raw"), None); // not UTF-8
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Headers(pub Vec<(String, String)>);
+pub struct Headers(Vec<(String, Vec<u8>)>);
 
 impl Headers {
     /// No headers.
@@ -20,21 +31,26 @@ impl Headers {
         Headers(Vec::new())
     }
 
-    /// The first value of `name` (ASCII case-insensitive).
-    pub fn get(&self, name: &str) -> Option<&str> {
+    /// The first value of `name` (ASCII case-insensitive), as bytes.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.0
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// The first value of `name` as text, when it is UTF-8.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| core::str::from_utf8(v).ok())
     }
 
     /// Appends a header.
-    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
         self.0.push((name.into(), value.into()));
     }
 
     /// Sets `name` to `value`, replacing every earlier value.
-    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+    pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) {
         self.remove(name);
         self.push(name, value);
     }
@@ -44,28 +60,29 @@ impl Headers {
         self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
-    /// The headers as `(name, value)` string pairs.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    /// The headers as `(name, value)` pairs, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + Clone {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
     }
 
-    /// A value's wire bytes (the inverse of the latin-1 mapping).
-    pub fn value_bytes(value: &str) -> Vec<u8> {
-        value.chars().map(|c| c as u32 as u8).collect()
-    }
-
-    /// Builds headers from wire bytes.
-    pub fn from_wire<'a>(it: impl IntoIterator<Item = (&'a [u8], Vec<u8>)>) -> Self {
-        Headers(
-            it.into_iter()
-                .map(|(n, v)| (latin1(n), latin1(&v)))
-                .collect(),
-        )
+    /// How many header fields there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
 
     /// True when there is no header.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+impl<N: Into<String>, V: Into<Vec<u8>>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(it: I) -> Self {
+        let mut h = Headers::new();
+        for (n, v) in it {
+            h.push(n, v);
+        }
+        h
     }
 }
 
@@ -76,7 +93,7 @@ pub(crate) fn latin1(b: &[u8]) -> String {
 
 /// The wire bytes of latin-1 text.
 pub(crate) fn unlatin1(s: &str) -> Vec<u8> {
-    Headers::value_bytes(s)
+    s.chars().map(|c| c as u32 as u8).collect()
 }
 
 /// One request operation.
@@ -129,7 +146,7 @@ impl RequestOp {
     }
 
     /// Adds a header.
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
         self.headers.push(name, value);
         self
     }
@@ -151,7 +168,7 @@ impl ResponseOp {
     }
 
     /// Adds a header.
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
         self.headers.push(name, value);
         self
     }
