@@ -1,7 +1,8 @@
 //! `batch`: read a batch request or response, validate it, and print its model as JSON.
 //!
 //! ```text
-//! cargo run --features batch,json --example batch -- parse [--dialect D] [--content-type CT] [--path P] [FILE|-]
+//! cargo run --features batch,json --example batch -- parse [--dialect D] [--content-type CT] [--path P]
+//!     [--chunk N] [--max-operations N] [--max-body-bytes N] [--max-batch-bytes N] [--max-header-bytes N] [FILE|-]
 //! ```
 //!
 //! `--dialect odata|ringcentral|json-batch|ucwa|creatio` (default `odata`) chooses the reader;
@@ -13,18 +14,29 @@
 //! Output: `{"kind": "request"|"response", "items": [OP | {"changeset": [OP...]}]}`. Bodies are
 //! latin-1 strings (byte 0xNN is U+00NN); a JSON batch's JSON bodies are their raw JSON text.
 //! On invalid input: exit 1 and one line on stderr, `error: <kind>: <detail>`.
+//!
+//! The input is read as a stream, `--chunk N` bytes at a time (default 65536), never whole:
+//! the format and the direction are told from a prefix of at most 64 KiB, and memory follows
+//! the limits, not the file. `--max-operations N`, `--max-body-bytes N`, `--max-batch-bytes N`
+//! and `--max-header-bytes N` set the readers' [`ReadLimits`] (defaults: 1,000 operations,
+//! 16 MiB per body, 64 MiB per batch, 16 KiB of headers per operation); a payload over one
+//! exits 1 with an error that names it. The JSON `/batch` and RingCentral readers take a
+//! buffer: for them the input is gathered up to `--max-batch-bytes` and refused past it.
 
 use std::io::Read;
 use std::process::ExitCode;
 
 use batchpart::batch::{
-    creatio, json_batch, read_json, read_multipart, ringcentral, ucwa, Batch, BatchError,
-    BatchErrorKind, Headers, Item, RequestOp, ResponseOp, ValidationOptions,
+    creatio, json_batch, ringcentral, Batch, BatchError, BatchErrorKind, Headers, Item, JsonReader,
+    MultipartReader, ReadLimits, RequestOp, ResponseOp, ValidationOptions,
 };
 use bytes::Bytes;
 
+#[path = "../tests/common/ready.rs"]
+mod ready;
 #[path = "support/latin1.rs"]
 mod support;
+use ready::block_on_next;
 use serde::Serialize;
 use support::Latin1;
 
@@ -114,10 +126,10 @@ fn print<Op: Print>(kind: &'static str, batch: &Batch<Op>) -> String {
 }
 
 /// Is this batch a response? Multipart: the first embedded start line says; JSON: which of
-/// `"requests"` and `"responses"` comes first.
-fn is_response(input: &[u8], json: bool, boundary: Option<&[u8]>) -> bool {
+/// `"requests"` and `"responses"` comes first. Only the sniffed prefix is looked at.
+fn is_response(prefix: &[u8], json: bool, boundary: Option<&[u8]>) -> bool {
     if json {
-        let find = |k: &[u8]| input.windows(k.len()).position(|w| w == k);
+        let find = |k: &[u8]| prefix.windows(k.len()).position(|w| w == k);
         return match (find(b"\"requests\""), find(b"\"responses\"")) {
             (Some(a), Some(b)) => b < a,
             (None, Some(_)) => true,
@@ -128,7 +140,7 @@ fn is_response(input: &[u8], json: bool, boundary: Option<&[u8]>) -> bool {
     let Ok(mut dec) = batchpart::Decoder::new(b) else {
         return false;
     };
-    for ev in dec.feed(input, true) {
+    for ev in dec.feed(prefix, false) {
         match ev {
             Ok(batchpart::Event::Response(_)) => return true,
             Ok(batchpart::Event::Request(_)) | Err(_) => return false,
@@ -138,7 +150,82 @@ fn is_response(input: &[u8], json: bool, boundary: Option<&[u8]>) -> bool {
     false
 }
 
-const USAGE: &str = "usage: batch parse [--dialect odata|ringcentral|json-batch|ucwa|creatio] [--content-type CT] [--path P] [FILE|-]";
+/// How much of the input is read to tell the format and the direction.
+const SNIFF: usize = 64 * 1024;
+
+/// The input as `Bytes` chunks of `n`, the sniffed prefix first.
+struct Chunks {
+    src: Box<dyn Read>,
+    n: usize,
+    first: Option<Bytes>,
+}
+
+impl Iterator for Chunks {
+    type Item = std::io::Result<Bytes>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(f) = self.first.take().filter(|f| !f.is_empty()) {
+            return Some(Ok(f));
+        }
+        let mut buf = vec![0u8; self.n];
+        match read_up_to(&mut self.src, &mut buf) {
+            Ok(0) => None,
+            Ok(k) => {
+                buf.truncate(k);
+                Some(Ok(Bytes::from(buf)))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+fn read_up_to(src: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match src.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Every item of a reader (the input is a file or stdin: always ready).
+fn collect<Op, R>(mut reader: R) -> Result<Batch<Op>, BatchError>
+where
+    R: futures_core::Stream<Item = Result<Item<Op>, BatchError>> + Unpin,
+{
+    let mut items = Vec::new();
+    while let Some(item) = block_on_next(&mut reader) {
+        items.push(item?);
+    }
+    Ok(Batch { items })
+}
+
+/// The whole input, for the dialect readers that take a buffer, refused past the batch limit.
+fn bounded(chunks: Chunks, limits: &ReadLimits) -> Result<Vec<u8>, BatchError> {
+    let mut all = Vec::new();
+    for c in chunks {
+        let c = c.map_err(|e| BatchError::new(BatchErrorKind::Source, e.to_string()))?;
+        if (all.len() + c.len()) as u64 > limits.max_batch_bytes {
+            return Err(BatchError::new(
+                BatchErrorKind::BatchTooLarge,
+                format!(
+                    "the batch is over max_batch_bytes ({})",
+                    limits.max_batch_bytes
+                ),
+            )
+            .at_offset(limits.max_batch_bytes));
+        }
+        all.extend_from_slice(&c);
+    }
+    Ok(all)
+}
+
+const USAGE: &str = "usage: batch parse [--dialect odata|ringcentral|json-batch|ucwa|creatio] \
+[--content-type CT] [--path P] [--chunk N] [--max-operations N] [--max-body-bytes N] \
+[--max-batch-bytes N] [--max-header-bytes N] [FILE|-]";
 
 fn parse(args: &[String]) -> Result<String, BatchError> {
     let usage = || BatchError::new(BatchErrorKind::Malformed, USAGE);
@@ -146,43 +233,71 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
     let mut dialect = "odata".to_string();
     let mut path = String::new();
     let mut file: Option<&str> = None;
+    let mut chunk = 65536usize;
+    let mut limits = ReadLimits::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        let mut number = || -> Result<u64, BatchError> {
+            it.next().and_then(|v| v.parse().ok()).ok_or_else(|| {
+                BatchError::new(BatchErrorKind::Malformed, format!("{a} needs a number"))
+            })
+        };
         match a.as_str() {
             "--content-type" => ct = Some(it.next().ok_or_else(usage)?.clone()),
             "--dialect" => dialect = it.next().ok_or_else(usage)?.clone(),
             "--path" => path = it.next().ok_or_else(usage)?.clone(),
-            f if file.is_none() => file = Some(f),
+            "--chunk" => chunk = number()?.max(1) as usize,
+            "--max-operations" => limits.max_operations = number()? as usize,
+            "--max-body-bytes" => limits.max_body_bytes = number()? as usize,
+            "--max-batch-bytes" => limits.max_batch_bytes = number()?,
+            "--max-header-bytes" => limits.max_header_bytes = number()? as usize,
+            f if file.is_none() && !f.starts_with("--") || f == "-" => file = Some(f),
             _ => return Err(usage()),
         }
     }
-    let mut input = Vec::new();
-    let read = match file {
-        None | Some("-") => std::io::stdin().read_to_end(&mut input),
-        Some(f) => std::fs::File::open(f).and_then(|mut r| r.read_to_end(&mut input)),
+    let mut src: Box<dyn Read> = match file {
+        None | Some("-") => Box::new(std::io::stdin()),
+        Some(f) => Box::new(
+            std::fs::File::open(f)
+                .map_err(|e| BatchError::new(BatchErrorKind::Source, format!("{f}: {e}")))?,
+        ),
     };
-    read.map_err(|e| BatchError::new(BatchErrorKind::Source, e.to_string()))?;
-    let start = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&input);
-    let first = start.iter().find(|b| !b.is_ascii_whitespace());
+    // Sniff a bounded prefix; the rest is read in chunks as the readers ask.
+    let mut prefix = vec![0u8; SNIFF.min(limits.max_batch_bytes.saturating_add(1) as usize)];
+    let got = read_up_to(&mut *src, &mut prefix)
+        .map_err(|e| BatchError::new(BatchErrorKind::Source, e.to_string()))?;
+    prefix.truncate(got);
+    let sniffed = prefix.clone();
+    let start = sniffed.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&sniffed);
+    let first = start.iter().copied().find(|b| !b.is_ascii_whitespace());
     let json = match &ct {
         Some(c) => c
             .trim()
             .to_ascii_lowercase()
             .starts_with("application/json"),
-        None => first == Some(&b'{'),
+        None => first == Some(b'{'),
     };
-    let body = Bytes::from(input.clone());
+    let chunks = Chunks {
+        src,
+        n: chunk,
+        first: Some(Bytes::from(prefix)),
+    };
+    let stream = |c: Chunks| batchpart::stream::iter(c);
     match dialect.as_str() {
         "odata" | "ucwa" | "creatio" => {}
         "json-batch" => {
-            return Ok(if is_response(&input, true, None) || first == Some(&b'[') {
-                print("response", &json_batch::read_response(&input)?)
-            } else {
-                print("request", &json_batch::read_request(&input)?.batch)
-            });
+            let input = bounded(chunks, &limits)?;
+            return Ok(
+                if is_response(&sniffed, true, None) || first == Some(b'[') {
+                    print("response", &json_batch::read_response(&input)?)
+                } else {
+                    print("request", &json_batch::read_request(&input)?.batch)
+                },
+            );
         }
         "ringcentral" => {
-            return ringcentral_model(&input, ct.as_deref(), &path, json || first == Some(&b'['))
+            let input = bounded(chunks, &limits)?;
+            return ringcentral_model(&input, ct.as_deref(), &path, json || first == Some(b'['));
         }
         other => {
             return Err(BatchError::new(
@@ -191,28 +306,27 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
             ))
         }
     }
-    if json && dialect == "creatio" {
-        return Ok(if is_response(&input, true, None) {
+    if json {
+        let mut v = if dialect == "creatio" {
+            creatio::validation()
+        } else {
+            ValidationOptions::default()
+        };
+        v.json = true;
+        return Ok(if is_response(&sniffed, true, None) {
             print(
                 "response",
-                &creatio::read_response(b"application/json", body)?,
+                &collect(JsonReader::<_, ResponseOp>::new(stream(chunks)).limits(limits))?,
             )
         } else {
             print(
                 "request",
-                &creatio::read_request(b"application/json", body)?,
+                &collect(
+                    JsonReader::<_, RequestOp>::new(stream(chunks))
+                        .limits(limits)
+                        .validate(v),
+                )?,
             )
-        });
-    }
-    if json {
-        let opts = ValidationOptions {
-            json: true,
-            ..Default::default()
-        };
-        return Ok(if is_response(&input, true, None) {
-            print("response", &read_json::<ResponseOp>(body, None)?)
-        } else {
-            print("request", &read_json::<RequestOp>(body, Some(opts))?)
         });
     }
     let ct = match ct {
@@ -234,39 +348,24 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
         .multipart_boundary()
         .map_err(BatchError::from)?
         .to_vec();
-    let response = is_response(&input, false, Some(&boundary));
-    match (dialect.as_str(), response) {
-        ("ucwa", true) => {
-            return Ok(print(
-                "response",
-                &ucwa::read_responses(body, ct.as_bytes())?,
-            ))
-        }
-        ("ucwa", false) => return Ok(print("request", &ucwa::read_requests(body, ct.as_bytes())?)),
-        ("creatio", true) => {
-            return Ok(print(
-                "response",
-                &creatio::read_response(ct.as_bytes(), body)?,
-            ))
-        }
-        ("creatio", false) => {
-            return Ok(print(
-                "request",
-                &creatio::read_request(ct.as_bytes(), body)?,
-            ))
-        }
-        _ => {}
-    }
+    let response = is_response(&sniffed, false, Some(&boundary));
+    let validation = match dialect.as_str() {
+        // UCWA operations carry no Content-ID and run independently.
+        "ucwa" => None,
+        "creatio" => Some(creatio::validation()),
+        _ => Some(ValidationOptions::default()),
+    };
     Ok(if response {
-        print(
-            "response",
-            &read_multipart::<ResponseOp>(body, ct.as_bytes(), None)?,
-        )
+        let r =
+            MultipartReader::<_, ResponseOp>::new(stream(chunks), ct.as_bytes())?.limits(limits);
+        print("response", &collect(r)?)
     } else {
-        print(
-            "request",
-            &read_multipart::<RequestOp>(body, ct.as_bytes(), Some(ValidationOptions::default()))?,
-        )
+        let mut r =
+            MultipartReader::<_, RequestOp>::new(stream(chunks), ct.as_bytes())?.limits(limits);
+        if let Some(v) = validation {
+            r = r.validate(v);
+        }
+        print("request", &collect(r)?)
     })
 }
 

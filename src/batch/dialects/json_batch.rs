@@ -16,16 +16,16 @@
 
 use bytes::Bytes;
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::formats::json::sealed::JsonOp as _;
-use crate::batch::formats::json::{raw, to_json, JsonReader};
+use crate::batch::formats::json::{for_each_element, raw, to_json, JsonReader};
 use crate::batch::model::exec::ExecOptions;
 use crate::batch::model::validate::{ValidationOptions, Validator};
 use crate::batch::model::{
     Batch, BatchRequest, BatchResponse, Headers, Item, RequestOp, ResponseOp,
 };
+use crate::batch::ReadLimits;
 
 /// Headers the batch's own authentication replaces.
 const AUTH_HEADERS: &[&str] = &[
@@ -223,44 +223,38 @@ pub fn write_request(req: &Request) -> Result<String, BatchError> {
 
 /// Reads a `/batch` response: `{"responses":[...]}` or a bare array of `{"status","body"}`.
 pub fn read_response(body: &[u8]) -> Result<BatchResponse, BatchError> {
-    let doc: Value =
-        serde_json::from_slice(body).map_err(|e| BatchError::new(K::Json, e.to_string()))?;
-    let arr = match &doc {
-        Value::Array(a) => a,
-        Value::Object(o) => o
-            .get("responses")
-            .and_then(Value::as_array)
-            .ok_or_else(|| BatchError::new(K::Malformed, "no responses array"))?,
-        _ => {
-            return Err(BatchError::new(
-                K::Malformed,
-                "a response array was expected",
-            ))
-        }
-    };
-    let items = arr
+    #[derive(serde::Deserialize)]
+    struct Element<'a> {
+        status: Option<u16>,
+        #[serde(borrow)]
+        body: Option<&'a RawValue>,
+        #[serde(borrow)]
+        data: Option<&'a RawValue>,
+    }
+    let bare = body
         .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let status = e
-                .get("status")
-                .and_then(Value::as_u64)
-                .and_then(|s| u16::try_from(s).ok())
-                .ok_or_else(|| {
-                    BatchError::new(K::Malformed, format!("response {} has no status", i + 1))
-                })?;
-            let mut r = ResponseOp::new(status).with_content_id(Some((i + 1).to_string()));
-            if let Some(b) = e
-                .get("body")
-                .or_else(|| e.get("data"))
-                .filter(|b| !b.is_null())
-            {
-                r.headers = Headers::from_iter([("Content-Type", "application/json")]);
-                r.body = Bytes::from(b.to_string());
-            }
-            Ok(Item::Op(r))
-        })
-        .collect::<Result<Vec<_>, BatchError>>()?;
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'[');
+    let target = if bare { "" } else { "responses" };
+    let mut items = Vec::new();
+    for_each_element(body, target, &ReadLimits::default(), |el, offset| {
+        let n = items.len() + 1;
+        let e: Element<'_> = serde_json::from_slice(el).map_err(|e| {
+            BatchError::new(K::Json, e.to_string())
+                .at_offset(offset)
+                .with_source(e)
+        })?;
+        let status = e.status.ok_or_else(|| {
+            BatchError::new(K::Malformed, format!("response {n} has no status")).at_offset(offset)
+        })?;
+        let mut r = ResponseOp::new(status).with_content_id(Some(n.to_string()));
+        if let Some(b) = e.body.or(e.data).filter(|b| b.get() != "null") {
+            r.headers = Headers::from_iter([("Content-Type", "application/json")]);
+            r.body = Bytes::copy_from_slice(b.get().as_bytes());
+        }
+        items.push(Item::Op(r));
+        Ok(())
+    })?;
     Ok(Batch { items })
 }
 

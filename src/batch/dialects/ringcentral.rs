@@ -25,8 +25,9 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
-use crate::batch::formats::json::to_json;
+use crate::batch::formats::json::{for_each_element, to_json};
 use crate::batch::model::{Batch, BatchRequest, BatchResponse, Item, RequestOp, ResponseOp};
+use crate::batch::ReadLimits;
 use crate::stream::{decode_bytes, PartEvent};
 use crate::writer::{Encoded, Writer};
 
@@ -197,7 +198,35 @@ struct SummaryEntry {
 }
 
 fn json_err(e: serde_json::Error) -> BatchError {
-    BatchError::new(K::Json, format!("{e}"))
+    BatchError::new(K::Json, format!("{e}")).with_source(e)
+}
+
+/// The elements of a JSON form, read one at a time under the default [`ReadLimits`]: no
+/// document tree, operations counted as they start, duplicate members refused.
+/// One element of a JSON form: its resource ID, status and body.
+type Entry = (Option<String>, Option<u16>, Bytes);
+
+fn json_entries(body: &[u8]) -> Result<Vec<Entry>, BatchError> {
+    let mut out = Vec::new();
+    for_each_element(body, "", &ReadLimits::default(), |el, offset| {
+        let e: JsonEntry<'_> = serde_json::from_slice(el).map_err(|e| {
+            let kind = if e.to_string().starts_with("duplicate field") {
+                K::DuplicateMember
+            } else {
+                K::Json
+            };
+            BatchError::new(kind, e.to_string())
+                .at_offset(offset)
+                .with_source(e)
+        })?;
+        let body = e
+            .body
+            .map(|b| Bytes::copy_from_slice(b.get().as_bytes()))
+            .unwrap_or_default();
+        out.push((id_string(e.resource_id), e.status, body));
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// Reads a batch response in the multipart form: the summary part, then one part per
@@ -344,7 +373,7 @@ fn id_string(v: Option<Value>) -> Option<String> {
 /// `.../*`, from each element's `resourceId`.
 pub fn read_json_request(path: &str, body: &[u8]) -> Result<Vec<(String, Bytes)>, BatchError> {
     let ids = split_ids(path).map(|p| p.ids).unwrap_or_default();
-    let entries: Vec<JsonEntry> = serde_json::from_slice(body).map_err(json_err)?;
+    let entries = json_entries(body)?;
     if !ids.is_empty() && ids.len() != entries.len() {
         return Err(BatchError::new(
             K::Malformed,
@@ -358,21 +387,14 @@ pub fn read_json_request(path: &str, body: &[u8]) -> Result<Vec<(String, Bytes)>
     entries
         .into_iter()
         .enumerate()
-        .map(|(i, e)| {
-            let id = id_string(e.resource_id)
-                .or_else(|| ids.get(i).cloned())
-                .ok_or_else(|| {
-                    BatchError::new(
-                        K::Malformed,
-                        format!("element {} has no resourceId and the path no ID", i + 1),
-                    )
-                })?;
-            Ok((
-                id,
-                e.body
-                    .map(|b| Bytes::copy_from_slice(b.get().as_bytes()))
-                    .unwrap_or_default(),
-            ))
+        .map(|(i, (resource_id, _, body))| {
+            let id = resource_id.or_else(|| ids.get(i).cloned()).ok_or_else(|| {
+                BatchError::new(
+                    K::Malformed,
+                    format!("element {} has no resourceId and the path no ID", i + 1),
+                )
+            })?;
+            Ok((id, body))
         })
         .collect()
 }
@@ -410,16 +432,12 @@ pub fn read_json_response(status: u16, body: &[u8]) -> Result<Response, BatchErr
             results: Vec::new(),
         });
     }
-    let entries: Vec<JsonEntry> = serde_json::from_slice(body).map_err(json_err)?;
-    let results = entries
+    let results = json_entries(body)?
         .into_iter()
-        .map(|e| ResourceResult {
-            resource_id: id_string(e.resource_id).unwrap_or_default(),
-            status: e.status.unwrap_or(0),
-            body: e
-                .body
-                .map(|b| Bytes::copy_from_slice(b.get().as_bytes()))
-                .unwrap_or_default(),
+        .map(|(resource_id, status, body)| ResourceResult {
+            resource_id: resource_id.unwrap_or_default(),
+            status: status.unwrap_or(0),
+            body,
             ..Default::default()
         })
         .collect();

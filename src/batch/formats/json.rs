@@ -461,6 +461,8 @@ pub(crate) struct Envelope {
     bom: u8,
     limits: ReadLimits,
     elements: usize,
+    /// The document is a bare array of elements (the target name is empty).
+    bare: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -533,12 +535,10 @@ impl Skip {
     }
 }
 
-/// What the envelope found in a chunk.
+/// What the envelope found in a chunk: an element's bytes, and where it started (offset,
+/// line, column).
 pub(crate) enum Found {
-    /// An element's bytes, where it started (offset, line, column).
     Element(Vec<u8>, (u64, usize, usize)),
-    /// An element began: counted against the operation limit as it arrives.
-    ElementStart,
 }
 
 impl Envelope {
@@ -557,6 +557,7 @@ impl Envelope {
             bom: 0,
             limits,
             elements: 0,
+            bare: false,
         }
     }
 
@@ -606,10 +607,17 @@ impl Envelope {
                     self.bom += 1;
                 } else if self.bom > 0 && usize::from(self.bom) < BOM.len() {
                     return Err(self.syntax("an incomplete byte order mark"));
-                } else if b == b'{' {
+                } else if b == b'{' && !target.is_empty() {
                     self.state = Env::Key { first: true };
+                } else if b == b'[' && target.is_empty() {
+                    self.bare = true;
+                    self.state = Env::Element { first: true };
                 } else if !ws {
-                    return Err(self.syntax("expected {"));
+                    return Err(self.syntax(if target.is_empty() {
+                        "expected ["
+                    } else {
+                        "expected {"
+                    }));
                 }
             }
             Env::Key { first } => match b {
@@ -685,8 +693,16 @@ impl Envelope {
             },
             Env::Element { first } => match b {
                 b'{' => {
+                    // Counted as it starts, inside atomicity groups too.
                     self.elements += 1;
-                    out.push(Found::ElementStart);
+                    if self.elements > self.limits.max_operations {
+                        return Err(BatchError::new(
+                            K::TooManyOperations,
+                            format!("over max_operations ({})", self.limits.max_operations),
+                        )
+                        .at_op(self.elements - 1, None)
+                        .at_offset(self.offset - 1));
+                    }
                     self.buf.clear();
                     self.buf.push(b);
                     self.skip = Skip {
@@ -696,7 +712,7 @@ impl Envelope {
                     self.element_start = (self.offset - 1, self.line, self.col);
                     self.state = Env::InElement;
                 }
-                b']' if first => self.state = Env::AfterValue,
+                b']' if first => self.state = self.after_array(),
                 b']' => return Err(self.syntax("trailing comma")),
                 _ if ws => {}
                 _ => return Err(self.syntax("expected an object")),
@@ -723,7 +739,7 @@ impl Envelope {
             }
             Env::AfterElement => match b {
                 b',' => self.state = Env::Element { first: false },
-                b']' => self.state = Env::AfterValue,
+                b']' => self.state = self.after_array(),
                 _ if ws => {}
                 _ => return Err(self.syntax("expected , or ] (a missing comma?)")),
             },
@@ -740,6 +756,14 @@ impl Envelope {
             }
         }
         Ok(())
+    }
+
+    fn after_array(&self) -> Env {
+        if self.bare {
+            Env::Done
+        } else {
+            Env::AfterValue
+        }
     }
 
     /// Handles `b` again in the state just entered (the first byte of a value, or the
@@ -775,7 +799,7 @@ impl Envelope {
         if self.state != Env::Done {
             return Err(self.syntax("unexpected end of the JSON document"));
         }
-        if !self.keys.iter().any(|k| k == target) {
+        if !self.bare && !self.keys.iter().any(|k| k == target) {
             return Err(BatchError::new(
                 K::Malformed,
                 format!("no \"{target}\" array"),
@@ -783,11 +807,40 @@ impl Envelope {
         }
         Ok(())
     }
+}
 
-    /// Elements begun so far.
-    pub(crate) fn elements(&self) -> usize {
-        self.elements
+/// Reads a JSON document already in memory element by element, to the envelope's grammar and
+/// under the limits: `target` names the array member of the top-level object, or is empty for
+/// a document that is a bare array. Operations are counted as they start; `each` gets every
+/// element's bytes and start offset. Returns the envelope, for the other members.
+pub(crate) fn for_each_element(
+    body: &[u8],
+    target: &str,
+    limits: &ReadLimits,
+    mut each: impl FnMut(&[u8], u64) -> Result<(), BatchError>,
+) -> Result<Envelope, BatchError> {
+    if body.len() as u64 > limits.max_batch_bytes {
+        return Err(BatchError::new(
+            K::BatchTooLarge,
+            format!(
+                "the batch is over max_batch_bytes ({})",
+                limits.max_batch_bytes
+            ),
+        )
+        .at_offset(limits.max_batch_bytes));
     }
+    let mut env = Envelope::new(*limits);
+    let mut found = Vec::new();
+    // Slices of 64 KiB: the elements found are handed out before more are split off.
+    for piece in body.chunks(64 * 1024) {
+        env.feed(piece, target, &mut found)?;
+        for f in found.drain(..) {
+            let Found::Element(bytes, (offset, _, _)) = f;
+            each(&bytes, offset)?;
+        }
+    }
+    env.finish(target)?;
+    Ok(env)
 }
 
 /// Parses one element, reporting serde's position in document terms.
@@ -915,20 +968,7 @@ where
     }
 
     fn take(&mut self, found: Found) -> Result<(), BatchError> {
-        let (bytes, start) = match found {
-            Found::ElementStart => {
-                let n = self.envelope.elements();
-                if n > self.limits.max_operations {
-                    return Err(BatchError::new(
-                        K::TooManyOperations,
-                        format!("over max_operations ({})", self.limits.max_operations),
-                    )
-                    .at_op(n - 1, None));
-                }
-                return Ok(());
-            }
-            Found::Element(bytes, start) => (bytes, start),
-        };
+        let Found::Element(bytes, start) = found;
         let (op, group) = parse_element::<Op>(&bytes, start, &self.limits)?;
         match (group, &mut self.group) {
             (Some(g), Some(c)) if c.id.as_deref() == Some(g.as_str()) => c.ops.push(op),
