@@ -46,15 +46,15 @@ impl Default for ReadLimits {
 
 impl ReadLimits {
     /// The codec core's configuration under these limits: its header limits are the
-    /// readers'.
+    /// readers' where those are lower, and its part limit follows `max_operations` (each
+    /// operation is a part, and a changeset one more), so that the operation limit is the one
+    /// a batch meets.
     pub(crate) fn decoder_config(&self, mut cfg: crate::Config) -> crate::Config {
         cfg.limits.max_header_bytes = cfg.limits.max_header_bytes.min(self.max_header_bytes);
         cfg.limits.max_headers = cfg.limits.max_headers.min(self.max_headers_per_request);
-        // Each operation is a part; a changeset is one more.
-        let parts = (self.max_operations as u64)
+        cfg.limits.max_parts = (self.max_operations as u64)
             .saturating_mul(2)
             .saturating_add(1);
-        cfg.limits.max_parts = cfg.limits.max_parts.min(parts);
         cfg
     }
 }
