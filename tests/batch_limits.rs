@@ -114,7 +114,7 @@ fn check(
         body.len() / MIB,
         p / 1024
     );
-    assert_eq!(r.map_err(|k| k), want, "{name}");
+    assert_eq!(r, want, "{name}");
     assert!(p <= limit, "{name}: peak {p} B over {limit}");
     let bytewise = chunks(small, 1);
     let (r, p) = peak(|| read(bytewise));

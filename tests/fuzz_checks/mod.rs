@@ -472,7 +472,7 @@ pub fn batch(data: &[u8]) {
                 assert_eq!(again, m);
             }
         }
-        if let Ok(m) = read_multipart::<batchpart::batch::ResponseOp>(body, ct, None) {
+        if let Ok(m) = read_multipart::<batchpart::batch::ResponseOp>(body.clone(), ct, None) {
             if let Ok((ct2, mut enc)) = write_multipart(&m, b"fuzz_rt") {
                 let again: BatchResponse =
                     read_multipart(enc.copy_to_bytes(enc.remaining()), ct2.as_bytes(), None)
@@ -487,6 +487,61 @@ pub fn batch(data: &[u8]) {
                 assert_eq!(again.op_count(), m.op_count());
             }
         }
-        let _ = read_json::<batchpart::batch::ResponseOp>(body, None);
+        let _ = read_json::<batchpart::batch::ResponseOp>(body.clone(), None);
     }
+    limited(*mode, &body);
+}
+
+/// The batch readers with every limit small, so that the limit paths run: whatever the input
+/// and the chunking, no panic, and what is read keeps within the limits.
+fn limited(mode: u8, body: &bytes::Bytes) {
+    use crate::common::block_on_next;
+    use batchpart::batch::{
+        json_batch, ringcentral, Item, JsonReader, MultipartReader, ReadLimits, RequestOp,
+        ResponseOp,
+    };
+    let limits = ReadLimits {
+        max_operations: 3,
+        max_body_bytes: 16,
+        max_batch_bytes: 512,
+        max_header_bytes: 64,
+        max_headers_per_request: 4,
+        max_depends_on: 2,
+    };
+    let size = usize::from(mode >> 1).max(1);
+    let chunks: Vec<Result<bytes::Bytes, std::convert::Infallible>> = (0..body.len())
+        .step_by(size)
+        .map(|i| Ok(body.slice(i..(i + size).min(body.len()))))
+        .collect();
+    let check = |item: Item<RequestOp>, ops: &mut usize| {
+        for op in item.ops() {
+            *ops += 1;
+            assert!(*ops <= limits.max_operations);
+            assert!(op.body.len() <= limits.max_body_bytes);
+            assert!(op.depends_on.len() <= limits.max_depends_on);
+            assert!(op.headers.len() <= limits.max_headers_per_request);
+        }
+    };
+    let mut ops = 0;
+    let mut r = MultipartReader::<_, RequestOp>::new(
+        batchpart::stream::iter(chunks.clone()),
+        b"multipart/mixed; boundary=b",
+    )
+    .unwrap()
+    .limits(limits);
+    while let Some(Ok(item)) = block_on_next(&mut r) {
+        check(item, &mut ops);
+    }
+    let mut ops = 0;
+    let mut r =
+        JsonReader::<_, RequestOp>::new(batchpart::stream::iter(chunks.clone())).limits(limits);
+    while let Some(Ok(item)) = block_on_next(&mut r) {
+        check(item, &mut ops);
+    }
+    let mut r = JsonReader::<_, ResponseOp>::new(batchpart::stream::iter(chunks)).limits(limits);
+    while let Some(Ok(_)) = block_on_next(&mut r) {}
+    let _ = ringcentral::read_json_response(207, body);
+    let _ = ringcentral::read_json_request("/a/1,2", body);
+    let _ = json_batch::read_request(body);
+    let _ = json_batch::read_response(body);
 }
