@@ -385,7 +385,7 @@ fn json_that_is_not_json_is_refused_with_line_and_column() {
             "invalid value",
         ),
         (
-            format!(r#"{{"requests":[{{"id":"1","id":"2","method":"get","url":"/"}}]}}"#),
+            r#"{"requests":[{"id":"1","id":"2","method":"get","url":"/"}]}"#.to_string(),
             K::DuplicateMember,
             "duplicate field `id`",
         ),
