@@ -422,9 +422,9 @@ fn ringcentral_model(
             .and_then(|a| a.first())
             .is_some_and(|e| e.get("status").is_some());
         return Ok(if is_resp {
-            response(ringcentral::read_json_response(207, input)?)
+            response(ringcentral::read_json_response(input, 207)?)
         } else {
-            request(ringcentral::read_json_request(path, input)?)
+            request(ringcentral::read_json_request(input, path)?)
         });
     }
     let ct = match ct {
@@ -448,15 +448,15 @@ fn ringcentral_model(
     let summary_first = input.windows(11).take(512).any(|w| w == b"{\"response\"");
     Ok(if summary_first {
         response(ringcentral::read_multipart_response(
-            207,
-            ct.as_bytes(),
             body,
+            ct.as_bytes(),
+            207,
             &ringcentral::split_ids(path)
                 .map(|p| p.ids)
                 .unwrap_or_default(),
         )?)
     } else {
-        request(ringcentral::read_put(path, ct.as_bytes(), body)?)
+        request(ringcentral::read_put(body, ct.as_bytes(), path)?)
     })
 }
 

@@ -305,7 +305,7 @@ async fn ringcentral_batch(
         return reply(404, "text/plain", Bytes::new());
     };
     let items = match (method.as_str(), json_form) {
-        ("PUT", true) => ringcentral::read_json_request(&path, &body),
+        ("PUT", true) => ringcentral::read_json_request(&body, &path),
         ("PUT", false) => {
             // Boundaries are case-sensitive: parse the header as sent.
             let ct = parts
@@ -313,7 +313,7 @@ async fn ringcentral_batch(
                 .get("content-type")
                 .map(|v| v.as_bytes())
                 .unwrap_or_default();
-            ringcentral::read_put(&path, ct, body)
+            ringcentral::read_put(body, ct, &path)
         }
         _ => Ok(ids
             .ids

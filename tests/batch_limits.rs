@@ -210,7 +210,7 @@ fn response_readers_have_an_operation_limit() {
     // RingCentral's JSON responses: 863,000 operations once took 2.9 GB.
     let el = r#"{"resourceId":"1","status":200,"body":{}},"#;
     let body = repeat_to(el, "[", r#"{"resourceId":"2","status":200}]"#, size());
-    let (r, p) = peak(|| ringcentral::read_json_response(207, &body).map(|r| r.results.len()));
+    let (r, p) = peak(|| ringcentral::read_json_response(&body, 207).map(|r| r.results.len()));
     eprintln!(
         "RingCentral JSON responses: {} MiB: {:?}, peak {} KiB",
         body.len() / MIB,

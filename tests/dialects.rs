@@ -37,7 +37,7 @@ mod ringcentral_seed {
     fn multipart_put_request() {
         let path = "/restapi/v1.0/account/~/extension/~/message-store/401654758008,401642088008";
         let ct = b"multipart/mixed; boundary=Boundary_1_15567762_1355833573664";
-        let items = ringcentral::read_put(path, ct, fx("ringcentral_put_request.txt")).unwrap();
+        let items = ringcentral::read_put(fx("ringcentral_put_request.txt"), ct, path).unwrap();
         assert_eq!(
             items.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
             ["401654758008", "401642088008"]
@@ -56,25 +56,25 @@ mod ringcentral_seed {
             [&fixture("ringcentral_put_request.txt")[..], b"\r\n"].concat()
         );
         assert_eq!(
-            ringcentral::read_put(path, ct2.as_bytes(), wire).unwrap(),
+            ringcentral::read_put(wire, ct2.as_bytes(), path).unwrap(),
             items
         );
         // The count of parts must match the IDs.
         let e =
-            ringcentral::read_put("/x/1,2,3", ct, fx("ringcentral_put_request.txt")).unwrap_err();
+            ringcentral::read_put(fx("ringcentral_put_request.txt"), ct, "/x/1,2,3").unwrap_err();
         assert_eq!(e.kind(), BatchErrorKind::Malformed);
     }
 
     #[test]
     fn json_put_requests() {
         let in_path = ringcentral::read_json_request(
-            "/account/306065004/extension/306067004/message-store/972903004,972901004",
             &fixture("ringcentral_put_json_ids_in_path.json"),
+            "/account/306065004/extension/306067004/message-store/972903004,972901004",
         )
         .unwrap();
         let in_body = ringcentral::read_json_request(
-            "/account/306065004/extension/306067004/message-store/*",
             &fixture("ringcentral_put_json_ids_in_body.json"),
+            "/account/306065004/extension/306067004/message-store/*",
         )
         .unwrap();
         assert_eq!(
@@ -89,17 +89,17 @@ mod ringcentral_seed {
         assert_eq!(json["readStatus"], "Read");
         let back = ringcentral::write_json_request(&in_body, true).unwrap();
         assert_eq!(
-            ringcentral::read_json_request("/m/*", back.as_bytes()).unwrap(),
+            ringcentral::read_json_request(back.as_bytes(), "/m/*").unwrap(),
             in_body
         );
         let back = ringcentral::write_json_request(&in_path, false).unwrap();
         assert_eq!(
-            ringcentral::read_json_request("/m/972903004,972901004", back.as_bytes()).unwrap(),
+            ringcentral::read_json_request(back.as_bytes(), "/m/972903004,972901004").unwrap(),
             in_path
         );
         assert!(ringcentral::read_json_request(
+            &fixture("ringcentral_put_json_ids_in_path.json"),
             "/m/*",
-            &fixture("ringcentral_put_json_ids_in_path.json")
         )
         .is_err());
     }
@@ -109,7 +109,7 @@ mod ringcentral_seed {
         let ct = b"multipart/mixed; boundary=Boundary_20_29455763_1487258563538";
         let ids = ringcentral::split_ids(GET_PATH).unwrap().ids;
         let r =
-            ringcentral::read_multipart_response(207, ct, fx("ringcentral_get_response.txt"), &ids)
+            ringcentral::read_multipart_response(fx("ringcentral_get_response.txt"), ct, 207, &ids)
                 .unwrap();
         assert_eq!(
             r.results
@@ -123,7 +123,7 @@ mod ringcentral_seed {
             ringcentral::write_multipart_response("GET", &r.results, b"Boundary_rt").unwrap();
         assert_eq!(status, 207);
         let again =
-            ringcentral::read_multipart_response(207, ct2.as_bytes(), body.into_bytes(), &ids)
+            ringcentral::read_multipart_response(body.into_bytes(), ct2.as_bytes(), 207, &ids)
                 .unwrap();
         assert_eq!(again, r);
         // A batch DELETE that succeeded everywhere answers 204; a failed endpoint its own status.
@@ -142,21 +142,21 @@ mod ringcentral_seed {
             204
         );
         assert_eq!(
-            ringcentral::read_multipart_response(204, b"", Bytes::new(), &ids)
+            ringcentral::read_multipart_response(Bytes::new(), b"", 204, &ids)
                 .unwrap()
                 .results
                 .len(),
             2
         );
         assert_eq!(
-            ringcentral::read_multipart_response(404, b"", Bytes::new(), &ids).unwrap(),
+            ringcentral::read_multipart_response(Bytes::new(), b"", 404, &ids).unwrap(),
             ringcentral::Response {
                 status: 404,
                 results: vec![]
             }
         );
         let j =
-            ringcentral::read_json_response(207, &fixture("ringcentral_get_json_response.json"))
+            ringcentral::read_json_response(&fixture("ringcentral_get_json_response.json"), 207)
                 .unwrap();
         assert_eq!(
             j.results
@@ -167,7 +167,7 @@ mod ringcentral_seed {
         );
         let back = ringcentral::write_json_response(&j.results).unwrap();
         assert_eq!(
-            ringcentral::read_json_response(207, back.as_bytes()).unwrap(),
+            ringcentral::read_json_response(back.as_bytes(), 207).unwrap(),
             j
         );
     }
@@ -418,8 +418,8 @@ mod creatio_seed {
     #[test]
     fn json_requests_and_responses() {
         let r1 = creatio::read_request(
-            b"application/json; odata=verbose; IEEE754Compatible=true",
             fx("creatio_json_request_1.json"),
+            b"application/json; odata=verbose; IEEE754Compatible=true",
         )
         .unwrap();
         assert_eq!(r1.items.len(), 2);
@@ -447,11 +447,11 @@ mod creatio_seed {
             BatchErrorKind::DuplicateContentId
         );
         let r2 =
-            creatio::read_request(b"application/json", fx("creatio_json_request_2.json")).unwrap();
+            creatio::read_request(fx("creatio_json_request_2.json"), b"application/json").unwrap();
         assert_eq!(r2.op_count(), 3);
         for r in [&r1, &r2] {
             let again =
-                creatio::read_request(b"application/json", batch::write_json(r).unwrap().into())
+                creatio::read_request(batch::write_json(r).unwrap().into(), b"application/json")
                     .unwrap();
             assert_eq!(&again, r);
         }
@@ -460,7 +460,7 @@ mod creatio_seed {
             ("creatio_json_response_2.json", 1),
             ("creatio_two_changesets_response.json", 2),
         ] {
-            let resp = creatio::read_response(b"application/json", fx(name)).unwrap();
+            let resp = creatio::read_response(fx(name), b"application/json").unwrap();
             assert_eq!(
                 resp.items
                     .iter()
@@ -475,8 +475,8 @@ mod creatio_seed {
                 .flat_map(Item::ops)
                 .all(|o| o.status == 201 || o.status == 204));
             let again = creatio::read_response(
-                b"application/json",
                 batch::write_json(&resp).unwrap().into(),
+                b"application/json",
             )
             .unwrap();
             assert_eq!(again, resp);
@@ -494,7 +494,7 @@ mod creatio_seed {
             ),
         ] {
             let ct = format!("multipart/mixed;boundary={b};\r\n IEEE754Compatible=true");
-            let r = creatio::read_request(ct.as_bytes(), fx(name)).unwrap();
+            let r = creatio::read_request(fx(name), ct.as_bytes()).unwrap();
             assert_eq!(r.op_count(), ops);
             assert!(r
                 .items
@@ -503,14 +503,14 @@ mod creatio_seed {
                 .all(|o| o.content_id.is_some()));
             let (ct2, mut body) = batch::write_multipart(&r, b"batch_rt").unwrap();
             assert_eq!(
-                creatio::read_request(ct2.as_bytes(), body.copy_to_bytes(body.remaining()))
+                creatio::read_request(body.copy_to_bytes(body.remaining()), ct2.as_bytes())
                     .unwrap(),
                 r
             );
         }
         let resp = creatio::read_response(
-            b"multipart/mixed; boundary=batchresponse_e17aace9-5cbb-49bd-b7ad-f1be8cc8c9d8",
             fx("creatio_multipart_response.txt"),
+            b"multipart/mixed; boundary=batchresponse_e17aace9-5cbb-49bd-b7ad-f1be8cc8c9d8",
         )
         .unwrap();
         assert_eq!(
@@ -531,9 +531,9 @@ mod creatio_seed {
                 .collect();
             Bytes::from(format!("{{\"requests\":[{}]}}", els.join(",")))
         };
-        assert!(creatio::read_request(b"application/json", doc(100)).is_ok());
+        assert!(creatio::read_request(doc(100), b"application/json").is_ok());
         assert_eq!(
-            creatio::read_request(b"application/json", doc(101))
+            creatio::read_request(doc(101), b"application/json")
                 .unwrap_err()
                 .kind(),
             BatchErrorKind::TooManyOperations

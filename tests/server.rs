@@ -214,9 +214,9 @@ async fn ringcentral_and_json_batch_dialects_over_loopback() {
     .await;
     assert_eq!(status, 207, "{}", String::from_utf8_lossy(&body));
     let r = ringcentral::read_multipart_response(
-        207,
-        ct2.as_bytes(),
         body,
+        ct2.as_bytes(),
+        207,
         &["1".into(), "2".into(), "99".into()],
     )
     .unwrap();
@@ -238,7 +238,7 @@ async fn ringcentral_and_json_batch_dialects_over_loopback() {
     )
     .await;
     assert_eq!((status, ct.as_str()), (207, ringcentral::MULTIPART_JSON));
-    let r = ringcentral::read_json_response(207, &body).unwrap();
+    let r = ringcentral::read_json_response(&body, 207).unwrap();
     assert_eq!(r.results[0].status, 200);
     assert_eq!(
         r.results[0].body,

@@ -540,8 +540,8 @@ fn limited(mode: u8, body: &bytes::Bytes) {
     }
     let mut r = JsonReader::<_, ResponseOp>::new(batchpart::stream::iter(chunks)).limits(limits);
     while let Some(Ok(_)) = block_on_next(&mut r) {}
-    let _ = ringcentral::read_json_response(207, body);
-    let _ = ringcentral::read_json_request("/a/1,2", body);
+    let _ = ringcentral::read_json_response(body, 207);
+    let _ = ringcentral::read_json_request(body, "/a/1,2");
     let _ = json_batch::read_request(body);
     let _ = json_batch::read_response(body);
 }

@@ -37,10 +37,10 @@ pub fn validation() -> ValidationOptions {
 /// ```
 /// let doc = br#"{"requests":[{"method":"POST","url":"City","id":"t3","body":{"Name":"Burbank"},
 ///   "headers":{"Content-Type":"application/json;odata=verbose","Prefer":"continue-on-error"}}]}"#;
-/// let b = batchpart::batch::creatio::read_request(b"application/json", doc.to_vec().into()).unwrap();
+/// let b = batchpart::batch::creatio::read_request(doc.to_vec().into(), b"application/json").unwrap();
 /// assert!(batchpart::batch::creatio::exec_options(&[], &b).continue_on_error);
 /// ```
-pub fn read_request(content_type: &[u8], body: Bytes) -> Result<BatchRequest, BatchError> {
+pub fn read_request(body: Bytes, content_type: &[u8]) -> Result<BatchRequest, BatchError> {
     if is_json(content_type) {
         let mut v = validation();
         v.json = true;
@@ -51,7 +51,7 @@ pub fn read_request(content_type: &[u8], body: Bytes) -> Result<BatchRequest, Ba
 }
 
 /// Reads a Creatio batch response in either format.
-pub fn read_response(content_type: &[u8], body: Bytes) -> Result<BatchResponse, BatchError> {
+pub fn read_response(body: Bytes, content_type: &[u8]) -> Result<BatchResponse, BatchError> {
     if is_json(content_type) {
         read_json::<ResponseOp>(body, None)
     } else {

@@ -161,9 +161,9 @@ fn json_parts_body(
 
 /// Reads a multipart PUT request: one JSON body per ID of the path, paired in order.
 pub fn read_put(
-    path: &str,
-    content_type: &[u8],
     body: Bytes,
+    content_type: &[u8],
+    path: &str,
 ) -> Result<Vec<(String, Bytes)>, BatchError> {
     let ids = split_ids(path)
         .ok_or_else(|| BatchError::new(K::Malformed, "no resource IDs in the path"))?
@@ -232,9 +232,9 @@ fn json_entries(body: &[u8]) -> Result<Vec<Entry>, BatchError> {
 /// Reads a batch response in the multipart form: the summary part, then one part per
 /// resource. Resource IDs come from the `href`s, or from `ids` (the request's) by position.
 pub fn read_multipart_response(
-    status: u16,
-    content_type: &[u8],
     body: Bytes,
+    content_type: &[u8],
+    status: u16,
     ids: &[String],
 ) -> Result<Response, BatchError> {
     if status == 204 {
@@ -371,7 +371,7 @@ fn id_string(v: Option<Value>) -> Option<String> {
 
 /// Reads a request in the JSON form: `(resource ID, body)` pairs, IDs from the path or, for
 /// `.../*`, from each element's `resourceId`.
-pub fn read_json_request(path: &str, body: &[u8]) -> Result<Vec<(String, Bytes)>, BatchError> {
+pub fn read_json_request(body: &[u8], path: &str) -> Result<Vec<(String, Bytes)>, BatchError> {
     let ids = split_ids(path).map(|p| p.ids).unwrap_or_default();
     let entries = json_entries(body)?;
     if !ids.is_empty() && ids.len() != entries.len() {
@@ -425,7 +425,7 @@ pub fn write_json_request(items: &[(String, Bytes)], with_ids: bool) -> Result<S
 }
 
 /// Reads a response in the JSON form.
-pub fn read_json_response(status: u16, body: &[u8]) -> Result<Response, BatchError> {
+pub fn read_json_response(body: &[u8], status: u16) -> Result<Response, BatchError> {
     if status != 207 {
         return Ok(Response {
             status,
