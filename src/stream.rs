@@ -378,6 +378,12 @@ where
         self.dec.stats()
     }
 
+    /// How far the body has been decoded: the absolute offset of the first byte not yet
+    /// consumed (at most a header block, or a delimiter's length, behind what has arrived).
+    pub fn offset(&self) -> u64 {
+        self.dec.offset()
+    }
+
     /// Feeds what is buffered to the decoder and queues its events.
     fn pump(&mut self) -> Result<(), Error> {
         let eof = self.inner_done;

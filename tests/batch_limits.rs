@@ -399,3 +399,30 @@ fn json_that_is_not_json_is_refused_with_line_and_column() {
     let doc = format!("\u{feff}{{\"requests\":[{el}]}}");
     assert!(read(&doc).is_none());
 }
+
+#[test]
+fn limit_errors_carry_the_operation_and_an_offset() {
+    let part = "--b\r\nContent-Type: application/http\r\n\r\nGET /a HTTP/1.1\r\n\r\n\r\n";
+    let body = Bytes::from(format!("{part}{part}--b--"));
+    let limits = ReadLimits {
+        max_operations: 1,
+        ..ReadLimits::default()
+    };
+    let mut r = MultipartReader::<_, RequestOp>::new(
+        batchpart::stream::iter([Ok::<_, std::convert::Infallible>(body)]),
+        b"multipart/mixed; boundary=b",
+    )
+    .unwrap()
+    .limits(limits);
+    let mut err = None;
+    while let Some(item) = block_on_next(&mut r) {
+        if let Err(e) = item {
+            err = Some(e);
+        }
+    }
+    let e = err.unwrap();
+    assert_eq!(e.kind(), K::TooManyOperations);
+    assert_eq!(e.op().map(|(i, _)| i), Some(1));
+    assert!(e.offset().is_some_and(|o| o > 0), "{e:?}");
+    assert!(e.to_string().contains("max_operations"), "{e}");
+}

@@ -20,7 +20,7 @@
 //! operation per resource, not atomic, run to the end whatever fails (RingCentral batches are
 //! not transactional), so the OData executor serves it with the same handler.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -28,7 +28,7 @@ use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::formats::json::{for_each_element, to_json};
 use crate::batch::model::{Batch, BatchRequest, BatchResponse, Item, RequestOp, ResponseOp};
 use crate::batch::ReadLimits;
-use crate::stream::{decode_bytes, PartEvent};
+use crate::stream::{PartEvent, PartStream, StreamError};
 use crate::writer::{Encoded, Writer};
 
 /// The media type of the JSON form.
@@ -117,21 +117,70 @@ pub fn batch_status(method: &str, results: &[ResourceResult]) -> u16 {
 }
 
 /// The plain parts of a multipart body, in order (nested multiparts are refused).
+/// The bodies of a multipart of plain parts, read event by event under the default
+/// [`ReadLimits`]: parts counted as they start (one more for a 207's summary), each body and
+/// the whole body bounded.
 fn plain_parts(body: &Bytes, content_type: &[u8]) -> Result<Vec<Bytes>, BatchError> {
+    let limits = ReadLimits::default();
+    if body.len() as u64 > limits.max_batch_bytes {
+        return Err(BatchError::new(
+            K::BatchTooLarge,
+            format!(
+                "the batch is over max_batch_bytes ({})",
+                limits.max_batch_bytes
+            ),
+        )
+        .at_offset(limits.max_batch_bytes));
+    }
     let ct = crate::ContentType::parse(content_type)?;
-    let events = decode_bytes(body, ct.multipart_boundary()?)?;
+    let src = crate::stream::iter([Ok::<_, core::convert::Infallible>(body.clone())]);
+    let cfg = limits.decoder_config(crate::Config::default());
+    let mut events = PartStream::with_config(src, ct.multipart_boundary()?, cfg)?;
     let mut parts = Vec::new();
-    let mut cur: Option<Vec<Bytes>> = None;
-    for ev in events {
-        match ev {
-            PartEvent::PartStart(_) => cur = Some(Vec::new()),
-            PartEvent::Body(b) => cur.get_or_insert_with(Vec::new).push(b),
+    let mut cur: Option<BytesMut> = None;
+    let mut one: Option<Bytes> = None;
+    while let Some(ev) = crate::block::next(&mut events) {
+        match ev.map_err(|e| match e {
+            StreamError::Decode(e) => BatchError::from(e),
+            StreamError::Source(e) => match e {},
+        })? {
+            PartEvent::PartStart(_) => {
+                if parts.len() > limits.max_operations {
+                    return Err(BatchError::new(
+                        K::TooManyOperations,
+                        format!("over max_operations ({})", limits.max_operations),
+                    )
+                    .at_op(parts.len(), None));
+                }
+                cur = None;
+                one = None;
+            }
+            PartEvent::Body(b) => {
+                let len =
+                    cur.as_ref().map_or(0, BytesMut::len) + one.as_ref().map_or(0, Bytes::len);
+                if len + b.len() > limits.max_body_bytes {
+                    return Err(BatchError::new(
+                        K::BodyTooLarge,
+                        format!("a body is over max_body_bytes ({})", limits.max_body_bytes),
+                    )
+                    .at_op(parts.len(), None));
+                }
+                // One piece stays shared with the input; more are gathered once.
+                match (&mut cur, one.take()) {
+                    (Some(c), _) => c.extend_from_slice(&b),
+                    (None, Some(first)) => {
+                        let mut c = BytesMut::from(&first[..]);
+                        c.extend_from_slice(&b);
+                        cur = Some(c);
+                    }
+                    (None, None) => one = Some(b),
+                }
+            }
             PartEvent::PartEnd(_) => {
-                let pieces = cur.take().unwrap_or_default();
-                parts.push(if pieces.len() == 1 {
-                    pieces.into_iter().next().unwrap_or_default()
-                } else {
-                    Bytes::from(pieces.concat())
+                parts.push(match (cur.take(), one.take()) {
+                    (Some(c), _) => c.freeze(),
+                    (None, Some(b)) => b,
+                    (None, None) => Bytes::new(),
                 });
             }
             PartEvent::MultipartStart(_) | PartEvent::Http(_) => {

@@ -434,7 +434,11 @@ where
                     return Poll::Ready(Some(Err(e.into_batch_error())));
                 }
             };
-            match this.event(ev) {
+            let offset = this.events().map_or(0, |e| e.offset());
+            match this.event(ev).map_err(|e| match e.offset() {
+                Some(_) => e,
+                None => e.at_offset(offset),
+            }) {
                 Ok(None) => {}
                 Ok(Some(item)) => {
                     if let Some(v) = &mut this.validator {
