@@ -155,3 +155,44 @@ fn every_dialect_prints_the_same_model() {
         (1, "error: malformed: unknown dialect nope\n")
     );
 }
+
+#[test]
+fn limits_and_chunks() {
+    let f = "tests/fixtures/odata_spec_request.txt";
+    let (code, whole, _) = run(&["parse", f], None);
+    assert_eq!(code, 0);
+    // The input is read as a stream: any chunk size gives the same model.
+    for n in ["1", "7", "4096"] {
+        let (code, out, err) = run(&["parse", "--chunk", n, f], None);
+        assert_eq!(
+            (code, out.as_str()),
+            (0, whole.as_str()),
+            "--chunk {n}: {err}"
+        );
+    }
+    // Each limit, when crossed, exits 1 with an error that names it.
+    for (flag, value, name) in [
+        ("--max-operations", "1", "max_operations"),
+        ("--max-body-bytes", "4", "max_body_bytes"),
+        ("--max-batch-bytes", "100", "max_batch_bytes"),
+        ("--max-header-bytes", "8", "max_header_bytes"),
+    ] {
+        let (code, out, err) = run(&["parse", flag, value, f], None);
+        assert_eq!((code, out.as_str()), (1, ""), "{flag}");
+        assert!(
+            err.starts_with("error: ") && err.contains(name),
+            "{flag}: {err}"
+        );
+    }
+    // The same in JSON.
+    let json = "tests/fixtures/odata_json_request.json";
+    let (code, _, err) = run(&["parse", "--max-operations", "1", json], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("max_operations"), "{err}");
+    let (code, _, err) = run(
+        &["parse", "--chunk", "3", "--max-batch-bytes", "50", json],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("max_batch_bytes"), "{err}");
+}
