@@ -27,8 +27,9 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use batchpart::batch::{
-    creatio, json_batch, ringcentral, Batch, BatchError, BatchErrorKind, Headers, Item, JsonReader,
-    MultipartReader, ReadLimits, RequestOp, ResponseOp, ValidationOptions,
+    creatio, json_batch, normalize_content_id, ringcentral, Batch, BatchError, BatchErrorKind,
+    Headers, Item, JsonReader, MultipartReader, ReadLimits, RequestOp, ResponseOp,
+    ValidationOptions,
 };
 use bytes::Bytes;
 
@@ -90,7 +91,11 @@ impl Print for RequestOp {
     type Out = Request;
     fn out(&self) -> Request {
         Request {
-            content_id: self.content_id.as_deref().map(text),
+            content_id: self
+                .content_id
+                .as_deref()
+                .map(normalize_content_id)
+                .map(text),
             method: text(&self.method),
             url: text(&self.url),
             headers: headers(&self.headers),
@@ -103,7 +108,11 @@ impl Print for ResponseOp {
     type Out = Response;
     fn out(&self) -> Response {
         Response {
-            content_id: self.content_id.as_deref().map(text),
+            content_id: self
+                .content_id
+                .as_deref()
+                .map(normalize_content_id)
+                .map(text),
             status: self.status,
             headers: headers(&self.headers),
             body: Latin1(self.body.to_vec()),

@@ -56,7 +56,38 @@ fn content_id_in_part_head_or_both() {
         .iter()
         .map(|o| o.content_id.clone().unwrap())
         .collect();
-    assert_eq!(ids, ["1", "2", "3"]);
+    // The model keeps each value as sent (the MIME part's wins); matching normalizes it.
+    assert_eq!(ids, ["1", "2", "<3>"]);
+    let normalized: Vec<_> = ids.iter().map(|i| normalize_content_id(i)).collect();
+    assert_eq!(normalized, ["1", "2", "3"]);
+}
+
+#[test]
+fn a_response_echoes_the_content_id_as_sent() {
+    // Google's client matches responses by the exact value it sent, brackets included.
+    let body = close(&[
+        http_part(
+            "Content-ID: <item1:123@example.com>\r\n",
+            "GET /a HTTP/1.1",
+            "",
+            "",
+        ),
+        http_part("Content-ID: 2\r\n", "GET /b HTTP/1.1", "", ""),
+    ]);
+    let reader = MultipartReader::<_, RequestOp>::new(
+        iter([Ok::<_, std::io::Error>(Bytes::from(body))]),
+        b"multipart/mixed; boundary=b",
+    )
+    .unwrap();
+    let mut svc = service_fn(|_op: RequestOp| async { ResponseOp::new(200) });
+    let resp = block_on(execute(reader, &mut svc, ExecOptions::default())).unwrap();
+    let (_, wire) = write_multipart(&resp, b"r").unwrap();
+    let text = String::from_utf8(wire.into_bytes().to_vec()).unwrap();
+    assert!(
+        text.contains("Content-ID: <item1:123@example.com>\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("Content-ID: 2\r\n"), "{text}");
 }
 
 #[test]

@@ -42,5 +42,6 @@ pub use model::limits::ReadLimits;
 pub use model::prefer::Preferences;
 pub use model::validate::{ODataVersion, ValidationOptions, Validator, FORBIDDEN_HEADERS};
 pub use model::{
-    Batch, BatchRequest, BatchResponse, Changeset, Headers, Item, RequestOp, ResponseOp,
+    normalize_content_id, Batch, BatchRequest, BatchResponse, Changeset, Headers, Item, RequestOp,
+    ResponseOp,
 };

@@ -35,7 +35,7 @@ pub(crate) mod sealed {
     use super::*;
 
     pub trait Operation: Sized {
-        /// Builds the operation from the embedded head, the part's normalized Content-ID (the
+        /// Builds the operation from the embedded head, the part's Content-ID as sent (the
         /// MIME part header wins over the embedded one) and the body.
         fn from_http(
             head: &HttpHead,
@@ -182,7 +182,7 @@ impl Pending {
             .ok_or_else(|| BatchError::new(K::NotHttp, "a batch part must be application/http"))?;
         let id = self.part_id.or_else(|| {
             head.content_id()
-                .map(|c| c.normalized().to_unfolded())
+                .map(|c| c.raw().to_unfolded())
                 .map(|v| latin1(&v))
         });
         Op::from_http(&head, id, self.body.into_bytes())
@@ -336,9 +336,8 @@ where
             PartEvent::PartStart(p) => {
                 self.count_op()?;
                 self.op = Some(Pending {
-                    part_id: p
-                        .content_id()
-                        .map(|c| latin1(&c.normalized().to_unfolded())),
+                    // As sent: the response echoes it byte for byte; matching normalizes.
+                    part_id: p.content_id().map(|c| latin1(&c.raw().to_unfolded())),
                     ..Default::default()
                 });
             }

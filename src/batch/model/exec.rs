@@ -30,7 +30,9 @@ use futures_core::Stream;
 
 use crate::batch::error::BatchError;
 use crate::batch::model::prefer::Preferences;
-use crate::batch::model::{BatchResponse, Changeset, Item, RequestOp, ResponseOp};
+use crate::batch::model::{
+    normalize_content_id, BatchResponse, Changeset, Item, RequestOp, ResponseOp,
+};
 
 /// What a batch's operations are run by.
 pub trait Service {
@@ -215,7 +217,10 @@ impl<Svc: Service> Run<'_, Svc> {
     }
 
     fn record(&mut self, resp: &ResponseOp, into_local: Option<&mut HashMap<String, Outcome>>) {
-        let Some(id) = &resp.content_id else { return };
+        let Some(id) = resp.content_id.as_deref().map(normalize_content_id) else {
+            return;
+        };
+        let id = &id.to_string();
         self.seen.insert(id.clone());
         if resp.is_error() {
             self.failed.insert(id.clone());
@@ -342,8 +347,9 @@ where
                         // The changeset is atomic: every member and the group count as failed.
                         for op in &c.ops {
                             if let Some(cid) = &op.content_id {
+                                let cid = normalize_content_id(cid).to_string();
                                 run.seen.insert(cid.clone());
-                                run.failed.insert(cid.clone());
+                                run.failed.insert(cid);
                             }
                         }
                         if let Some(g) = &c.id {

@@ -86,6 +86,21 @@ impl<N: Into<String>, V: Into<Vec<u8>>> FromIterator<(N, V)> for Headers {
     }
 }
 
+/// A Content-ID as references and matching see it: without the white space and the angle
+/// brackets around it (`<1>` is `1`). The model keeps the value as sent, so that a response
+/// echoes it byte for byte.
+///
+/// ```
+/// assert_eq!(batchpart::batch::normalize_content_id(" <item1:123@example.com> "), "item1:123@example.com");
+/// assert_eq!(batchpart::batch::normalize_content_id("1"), "1");
+/// ```
+pub fn normalize_content_id(id: &str) -> &str {
+    let t = id.trim();
+    t.strip_prefix('<')
+        .and_then(|r| r.strip_suffix('>'))
+        .map_or(t, str::trim)
+}
+
 /// Bytes as text, one char per byte (latin-1).
 pub(crate) fn latin1(b: &[u8]) -> String {
     b.iter().map(|&c| c as char).collect()

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::model::normalize_content_id;
 use crate::batch::model::{Item, RequestOp};
 
 /// The OData version whose rules apply where 4.0 and 4.01 differ.
@@ -122,7 +123,7 @@ impl Validator {
                 }
             }
         }
-        let mut changeset_ids: HashSet<&str> = HashSet::new();
+        let mut changeset_ids: HashSet<String> = HashSet::new();
         for op in item.ops() {
             let index = self.ops;
             self.ops += 1;
@@ -174,9 +175,11 @@ impl Validator {
                     ));
                 }
             }
-            if let Some(id) = &op.content_id {
+            if let Some(id) = op.content_id.as_deref().map(normalize_content_id) {
                 let dup = match (self.opts.version, item) {
-                    (ODataVersion::V4_0, Item::Changeset(_)) => !changeset_ids.insert(id),
+                    (ODataVersion::V4_0, Item::Changeset(_)) => {
+                        !changeset_ids.insert(id.to_string())
+                    }
                     (ODataVersion::V4_0, Item::Op(_)) => false,
                     (ODataVersion::V4_01, _) => self.ids.contains(id),
                 };
@@ -189,9 +192,7 @@ impl Validator {
                         format!("Content-ID {id} is used twice"),
                     ));
                 }
-                if self.opts.json
-                    && (self.groups.contains(id) || group.as_deref() == Some(id.as_str()))
-                {
+                if self.opts.json && (self.groups.contains(id) || group.as_deref() == Some(id)) {
                     return Err(err(
                         K::IdEqualsGroup,
                         index,
@@ -232,8 +233,8 @@ impl Validator {
                     }
                 }
             }
-            if let Some(id) = &op.content_id {
-                self.ids.insert(id.clone());
+            if let Some(id) = op.content_id.as_deref().map(normalize_content_id) {
+                self.ids.insert(id.to_string());
             }
         }
         if let Some(g) = group {
