@@ -494,6 +494,7 @@ pub fn batch(data: &[u8]) {
 
 /// The batch readers with every limit small, so that the limit paths run: whatever the input
 /// and the chunking, no panic, and what is read keeps within the limits.
+#[cfg(all(feature = "batch", feature = "json"))]
 fn limited(mode: u8, body: &bytes::Bytes) {
     use crate::common::block_on_next;
     use batchpart::batch::{
