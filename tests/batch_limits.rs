@@ -426,3 +426,67 @@ fn limit_errors_carry_the_operation_and_an_offset() {
     assert!(e.offset().is_some_and(|o| o > 0), "{e:?}");
     assert!(e.to_string().contains("max_operations"), "{e}");
 }
+
+#[test]
+fn ringcentral_readers_take_chunks() {
+    use batchpart::batch::ringcentral::{Entry, PartsReader};
+    // The JSON form, one byte at a time, as a stream of entries.
+    let doc =
+        br#"[{"resourceId":"1","status":200,"body":{"a":1}},{"resourceId":"2","status":404}]"#;
+    let whole = ringcentral::read_json_response(doc, 207).unwrap();
+    let mut r =
+        JsonReader::<_, Entry>::new(batchpart::stream::iter(chunks(&Bytes::from_static(doc), 1)));
+    let mut got = Vec::new();
+    while let Some(item) = block_on_next(&mut r) {
+        got.extend(item.unwrap().ops().iter().cloned());
+    }
+    assert_eq!(got.len(), whole.results.len());
+    assert_eq!(got[0].body, whole.results[0].body);
+    assert_eq!(
+        (got[1].resource_id.as_deref(), got[1].status),
+        (Some("2"), Some(404))
+    );
+    // Over the operation limit as a stream, too.
+    let el = r#"{"resourceId":"1","status":200},"#;
+    let flood = repeat_to(el, "[", r#"{"status":200}]"#, 256 * 1024);
+    let read = |c| drain(JsonReader::<_, Entry>::new(batchpart::stream::iter(c)));
+    check(
+        "RingCentral JSON stream",
+        &flood,
+        &flood.slice(..64 * 1024),
+        &read,
+        Err(K::TooManyOperations),
+        MIB,
+    );
+    // The multipart form: plain parts, one byte at a time, each body as its part ends.
+    let body = Bytes::from_static(b"--b\r\nContent-Type: application/json\r\n\r\n{\"a\":1}\r\n--b\r\nContent-Type: application/json\r\n\r\n{}\r\n--b--");
+    let mut r = PartsReader::new(
+        batchpart::stream::iter(chunks(&body, 1)),
+        b"multipart/mixed; boundary=b",
+    )
+    .unwrap();
+    let mut parts = Vec::new();
+    while let Some(p) = block_on_next(&mut r) {
+        parts.push(p.unwrap());
+    }
+    assert_eq!(
+        parts,
+        vec![Bytes::from_static(b"{\"a\":1}"), Bytes::from_static(b"{}")]
+    );
+    let small = ReadLimits {
+        max_operations: 1,
+        ..ReadLimits::default()
+    };
+    let three = Bytes::from_static(b"--b\r\n\r\n{}\r\n--b\r\n\r\n{}\r\n--b\r\n\r\n{}\r\n--b--");
+    let mut r = PartsReader::new(
+        batchpart::stream::iter(chunks(&three, 3)),
+        b"multipart/mixed; boundary=b",
+    )
+    .unwrap()
+    .limits(small);
+    let mut last = None;
+    while let Some(p) = block_on_next(&mut r) {
+        last = Some(p);
+    }
+    assert_eq!(last.unwrap().unwrap_err().kind(), K::TooManyOperations);
+}

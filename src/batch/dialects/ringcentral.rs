@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::formats::json::{for_each_element, to_json};
+use crate::batch::model::limits::Metered;
 use crate::batch::model::{Batch, BatchRequest, BatchResponse, Item, RequestOp, ResponseOp};
 use crate::batch::ReadLimits;
 use crate::stream::{PartEvent, PartStream, StreamError};
@@ -116,72 +117,100 @@ pub fn batch_status(method: &str, results: &[ResourceResult]) -> u16 {
     }
 }
 
-/// The plain parts of a multipart body, in order (nested multiparts are refused).
-/// The bodies of a multipart of plain parts, read event by event under the default
-/// [`ReadLimits`]: parts counted as they start (one more for a 207's summary), each body and
-/// the whole body bounded.
-fn plain_parts(body: &Bytes, content_type: &[u8]) -> Result<Vec<Bytes>, BatchError> {
-    let limits = ReadLimits::default();
-    if body.len() as u64 > limits.max_batch_bytes {
-        return Err(BatchError::new(
-            K::BatchTooLarge,
-            format!(
-                "the batch is over max_batch_bytes ({})",
-                limits.max_batch_bytes
-            ),
-        )
-        .at_offset(limits.max_batch_bytes));
+/// Reads the plain `application/json` parts of a RingCentral multipart body from a stream of
+/// `Bytes`, each body as soon as its part ends, under [`ReadLimits`] (builder
+/// [`limits`](Self::limits)): parts counted as they start, each body and the whole body
+/// counted as the bytes arrive. Nested multiparts and `application/http` parts are refused.
+/// [`read_put`] and [`read_multipart_response`] read a buffer through it.
+pub struct PartsReader<S> {
+    events: Option<PartStream<Metered<S>>>,
+    pending: Option<(S, Vec<u8>)>,
+    limits: ReadLimits,
+    parts: usize,
+    one: Option<Bytes>,
+    more: Option<BytesMut>,
+}
+
+impl<S> core::fmt::Debug for PartsReader<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PartsReader")
+            .field("parts", &self.parts)
+            .finish()
     }
-    let ct = crate::ContentType::parse(content_type)?;
-    let src = crate::stream::iter([Ok::<_, core::convert::Infallible>(body.clone())]);
-    let cfg = limits.decoder_config(crate::Config::default());
-    let mut events = PartStream::with_config(src, ct.multipart_boundary()?, cfg)?;
-    let mut parts = Vec::new();
-    let mut cur: Option<BytesMut> = None;
-    let mut one: Option<Bytes> = None;
-    while let Some(ev) = crate::block::next(&mut events) {
-        match ev.map_err(|e| match e {
-            StreamError::Decode(e) => BatchError::from(e),
-            StreamError::Source(e) => match e {},
-        })? {
+}
+
+impl<S, E> PartsReader<S>
+where
+    S: futures_core::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: core::fmt::Display,
+{
+    /// A reader for a body with this `Content-Type`, under the default [`ReadLimits`].
+    pub fn new(inner: S, content_type: &[u8]) -> Result<Self, BatchError> {
+        let at0 = |e: crate::Error| BatchError::from(crate::Error::new(e.kind(), 0));
+        let ct = crate::ContentType::parse(content_type).map_err(at0)?;
+        let boundary = ct.multipart_boundary().map_err(at0)?.to_vec();
+        crate::validate_boundary(&boundary).map_err(at0)?;
+        Ok(PartsReader {
+            events: None,
+            pending: Some((inner, boundary)),
+            limits: ReadLimits::default(),
+            parts: 0,
+            one: None,
+            more: None,
+        })
+    }
+
+    /// Reads under these limits (set before the first part is read).
+    pub fn limits(mut self, limits: ReadLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    fn event(&mut self, ev: PartEvent) -> Result<Option<Bytes>, BatchError> {
+        match ev {
             PartEvent::PartStart(_) => {
-                if parts.len() > limits.max_operations {
+                self.parts += 1;
+                // A 207 response has one more part than operations: its summary.
+                if self.parts > self.limits.max_operations.saturating_add(1) {
                     return Err(BatchError::new(
                         K::TooManyOperations,
-                        format!("over max_operations ({})", limits.max_operations),
+                        format!("over max_operations ({})", self.limits.max_operations),
                     )
-                    .at_op(parts.len(), None));
+                    .at_op(self.parts - 1, None));
                 }
-                cur = None;
-                one = None;
+                self.one = None;
+                self.more = None;
             }
             PartEvent::Body(b) => {
-                let len =
-                    cur.as_ref().map_or(0, BytesMut::len) + one.as_ref().map_or(0, Bytes::len);
-                if len + b.len() > limits.max_body_bytes {
+                let len = self.more.as_ref().map_or(0, BytesMut::len)
+                    + self.one.as_ref().map_or(0, Bytes::len);
+                if len + b.len() > self.limits.max_body_bytes {
                     return Err(BatchError::new(
                         K::BodyTooLarge,
-                        format!("a body is over max_body_bytes ({})", limits.max_body_bytes),
+                        format!(
+                            "a body is over max_body_bytes ({})",
+                            self.limits.max_body_bytes
+                        ),
                     )
-                    .at_op(parts.len(), None));
+                    .at_op(self.parts - 1, None));
                 }
                 // One piece stays shared with the input; more are gathered once.
-                match (&mut cur, one.take()) {
-                    (Some(c), _) => c.extend_from_slice(&b),
+                match (&mut self.more, self.one.take()) {
+                    (Some(m), _) => m.extend_from_slice(&b),
                     (None, Some(first)) => {
-                        let mut c = BytesMut::from(&first[..]);
-                        c.extend_from_slice(&b);
-                        cur = Some(c);
+                        let mut m = BytesMut::from(&first[..]);
+                        m.extend_from_slice(&b);
+                        self.more = Some(m);
                     }
-                    (None, None) => one = Some(b),
+                    (None, None) => self.one = Some(b),
                 }
             }
             PartEvent::PartEnd(_) => {
-                parts.push(match (cur.take(), one.take()) {
-                    (Some(c), _) => c.freeze(),
+                return Ok(Some(match (self.more.take(), self.one.take()) {
+                    (Some(m), _) => m.freeze(),
                     (None, Some(b)) => b,
                     (None, None) => Bytes::new(),
-                });
+                }))
             }
             PartEvent::MultipartStart(_) | PartEvent::Http(_) => {
                 return Err(BatchError::new(
@@ -191,6 +220,69 @@ fn plain_parts(body: &Bytes, content_type: &[u8]) -> Result<Vec<Bytes>, BatchErr
             }
             _ => {}
         }
+        Ok(None)
+    }
+}
+
+impl<S, E> futures_core::Stream for PartsReader<S>
+where
+    S: futures_core::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: core::fmt::Display,
+{
+    type Item = Result<Bytes, BatchError>;
+
+    fn poll_next(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Option<Self::Item>> {
+        use core::task::Poll;
+        let this = self.get_mut();
+        if let Some((inner, boundary)) = this.pending.take() {
+            let metered = Metered::new(inner, this.limits.max_batch_bytes);
+            let cfg = this.limits.decoder_config(crate::Config::default());
+            match PartStream::with_config(metered, &boundary, cfg) {
+                Ok(p) => this.events = Some(p),
+                Err(e) => return Poll::Ready(Some(Err(e.into()))),
+            }
+        }
+        loop {
+            let Some(events) = this.events.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let ev = match core::pin::Pin::new(events).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    this.events = None;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Ok(ev))) => ev,
+                Poll::Ready(Some(Err(e))) => {
+                    this.events = None;
+                    return Poll::Ready(Some(Err(match e {
+                        StreamError::Decode(e) => e.into(),
+                        StreamError::Source(e) => e.into_batch_error(),
+                    })));
+                }
+            };
+            match this.event(ev) {
+                Ok(None) => {}
+                Ok(Some(body)) => return Poll::Ready(Some(Ok(body))),
+                Err(e) => {
+                    this.events = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+}
+
+/// The plain parts of a multipart body in memory, through a [`PartsReader`].
+fn plain_parts(body: &Bytes, content_type: &[u8]) -> Result<Vec<Bytes>, BatchError> {
+    let src = crate::stream::iter([Ok::<_, core::convert::Infallible>(body.clone())]);
+    let mut reader = PartsReader::new(src, content_type)?;
+    let mut parts = Vec::new();
+    while let Some(part) = crate::block::next(&mut reader) {
+        parts.push(part?);
     }
     Ok(parts)
 }
@@ -252,13 +344,63 @@ fn json_err(e: serde_json::Error) -> BatchError {
 
 /// The elements of a JSON form, read one at a time under the default [`ReadLimits`]: no
 /// document tree, operations counted as they start, duplicate members refused.
-/// One element of a JSON form: its resource ID, status and body.
-type Entry = (Option<String>, Option<u16>, Bytes);
+/// One element of RingCentral's JSON forms, `[{"resourceId", "status", "body"}, ...]`. To read
+/// them as a stream of `Bytes`, under [`ReadLimits`]: `JsonReader::<_, Entry>::new(stream)`
+/// (each element comes out as an `Item::Op`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Entry {
+    /// The resource ID, when the element names one.
+    pub resource_id: Option<String>,
+    /// The status, in a response.
+    pub status: Option<u16>,
+    /// The body, as JSON text (empty when absent).
+    pub body: Bytes,
+}
+
+impl crate::batch::JsonOp for Entry {}
+
+impl crate::batch::formats::json::sealed::JsonOp for Entry {
+    // A bare array: no member names it.
+    const ARRAY: &'static str = "";
+
+    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
+        let e: JsonEntry<'_> = serde_json::from_slice(element)?;
+        Ok((
+            Entry {
+                resource_id: id_string(e.resource_id),
+                status: e.status,
+                body: e
+                    .body
+                    .map(|b| Bytes::copy_from_slice(b.get().as_bytes()))
+                    .unwrap_or_default(),
+            },
+            None,
+        ))
+    }
+
+    fn check(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn check_limits(&self, limits: &ReadLimits) -> Result<(), BatchError> {
+        crate::batch::model::limits::check_op(limits, &Default::default(), self.body.len(), 0)
+    }
+
+    fn to_json(&self, _group: Option<&str>) -> Result<String, BatchError> {
+        to_json(&Element {
+            resource_id: self.resource_id.as_deref(),
+            status: self.status,
+            body: raw_or_null(&self.body)?,
+        })
+    }
+}
 
 fn json_entries(body: &[u8]) -> Result<Vec<Entry>, BatchError> {
+    use crate::batch::formats::json::sealed::JsonOp as _;
     let mut out = Vec::new();
-    for_each_element(body, "", &ReadLimits::default(), |el, offset| {
-        let e: JsonEntry<'_> = serde_json::from_slice(el).map_err(|e| {
+    let limits = ReadLimits::default();
+    for_each_element(body, "", &limits, |el, offset| {
+        let (e, _) = Entry::parse(el).map_err(|e| {
             let kind = if e.to_string().starts_with("duplicate field") {
                 K::DuplicateMember
             } else {
@@ -268,11 +410,8 @@ fn json_entries(body: &[u8]) -> Result<Vec<Entry>, BatchError> {
                 .at_offset(offset)
                 .with_source(e)
         })?;
-        let body = e
-            .body
-            .map(|b| Bytes::copy_from_slice(b.get().as_bytes()))
-            .unwrap_or_default();
-        out.push((id_string(e.resource_id), e.status, body));
+        e.check_limits(&limits).map_err(|e| e.at_offset(offset))?;
+        out.push(e);
         Ok(())
     })?;
     Ok(out)
@@ -436,15 +575,22 @@ pub fn read_json_request(body: &[u8], path: &str) -> Result<Vec<(String, Bytes)>
     entries
         .into_iter()
         .enumerate()
-        .map(|(i, (resource_id, _, body))| {
-            let id = resource_id.or_else(|| ids.get(i).cloned()).ok_or_else(|| {
-                BatchError::new(
-                    K::Malformed,
-                    format!("element {} has no resourceId and the path no ID", i + 1),
-                )
-            })?;
-            Ok((id, body))
-        })
+        .map(
+            |(
+                i,
+                Entry {
+                    resource_id, body, ..
+                },
+            )| {
+                let id = resource_id.or_else(|| ids.get(i).cloned()).ok_or_else(|| {
+                    BatchError::new(
+                        K::Malformed,
+                        format!("element {} has no resourceId and the path no ID", i + 1),
+                    )
+                })?;
+                Ok((id, body))
+            },
+        )
         .collect()
 }
 
@@ -483,10 +629,10 @@ pub fn read_json_response(body: &[u8], status: u16) -> Result<Response, BatchErr
     }
     let results = json_entries(body)?
         .into_iter()
-        .map(|(resource_id, status, body)| ResourceResult {
-            resource_id: resource_id.unwrap_or_default(),
-            status: status.unwrap_or(0),
-            body,
+        .map(|e| ResourceResult {
+            resource_id: e.resource_id.unwrap_or_default(),
+            status: e.status.unwrap_or(0),
+            body: e.body,
             ..Default::default()
         })
         .collect();
