@@ -97,8 +97,9 @@ pub struct ExecOptions {
     /// Which operations references may name.
     pub refs: RefScope,
     /// Run each operation as it is read instead of reading and validating the whole batch
-    /// first (see the [module docs](self) for what a late read error then gives). Off by
-    /// default.
+    /// first. A read error after an operation has run is then never a whole-batch error: the
+    /// operations already run keep their responses, and the rest of the batch is answered by
+    /// one last `400` response without a Content-ID (see [`execute`]). Off by default.
     pub streaming: bool,
 }
 
@@ -242,6 +243,14 @@ impl<Svc: Service> Run<'_, Svc> {
 }
 
 /// Runs a batch request, read item by item from `items`, and returns the batch response.
+///
+/// By default the whole batch is read and validated first, within the readers'
+/// [`ReadLimits`](crate::batch::ReadLimits), and only then run: a malformed part late in the
+/// body is a whole-batch error before anything has had an effect. With
+/// [`ExecOptions::streaming`] each operation runs as soon as it is read; a read error after
+/// an operation has run gives one last `400` response without a Content-ID (a last
+/// `application/http` part in multipart, a last element without `id` in JSON) after the
+/// answers of the operations already run; before any has run it is the whole batch's error.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
