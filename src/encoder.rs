@@ -297,17 +297,17 @@ enum Where {
 /// writes, and allocates nothing.
 ///
 /// ```
-/// use batchpart::encoder::Encoder;
-/// use bytes::{BufMut, BytesMut};
+/// use batchpart::encoder::{Encoder, SliceWriter};
 ///
 /// let mut enc = Encoder::new(b"batch_1")?;
-/// let mut out = BytesMut::new();
+/// let mut buf = [0u8; 256]; // any `bytes::BufMut` too, with the `bytes` feature
+/// let mut out = SliceWriter::new(&mut buf);
 /// enc.part([("Content-Type", "application/http")], &mut out)?;
 /// enc.request_head(b"GET", b"/service/Customers", Some(b"HTTP/1.1"), [("Host", "host")], &mut out)?;
 /// // A body would be sent here, as it is.
 /// enc.finish(b"", &mut out)?;
 /// assert_eq!(
-///     &out[..],
+///     out.written(),
 ///     b"--batch_1\r\nContent-Type: application/http\r\n\r\n\
 ///       GET /service/Customers HTTP/1.1\r\nHost: host\r\n\r\n\r\n--batch_1--\r\n"
 /// );
