@@ -76,6 +76,12 @@ fn json(status: u16, body: String) -> ResponseOp {
         .with_body(body)
 }
 
+/// An OData error response.
+fn odata_error(status: u16, message: &str) -> ResponseOp {
+    let body = serde_json::json!({"error": {"code": status.to_string(), "message": message}});
+    json(status, body.to_string())
+}
+
 impl Db {
     fn handle(&self, req: http::Request<Bytes>) -> ResponseOp {
         let (set, key) = split_url(&req.uri().to_string());
@@ -106,22 +112,21 @@ impl Db {
                     .get(&set)
                     .map(|s| s.values().map(|(b, _)| b.clone()).collect())
                     .unwrap_or_default();
-                json(200, format!("{{\"value\":[{}]}}", rows.join(",")))
+                // Stored bodies are JSON text; one that is not is listed as a string.
+                let value: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|r| serde_json::from_str(r).unwrap_or_else(|_| r.clone().into()))
+                    .collect();
+                json(200, serde_json::json!({ "value": value }).to_string())
             }
             (m, Some(id)) => {
                 let Some((body, version)) = store.sets.get(&set).and_then(|s| s.get(&id)).cloned()
                 else {
-                    return json(
-                        404,
-                        "{\"error\":{\"code\":\"404\",\"message\":\"not found\"}}".into(),
-                    );
+                    return odata_error(404, "not found");
                 };
                 let etag = format!("W/\"{version}\"");
                 if if_match.as_ref().is_some_and(|m| m != "*" && *m != etag) {
-                    return json(
-                        412,
-                        "{\"error\":{\"code\":\"412\",\"message\":\"etag mismatch\"}}".into(),
-                    );
+                    return odata_error(412, "etag mismatch");
                 }
                 let rows = store.sets.entry(set).or_default();
                 match m {
@@ -140,16 +145,10 @@ impl Db {
                         rows.remove(&id);
                         ResponseOp::new(204)
                     }
-                    _ => json(
-                        405,
-                        "{\"error\":{\"code\":\"405\",\"message\":\"method not allowed\"}}".into(),
-                    ),
+                    _ => odata_error(405, "method not allowed"),
                 }
             }
-            _ => json(
-                405,
-                "{\"error\":{\"code\":\"405\",\"message\":\"method not allowed\"}}".into(),
-            ),
+            _ => odata_error(405, "method not allowed"),
         }
     }
 }
@@ -221,14 +220,8 @@ fn reply(status: u16, content_type: &str, body: Bytes) -> Response<Full<Bytes>> 
 }
 
 fn error(status: u16, e: &BatchError) -> Response<Full<Bytes>> {
-    let msg = serde_json::to_string(&e.to_string()).unwrap_or_default();
-    reply(
-        status,
-        "application/json",
-        Bytes::from(format!(
-            "{{\"error\":{{\"code\":\"{status}\",\"message\":{msg}}}}}"
-        )),
-    )
+    let body = serde_json::json!({"error": {"code": status.to_string(), "message": e.to_string()}});
+    reply(status, "application/json", Bytes::from(body.to_string()))
 }
 
 async fn route(
