@@ -1,0 +1,132 @@
+//! How a body is carried in JSON: JSON for JSON media types and when no content-type is
+//! given, a string for `text/*`, base64 otherwise.
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+
+use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::model::Headers;
+
+use super::{raw, to_json};
+
+/// Base64 bodies: written as base64url without padding (OData JSON Format); read in either
+/// alphabet, with or without padding, since Microsoft Graph's clients send standard base64.
+pub(crate) mod base64url {
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine;
+
+    const WRITE: GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    const LENIENT: GeneralPurposeConfig =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    const READ_URL: GeneralPurpose = GeneralPurpose::new(&URL_SAFE, LENIENT);
+    const READ_STANDARD: GeneralPurpose = GeneralPurpose::new(&STANDARD, LENIENT);
+
+    /// Encodes bytes as base64url without padding.
+    pub(crate) fn encode(data: &[u8]) -> String {
+        WRITE.encode(data)
+    }
+
+    /// Decodes base64url or standard base64, padded or not; `None` when it is neither.
+    pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
+        READ_URL
+            .decode(text)
+            .or_else(|_| READ_STANDARD.decode(text))
+            .ok()
+    }
+}
+
+/// How a body is carried in JSON, by its media type.
+pub(super) fn body_kind(headers: &Headers) -> BodyKind {
+    let ct = headers
+        .get_str("content-type")
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if essence.is_empty() {
+        BodyKind::Unknown
+    } else if essence == "application/json" || essence.ends_with("+json") {
+        BodyKind::Json
+    } else if essence.starts_with("text/") {
+        BodyKind::Text
+    } else {
+        BodyKind::Binary
+    }
+}
+
+#[derive(PartialEq)]
+pub(super) enum BodyKind {
+    Json,
+    Text,
+    Binary,
+    Unknown,
+}
+
+/// A body from its JSON form.
+pub(super) fn body_from_json(
+    raw: Option<&RawValue>,
+    headers: &Headers,
+) -> Result<Bytes, BatchError> {
+    let Some(raw) = raw else {
+        return Ok(Bytes::new());
+    };
+    let text = raw.get();
+    let as_string = || serde_json::from_str::<String>(text).ok();
+    Ok(match body_kind(headers) {
+        BodyKind::Json => Bytes::copy_from_slice(text.as_bytes()),
+        BodyKind::Text => Bytes::from(
+            as_string()
+                .ok_or_else(|| BatchError::new(K::Body, "a text/* body must be a JSON string"))?,
+        ),
+        BodyKind::Binary => {
+            let s = as_string().ok_or_else(|| {
+                BatchError::new(K::Body, "a binary body must be a base64url string")
+            })?;
+            Bytes::from(
+                base64url::decode(&s)
+                    .ok_or_else(|| BatchError::new(K::Body, "invalid base64url body"))?,
+            )
+        }
+        // Without a content-type the body is application/json (OData JSON Format 19.1).
+        BodyKind::Unknown => Bytes::copy_from_slice(text.as_bytes()),
+    })
+}
+
+/// A body in its JSON form: a JSON body as it is, text as a string, anything else
+/// base64url.
+pub(super) fn body_to_json(
+    body: &Bytes,
+    headers: &Headers,
+) -> Result<Option<Box<RawValue>>, BatchError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let kind = body_kind(headers);
+    if matches!(kind, BodyKind::Json | BodyKind::Unknown) {
+        if let Ok(v) = serde_json::from_slice::<&RawValue>(body) {
+            return Ok(Some(v.to_owned()));
+        }
+        if kind == BodyKind::Json {
+            return Err(BatchError::new(K::Body, "a JSON body is not valid JSON"));
+        }
+    }
+    let text = match (kind, core::str::from_utf8(body)) {
+        (BodyKind::Text, Ok(s)) => to_json(s)?,
+        _ => to_json(&base64url::encode(body))?,
+    };
+    raw(text).map(Some)
+}
+
+/// The headers to write: an untyped body that is not JSON needs a content-type to be read
+/// back as the bytes it is.
+pub(super) fn headers_for_body(headers: &Headers, body: &Bytes) -> Option<Headers> {
+    let untyped_binary = !body.is_empty()
+        && body_kind(headers) == BodyKind::Unknown
+        && serde_json::from_slice::<&RawValue>(body).is_err();
+    untyped_binary.then(|| {
+        let mut h = headers.clone();
+        h.push("content-type", "application/octet-stream");
+        h
+    })
+}

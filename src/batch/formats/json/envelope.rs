@@ -1,0 +1,412 @@
+//! The envelope of a JSON batch, read to the JSON grammar as bytes arrive.
+
+use serde_json::value::RawValue;
+
+use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::model::limits::ReadLimits;
+
+/// Reads the envelope of a JSON batch, `{"requests": [ {...}, ... ], ...}`, as bytes arrive,
+/// to the JSON grammar (RFC 8259): it hands out each element of the target array as soon as
+/// its closing brace arrives, for `serde_json` to parse, and checks everything around them
+/// itself. Other members' values are validated by `serde_json` and kept (they are small:
+/// `stop_on_error`). A member named twice, after unescaping, is an error: two parsers could
+/// read the document two ways. A UTF-8 BOM at the start is skipped (RFC 8259 section 8.1).
+#[derive(Debug)]
+pub(crate) struct Envelope {
+    state: Env,
+    /// The key or the value being captured.
+    buf: Vec<u8>,
+    /// Where the element being captured started: offset, line, column.
+    element_start: (u64, usize, usize),
+    /// A value being skipped: its nesting and string state.
+    skip: Skip,
+    keys: Vec<String>,
+    key: String,
+    extra: Vec<(String, Box<RawValue>)>,
+    offset: u64,
+    line: usize,
+    col: usize,
+    bom: u8,
+    limits: ReadLimits,
+    elements: usize,
+    /// The document is a bare array of elements (the target name is empty).
+    bare: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Env {
+    /// Before `{`, a BOM allowed at the very start.
+    Start,
+    /// After `{` or `,`: a key (or `}` right after `{`).
+    Key {
+        first: bool,
+    },
+    InKey,
+    Colon,
+    Value,
+    /// A value of another member.
+    Other,
+    /// The target member's value: `[` must follow.
+    Array,
+    /// In the target array: an element (or `]` right after `[`).
+    Element {
+        first: bool,
+    },
+    InElement,
+    AfterElement,
+    AfterValue,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Skip {
+    depth: u32,
+    in_str: bool,
+    esc: bool,
+    /// A number, `true`, `false` or `null`: ends at the next delimiter.
+    scalar: bool,
+}
+
+impl Skip {
+    /// Takes one byte of a value; true when the value is complete with it. A scalar is
+    /// complete before the delimiter that ends it, which the caller handles again.
+    fn take(&mut self, b: u8) -> Option<bool> {
+        if self.in_str {
+            if self.esc {
+                self.esc = false;
+            } else if b == b'\\' {
+                self.esc = true;
+            } else if b == b'"' {
+                self.in_str = false;
+                return Some(self.depth == 0);
+            }
+            return Some(false);
+        }
+        if self.scalar {
+            if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n') {
+                return None;
+            }
+            return Some(false);
+        }
+        match b {
+            b'"' => self.in_str = true,
+            b'{' | b'[' => self.depth += 1,
+            b'}' | b']' => {
+                self.depth = self.depth.saturating_sub(1);
+                return Some(self.depth == 0);
+            }
+            b' ' | b'\t' | b'\r' | b'\n' | b',' | b':' => {}
+            _ if self.depth == 0 => self.scalar = true,
+            _ => {}
+        }
+        Some(false)
+    }
+}
+
+/// What the envelope found in a chunk: an element's bytes, and where it started (offset,
+/// line, column).
+pub(crate) enum Found {
+    Element(Vec<u8>, (u64, usize, usize)),
+}
+
+impl Envelope {
+    pub(crate) fn new(limits: ReadLimits) -> Self {
+        Envelope {
+            state: Env::Start,
+            buf: Vec::new(),
+            element_start: (0, 1, 0),
+            skip: Skip::default(),
+            keys: Vec::new(),
+            key: String::new(),
+            extra: Vec::new(),
+            offset: 0,
+            line: 1,
+            col: 0,
+            bom: 0,
+            limits,
+            elements: 0,
+            bare: false,
+        }
+    }
+
+    fn syntax(&self, what: &str) -> BatchError {
+        BatchError::new(
+            K::Json,
+            format!("{what} at line {} column {}", self.line, self.col),
+        )
+        .at_offset(self.offset.saturating_sub(1))
+    }
+
+    /// A member's value, other than the target array's, as JSON text.
+    pub(crate) fn member(&self, name: &str) -> Option<&RawValue> {
+        self.extra
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| &**v)
+    }
+
+    /// Feeds bytes; complete elements and element starts go to `out`.
+    pub(crate) fn feed(
+        &mut self,
+        data: &[u8],
+        target: &str,
+        out: &mut Vec<Found>,
+    ) -> Result<(), BatchError> {
+        for &b in data {
+            self.offset += 1;
+            if b == b'\n' {
+                self.line += 1;
+                self.col = 0;
+            } else {
+                self.col += 1;
+            }
+            self.byte(b, target, out)?;
+        }
+        Ok(())
+    }
+
+    fn byte(&mut self, b: u8, target: &str, out: &mut Vec<Found>) -> Result<(), BatchError> {
+        let ws = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+        match self.state {
+            Env::Start => {
+                const BOM: &[u8] = b"\xEF\xBB\xBF";
+                let at = self.offset as usize - 1;
+                if at < BOM.len() && usize::from(self.bom) == at && b == BOM[at] {
+                    self.bom += 1;
+                } else if self.bom > 0 && usize::from(self.bom) < BOM.len() {
+                    return Err(self.syntax("an incomplete byte order mark"));
+                } else if b == b'{' && !target.is_empty() {
+                    self.state = Env::Key { first: true };
+                } else if b == b'[' && target.is_empty() {
+                    self.bare = true;
+                    self.state = Env::Element { first: true };
+                } else if !ws {
+                    return Err(self.syntax(if target.is_empty() {
+                        "expected ["
+                    } else {
+                        "expected {"
+                    }));
+                }
+            }
+            Env::Key { first } => match b {
+                b'"' => {
+                    self.buf.clear();
+                    self.buf.push(b);
+                    self.skip = Skip {
+                        in_str: true,
+                        ..Skip::default()
+                    };
+                    self.state = Env::InKey;
+                }
+                b'}' if first => self.state = Env::Done,
+                b'}' => return Err(self.syntax("a comma before }")),
+                _ if ws => {}
+                _ => return Err(self.syntax("expected a member name")),
+            },
+            Env::InKey => {
+                self.capture(b, self.limits.max_header_bytes, "a member name")?;
+                if self.skip.take(b) == Some(true) {
+                    let key: String = serde_json::from_slice(&self.buf)
+                        .map_err(|e| self.syntax("invalid member name").with_source(e))?;
+                    if self.keys.contains(&key) {
+                        return Err(BatchError::new(
+                            K::DuplicateMember,
+                            format!(
+                                "member \"{key}\" named twice (line {} column {})",
+                                self.line, self.col
+                            ),
+                        )
+                        .at_offset(self.offset - 1));
+                    }
+                    self.keys.push(key.clone());
+                    self.key = key;
+                    self.state = Env::Colon;
+                }
+            }
+            Env::Colon => match b {
+                b':' => {
+                    self.state = if self.key == target {
+                        Env::Array
+                    } else {
+                        Env::Value
+                    };
+                }
+                _ if ws => {}
+                _ => return Err(self.syntax("expected : after a member name")),
+            },
+            Env::Value => {
+                if !ws {
+                    self.buf.clear();
+                    self.skip = Skip::default();
+                    self.state = Env::Other;
+                    return self.byte_again(b, target, out);
+                }
+            }
+            Env::Other => match self.skip.take(b) {
+                None => {
+                    self.other_done()?;
+                    return self.byte_again(b, target, out);
+                }
+                Some(done) => {
+                    self.capture(b, self.limits.max_header_bytes, "a member's value")?;
+                    if done {
+                        self.other_done()?;
+                    }
+                }
+            },
+            Env::Array => match b {
+                b'[' => self.state = Env::Element { first: true },
+                _ if ws => {}
+                _ => return Err(self.syntax(&format!("\"{target}\" must be an array"))),
+            },
+            Env::Element { first } => match b {
+                b'{' => {
+                    // Counted as it starts, inside atomicity groups too.
+                    self.elements += 1;
+                    if self.elements > self.limits.max_operations {
+                        return Err(BatchError::new(
+                            K::TooManyOperations,
+                            format!("over max_operations ({})", self.limits.max_operations),
+                        )
+                        .at_op(self.elements - 1, None)
+                        .at_offset(self.offset - 1));
+                    }
+                    self.buf.clear();
+                    self.buf.push(b);
+                    self.skip = Skip {
+                        depth: 1,
+                        ..Skip::default()
+                    };
+                    self.element_start = (self.offset - 1, self.line, self.col);
+                    self.state = Env::InElement;
+                }
+                b']' if first => self.state = self.after_array(),
+                b']' => return Err(self.syntax("trailing comma")),
+                _ if ws => {}
+                _ => return Err(self.syntax("expected an object")),
+            },
+            Env::InElement => {
+                let max = self
+                    .limits
+                    .max_body_bytes
+                    .saturating_add(self.limits.max_header_bytes);
+                if self.buf.len() >= max {
+                    return Err(BatchError::new(
+                        K::BodyTooLarge,
+                        format!("an element is over max_body_bytes + max_header_bytes ({max})"),
+                    )
+                    .at_offset(self.offset - 1));
+                }
+                self.buf.push(b);
+                if self.skip.take(b) == Some(true) {
+                    // One exact copy; the buffer keeps its capacity for the next element.
+                    out.push(Found::Element(self.buf.to_vec(), self.element_start));
+                    self.buf.clear();
+                    self.state = Env::AfterElement;
+                }
+            }
+            Env::AfterElement => match b {
+                b',' => self.state = Env::Element { first: false },
+                b']' => self.state = self.after_array(),
+                _ if ws => {}
+                _ => return Err(self.syntax("expected , or ] (a missing comma?)")),
+            },
+            Env::AfterValue => match b {
+                b',' => self.state = Env::Key { first: false },
+                b'}' => self.state = Env::Done,
+                _ if ws => {}
+                _ => return Err(self.syntax("expected , or } (a missing comma?)")),
+            },
+            Env::Done => {
+                if !ws {
+                    return Err(self.syntax("text after the JSON document"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn after_array(&self) -> Env {
+        if self.bare {
+            Env::Done
+        } else {
+            Env::AfterValue
+        }
+    }
+
+    /// Handles `b` again in the state just entered (the first byte of a value, or the
+    /// delimiter that ended a scalar).
+    fn byte_again(&mut self, b: u8, target: &str, out: &mut Vec<Found>) -> Result<(), BatchError> {
+        self.byte(b, target, out)
+    }
+
+    fn capture(&mut self, b: u8, max: usize, what: &str) -> Result<(), BatchError> {
+        if self.buf.len() >= max {
+            return Err(BatchError::new(
+                K::HeaderTooLarge,
+                format!("{what} is over max_header_bytes ({max})"),
+            )
+            .at_offset(self.offset - 1));
+        }
+        self.buf.push(b);
+        Ok(())
+    }
+
+    /// A value of another member ended: it must be valid JSON on its own.
+    fn other_done(&mut self) -> Result<(), BatchError> {
+        let text = String::from_utf8(core::mem::take(&mut self.buf))
+            .map_err(|e| self.syntax("invalid UTF-8").with_source(e))?;
+        let v =
+            RawValue::from_string(text).map_err(|e| self.syntax("invalid value").with_source(e))?;
+        self.extra.push((core::mem::take(&mut self.key), v));
+        self.state = Env::AfterValue;
+        Ok(())
+    }
+
+    pub(crate) fn finish(&self, target: &str) -> Result<(), BatchError> {
+        if self.state != Env::Done {
+            return Err(self.syntax("unexpected end of the JSON document"));
+        }
+        if !self.bare && !self.keys.iter().any(|k| k == target) {
+            return Err(BatchError::new(
+                K::Malformed,
+                format!("no \"{target}\" array"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Reads a JSON document already in memory element by element, to the envelope's grammar and
+/// under the limits: `target` names the array member of the top-level object, or is empty for
+/// a document that is a bare array. Operations are counted as they start; `each` gets every
+/// element's bytes and start offset. Returns the envelope, for the other members.
+pub(crate) fn for_each_element(
+    body: &[u8],
+    target: &str,
+    limits: &ReadLimits,
+    mut each: impl FnMut(&[u8], u64) -> Result<(), BatchError>,
+) -> Result<Envelope, BatchError> {
+    if body.len() as u64 > limits.max_batch_bytes {
+        return Err(BatchError::new(
+            K::BatchTooLarge,
+            format!(
+                "the batch is over max_batch_bytes ({})",
+                limits.max_batch_bytes
+            ),
+        )
+        .at_offset(limits.max_batch_bytes));
+    }
+    let mut env = Envelope::new(*limits);
+    let mut found = Vec::new();
+    // Slices of 64 KiB: the elements found are handed out before more are split off.
+    for piece in body.chunks(64 * 1024) {
+        env.feed(piece, target, &mut found)?;
+        for f in found.drain(..) {
+            let Found::Element(bytes, (offset, _, _)) = f;
+            each(&bytes, offset)?;
+        }
+    }
+    env.finish(target)?;
+    Ok(env)
+}

@@ -1,0 +1,440 @@
+//! The OData JSON batch format (OData JSON Format section 19):
+//! `{"requests":[{"id","method","url","headers","body","atomicityGroup","dependsOn","if"}]}` and
+//! `{"responses":[{"id","status","headers","body","atomicityGroup"}]}`.
+//!
+//! The reader is incremental: the envelope (`envelope.rs`) is read to the JSON grammar as its
+//! bytes arrive, and each element of the array goes to `serde_json` as soon as it closes
+//! (`element.rs`), so the first request is out before the last has been read. Bodies
+//! (`body.rs`) are JSON for JSON media types and when no content-type is given (as the OData
+//! JSON format says), a string for `text/*`, and base64url otherwise; the writer adds
+//! `content-type: application/octet-stream` to an untyped body that is not JSON. Errors carry
+//! the line and column in the whole document, and its byte offset.
+
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use serde_json::value::RawValue;
+
+use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::model::limits::{check_op, Metered, ReadLimits};
+use crate::batch::model::validate::{ValidationOptions, Validator};
+use crate::batch::model::{Batch, Changeset, Item, RequestOp, ResponseOp};
+
+mod body;
+mod element;
+mod envelope;
+
+use body::body_from_json;
+use element::{
+    headers_from, id_of, JsonRequest, JsonResponse, OutHeaders, OutRequest, OutResponse, Payload,
+};
+pub(crate) use envelope::for_each_element;
+use envelope::{Envelope, Found};
+
+/// A value as JSON text, through serde.
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, BatchError> {
+    serde_json::to_string(v).map_err(|e| BatchError::new(K::Json, e.to_string()))
+}
+
+/// JSON text as a value that serializes as itself.
+pub(crate) fn raw(text: String) -> Result<Box<RawValue>, BatchError> {
+    RawValue::from_string(text).map_err(|e| BatchError::new(K::Json, e.to_string()))
+}
+
+/// An operation of a JSON batch: [`RequestOp`], [`ResponseOp`], or a dialect's own. Sealed:
+/// its methods are the crate's.
+pub trait JsonOp: sealed::JsonOp {}
+
+impl JsonOp for RequestOp {}
+impl JsonOp for ResponseOp {}
+
+pub(crate) mod sealed {
+    use super::*;
+
+    pub trait JsonOp: Sized {
+        /// The array's member name: `requests` or `responses`.
+        const ARRAY: &'static str;
+        /// Parses one array element; returns the op and its atomicity group.
+        fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error>;
+        /// Checks required members.
+        fn check(&self) -> Result<(), &'static str>;
+        /// Validates an item (requests only).
+        fn validate(_v: &mut Validator, _item: &Item<Self>) -> Result<(), BatchError> {
+            Ok(())
+        }
+        /// Checks the per-operation limits.
+        fn check_limits(&self, limits: &ReadLimits) -> Result<(), BatchError>;
+        /// The element as JSON text.
+        fn to_json(&self, group: Option<&str>) -> Result<String, BatchError>;
+    }
+}
+
+impl sealed::JsonOp for RequestOp {
+    const ARRAY: &'static str = "requests";
+
+    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
+        let r: JsonRequest = serde_json::from_slice(element)?;
+        let headers = headers_from(r.headers).map_err(serde::de::Error::custom)?;
+        let body = body_from_json(r.body, &headers).map_err(serde::de::Error::custom)?;
+        Ok((
+            RequestOp {
+                method: r.method.unwrap_or_default(),
+                url: r.url.unwrap_or_default(),
+                headers,
+                content_id: id_of(r.id),
+                body,
+                depends_on: r.depends_on,
+                if_condition: r.if_condition.map(|v| v.get().to_string()),
+            },
+            r.atomicity_group,
+        ))
+    }
+
+    fn check(&self) -> Result<(), &'static str> {
+        if self.method.is_empty() {
+            return Err("a request needs a method");
+        }
+        if self.url.is_empty() {
+            return Err("a request needs a url");
+        }
+        Ok(())
+    }
+
+    fn validate(v: &mut Validator, item: &Item<Self>) -> Result<(), BatchError> {
+        v.check(item)
+    }
+
+    fn check_limits(&self, limits: &ReadLimits) -> Result<(), BatchError> {
+        check_op(
+            limits,
+            &self.headers,
+            self.body.len(),
+            self.depends_on.len(),
+        )
+    }
+
+    fn to_json(&self, group: Option<&str>) -> Result<String, BatchError> {
+        let if_condition = self
+            .if_condition
+            .as_deref()
+            .map(serde_json::from_str::<&RawValue>)
+            .transpose()
+            .map_err(|e| BatchError::new(K::Body, e.to_string()))?;
+        let p = Payload::new(&self.headers, &self.body)?;
+        to_json(&OutRequest {
+            id: self.content_id.as_deref(),
+            atomicity_group: group,
+            depends_on: &self.depends_on,
+            method: &self.method,
+            url: &self.url,
+            if_condition,
+            headers: p.headers.as_ref().map(OutHeaders),
+            body: p.body.as_deref(),
+        })
+    }
+}
+
+impl sealed::JsonOp for ResponseOp {
+    const ARRAY: &'static str = "responses";
+
+    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
+        let r: JsonResponse = serde_json::from_slice(element)?;
+        let headers = headers_from(r.headers).map_err(serde::de::Error::custom)?;
+        let body = body_from_json(r.body, &headers).map_err(serde::de::Error::custom)?;
+        Ok((
+            ResponseOp {
+                status: r.status.unwrap_or(0),
+                headers,
+                content_id: id_of(r.id),
+                body,
+            },
+            r.atomicity_group,
+        ))
+    }
+
+    fn check(&self) -> Result<(), &'static str> {
+        if !(100..=999).contains(&self.status) {
+            return Err("a response needs a status");
+        }
+        Ok(())
+    }
+
+    fn check_limits(&self, limits: &ReadLimits) -> Result<(), BatchError> {
+        check_op(limits, &self.headers, self.body.len(), 0)
+    }
+
+    fn to_json(&self, group: Option<&str>) -> Result<String, BatchError> {
+        let p = Payload::new(&self.headers, &self.body)?;
+        to_json(&OutResponse {
+            id: self.content_id.as_deref(),
+            atomicity_group: group,
+            status: self.status,
+            headers: p.headers.as_ref().map(OutHeaders),
+            body: p.body.as_deref(),
+        })
+    }
+}
+
+/// Parses one element, reporting serde's position in document terms.
+fn parse_element<Op: JsonOp>(
+    bytes: &[u8],
+    (offset, line0, col0): (u64, usize, usize),
+    limits: &ReadLimits,
+) -> Result<(Op, Option<String>), BatchError> {
+    let start = (line0, col0);
+    let (op, group) = Op::parse(bytes).map_err(|e| {
+        let (line, col) = if e.line() <= 1 {
+            (start.0, start.1 + e.column().saturating_sub(1))
+        } else {
+            (start.0 + e.line() - 1, e.column())
+        };
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        let kind = if msg.starts_with("duplicate field") {
+            K::DuplicateMember
+        } else if e.is_syntax() || e.is_eof() {
+            K::Json
+        } else {
+            K::Malformed
+        };
+        BatchError::new(kind, format!("{msg} at line {line} column {col}"))
+            .at_offset(offset)
+            .with_source(e)
+    })?;
+    op.check().map_err(|m| {
+        BatchError::new(
+            K::Malformed,
+            format!("{m} (element at line {} column {})", start.0, start.1),
+        )
+        .at_offset(offset)
+    })?;
+    op.check_limits(limits).map_err(|e| e.at_offset(offset))?;
+    Ok((op, group))
+}
+
+/// Reads a JSON batch incrementally from a stream of `Bytes`; adjacent members of an
+/// atomicity group come out as one changeset.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use batchpart::batch::{Item, JsonReader, RequestOp};
+/// use bytes::Bytes;
+/// use futures_core::Stream;
+///
+/// let doc = r#"{"requests":[{"id":"1","method":"get","url":"/People"}]}"#;
+/// let mut items = JsonReader::<_, RequestOp>::new(batchpart::stream::iter([Ok::<_, std::io::Error>(Bytes::from(doc))]));
+/// // `items.next().await` with a `StreamExt`.
+/// let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut items).poll_next(cx)).await;
+/// let Some(Ok(Item::Op(op))) = next else { panic!() };
+/// assert_eq!(op.url, "/People");
+/// # }
+/// ```
+pub struct JsonReader<S, Op> {
+    inner: Metered<S>,
+    envelope: Envelope,
+    ready: std::collections::VecDeque<Found>,
+    group: Option<Changeset<Op>>,
+    out: std::collections::VecDeque<Item<Op>>,
+    validator: Option<Validator>,
+    limits: ReadLimits,
+    pending_error: Option<BatchError>,
+    inner_done: bool,
+    done: bool,
+}
+
+impl<S, Op> core::fmt::Debug for JsonReader<S, Op> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("JsonReader")
+            .field("envelope", &self.envelope)
+            .finish()
+    }
+}
+
+impl<S, E, Op> JsonReader<S, Op>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: core::fmt::Display,
+    Op: JsonOp,
+{
+    /// A reader over a stream of JSON bytes, with the default [`ReadLimits`].
+    pub fn new(inner: S) -> Self {
+        let limits = ReadLimits::default();
+        JsonReader {
+            inner: Metered::new(inner, limits.max_batch_bytes),
+            envelope: Envelope::new(limits),
+            ready: Default::default(),
+            group: None,
+            out: Default::default(),
+            validator: None,
+            limits,
+            pending_error: None,
+            inner_done: false,
+            done: false,
+        }
+    }
+
+    /// Reads under these limits (set before the first item is read).
+    pub fn limits(mut self, limits: ReadLimits) -> Self {
+        self.limits = limits;
+        self.inner = Metered::new(self.inner.into_inner(), limits.max_batch_bytes);
+        self.envelope = Envelope::new(limits);
+        self
+    }
+
+    /// Validates every item as it is read, with the JSON format's rules on.
+    pub fn validate(mut self, mut opts: ValidationOptions) -> Self {
+        opts.json = true;
+        self.validator = Some(Validator::new(opts));
+        self
+    }
+
+    /// Validates with these options exactly (a dialect without the OData JSON rules).
+    pub(crate) fn with_validator(mut self, v: Validator) -> Self {
+        self.validator = Some(v);
+        self
+    }
+
+    /// The value of another top-level member, once the document is read.
+    pub(crate) fn member(&self, name: &str) -> Option<&RawValue> {
+        self.envelope.member(name)
+    }
+
+    fn take(&mut self, found: Found) -> Result<(), BatchError> {
+        let Found::Element(bytes, start) = found;
+        let (op, group) = parse_element::<Op>(&bytes, start, &self.limits)?;
+        match (group, &mut self.group) {
+            (Some(g), Some(c)) if c.id.as_deref() == Some(g.as_str()) => c.ops.push(op),
+            (g, _) => {
+                if let Some(c) = self.group.take() {
+                    self.out.push_back(Item::Changeset(c));
+                }
+                match g {
+                    Some(g) => {
+                        self.group = Some(Changeset {
+                            id: Some(g),
+                            ops: vec![op],
+                        })
+                    }
+                    None => self.out.push_back(Item::Op(op)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S, E, Op> Stream for JsonReader<S, Op>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: core::fmt::Display,
+    Op: JsonOp + Unpin,
+{
+    type Item = Result<Item<Op>, BatchError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(item) = this.out.pop_front() {
+                if let Some(v) = &mut this.validator {
+                    if let Err(e) = Op::validate(v, &item) {
+                        this.done = true;
+                        this.out.clear();
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
+                return Poll::Ready(Some(Ok(item)));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            if let Some(found) = this.ready.pop_front() {
+                if let Err(e) = this.take(found) {
+                    this.ready.clear();
+                    this.inner_done = true;
+                    this.pending_error = Some(e);
+                }
+                continue;
+            }
+            // Items completed before an error come out first, then the error.
+            if let Some(e) = this.pending_error.take() {
+                this.done = true;
+                return Poll::Ready(Some(Err(e)));
+            }
+            if this.inner_done {
+                match this.envelope.finish(Op::ARRAY) {
+                    Err(e) => this.pending_error = Some(e),
+                    Ok(()) => match this.group.take() {
+                        Some(c) => this.out.push_back(Item::Changeset(c)),
+                        None => this.done = true,
+                    },
+                }
+                continue;
+            }
+            match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => this.inner_done = true,
+                Poll::Ready(Some(Err(e))) => {
+                    this.inner_done = true;
+                    this.pending_error = Some(e.into_batch_error());
+                }
+                Poll::Ready(Some(Ok(chunk))) => {
+                    let mut out = Vec::new();
+                    let r = this.envelope.feed(&chunk, Op::ARRAY, &mut out);
+                    this.ready.extend(out);
+                    if let Err(e) = r {
+                        this.inner_done = true;
+                        this.pending_error = Some(e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads a whole JSON batch that is already in memory.
+pub fn read_json<Op: JsonOp + Unpin>(
+    body: Bytes,
+    validation: Option<ValidationOptions>,
+) -> Result<Batch<Op>, BatchError> {
+    let mut r =
+        JsonReader::<_, Op>::new(crate::stream::iter([Ok::<_, core::convert::Infallible>(
+            body,
+        )]));
+    if let Some(v) = validation {
+        r = r.validate(v);
+    }
+    let mut items = Vec::new();
+    while let Some(item) = crate::block::next(&mut r) {
+        items.push(item?);
+    }
+    Ok(Batch { items })
+}
+
+/// Writes a batch in the JSON format, members and headers in model order, JSON bodies as
+/// their own text. Changesets become atomicity groups (named by their id, or `g1`, `g2`...
+/// when they have none); an empty changeset has no JSON form and is left out.
+///
+/// ```
+/// use batchpart::batch::{write_json, Batch, Item, RequestOp};
+/// let batch = Batch { items: vec![Item::Op(RequestOp::new("GET", "People").with_content_id("r1"))] };
+/// assert_eq!(write_json(&batch).unwrap(), r#"{"requests":[{"id":"r1","method":"GET","url":"People"}]}"#);
+/// ```
+pub fn write_json<Op: JsonOp>(batch: &Batch<Op>) -> Result<String, BatchError> {
+    let mut arr = Vec::new();
+    for (n, item) in batch.items.iter().enumerate() {
+        match item {
+            Item::Op(op) => arr.push(raw(op.to_json(None)?)?),
+            Item::Changeset(c) => {
+                let name = c.id.clone().unwrap_or_else(|| format!("g{}", n + 1));
+                for op in &c.ops {
+                    arr.push(raw(op.to_json(Some(&name))?)?);
+                }
+            }
+        }
+    }
+    let mut doc = std::collections::BTreeMap::new();
+    doc.insert(Op::ARRAY, arr);
+    to_json(&doc)
+}
