@@ -16,86 +16,17 @@ use crate::content_type::ContentType;
 use crate::decoder::MAX_DEPTH;
 use crate::http::is_token;
 
-/// What the encoder refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EncodeErrorKind {
-    /// The boundary is not 1 to 70 RFC 2046 characters without a trailing space, or a nested
-    /// boundary equals or prefixes an enclosing one.
-    InvalidBoundary,
-    /// A header name is not an RFC 9110 token.
-    InvalidHeaderName,
-    /// A header value holds CR, LF, NUL or another control character (header injection).
-    InvalidHeaderValue,
-    /// A method is not a token.
-    InvalidMethod,
-    /// A request target is empty or holds a control character (or a space, unless allowed).
-    InvalidTarget,
-    /// The [`Sink`] has not the room for this write; nothing was written.
-    NeedsRoom,
-    /// A version is not `HTTP/d.d`.
-    InvalidVersion,
-    /// A status is outside 100..=999, or a reason phrase holds a control character.
-    InvalidStatus,
-    /// A nested close without a nested open, or `finish` with changesets still open.
-    Unbalanced,
-    /// Nesting deeper than [`MAX_DEPTH`].
-    NestingTooDeep,
-    /// Output after the close delimiter, or a preamble after the first part.
-    OutOfOrder,
-    /// A body, preamble or epilogue holds a line that starts with a delimiter, or a header
-    /// name or method would start a line with one.
-    BoundaryInBody,
-    /// A caller-supplied `Content-Type` names another boundary than the one given.
-    ContentTypeMismatch,
-    /// A body stream was given where only whole bodies can be written.
-    StreamingBody,
-}
+mod error;
+mod sink;
+mod values;
 
-/// An encoder error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EncodeError {
-    kind: EncodeErrorKind,
-}
-
-impl EncodeError {
-    pub(crate) fn new(kind: EncodeErrorKind) -> Self {
-        EncodeError { kind }
-    }
-    /// What was refused.
-    pub fn kind(&self) -> EncodeErrorKind {
-        self.kind
-    }
-}
-
-impl core::fmt::Display for EncodeError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let s = match self.kind {
-            EncodeErrorKind::InvalidBoundary => "invalid boundary",
-            EncodeErrorKind::InvalidHeaderName => "invalid header name",
-            EncodeErrorKind::InvalidHeaderValue => "invalid header value (CR, LF, NUL or control)",
-            EncodeErrorKind::InvalidMethod => "invalid method",
-            EncodeErrorKind::InvalidTarget => "invalid request target",
-            EncodeErrorKind::InvalidVersion => "invalid HTTP version",
-            EncodeErrorKind::InvalidStatus => "invalid status or reason",
-            EncodeErrorKind::Unbalanced => "unbalanced multipart nesting",
-            EncodeErrorKind::NestingTooDeep => "nesting too deep",
-            EncodeErrorKind::OutOfOrder => "output out of order",
-            EncodeErrorKind::BoundaryInBody => "delimiter found in content",
-            EncodeErrorKind::ContentTypeMismatch => "content-type names another boundary",
-            EncodeErrorKind::StreamingBody => "streaming body needs the stream output",
-            EncodeErrorKind::NeedsRoom => "the output needs more room",
-        };
-        f.write_str(s)
-    }
-}
-
+use error::err;
+pub use error::{EncodeError, EncodeErrorKind};
+use sink::{Adapter, Count};
+pub use sink::{Sink, SliceWriter};
+pub use values::canonical_reason;
 #[cfg(feature = "std")]
-impl std::error::Error for EncodeError {}
-
-fn err<T>(kind: EncodeErrorKind) -> Result<T, EncodeError> {
-    Err(EncodeError::new(kind))
-}
+pub use values::random_boundary;
 
 /// Encoder options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -103,56 +34,6 @@ pub struct EncoderConfig {
     /// Accept raw spaces in request targets (OData clients send `$filter=a eq b` unescaped).
     /// Off by default: a target with a space is refused.
     pub allow_spaces_in_target: bool,
-}
-
-/// The canonical reason phrase of a status code (RFC 9110 and the common WebDAV ones).
-pub fn canonical_reason(status: u16) -> Option<&'static str> {
-    Some(match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        203 => "Non-Authoritative Information",
-        204 => "No Content",
-        205 => "Reset Content",
-        206 => "Partial Content",
-        207 => "Multi-Status",
-        300 => "Multiple Choices",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        412 => "Precondition Failed",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        416 => "Range Not Satisfiable",
-        417 => "Expectation Failed",
-        422 => "Unprocessable Content",
-        424 => "Failed Dependency",
-        428 => "Precondition Required",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => return None,
-    })
 }
 
 fn check_name(n: &[u8]) -> Result<(), EncodeError> {
@@ -173,100 +54,6 @@ fn check_value(v: &[u8]) -> Result<(), EncodeError> {
 
 fn is_version(v: &[u8]) -> bool {
     matches!(v, [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit())
-}
-
-/// Where the encoder writes.
-pub trait Sink {
-    /// How many more bytes fit.
-    fn room(&self) -> usize;
-    /// Appends `bytes`; the encoder checks [`room`](Self::room) first.
-    fn put(&mut self, bytes: &[u8]);
-}
-
-#[cfg(feature = "bytes")]
-impl<B: bytes::BufMut + ?Sized> Sink for B {
-    fn room(&self) -> usize {
-        self.remaining_mut()
-    }
-    fn put(&mut self, bytes: &[u8]) {
-        self.put_slice(bytes)
-    }
-}
-
-/// A [`Sink`] over a caller's buffer, for targets without `alloc`: [`len`](Self::len) is
-/// what was written so far.
-///
-/// ```
-/// use batchpart::encoder::{EncodeErrorKind, Encoder, SliceWriter};
-///
-/// let mut enc = Encoder::new(b"b")?;
-/// let mut small = [0u8; 8];
-/// let mut out = SliceWriter::new(&mut small);
-/// // Not enough room: nothing written, nothing changed.
-/// let e = enc.part([("Content-Type", "text/plain")], &mut out).unwrap_err();
-/// assert_eq!((e.kind(), out.len()), (EncodeErrorKind::NeedsRoom, 0));
-/// let mut buf = [0u8; 64];
-/// let mut out = SliceWriter::new(&mut buf);
-/// enc.part([("Content-Type", "text/plain")], &mut out)?;
-/// assert_eq!(out.written(), b"--b\r\nContent-Type: text/plain\r\n\r\n");
-/// # Ok::<(), batchpart::encoder::EncodeError>(())
-/// ```
-#[derive(Debug)]
-pub struct SliceWriter<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl<'a> SliceWriter<'a> {
-    /// Writes into `buf` from its start.
-    pub fn new(buf: &'a mut [u8]) -> Self {
-        SliceWriter { buf, len: 0 }
-    }
-
-    /// The bytes written so far.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True when nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// What was written.
-    pub fn written(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    /// Forgets what was written (after the caller sent it), to write from the start again.
-    pub fn clear(&mut self) {
-        self.len = 0;
-    }
-}
-
-impl Sink for SliceWriter<'_> {
-    fn room(&self) -> usize {
-        self.buf.len() - self.len
-    }
-    fn put(&mut self, bytes: &[u8]) {
-        let end = self.len + bytes.len();
-        if let Some(dst) = self.buf.get_mut(self.len..end) {
-            dst.copy_from_slice(bytes);
-            self.len = end;
-        }
-    }
-}
-
-/// Counts what a write would take.
-struct Count(usize);
-
-impl Sink for Count {
-    fn room(&self) -> usize {
-        usize::MAX
-    }
-    fn put(&mut self, bytes: &[u8]) {
-        self.0 += bytes.len();
-    }
 }
 
 fn put_headers<H, N, V>(buf: &mut dyn Sink, headers: H)
@@ -797,18 +584,6 @@ impl Encoder {
     }
 }
 
-/// A `?Sized` sink seen as a `dyn Sink`.
-struct Adapter<'s, S: ?Sized>(&'s mut S);
-
-impl<S: Sink + ?Sized> Sink for Adapter<'_, S> {
-    fn room(&self) -> usize {
-        self.0.room()
-    }
-    fn put(&mut self, bytes: &[u8]) {
-        self.0.put(bytes)
-    }
-}
-
 /// Writes `multipart/<subtype>; boundary=<b>` with the boundary quoted when it must be. A
 /// sink without the room gets nothing.
 pub fn write_content_type<S: Sink + ?Sized>(boundary: &[u8], subtype: &str, dst: &mut S) {
@@ -830,33 +605,6 @@ fn content_type_into(boundary: &[u8], subtype: &str, buf: &mut dyn Sink) {
     } else {
         buf.put(boundary);
     }
-}
-
-/// A fresh boundary, `batch_` and 32 hex digits: 128 bits from the operating system's
-/// randomness, through the random keys of `std`'s `RandomState` (SipHash keyed from the OS at
-/// thread start), so that no dependency is needed. Predictable boundaries let an attacker who
-/// controls a body smuggle parts (form-data's CVE-2025-7783).
-///
-/// ```
-/// let a = batchpart::encoder::random_boundary();
-/// let b = batchpart::encoder::random_boundary();
-/// assert_ne!(a, b);
-/// assert!(batchpart::validate_boundary(a.as_bytes()).is_ok());
-/// ```
-#[cfg(feature = "std")]
-pub fn random_boundary() -> std::string::String {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let word = |salt: u64| {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u64(n);
-        h.write_u64(salt);
-        h.finish()
-    };
-    std::format!("batch_{:016x}{:016x}", word(0x9e37_79b9), word(0x7f4a_7c15))
 }
 
 #[cfg(test)]
