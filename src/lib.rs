@@ -154,8 +154,9 @@
 //! let answer = Bytes::from_static(b"--r\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n\
 //!     HTTP/1.1 200 OK\r\n\r\n[]\r\n--r--");
 //! let response = read_multipart::<ResponseOp>(answer, b"multipart/mixed; boundary=r", None)?;
-//! let Item::Op(first) = &response.items[0] else { panic!() };
-//! assert_eq!((first.status, first.content_id.as_deref()), (200, Some("1")));
+//! // Pair each answer with its request: by Content-ID, by position where ids were dropped.
+//! let pairs = batchpart::batch::correlate(&batch, &response);
+//! assert_eq!(pairs.pairs[0].response.map(|(_, r)| r.status), Some(200));
 //! # Ok(()) }
 //! # #[cfg(not(feature = "batch"))] fn main() {}
 //! ```

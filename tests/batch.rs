@@ -1002,3 +1002,66 @@ fn header_values_go_in_and_come_out_byte_for_byte() {
         BatchErrorKind::DuplicateMember
     );
 }
+
+#[test]
+fn correlation_pairs_answers_across_formats_and_changesets() {
+    // A multipart request with a changeset, answered in JSON-like order by a server that
+    // wraps ids in Google's `response-` form, fails the changeset (one answer), and adds an
+    // answer nobody asked for.
+    let body = close(&[
+        http_part("Content-ID: <a>\r\n", "GET /a HTTP/1.1", "", ""),
+        changeset(&[
+            http_part("Content-ID: 1\r\n", "POST /x HTTP/1.1", "", "{}"),
+            http_part(
+                "Content-ID: 2\r\n",
+                "PATCH $1 HTTP/1.1",
+                "If-Match: $1\r\n",
+                "{}",
+            ),
+        ]),
+    ]);
+    let requests = mp(&body).unwrap();
+    let responses = Batch {
+        items: vec![
+            Item::Op(ResponseOp::new(200).with_content_id(Some("<response-a>".into()))),
+            Item::Changeset(Changeset {
+                id: None,
+                ops: vec![ResponseOp::new(400).with_content_id(Some("2".into()))],
+            }),
+            Item::Op(ResponseOp::new(500).with_content_id(Some("zzz".into()))),
+        ],
+    };
+    let c = correlate(&requests, &responses);
+    let statuses: Vec<Option<u16>> = c
+        .pairs
+        .iter()
+        .map(|p| p.response.map(|(_, r)| r.status))
+        .collect();
+    assert_eq!(statuses, [Some(200), None, Some(400)]);
+    assert!(c
+        .pairs
+        .iter()
+        .all(|p| p.matched_by != Some(MatchedBy::Position)));
+    assert_eq!(c.unanswered().map(|p| p.request.0).collect::<Vec<_>>(), [1]);
+    assert_eq!(
+        c.unmatched_responses
+            .iter()
+            .map(|(j, _)| *j)
+            .collect::<Vec<_>>(),
+        [2]
+    );
+    // The PATCH refers to the POST by `$1`, in its URL and its If-Match.
+    assert_eq!(c.references[2], [1, 1]);
+    // JSON ids, and a server that dropped them: position.
+    let json = r#"{"requests":[{"id":"r1","method":"get","url":"/a"},{"id":"r2","method":"get","url":"/b"}]}"#;
+    let requests = read_json::<RequestOp>(Bytes::from(json), None).unwrap();
+    let responses = read_json::<ResponseOp>(
+        Bytes::from(r#"{"responses":[{"status":200},{"id":"r2","status":404}]}"#),
+        None,
+    )
+    .unwrap();
+    let c = correlate(&requests, &responses);
+    assert_eq!(c.pairs[0].matched_by, Some(MatchedBy::Position));
+    assert_eq!(c.pairs[1].matched_by, Some(MatchedBy::ContentId));
+    assert_eq!(c.pairs[1].response.unwrap().1.status, 404);
+}

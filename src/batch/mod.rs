@@ -37,6 +37,7 @@ pub use formats::json::{read_json, write_json, JsonOp, JsonReader};
 pub use formats::multipart::{
     read_multipart, write_multipart, MultipartReader, Operation, WriteOp,
 };
+pub use model::correlate::{correlate, Correlation, MatchedBy, Pair};
 pub use model::exec::{execute, service_fn, ExecOptions, RefScope, Service, ServiceFn};
 pub use model::limits::ReadLimits;
 pub use model::prefer::Preferences;
