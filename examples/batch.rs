@@ -20,7 +20,8 @@
 //! the limits, not the file. `--max-operations N`, `--max-body-bytes N`, `--max-batch-bytes N`
 //! and `--max-header-bytes N` set the readers' [`ReadLimits`] (defaults: 1,000 operations,
 //! 16 MiB per body, 64 MiB per batch, 16 KiB of headers per operation); a payload over one
-//! exits 1 with an error that names it. The JSON `/batch` and RingCentral readers take a
+//! exits 1 with an error that names it. `--odata-version 2.0|3.0|4.0|4.01` (default 4.01)
+//! chooses the validation rules: 2.0 and 3.0 changesets need no Content-ID. The JSON `/batch` and RingCentral readers take a
 //! buffer: for them the input is gathered up to `--max-batch-bytes` and refused past it.
 
 use std::io::Read;
@@ -28,7 +29,7 @@ use std::process::ExitCode;
 
 use batchpart::batch::{
     creatio, json_batch, normalize_content_id, ringcentral, Batch, BatchError, BatchErrorKind,
-    Headers, Item, JsonReader, MultipartReader, ReadLimits, RequestOp, ResponseOp,
+    Headers, Item, JsonReader, MultipartReader, ODataVersion, ReadLimits, RequestOp, ResponseOp,
     ValidationOptions,
 };
 use bytes::Bytes;
@@ -234,7 +235,7 @@ fn bounded(chunks: Chunks, limits: &ReadLimits) -> Result<Vec<u8>, BatchError> {
 
 const USAGE: &str = "usage: batch parse [--dialect odata|ringcentral|json-batch|ucwa|creatio] \
 [--content-type CT] [--path P] [--chunk N] [--max-operations N] [--max-body-bytes N] \
-[--max-batch-bytes N] [--max-header-bytes N] [FILE|-]";
+[--max-batch-bytes N] [--max-header-bytes N] [--odata-version 2.0|3.0|4.0|4.01] [FILE|-]";
 
 fn parse(args: &[String]) -> Result<String, BatchError> {
     let usage = || BatchError::new(BatchErrorKind::Malformed, USAGE);
@@ -243,6 +244,7 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
     let mut path = String::new();
     let mut file: Option<&str> = None;
     let mut chunk = 65536usize;
+    let mut version = ODataVersion::V4_01;
     let mut limits = ReadLimits::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -260,6 +262,15 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
             "--max-body-bytes" => limits.max_body_bytes = number()? as usize,
             "--max-batch-bytes" => limits.max_batch_bytes = number()?,
             "--max-header-bytes" => limits.max_header_bytes = number()? as usize,
+            "--odata-version" => {
+                let v = it.next().ok_or_else(usage)?;
+                version = ODataVersion::from_headers(Some(v), None).ok_or_else(|| {
+                    BatchError::new(
+                        BatchErrorKind::Malformed,
+                        format!("--odata-version takes 2.0, 3.0, 4.0 or 4.01, not {v}"),
+                    )
+                })?;
+            }
             f if file.is_none() && !f.starts_with("--") || f == "-" => file = Some(f),
             _ => return Err(usage()),
         }
@@ -322,6 +333,7 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
             ValidationOptions::default()
         };
         v.json = true;
+        v.version = version;
         return Ok(if is_response(&sniffed, true, None) {
             print(
                 "response",
@@ -363,7 +375,8 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
         "ucwa" => None,
         "creatio" => Some(creatio::validation()),
         _ => Some(ValidationOptions::default()),
-    };
+    }
+    .map(|v| ValidationOptions { version, ..v });
     Ok(if response {
         let r =
             MultipartReader::<_, ResponseOp>::new(stream(chunks), ct.as_bytes())?.limits(limits);

@@ -196,3 +196,32 @@ fn limits_and_chunks() {
     assert_eq!(code, 1);
     assert!(err.contains("max_batch_bytes"), "{err}");
 }
+
+#[test]
+fn odata_version_chooses_the_rules() {
+    // What pyodata and SAP's V2 services send: changeset operations without Content-ID.
+    let body = "--batch_1\r\nContent-Type: multipart/mixed; boundary=changeset_1\r\n\r\n\
+--changeset_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n\
+POST /Employees HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{}\r\n--changeset_1--\r\n\
+--batch_1--\r\n";
+    let (code, _, err) = run(&["parse", "-"], Some(body.as_bytes()));
+    assert_eq!(code, 1);
+    assert!(err.contains("missing-content-id"), "{err}");
+    for v in ["2.0", "3.0"] {
+        let (code, out, err) = run(&["parse", "--odata-version", v, "-"], Some(body.as_bytes()));
+        assert_eq!(code, 0, "{v}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["items"][0]["changeset"][0]["content_id"], Value::Null);
+    }
+    let (code, _, _) = run(
+        &["parse", "--odata-version", "4.0", "-"],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(code, 1);
+    let (code, _, err) = run(
+        &["parse", "--odata-version", "5", "-"],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("--odata-version takes"), "{err}");
+}

@@ -8,14 +8,60 @@ use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::model::normalize_content_id;
 use crate::batch::model::{Item, RequestOp};
 
-/// The OData version whose rules apply where 4.0 and 4.01 differ.
+/// The OData version whose rules apply where the versions differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ODataVersion {
-    /// Content-IDs unique within their changeset.
+    /// OData 2.0 (pyodata, SAP's V2 services): changeset operations need no Content-ID;
+    /// Content-IDs unique within their changeset; the batch is answered `202 Accepted`.
+    V2_0,
+    /// OData 3.0: as 2.0.
+    V3_0,
+    /// Content-IDs required in changesets, unique within their changeset.
     V4_0,
-    /// Content-IDs unique across the whole batch.
+    /// Content-IDs required in changesets, unique across the whole batch.
     #[default]
     V4_01,
+}
+
+impl ODataVersion {
+    /// The version a request names, from `OData-Version` or, for 2.0 and 3.0,
+    /// `DataServiceVersion` (with its `;NetFx` suffix); `None` for anything else.
+    ///
+    /// ```
+    /// use batchpart::batch::ODataVersion;
+    /// assert_eq!(ODataVersion::from_headers(None, Some("2.0;NetFx")), Some(ODataVersion::V2_0));
+    /// assert_eq!(ODataVersion::from_headers(Some("4.0"), Some("3.0")), Some(ODataVersion::V4_0));
+    /// assert_eq!(ODataVersion::from_headers(None, None), None);
+    /// ```
+    pub fn from_headers(
+        odata_version: Option<&str>,
+        data_service_version: Option<&str>,
+    ) -> Option<Self> {
+        let parse = |v: &str| match v.split(';').next().unwrap_or("").trim() {
+            "2.0" => Some(ODataVersion::V2_0),
+            "3.0" => Some(ODataVersion::V3_0),
+            "4.0" => Some(ODataVersion::V4_0),
+            "4.01" => Some(ODataVersion::V4_01),
+            _ => None,
+        };
+        odata_version
+            .and_then(parse)
+            .or_else(|| data_service_version.and_then(parse))
+    }
+
+    /// The status of a batch response in this version: `202 Accepted` for 2.0 and 3.0,
+    /// `200 OK` for 4.x.
+    pub fn batch_status(self) -> u16 {
+        match self {
+            ODataVersion::V2_0 | ODataVersion::V3_0 => 202,
+            ODataVersion::V4_0 | ODataVersion::V4_01 => 200,
+        }
+    }
+
+    /// Whether every changeset operation needs a Content-ID (4.x).
+    fn requires_content_ids(self) -> bool {
+        matches!(self, ODataVersion::V4_0 | ODataVersion::V4_01)
+    }
 }
 
 /// Headers a batch operation must not carry (OData 4.01, 11.7.2): authorization belongs to
@@ -166,7 +212,7 @@ impl Validator {
                         "a changeset holds no GET",
                     ));
                 }
-                if op.content_id.is_none() {
+                if op.content_id.is_none() && self.opts.version.requires_content_ids() {
                     return Err(err(
                         K::MissingContentId,
                         index,
@@ -177,10 +223,13 @@ impl Validator {
             }
             if let Some(id) = op.content_id.as_deref().map(normalize_content_id) {
                 let dup = match (self.opts.version, item) {
-                    (ODataVersion::V4_0, Item::Changeset(_)) => {
-                        !changeset_ids.insert(id.to_string())
+                    (
+                        ODataVersion::V2_0 | ODataVersion::V3_0 | ODataVersion::V4_0,
+                        Item::Changeset(_),
+                    ) => !changeset_ids.insert(id.to_string()),
+                    (ODataVersion::V2_0 | ODataVersion::V3_0 | ODataVersion::V4_0, Item::Op(_)) => {
+                        false
                     }
-                    (ODataVersion::V4_0, Item::Op(_)) => false,
                     (ODataVersion::V4_01, _) => self.ids.contains(id),
                 };
                 if self.opts.unique_content_ids && (dup || self.opts.json && self.ids.contains(id))
