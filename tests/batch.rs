@@ -1065,3 +1065,41 @@ fn correlation_pairs_answers_across_formats_and_changesets() {
     assert_eq!(c.pairs[1].matched_by, Some(MatchedBy::ContentId));
     assert_eq!(c.pairs[1].response.unwrap().1.status, 404);
 }
+
+#[test]
+fn a_content_id_comes_back_where_it_was_sent() {
+    // Creatio and OData 2.0/3.0 clients carry it inside the embedded head; 4.0 clients in the
+    // MIME part header. Each answer carries it in the same place, once.
+    let body = close(&[
+        http_part("", "GET /inside HTTP/1.1", "Content-ID: in-1\r\n", ""),
+        http_part("Content-ID: part-2\r\n", "GET /part HTTP/1.1", "", ""),
+    ]);
+    let requests = mp(&body).unwrap();
+    let ops: Vec<&RequestOp> = requests.items.iter().flat_map(|i| i.ops()).collect();
+    assert_eq!(ops[0].content_id.as_deref(), Some("in-1"));
+    assert_eq!(
+        ops[0].headers.get("content-id"),
+        None,
+        "kept once, as the op's Content-ID"
+    );
+    let reader = MultipartReader::<_, RequestOp>::new(
+        iter([Ok::<_, std::io::Error>(Bytes::from(body))]),
+        b"multipart/mixed; boundary=b",
+    )
+    .unwrap();
+    let mut svc = service_fn(|_op: RequestOp| async { ResponseOp::new(200) });
+    let resp = block_on(execute(reader, &mut svc, ExecOptions::default())).unwrap();
+    let (_, wire) = write_multipart(&resp, b"r").unwrap();
+    let text = String::from_utf8(wire.into_bytes().to_vec()).unwrap();
+    let parts: Vec<&str> = text
+        .split("--r")
+        .filter(|p| p.contains("HTTP/1.1"))
+        .collect();
+    // Inside: after the status line, not among the MIME headers.
+    let (mime, head) = parts[0].split_once("HTTP/1.1 200 OK").unwrap();
+    assert!(!mime.contains("Content-ID"), "{text}");
+    assert_eq!(head.matches("Content-ID: in-1").count(), 1, "{text}");
+    let (mime, head) = parts[1].split_once("HTTP/1.1 200 OK").unwrap();
+    assert!(mime.contains("Content-ID: part-2"), "{text}");
+    assert!(!head.contains("Content-ID"), "{text}");
+}

@@ -85,6 +85,7 @@ impl From<http::Response<Bytes>> for ResponseOp {
             status: parts.status.as_u16(),
             headers: from_header_map(&parts.headers),
             content_id: None,
+            content_id_in: Default::default(),
             body,
         }
     }

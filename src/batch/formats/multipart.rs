@@ -15,7 +15,7 @@ use crate::batch::model::{
     latin1, unlatin1, Batch, Changeset, Headers, Item, RequestOp, ResponseOp,
 };
 use crate::stream::{HttpHead, HttpKind, PartEvent, PartStream, StreamError};
-use crate::writer::{Encoded, Writer};
+use crate::writer::{ContentIdIn, Encoded, Writer};
 use crate::Config;
 
 /// An operation the multipart reader can build from an `application/http` part:
@@ -39,7 +39,7 @@ pub(crate) mod sealed {
         /// MIME part header wins over the embedded one) and the body.
         fn from_http(
             head: &HttpHead,
-            content_id: Option<String>,
+            content_id: (Option<String>, ContentIdIn),
             body: Bytes,
         ) -> Result<Self, BatchError>;
 
@@ -58,9 +58,14 @@ pub(crate) mod sealed {
     }
 }
 
-fn headers_of(h: &HttpHead) -> Headers {
+/// The embedded headers; a Content-ID carried only there is the op's `content_id`, kept
+/// out of its headers so that it is written back once, in its place.
+fn headers_of(h: &HttpHead, content_id_in: ContentIdIn) -> Headers {
     h.headers()
         .iter()
+        .filter(|h| {
+            content_id_in != ContentIdIn::Head || !h.name().eq_ignore_ascii_case(b"content-id")
+        })
         // Header names are tokens (ASCII), as the decoder validated them.
         .map(|h| (latin1(h.name()), h.value().to_unfolded()))
         .collect()
@@ -73,15 +78,16 @@ impl sealed::Operation for RequestOp {
 
     fn from_http(
         head: &HttpHead,
-        content_id: Option<String>,
+        (content_id, content_id_in): (Option<String>, ContentIdIn),
         body: Bytes,
     ) -> Result<Self, BatchError> {
         match head.kind() {
             HttpKind::Request { method, target, .. } => Ok(RequestOp {
                 method: latin1(method),
                 url: latin1(target),
-                headers: headers_of(head),
+                headers: headers_of(head, content_id_in),
                 content_id,
+                content_id_in,
                 body,
                 ..Default::default()
             }),
@@ -104,14 +110,15 @@ impl sealed::Operation for ResponseOp {
 
     fn from_http(
         head: &HttpHead,
-        content_id: Option<String>,
+        (content_id, content_id_in): (Option<String>, ContentIdIn),
         body: Bytes,
     ) -> Result<Self, BatchError> {
         match head.kind() {
             HttpKind::Response { status, .. } => Ok(ResponseOp {
                 status: *status,
-                headers: headers_of(head),
+                headers: headers_of(head, content_id_in),
                 content_id,
+                content_id_in,
                 body,
             }),
             HttpKind::Request { .. } => Err(BatchError::new(
@@ -180,11 +187,14 @@ impl Pending {
         let head = self
             .head
             .ok_or_else(|| BatchError::new(K::NotHttp, "a batch part must be application/http"))?;
-        let id = self.part_id.or_else(|| {
-            head.content_id()
-                .map(|c| c.raw().to_unfolded())
-                .map(|v| latin1(&v))
-        });
+        let head_id = head.content_id().map(|c| latin1(&c.raw().to_unfolded()));
+        // The MIME part's wins; one inside the head alone is the op's, kept in its place; one
+        // inside besides the MIME part's stays among the headers, apart.
+        let id = match (self.part_id, head_id) {
+            (Some(p), _) => (Some(p), ContentIdIn::Part),
+            (None, Some(h)) => (Some(h), ContentIdIn::Head),
+            (None, None) => (None, ContentIdIn::Part),
+        };
         Op::from_http(&head, id, self.body.into_bytes())
     }
 }
@@ -483,9 +493,9 @@ fn header_pairs(h: &Headers) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 impl sealed::WriteOp for RequestOp {
     fn write(&self, w: &mut Writer) -> Result<(), BatchError> {
-        let part = http_part_headers(&self.content_id);
+        let part = http_part_headers(&self.content_id, self.content_id_in);
         w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
-        let hs = header_pairs(&self.headers);
+        let hs = head_pairs(&self.headers, &self.content_id, self.content_id_in);
         w.request_head(
             &unlatin1(&self.method),
             &unlatin1(&self.url),
@@ -499,9 +509,9 @@ impl sealed::WriteOp for RequestOp {
 
 impl sealed::WriteOp for ResponseOp {
     fn write(&self, w: &mut Writer) -> Result<(), BatchError> {
-        let part = http_part_headers(&self.content_id);
+        let part = http_part_headers(&self.content_id, self.content_id_in);
         w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
-        let hs = header_pairs(&self.headers);
+        let hs = head_pairs(&self.headers, &self.content_id, self.content_id_in);
         w.response_head(
             b"HTTP/1.1",
             self.status,
@@ -514,15 +524,31 @@ impl sealed::WriteOp for ResponseOp {
 }
 
 /// The MIME headers of an operation's part; model text goes back to its wire bytes.
-fn http_part_headers(content_id: &Option<String>) -> Vec<(&'static [u8], Vec<u8>)> {
+fn http_part_headers(
+    content_id: &Option<String>,
+    at: ContentIdIn,
+) -> Vec<(&'static [u8], Vec<u8>)> {
     let mut part: Vec<(&'static [u8], Vec<u8>)> = vec![
         (b"Content-Type", b"application/http".to_vec()),
         (b"Content-Transfer-Encoding", b"binary".to_vec()),
     ];
-    if let Some(id) = content_id {
+    if let Some(id) = content_id.as_ref().filter(|_| at != ContentIdIn::Head) {
         part.push((b"Content-ID", unlatin1(id)));
     }
     part
+}
+
+/// The embedded head's headers, with the Content-ID first where it is carried inside.
+fn head_pairs(
+    h: &Headers,
+    content_id: &Option<String>,
+    at: ContentIdIn,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let id = content_id
+        .as_ref()
+        .filter(|_| at != ContentIdIn::Part)
+        .map(|id| (b"Content-ID".to_vec(), unlatin1(id)));
+    id.into_iter().chain(header_pairs(h)).collect()
 }
 
 /// Writes a batch as a multipart body: returns its `Content-Type` and the body, whose

@@ -205,16 +205,21 @@ impl<Svc: Service> Run<'_, Svc> {
     }
 
     async fn run_op(&mut self, mut op: RequestOp, local: &HashMap<String, Outcome>) -> ResponseOp {
-        let id = op.content_id.clone();
+        let (id, at) = (op.content_id.clone(), op.content_id_in);
+        // The answer carries the request's Content-ID as sent, where the request carried it.
+        let answer = |mut resp: ResponseOp| {
+            resp.content_id_in = at;
+            resp
+        };
         if let Some(d) = op.depends_on.iter().find(|d| self.failed.contains(*d)) {
-            return error_response(424, id, &format!("dependency {d} failed"));
+            return answer(error_response(424, id, &format!("dependency {d} failed")));
         }
         if let Err(msg) = self.resolve(&mut op, local) {
-            return error_response(400, id, &msg);
+            return answer(error_response(400, id, &msg));
         }
         let mut resp = self.svc.call(op).await;
         resp.content_id = id;
-        resp
+        answer(resp)
     }
 
     fn record(&mut self, resp: &ResponseOp, into_local: Option<&mut HashMap<String, Outcome>>) {

@@ -124,6 +124,11 @@ pub struct RequestOp {
     pub headers: Headers,
     /// The Content-ID (multipart, from the MIME part or the embedded head; JSON: `id`).
     pub content_id: Option<String>,
+    /// Where the Content-ID is carried: the MIME part header (OData 4.0), inside the
+    /// embedded head (OData 2.0/3.0, Creatio), or both. A reader sets it from where it found
+    /// the value, the executor gives a response its request's, and the multipart writer
+    /// writes the value there.
+    pub content_id_in: crate::writer::ContentIdIn,
     /// The body.
     pub body: Bytes,
     /// JSON only: the ids and atomicity groups this request depends on.
@@ -141,6 +146,11 @@ pub struct ResponseOp {
     pub headers: Headers,
     /// The Content-ID echoed from the request.
     pub content_id: Option<String>,
+    /// Where the Content-ID is carried: the MIME part header (OData 4.0), inside the
+    /// embedded head (OData 2.0/3.0, Creatio), or both. A reader sets it from where it found
+    /// the value, the executor gives a response its request's, and the multipart writer
+    /// writes the value there.
+    pub content_id_in: crate::writer::ContentIdIn,
     /// The body.
     pub body: Bytes,
 }
