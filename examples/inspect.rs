@@ -164,6 +164,15 @@ impl Iterator for Chunks {
     }
 }
 
+impl Drop for Chunks {
+    fn drop(&mut self) {
+        // End the progress line before the output or an error line.
+        if self.progress && self.read >= PROGRESS_STEP {
+            eprintln!();
+        }
+    }
+}
+
 type Fields = Vec<(Latin1, Latin1)>;
 
 fn fields(h: batchpart::HeaderBlock<'_>) -> Fields {
