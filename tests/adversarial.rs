@@ -7,46 +7,13 @@
 #[path = "common/ready.rs"]
 mod ready;
 use ready::block_on_next;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use batchpart::stream::{PartEvent, PartStream, StreamError};
 use batchpart::{Config, ErrorKind, Limits};
 use bytes::Bytes;
 
-struct Counting;
-
-thread_local! {
-    static CURRENT: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn track(delta: isize) {
-    let _ = CURRENT.try_with(|c| {
-        let now = c.get() + delta;
-        c.set(now);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
-    });
-}
-
-// SAFETY: delegates to the system allocator and only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        track(l.size() as isize);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        track(-(l.size() as isize));
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        track(n as isize - l.size() as isize);
-        System.realloc(p, l, n)
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
+#[path = "common/peak.rs"]
+mod peak;
 
 const MIB: usize = 1 << 20;
 
@@ -72,8 +39,7 @@ fn run(input: &Bytes, boundary: &[u8], cfg: Config, chunk: usize) -> Outcome {
         let input = input.clone();
         move |i| Ok::<_, std::convert::Infallible>(input.slice(i..(i + chunk).min(input.len())))
     });
-    let base = CURRENT.with(Cell::get);
-    PEAK.with(|p| p.set(base));
+    let base = peak::mark();
     let mut s = PartStream::with_config(batchpart::stream::iter(chunks), boundary, cfg).unwrap();
     let (mut parts, mut body) = (0u64, 0u64);
     let mut result = Ok(());
@@ -87,7 +53,7 @@ fn run(input: &Bytes, boundary: &[u8], cfg: Config, chunk: usize) -> Outcome {
         }
     }
     let examined = s.stats().bytes_examined;
-    let peak = (PEAK.with(Cell::get) - base).max(0) as usize;
+    let peak = peak::peak_since(base);
     drop(s);
     Outcome {
         result: result.map(|()| (parts, body)),

@@ -4,8 +4,6 @@
 //! input size. `BATCH_LIMITS_MIB` sets the input size of the large shapes (default 8; the
 //! figures in the notes are for 64).
 #![cfg(all(feature = "batch", feature = "json"))]
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use batchpart::batch::{
     ringcentral, BatchErrorKind as K, Item, JsonReader, MultipartReader, ReadLimits, RequestOp,
@@ -17,39 +15,9 @@ use bytes::Bytes;
 mod ready;
 use ready::block_on_next;
 
-struct Counting;
-
-thread_local! {
-    static CURRENT: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn track(delta: isize) {
-    let _ = CURRENT.try_with(|c| {
-        let now = c.get() + delta;
-        c.set(now);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
-    });
-}
-
-// SAFETY: delegates to the system allocator and only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        track(l.size() as isize);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        track(-(l.size() as isize));
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        track(n as isize - l.size() as isize);
-        System.realloc(p, l, n)
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
+#[path = "common/peak.rs"]
+mod peak;
+use peak::peak;
 
 const MIB: usize = 1 << 20;
 
@@ -61,15 +29,6 @@ fn size() -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
     mib * MIB - 4096
-}
-
-/// Runs `f`, returning its result and the peak bytes it allocated.
-fn peak<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = CURRENT.with(Cell::get);
-    PEAK.with(|p| p.set(base));
-    let r = f();
-    let p = (PEAK.with(Cell::get) - base).max(0) as usize;
-    (r, p)
 }
 
 /// The chunks of `body`, `n` bytes each (slices of one buffer: chunking allocates nothing).

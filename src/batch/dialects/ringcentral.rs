@@ -20,12 +20,13 @@
 //! operation per resource, not atomic, run to the end whatever fails (RingCentral batches are
 //! not transactional), so the OData executor serves it with the same handler.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::formats::json::{for_each_element, to_json};
+use crate::batch::formats::multipart::{boundary_of, Body};
 use crate::batch::model::limits::Metered;
 use crate::batch::model::{Batch, BatchRequest, BatchResponse, Item, RequestOp, ResponseOp};
 use crate::batch::ReadLimits;
@@ -127,8 +128,7 @@ pub struct PartsReader<S> {
     pending: Option<(S, Vec<u8>)>,
     limits: ReadLimits,
     parts: usize,
-    one: Option<Bytes>,
-    more: Option<BytesMut>,
+    body: Body,
 }
 
 impl<S> core::fmt::Debug for PartsReader<S> {
@@ -146,17 +146,12 @@ where
 {
     /// A reader for a body with this `Content-Type`, under the default [`ReadLimits`].
     pub fn new(inner: S, content_type: &[u8]) -> Result<Self, BatchError> {
-        let at0 = |e: crate::Error| BatchError::from(crate::Error::new(e.kind(), 0));
-        let ct = crate::ContentType::parse(content_type).map_err(at0)?;
-        let boundary = ct.multipart_boundary().map_err(at0)?.to_vec();
-        crate::validate_boundary(&boundary).map_err(at0)?;
         Ok(PartsReader {
             events: None,
-            pending: Some((inner, boundary)),
+            pending: Some((inner, boundary_of(content_type)?)),
             limits: ReadLimits::default(),
             parts: 0,
-            one: None,
-            more: None,
+            body: Body::default(),
         })
     }
 
@@ -178,13 +173,10 @@ where
                     )
                     .at_op(self.parts - 1, None));
                 }
-                self.one = None;
-                self.more = None;
+                self.body = Body::default();
             }
             PartEvent::Body(b) => {
-                let len = self.more.as_ref().map_or(0, BytesMut::len)
-                    + self.one.as_ref().map_or(0, Bytes::len);
-                if len + b.len() > self.limits.max_body_bytes {
+                if self.body.len() + b.len() > self.limits.max_body_bytes {
                     return Err(BatchError::new(
                         K::BodyTooLarge,
                         format!(
@@ -194,23 +186,10 @@ where
                     )
                     .at_op(self.parts - 1, None));
                 }
-                // One piece stays shared with the input; more are gathered once.
-                match (&mut self.more, self.one.take()) {
-                    (Some(m), _) => m.extend_from_slice(&b),
-                    (None, Some(first)) => {
-                        let mut m = BytesMut::from(&first[..]);
-                        m.extend_from_slice(&b);
-                        self.more = Some(m);
-                    }
-                    (None, None) => self.one = Some(b),
-                }
+                self.body.push(b);
             }
             PartEvent::PartEnd(_) => {
-                return Ok(Some(match (self.more.take(), self.one.take()) {
-                    (Some(m), _) => m.freeze(),
-                    (None, Some(b)) => b,
-                    (None, None) => Bytes::new(),
-                }))
+                return Ok(Some(core::mem::take(&mut self.body).into_bytes()));
             }
             PartEvent::MultipartStart(_) | PartEvent::Http(_) => {
                 return Err(BatchError::new(

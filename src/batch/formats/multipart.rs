@@ -133,7 +133,7 @@ impl sealed::Operation for ResponseOp {
 /// buffer that the rest is appended to, so that small pieces (one-byte chunks) cost their
 /// bytes, not a `Bytes` each.
 #[derive(Default)]
-enum Body {
+pub(crate) enum Body {
     #[default]
     Empty,
     One(Bytes),
@@ -141,7 +141,7 @@ enum Body {
 }
 
 impl Body {
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Body::Empty => 0,
             Body::One(b) => b.len(),
@@ -149,7 +149,7 @@ impl Body {
         }
     }
 
-    fn push(&mut self, piece: Bytes) {
+    pub(crate) fn push(&mut self, piece: Bytes) {
         *self = match core::mem::take(self) {
             Body::Empty => Body::One(piece),
             Body::One(first) => {
@@ -165,13 +165,23 @@ impl Body {
         }
     }
 
-    fn into_bytes(self) -> Bytes {
+    pub(crate) fn into_bytes(self) -> Bytes {
         match self {
             Body::Empty => Bytes::new(),
             Body::One(b) => b,
             Body::Many(b) => b.freeze(),
         }
     }
+}
+
+/// The validated boundary a multipart `Content-Type` names; its errors are at offset 0, the
+/// value not being part of the body.
+pub(crate) fn boundary_of(content_type: &[u8]) -> Result<Vec<u8>, BatchError> {
+    let at0 = |e: crate::Error| BatchError::from(crate::Error::new(e.kind(), 0));
+    let ct = crate::ContentType::parse(content_type).map_err(at0)?;
+    let boundary = ct.multipart_boundary().map_err(at0)?;
+    crate::validate_boundary(boundary).map_err(at0)?;
+    Ok(boundary.to_vec())
 }
 
 /// The op being assembled from a part's events.
@@ -258,14 +268,10 @@ where
     /// A reader for a body with this `Content-Type` (`multipart/mixed`, `multipart/batching`),
     /// with the default decoder configuration and [`ReadLimits`].
     pub fn new(inner: S, content_type: &[u8]) -> Result<Self, BatchError> {
-        let at0 = |e: crate::Error| BatchError::from(crate::Error::new(e.kind(), 0));
-        let ct = crate::ContentType::parse(content_type).map_err(at0)?;
-        let boundary = ct.multipart_boundary().map_err(at0)?;
-        crate::validate_boundary(boundary).map_err(at0)?;
         Ok(MultipartReader {
             events: Events::Unstarted {
                 inner,
-                boundary: boundary.to_vec(),
+                boundary: boundary_of(content_type)?,
                 cfg: Config::default(),
             },
             validator: None,
