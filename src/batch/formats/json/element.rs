@@ -43,6 +43,19 @@ impl Payload {
                 format!("header {n}: a value that is not UTF-8 has no JSON form"),
             ));
         }
+        // A JSON object names each member once: a header given twice has no JSON form (a
+        // reader would keep one of the two, and readers differ on which).
+        let names: Vec<&str> = headers.iter().map(|(n, _)| n).collect();
+        if let Some(n) = names
+            .iter()
+            .enumerate()
+            .find_map(|(i, n)| names[..i].contains(n).then_some(n))
+        {
+            return Err(BatchError::new(
+                K::InvalidHeader,
+                format!("header {n} given twice has no JSON form"),
+            ));
+        }
         let headers = headers_for_body(headers, body).unwrap_or_else(|| headers.clone());
         let body = body_to_json(body, &headers)?;
         Ok(Payload {
