@@ -449,3 +449,49 @@ fn ringcentral_readers_take_chunks() {
     }
     assert_eq!(last.unwrap().unwrap_err().kind(), K::TooManyOperations);
 }
+
+#[test]
+fn batch_errors_keep_their_cause() {
+    use std::error::Error as _;
+    // A decode error: the codec's error is the source, with its offset.
+    let e = batchpart::batch::read_multipart::<RequestOp>(
+        Bytes::from_static(b"--b\r\nno colon\r\n\r\n--b--"),
+        b"multipart/mixed; boundary=b",
+        None,
+    )
+    .unwrap_err();
+    let inner = e
+        .source()
+        .and_then(|s| s.downcast_ref::<batchpart::Error>())
+        .copied();
+    assert_eq!(
+        inner.map(|i| (i.kind(), i.offset())),
+        Some((batchpart::ErrorKind::InvalidHeader, 5))
+    );
+    assert_eq!(e.offset(), Some(5));
+    assert_eq!(e.decode_error(), inner);
+    // A JSON error inside an element: serde_json's error is the source.
+    let e = batchpart::batch::read_json::<RequestOp>(
+        Bytes::from_static(br#"{"requests":[{"id":1,"method":"get","url":}]}"#),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        e.source().is_some_and(|s| s.is::<serde_json::Error>()),
+        "{e:?}"
+    );
+    assert!(e.offset().is_some());
+    // An encode error keeps the encoder's.
+    let batch = batchpart::batch::Batch {
+        items: vec![Item::Op(RequestOp::new("GET", "/a\r\nX: y"))],
+    };
+    let e = batchpart::batch::write_multipart(&batch, b"b").unwrap_err();
+    assert!(
+        e.source()
+            .is_some_and(|s| s.is::<batchpart::encoder::EncodeError>()),
+        "{e:?}"
+    );
+    // Errors stay cloneable: the source is shared.
+    let e2 = e.clone();
+    assert_eq!(e2.to_string(), e.to_string());
+}
