@@ -243,12 +243,14 @@ where
                     })));
                 }
             };
+            // A limit error names how far the body had been decoded, as the other readers'.
+            let offset = this.events.as_ref().map_or(0, |e| e.offset());
             match this.event(ev) {
                 Ok(None) => {}
                 Ok(Some(body)) => return Poll::Ready(Some(Ok(body))),
                 Err(e) => {
                     this.events = None;
-                    return Poll::Ready(Some(Err(e)));
+                    return Poll::Ready(Some(Err(e.at_offset(offset))));
                 }
             }
         }

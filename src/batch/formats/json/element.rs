@@ -1,5 +1,7 @@
 //! The shapes of one element of the `requests` or `responses` array, read and written.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
@@ -26,13 +28,13 @@ impl serde::Serialize for OutHeaders<'_> {
 
 /// An element's `headers` and `body` (an untyped body that is not JSON gets a content-type,
 /// see [`headers_for_body`]).
-pub(super) struct Payload {
-    pub(super) headers: Option<Headers>,
+pub(super) struct Payload<'a> {
+    pub(super) headers: Option<Cow<'a, Headers>>,
     pub(super) body: Option<Box<RawValue>>,
 }
 
-impl Payload {
-    pub(super) fn new(headers: &Headers, body: &Bytes) -> Result<Self, BatchError> {
+impl<'a> Payload<'a> {
+    pub(super) fn new(headers: &'a Headers, body: &Bytes) -> Result<Self, BatchError> {
         // A JSON value is text: a header value goes out byte for byte only when it is UTF-8.
         if let Some((n, _)) = headers
             .iter()
@@ -56,7 +58,8 @@ impl Payload {
                 format!("header {n} given twice has no JSON form"),
             ));
         }
-        let headers = headers_for_body(headers, body).unwrap_or_else(|| headers.clone());
+        // Borrowed unless an untyped body needs a content-type added.
+        let headers = headers_for_body(headers, body).map_or(Cow::Borrowed(headers), Cow::Owned);
         let body = body_to_json(body, &headers)?;
         Ok(Payload {
             headers: (!headers.is_empty()).then_some(headers),

@@ -103,10 +103,10 @@ impl Skip {
     }
 }
 
-/// What the envelope found in a chunk: an element's bytes, and where it started (offset,
-/// line, column).
-pub(crate) enum Found {
-    Element(Vec<u8>, (u64, usize, usize)),
+/// An element the envelope found: its bytes, and where it started (offset, line, column).
+pub(crate) struct Found {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) start: (u64, usize, usize),
 }
 
 impl Envelope {
@@ -239,13 +239,15 @@ impl Envelope {
                     self.buf.clear();
                     self.skip = Skip::default();
                     self.state = Env::Other;
-                    return self.byte_again(b, target, out);
+                    // Handled again in the state just entered: the first byte of a value, or the
+                    // delimiter that ended a scalar.
+                    return self.byte(b, target, out);
                 }
             }
             Env::Other => match self.skip.take(b) {
                 None => {
                     self.other_done()?;
-                    return self.byte_again(b, target, out);
+                    return self.byte(b, target, out);
                 }
                 Some(done) => {
                     self.capture(b, self.limits.max_header_bytes, "a member's value")?;
@@ -300,7 +302,10 @@ impl Envelope {
                 self.buf.push(b);
                 if self.skip.take(b) == Some(true) {
                     // One exact copy; the buffer keeps its capacity for the next element.
-                    out.push(Found::Element(self.buf.to_vec(), self.element_start));
+                    out.push(Found {
+                        bytes: self.buf.to_vec(),
+                        start: self.element_start,
+                    });
                     self.buf.clear();
                     self.state = Env::AfterElement;
                 }
@@ -332,12 +337,6 @@ impl Envelope {
         } else {
             Env::AfterValue
         }
-    }
-
-    /// Handles `b` again in the state just entered (the first byte of a value, or the
-    /// delimiter that ended a scalar).
-    fn byte_again(&mut self, b: u8, target: &str, out: &mut Vec<Found>) -> Result<(), BatchError> {
-        self.byte(b, target, out)
     }
 
     fn capture(&mut self, b: u8, max: usize, what: &str) -> Result<(), BatchError> {
@@ -403,8 +402,7 @@ pub(crate) fn for_each_element(
     for piece in body.chunks(64 * 1024) {
         env.feed(piece, target, &mut found)?;
         for f in found.drain(..) {
-            let Found::Element(bytes, (offset, _, _)) = f;
-            each(&bytes, offset)?;
+            each(&f.bytes, f.start.0)?;
         }
     }
     env.finish(target)?;

@@ -131,7 +131,7 @@ impl sealed::JsonOp for RequestOp {
             method: &self.method,
             url: &self.url,
             if_condition,
-            headers: p.headers.as_ref().map(OutHeaders),
+            headers: p.headers.as_deref().map(OutHeaders),
             body: p.body.as_deref(),
         })
     }
@@ -173,7 +173,7 @@ impl sealed::JsonOp for ResponseOp {
             id: self.content_id.as_deref(),
             atomicity_group: group,
             status: self.status,
-            headers: p.headers.as_ref().map(OutHeaders),
+            headers: p.headers.as_deref().map(OutHeaders),
             body: p.body.as_deref(),
         })
     }
@@ -304,7 +304,7 @@ where
     }
 
     fn take(&mut self, found: Found) -> Result<(), BatchError> {
-        let Found::Element(bytes, start) = found;
+        let Found { bytes, start } = found;
         let (op, group) = parse_element::<Op>(&bytes, start, &self.limits)?;
         match (group, &mut self.group) {
             (Some(g), Some(c)) if c.id.as_deref() == Some(g.as_str()) => c.ops.push(op),
