@@ -5,9 +5,11 @@
 //!     [--chunk N] [--max-operations N] [--max-body-bytes N] [--max-batch-bytes N] [--max-header-bytes N] [FILE|-]
 //! ```
 //!
-//! `--dialect odata|ringcentral|json-batch|ucwa|creatio` (default `odata`) chooses the reader;
+//! `--dialect odata|ringcentral|json-batch|ucwa|creatio|graph` (default `odata`) chooses the reader;
 //! every dialect prints the same model. RingCentral takes the request path (`--path`) to pair
-//! a PUT's parts with the IDs; its operations' `content_id` is the resource ID.
+//! a PUT's parts with the IDs; its operations' `content_id` is the resource ID. `graph` reads
+//! Microsoft Graph's JSON batches (at most 20 requests, standard base64 bodies, responses in
+//! any order, printed in the order received).
 //!
 //! JSON is chosen by `--content-type application/json`, or, without a Content-Type, by a `{`
 //! at the start; multipart takes its boundary from the Content-Type or from the first line.
@@ -23,14 +25,20 @@
 //! exits 1 with an error that names it. `--odata-version 2.0|3.0|4.0|4.01` (default 4.01)
 //! chooses the validation rules: 2.0 and 3.0 changesets need no Content-ID. The JSON `/batch` and RingCentral readers take a
 //! buffer: for them the input is gathered up to `--max-batch-bytes` and refused past it.
+//!
+//! `--trust-framing` (multipart only) frames each embedded body by the delimiter alone, as
+//! [`batchpart::Config::trust_framing`] does, for senders that write a wrong embedded
+//! `Content-Length` (google-api-python-client counts characters): the output is the same, and
+//! each disagreement is one line on stderr, `warning: operation N (Content-ID X): Content-Length
+//! D but F bytes framed`. Without it, such a part is an error.
 
 use std::io::Read;
 use std::process::ExitCode;
 
 use batchpart::batch::{
-    creatio, json_batch, normalize_content_id, ringcentral, Batch, BatchError, BatchErrorKind,
-    Headers, Item, JsonReader, MultipartReader, ODataVersion, ReadLimits, RequestOp, ResponseOp,
-    ValidationOptions,
+    creatio, graph, json_batch, normalize_content_id, ringcentral, Batch, BatchError,
+    BatchErrorKind, Headers, Item, JsonReader, MultipartReader, ODataVersion, ReadLimits,
+    RequestOp, ResponseOp, ValidationOptions,
 };
 use bytes::Bytes;
 
@@ -202,12 +210,12 @@ fn read_up_to(src: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Every item of a reader (the input is a file or stdin: always ready).
-fn collect<Op, R>(mut reader: R) -> Result<Batch<Op>, BatchError>
+fn collect<Op, R>(reader: &mut R) -> Result<Batch<Op>, BatchError>
 where
     R: futures_core::Stream<Item = Result<Item<Op>, BatchError>> + Unpin,
 {
     let mut items = Vec::new();
-    while let Some(item) = block_on_next(&mut reader) {
+    while let Some(item) = block_on_next(reader) {
         items.push(item?);
     }
     Ok(Batch { items })
@@ -233,14 +241,17 @@ fn bounded(chunks: Chunks, limits: &ReadLimits) -> Result<Vec<u8>, BatchError> {
     Ok(all)
 }
 
-const USAGE: &str = "usage: batch parse [--dialect odata|ringcentral|json-batch|ucwa|creatio] \
+const USAGE: &str =
+    "usage: batch parse [--dialect odata|ringcentral|json-batch|ucwa|creatio|graph] \
 [--content-type CT] [--path P] [--chunk N] [--max-operations N] [--max-body-bytes N] \
-[--max-batch-bytes N] [--max-header-bytes N] [--odata-version 2.0|3.0|4.0|4.01] [FILE|-]";
+[--max-batch-bytes N] [--max-header-bytes N] [--odata-version 2.0|3.0|4.0|4.01] \
+[--trust-framing] [FILE|-]";
 
 fn parse(args: &[String]) -> Result<String, BatchError> {
     let usage = || BatchError::new(BatchErrorKind::Malformed, USAGE);
     let mut ct: Option<String> = None;
     let mut dialect = "odata".to_string();
+    let mut trust_framing = false;
     let mut path = String::new();
     let mut file: Option<&str> = None;
     let mut chunk = 65536usize;
@@ -257,6 +268,7 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
             "--content-type" => ct = Some(it.next().ok_or_else(usage)?.clone()),
             "--dialect" => dialect = it.next().ok_or_else(usage)?.clone(),
             "--path" => path = it.next().ok_or_else(usage)?.clone(),
+            "--trust-framing" => trust_framing = true,
             "--chunk" => chunk = number()?.max(1) as usize,
             "--max-operations" => limits.max_operations = number()? as usize,
             "--max-body-bytes" => limits.max_body_bytes = number()? as usize,
@@ -315,6 +327,18 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
                 },
             );
         }
+        "graph" => {
+            let input = bounded(chunks, &limits)?;
+            return Ok(if is_response(&sniffed, true, None) {
+                print("response", &graph::read_response(&input)?)
+            } else {
+                let limits = ReadLimits {
+                    max_operations: limits.max_operations.min(graph::MAX_REQUESTS),
+                    ..limits
+                };
+                print("request", &graph::read_request_with(&input, limits)?)
+            });
+        }
         "ringcentral" => {
             let input = bounded(chunks, &limits)?;
             return ringcentral_model(&input, ct.as_deref(), &path, json || first == Some(b'['));
@@ -337,13 +361,13 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
         return Ok(if is_response(&sniffed, true, None) {
             print(
                 "response",
-                &collect(JsonReader::<_, ResponseOp>::new(stream(chunks)).limits(limits))?,
+                &collect(&mut JsonReader::<_, ResponseOp>::new(stream(chunks)).limits(limits))?,
             )
         } else {
             print(
                 "request",
                 &collect(
-                    JsonReader::<_, RequestOp>::new(stream(chunks))
+                    &mut JsonReader::<_, RequestOp>::new(stream(chunks))
                         .limits(limits)
                         .validate(v),
                 )?,
@@ -377,18 +401,41 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
         _ => Some(ValidationOptions::default()),
     }
     .map(|v| ValidationOptions { version, ..v });
+    let cfg = batchpart::Config {
+        trust_framing,
+        ..Default::default()
+    };
     Ok(if response {
-        let r =
-            MultipartReader::<_, ResponseOp>::new(stream(chunks), ct.as_bytes())?.limits(limits);
-        print("response", &collect(r)?)
+        let mut r = MultipartReader::<_, ResponseOp>::new(stream(chunks), ct.as_bytes())?
+            .config(cfg)
+            .limits(limits);
+        let batch = collect(&mut r)?;
+        warn_mismatches(r.length_mismatches());
+        print("response", &batch)
     } else {
-        let mut r =
-            MultipartReader::<_, RequestOp>::new(stream(chunks), ct.as_bytes())?.limits(limits);
+        let mut r = MultipartReader::<_, RequestOp>::new(stream(chunks), ct.as_bytes())?
+            .config(cfg)
+            .limits(limits);
         if let Some(v) = validation {
             r = r.validate(v);
         }
-        print("request", &collect(r)?)
+        let batch = collect(&mut r)?;
+        warn_mismatches(r.length_mismatches());
+        print("request", &batch)
     })
+}
+
+/// `--trust-framing`: each operation whose embedded Content-Length disagreed, on stderr.
+fn warn_mismatches(m: &[batchpart::batch::LengthMismatch]) {
+    for m in m {
+        eprintln!(
+            "warning: operation {} (Content-ID {}): Content-Length {} but {} bytes framed",
+            m.op,
+            m.content_id.as_deref().unwrap_or("none"),
+            m.declared,
+            m.framed
+        );
+    }
 }
 
 /// RingCentral in the common model: one operation per resource, its ID as the content_id.

@@ -225,3 +225,70 @@ POST /Employees HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{}\r\n--change
     assert_eq!(code, 1);
     assert!(err.contains("--odata-version takes"), "{err}");
 }
+
+#[test]
+fn trust_framing_reads_a_character_counted_content_length_and_warns() {
+    // Written by google-api-python-client: `content-length: 18` for a 21-byte UTF-8 body.
+    let file = "tests/fixtures/google_python_client_request.txt";
+    let (code, _, err) = run(&["parse", file], None);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: ") && err.contains("content-length"),
+        "{err}"
+    );
+    for chunk in ["65536", "1"] {
+        let (code, out, err) = run(&["parse", "--trust-framing", "--chunk", chunk, file], None);
+        assert_eq!(code, 0, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["items"][0]["body"], "{\"name\": \"cafÃ© â\u{98}\u{95}\"}");
+        assert_eq!(
+            err.trim(),
+            "warning: operation 0 (Content-ID <6429a756-7e35-4223-87d7-110ab23ad7ec + second>): \
+             Content-Length 18 but 21 bytes framed"
+        );
+    }
+}
+
+#[test]
+fn graph_dialect() {
+    let (code, out, err) = run(
+        &[
+            "parse",
+            "--dialect",
+            "graph",
+            "tests/fixtures/graph_request.json",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kind"], "request");
+    assert_eq!(v["items"].as_array().unwrap().len(), 4);
+    assert_eq!(v["items"][3]["method"], "PATCH");
+    let (code, out, err) = run(
+        &[
+            "parse",
+            "--dialect",
+            "graph",
+            "tests/fixtures/graph_response.json",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kind"], "response");
+    let ids: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["content_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["1", "3", "2", "4"]);
+    let reqs: Vec<String> = (1..=21)
+        .map(|i| format!(r#"{{"id":"{i}","method":"GET","url":"/me"}}"#))
+        .collect();
+    let doc = format!(r#"{{"requests":[{}]}}"#, reqs.join(","));
+    let (code, _, err) = run(&["parse", "--dialect", "graph", "-"], Some(doc.as_bytes()));
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: too-many-operations"), "{err}");
+}

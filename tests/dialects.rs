@@ -540,3 +540,121 @@ mod creatio_seed {
         );
     }
 }
+
+/// Microsoft Graph's JSON batching: the request and response examples of
+/// learn.microsoft.com/graph/json-batching (`graph_request.json`, `graph_response.json`).
+mod graph_docs {
+    use super::*;
+    use batch::{correlate, graph, Batch, MatchedBy};
+
+    #[test]
+    fn the_documented_request_and_its_out_of_order_response_pair_by_id() {
+        let req = graph::read_request(&fx("graph_request.json")).unwrap();
+        let ops: Vec<&RequestOp> = req.items.iter().flat_map(|i| i.ops()).collect();
+        assert_eq!(ops.len(), 4);
+        assert_eq!(ops[3].method, "PATCH");
+        assert_eq!(
+            &ops[3].body[..],
+            br#"{
+        "city" : "Redmond"
+      }"#
+        );
+        let resp = graph::read_response(&fx("graph_response.json")).unwrap();
+        let ids: Vec<_> = resp
+            .items
+            .iter()
+            .flat_map(|i| i.ops())
+            .map(|r| r.content_id.clone().unwrap())
+            .collect();
+        assert_eq!(ids, ["1", "3", "2", "4"], "kept in the order received");
+        let last = resp.items[3].ops()[0].clone();
+        assert_eq!(
+            (last.status, last.body.len()),
+            (204, 0),
+            "body: null is no body"
+        );
+        let c = correlate(&req, &resp);
+        assert!(c.unmatched_responses.is_empty());
+        for p in &c.pairs {
+            let r = p.response.unwrap();
+            assert_eq!(p.request.1.content_id, r.1.content_id);
+            assert_eq!(p.matched_by, Some(MatchedBy::ContentId));
+        }
+        assert_eq!(c.pairs[2].response.unwrap().1.status, 401);
+        // Written back and read again: the same model, the same order.
+        let again = graph::read_response(graph::write_response(&resp).unwrap().as_bytes()).unwrap();
+        assert_eq!(again, resp);
+        let again = graph::read_request(graph::write_request(&req).unwrap().as_bytes()).unwrap();
+        assert_eq!(again, req);
+    }
+
+    #[test]
+    fn bodies_are_standard_base64_both_ways() {
+        // As Graph's clients write it: `text/plain` base64-encoded, standard alphabet, padded.
+        let doc = br#"{"requests":[{"id":"a","method":"POST","url":"/x","headers":{"Content-Type":"text/plain"},"body":"Pz8/Pz8+Pj4="},
+                                   {"id":"b","method":"POST","url":"/y","headers":{"Content-Type":"application/octet-stream"},"body":"Pz8_Pz8-Pj4"}]}"#;
+        let req = graph::read_request(doc).unwrap();
+        assert_eq!(&req.items[0].ops()[0].body[..], b"?????>>>");
+        assert_eq!(
+            &req.items[1].ops()[0].body[..],
+            b"?????>>>",
+            "base64url unpadded too"
+        );
+        let out = graph::write_request(&req).unwrap();
+        assert!(out.contains(r#""body":"Pz8/Pz8+Pj4=""#), "{out}");
+        // A text body that is not base64 is refused, not taken as text.
+        let bad = br#"{"requests":[{"id":"a","method":"POST","url":"/x","headers":{"Content-Type":"text/plain"},"body":"hello world!"}]}"#;
+        let e = graph::read_request(bad).unwrap_err();
+        assert_eq!(e.kind(), BatchErrorKind::Malformed, "{e}");
+        assert!(e.to_string().contains("invalid base64 body"), "{e}");
+    }
+
+    #[test]
+    fn limits_ids_and_depends_on() {
+        let doc = |n: usize| {
+            let reqs: Vec<String> = (1..=n)
+                .map(|i| format!(r#"{{"id":"{i}","method":"GET","url":"/me"}}"#))
+                .collect();
+            format!(r#"{{"requests":[{}]}}"#, reqs.join(","))
+        };
+        assert_eq!(
+            graph::read_request(doc(20).as_bytes()).unwrap().op_count(),
+            20
+        );
+        let e = graph::read_request(doc(21).as_bytes()).unwrap_err();
+        assert_eq!(e.kind(), BatchErrorKind::TooManyOperations, "{e}");
+        assert!(e.offset().is_some());
+        let mut big = graph::read_request(doc(20).as_bytes()).unwrap();
+        big.items
+            .push(Item::Op(RequestOp::new("GET", "/me").with_content_id("21")));
+        assert_eq!(
+            graph::write_request(&big).unwrap_err().kind(),
+            BatchErrorKind::TooManyOperations
+        );
+        let cases: [(&str, BatchErrorKind); 4] = [
+            (
+                r#"{"requests":[{"method":"GET","url":"/me"}]}"#,
+                BatchErrorKind::Malformed,
+            ),
+            (
+                r#"{"requests":[{"id":"A","method":"GET","url":"/me"},{"id":"a","method":"GET","url":"/me"}]}"#,
+                BatchErrorKind::DuplicateContentId,
+            ),
+            (
+                r#"{"requests":[{"id":"1","method":"GET","url":"/me","dependsOn":["2"]},{"id":"2","method":"GET","url":"/me"}]}"#,
+                BatchErrorKind::UnknownDependency,
+            ),
+            (
+                r#"{"requests":[{"id":"1","atomicityGroup":"g","method":"GET","url":"/me"}]}"#,
+                BatchErrorKind::Malformed,
+            ),
+        ];
+        for (doc, kind) in cases {
+            let e = graph::read_request(doc.as_bytes()).unwrap_err();
+            assert_eq!(e.kind(), kind, "{doc}: {e}");
+        }
+        let ok = r#"{"requests":[{"id":"1","method":"GET","url":"/me"},{"id":"2","dependsOn":["1"],"method":"GET","url":"/me/manager"}]}"#;
+        let b: Batch<RequestOp> = graph::read_request(ok.as_bytes()).unwrap();
+        assert_eq!(b.items[1].ops()[0].depends_on, ["1"]);
+    }
+}

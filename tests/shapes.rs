@@ -542,3 +542,46 @@ Content-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n\r\ninner\r\n--c--\r\n--
         ]
     );
 }
+
+#[test]
+fn trust_framing_reports_an_embedded_length_instead_of_refusing() {
+    // Declared 3 for a 6-byte body (a sender counting characters, not bytes).
+    let input = b"--b\r\nContent-Type: application/http\r\n\r\n\
+                  POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\ncaf\xc3\xa9!\r\n--b--\r\n";
+    assert_eq!(
+        err(input, Config::default()),
+        (ErrorKind::ContentLengthMismatch, 81) // the first byte past the declared length
+    );
+    let trust = Config {
+        trust_framing: true,
+        ..Config::default()
+    };
+    let evs = decode_all_ways(input, b"b", trust).unwrap();
+    assert_eq!(bodies(&evs), vec![b"caf\xc3\xa9!".to_vec()]);
+    assert!(evs.iter().any(|e| matches!(
+        e,
+        Ev::PartEnd {
+            http_mismatch: Some((3, 6)),
+            ..
+        }
+    )));
+    // Longer than framed: reported either way, as before.
+    let long = b"--b\r\nContent-Type: application/http\r\n\r\n\
+                 POST /x HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc\r\n--b--\r\n";
+    for cfg in [Config::default(), trust] {
+        let evs = decode_all_ways(long, b"b", cfg).unwrap();
+        assert!(evs.iter().any(|e| matches!(
+            e,
+            Ev::PartEnd {
+                http_mismatch: Some((9, 3)),
+                ..
+            }
+        )));
+    }
+    // Strict mode refuses a mismatch even when told to trust the framing.
+    let strict_trust = Config {
+        trust_framing: true,
+        ..Config::strict()
+    };
+    assert_eq!(err(input, strict_trust).0, ErrorKind::ContentLengthMismatch);
+}

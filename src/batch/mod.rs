@@ -30,12 +30,12 @@ mod model;
 
 pub use dialects::ucwa;
 #[cfg(feature = "json")]
-pub use dialects::{creatio, json_batch, ringcentral};
+pub use dialects::{creatio, graph, json_batch, ringcentral};
 pub use error::{BatchError, BatchErrorKind};
 #[cfg(feature = "json")]
 pub use formats::json::{read_json, write_json, JsonOp, JsonReader};
 pub use formats::multipart::{
-    read_multipart, write_multipart, MultipartReader, Operation, WriteOp,
+    read_multipart, write_multipart, LengthMismatch, MultipartReader, Operation, WriteOp,
 };
 pub use model::correlate::{correlate, Correlation, MatchedBy, Pair};
 pub use model::exec::{execute, service_fn, ExecOptions, RefScope, Service, ServiceFn};

@@ -432,7 +432,8 @@ impl<'d, 'i> Feed<'d, 'i> {
             }
             Region::Epilogue => Ok((len > 0).then_some(Event::Epilogue(chunk))),
             Region::Body => {
-                if let Some(limit) = self.dec.part.http_limit {
+                let framed_only = self.dec.cfg.trust_framing && !self.strict();
+                if let Some(limit) = self.dec.part.http_limit.filter(|_| !framed_only) {
                     let room = limit.saturating_sub(self.dec.part.http_body);
                     if len > room {
                         let keep = room as usize;

@@ -117,6 +117,14 @@ pub struct Config {
     /// default. Off, such a part is plain bytes, as a mail archive or a `multipart/byteranges`
     /// body inside a form needs.
     pub nested: bool,
+    /// Frame an embedded HTTP message's body by the multipart delimiter alone, and report a
+    /// `Content-Length` that disagrees in [`PartEnd::http_content_length_mismatch`] instead
+    /// of refusing the part. Off by default: odata.net frames by that header, so a part whose
+    /// embedded length and delimiter disagree reads two ways, and the default refuses it.
+    /// Turn it on for senders known to write a wrong length, such as google-api-python-client,
+    /// which counts the characters of a body rather than its bytes. Strict mode still refuses
+    /// a mismatch.
+    pub trust_framing: bool,
     /// The resource limits.
     pub limits: Limits,
 }
@@ -127,6 +135,7 @@ impl Default for Config {
             strict: false,
             interpret_http: true,
             nested: true,
+            trust_framing: false,
             limits: Limits::default(),
         }
     }

@@ -69,12 +69,14 @@ impl PartEnd {
             .filter(|&d| d != self.framed_len)
             .map(|d| (d, self.framed_len))
     }
-    /// `Some((declared, available))` when an embedded HTTP message declared a longer
-    /// `Content-Length` than the delimiter framed (outside strict mode, where it is an
-    /// error). The body events carried the framed bytes.
+    /// `Some((declared, framed))` when an embedded HTTP message's `Content-Length` disagreed
+    /// with the body the delimiter framed (outside strict mode, where it is an error): a
+    /// longer one always, a shorter one only with [`Config::trust_framing`](crate::Config)
+    /// (without it, a shorter one is an error unless only line ends and padding follow). The
+    /// body events carried the framed bytes.
     pub fn http_content_length_mismatch(&self) -> Option<(u64, u64)> {
         self.http_declared_len
-            .filter(|&d| d > self.http_body_len)
+            .filter(|&d| d != self.http_body_len)
             .map(|d| (d, self.http_body_len))
     }
 }

@@ -4,6 +4,8 @@
 #[cfg(feature = "json")]
 pub mod creatio;
 #[cfg(feature = "json")]
+pub mod graph;
+#[cfg(feature = "json")]
 pub mod json_batch;
 #[cfg(feature = "json")]
 pub mod ringcentral;

@@ -236,8 +236,23 @@ pub struct MultipartReader<S, Op> {
     ops: usize,
     op: Option<Pending>,
     changeset: Option<Changeset<Op>>,
+    mismatches: Vec<LengthMismatch>,
     done: bool,
     _op: PhantomData<Op>,
+}
+
+/// An operation whose embedded `Content-Length` disagreed with the body the multipart framing
+/// gave it, read with [`Config::trust_framing`]: the body is the framed one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LengthMismatch {
+    /// The operation's position in the batch, changeset members counted, from 0.
+    pub op: usize,
+    /// Its Content-ID as sent, if any.
+    pub content_id: Option<String>,
+    /// The embedded `Content-Length`.
+    pub declared: u64,
+    /// The bytes the framing gave the body.
+    pub framed: u64,
 }
 
 /// The part events, started at the first poll so that the options set before it apply.
@@ -280,6 +295,7 @@ where
             ops: 0,
             op: None,
             changeset: None,
+            mismatches: Vec::new(),
             done: false,
             _op: PhantomData,
         })
@@ -341,6 +357,12 @@ where
         Ok(())
     }
 
+    /// The operations read so far whose embedded `Content-Length` disagreed with the framing
+    /// (only ever with [`Config::trust_framing`]; otherwise such a part is an error).
+    pub fn length_mismatches(&self) -> &[LengthMismatch] {
+        &self.mismatches
+    }
+
     /// Validates every item as it is read (requests only; responses have no rules).
     pub fn validate(mut self, opts: ValidationOptions) -> Self {
         self.validator = Some(Validator::new(opts));
@@ -394,8 +416,16 @@ where
                 }
             }
             PartEvent::MultipartEnd => self.depth -= 1,
-            PartEvent::PartEnd(_) => {
+            PartEvent::PartEnd(end) => {
                 if let Some(p) = self.op.take() {
+                    if let Some((declared, framed)) = end.http_content_length_mismatch() {
+                        self.mismatches.push(LengthMismatch {
+                            op: self.ops - 1,
+                            content_id: p.part_id.clone(),
+                            declared,
+                            framed,
+                        });
+                    }
                     let op = p.finish::<Op>()?;
                     op.check_limits(&self.limits)?;
                     match &mut self.changeset {

@@ -27,6 +27,11 @@ pub(crate) mod base64url {
         WRITE.encode(data)
     }
 
+    /// Encodes bytes as standard base64 with padding, as Microsoft Graph writes it.
+    pub(crate) fn encode_standard(data: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(data)
+    }
+
     /// Decodes base64url or standard base64, padded or not; `None` when it is neither.
     pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
         READ_URL
@@ -34,6 +39,15 @@ pub(crate) mod base64url {
             .or_else(|_| READ_STANDARD.decode(text))
             .ok()
     }
+}
+
+/// Which convention a JSON batch carries its non-JSON bodies by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bodies {
+    /// The OData JSON format: `text/*` as a JSON string, anything else base64url.
+    OData,
+    /// Microsoft Graph: every body that is not JSON, `text/*` included, as standard base64.
+    Graph,
 }
 
 /// How a body is carried in JSON, by its media type.
@@ -67,27 +81,28 @@ pub(super) enum BodyKind {
 pub(super) fn body_from_json(
     raw: Option<&RawValue>,
     headers: &Headers,
+    bodies: Bodies,
 ) -> Result<Bytes, BatchError> {
     let Some(raw) = raw else {
         return Ok(Bytes::new());
     };
     let text = raw.get();
     let as_string = || serde_json::from_str::<String>(text).ok();
+    let base64 = || -> Result<Bytes, BatchError> {
+        let s = as_string()
+            .ok_or_else(|| BatchError::new(K::Body, "a binary body must be a base64 string"))?;
+        Ok(Bytes::from(base64url::decode(&s).ok_or_else(|| {
+            BatchError::new(K::Body, "invalid base64 body")
+        })?))
+    };
     Ok(match body_kind(headers) {
         BodyKind::Json => Bytes::copy_from_slice(text.as_bytes()),
+        BodyKind::Text | BodyKind::Binary if bodies == Bodies::Graph => base64()?,
         BodyKind::Text => Bytes::from(
             as_string()
                 .ok_or_else(|| BatchError::new(K::Body, "a text/* body must be a JSON string"))?,
         ),
-        BodyKind::Binary => {
-            let s = as_string().ok_or_else(|| {
-                BatchError::new(K::Body, "a binary body must be a base64url string")
-            })?;
-            Bytes::from(
-                base64url::decode(&s)
-                    .ok_or_else(|| BatchError::new(K::Body, "invalid base64url body"))?,
-            )
-        }
+        BodyKind::Binary => base64()?,
         // Without a content-type the body is application/json (OData JSON Format 19.1).
         BodyKind::Unknown => Bytes::copy_from_slice(text.as_bytes()),
     })
@@ -98,6 +113,7 @@ pub(super) fn body_from_json(
 pub(super) fn body_to_json(
     body: &Bytes,
     headers: &Headers,
+    bodies: Bodies,
 ) -> Result<Option<Box<RawValue>>, BatchError> {
     if body.is_empty() {
         return Ok(None);
@@ -112,6 +128,7 @@ pub(super) fn body_to_json(
         }
     }
     let text = match (kind, core::str::from_utf8(body)) {
+        _ if bodies == Bodies::Graph => to_json(&base64url::encode_standard(body))?,
         (BodyKind::Text, Ok(s)) => to_json(s)?,
         _ => to_json(&base64url::encode(body))?,
     };

@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use serde_json::Value;
 
-use super::body::{body_to_json, headers_for_body};
+use super::body::{body_to_json, headers_for_body, Bodies};
 use crate::batch::model::Headers;
 
 /// A `headers` object, its members in model order.
@@ -34,7 +34,11 @@ pub(super) struct Payload<'a> {
 }
 
 impl<'a> Payload<'a> {
-    pub(super) fn new(headers: &'a Headers, body: &Bytes) -> Result<Self, BatchError> {
+    pub(super) fn new(
+        headers: &'a Headers,
+        body: &Bytes,
+        bodies: Bodies,
+    ) -> Result<Self, BatchError> {
         // A JSON value is text: a header value goes out byte for byte only when it is UTF-8.
         if let Some((n, _)) = headers
             .iter()
@@ -60,7 +64,7 @@ impl<'a> Payload<'a> {
         }
         // Borrowed unless an untyped body needs a content-type added.
         let headers = headers_for_body(headers, body).map_or(Cow::Borrowed(headers), Cow::Owned);
-        let body = body_to_json(body, &headers)?;
+        let body = body_to_json(body, &headers, bodies)?;
         Ok(Payload {
             headers: (!headers.is_empty()).then_some(headers),
             body,

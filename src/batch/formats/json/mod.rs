@@ -27,6 +27,7 @@ mod element;
 mod envelope;
 
 use body::body_from_json;
+pub(crate) use body::Bodies;
 use element::{
     headers_from, id_of, JsonRequest, JsonResponse, OutHeaders, OutRequest, OutResponse, Payload,
 };
@@ -75,22 +76,7 @@ impl sealed::JsonOp for RequestOp {
     const ARRAY: &'static str = "requests";
 
     fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
-        let r: JsonRequest = serde_json::from_slice(element)?;
-        let headers = headers_from(r.headers).map_err(serde::de::Error::custom)?;
-        let body = body_from_json(r.body, &headers).map_err(serde::de::Error::custom)?;
-        Ok((
-            RequestOp {
-                method: r.method.unwrap_or_default(),
-                url: r.url.unwrap_or_default(),
-                headers,
-                content_id: id_of(r.id),
-                content_id_in: Default::default(),
-                body,
-                depends_on: r.depends_on,
-                if_condition: r.if_condition.map(|v| v.get().to_string()),
-            },
-            r.atomicity_group,
-        ))
+        request_from_json(element, Bodies::OData)
     }
 
     fn check(&self) -> Result<(), &'static str> {
@@ -117,23 +103,7 @@ impl sealed::JsonOp for RequestOp {
     }
 
     fn to_json(&self, group: Option<&str>) -> Result<String, BatchError> {
-        let if_condition = self
-            .if_condition
-            .as_deref()
-            .map(serde_json::from_str::<&RawValue>)
-            .transpose()
-            .map_err(|e| BatchError::new(K::Body, e.to_string()))?;
-        let p = Payload::new(&self.headers, &self.body)?;
-        to_json(&OutRequest {
-            id: self.content_id.as_deref(),
-            atomicity_group: group,
-            depends_on: &self.depends_on,
-            method: &self.method,
-            url: &self.url,
-            if_condition,
-            headers: p.headers.as_deref().map(OutHeaders),
-            body: p.body.as_deref(),
-        })
+        request_to_json(self, group, Bodies::OData)
     }
 }
 
@@ -141,19 +111,7 @@ impl sealed::JsonOp for ResponseOp {
     const ARRAY: &'static str = "responses";
 
     fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
-        let r: JsonResponse = serde_json::from_slice(element)?;
-        let headers = headers_from(r.headers).map_err(serde::de::Error::custom)?;
-        let body = body_from_json(r.body, &headers).map_err(serde::de::Error::custom)?;
-        Ok((
-            ResponseOp {
-                status: r.status.unwrap_or(0),
-                headers,
-                content_id: id_of(r.id),
-                content_id_in: Default::default(),
-                body,
-            },
-            r.atomicity_group,
-        ))
+        response_from_json(element, Bodies::OData)
     }
 
     fn check(&self) -> Result<(), &'static str> {
@@ -168,15 +126,92 @@ impl sealed::JsonOp for ResponseOp {
     }
 
     fn to_json(&self, group: Option<&str>) -> Result<String, BatchError> {
-        let p = Payload::new(&self.headers, &self.body)?;
-        to_json(&OutResponse {
-            id: self.content_id.as_deref(),
-            atomicity_group: group,
-            status: self.status,
-            headers: p.headers.as_deref().map(OutHeaders),
-            body: p.body.as_deref(),
-        })
+        response_to_json(self, group, Bodies::OData)
     }
+}
+
+/// A request element, its bodies carried by `bodies`.
+pub(crate) fn request_from_json(
+    element: &[u8],
+    bodies: Bodies,
+) -> Result<(RequestOp, Option<String>), serde_json::Error> {
+    let r: JsonRequest = serde_json::from_slice(element)?;
+    let headers = headers_from(r.headers).map_err(serde::de::Error::custom)?;
+    let body = body_from_json(r.body, &headers, bodies).map_err(serde::de::Error::custom)?;
+    Ok((
+        RequestOp {
+            method: r.method.unwrap_or_default(),
+            url: r.url.unwrap_or_default(),
+            headers,
+            content_id: id_of(r.id),
+            content_id_in: Default::default(),
+            body,
+            depends_on: r.depends_on,
+            if_condition: r.if_condition.map(|v| v.get().to_string()),
+        },
+        r.atomicity_group,
+    ))
+}
+
+/// A request as an element.
+pub(crate) fn request_to_json(
+    op: &RequestOp,
+    group: Option<&str>,
+    bodies: Bodies,
+) -> Result<String, BatchError> {
+    let if_condition = op
+        .if_condition
+        .as_deref()
+        .map(serde_json::from_str::<&RawValue>)
+        .transpose()
+        .map_err(|e| BatchError::new(K::Body, e.to_string()))?;
+    let p = Payload::new(&op.headers, &op.body, bodies)?;
+    to_json(&OutRequest {
+        id: op.content_id.as_deref(),
+        atomicity_group: group,
+        depends_on: &op.depends_on,
+        method: &op.method,
+        url: &op.url,
+        if_condition,
+        headers: p.headers.as_deref().map(OutHeaders),
+        body: p.body.as_deref(),
+    })
+}
+
+/// A response element, its bodies carried by `bodies`.
+pub(crate) fn response_from_json(
+    element: &[u8],
+    bodies: Bodies,
+) -> Result<(ResponseOp, Option<String>), serde_json::Error> {
+    let r: JsonResponse = serde_json::from_slice(element)?;
+    let headers = headers_from(r.headers).map_err(serde::de::Error::custom)?;
+    let body = body_from_json(r.body, &headers, bodies).map_err(serde::de::Error::custom)?;
+    Ok((
+        ResponseOp {
+            status: r.status.unwrap_or(0),
+            headers,
+            content_id: id_of(r.id),
+            content_id_in: Default::default(),
+            body,
+        },
+        r.atomicity_group,
+    ))
+}
+
+/// A response as an element.
+pub(crate) fn response_to_json(
+    op: &ResponseOp,
+    group: Option<&str>,
+    bodies: Bodies,
+) -> Result<String, BatchError> {
+    let p = Payload::new(&op.headers, &op.body, bodies)?;
+    to_json(&OutResponse {
+        id: op.content_id.as_deref(),
+        atomicity_group: group,
+        status: op.status,
+        headers: p.headers.as_deref().map(OutHeaders),
+        body: p.body.as_deref(),
+    })
 }
 
 /// Parses one element, reporting serde's position in document terms.
