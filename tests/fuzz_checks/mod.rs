@@ -9,8 +9,8 @@ use crate::common::stream::{own_stream, stream_raw};
 use crate::common::{decode_with, push, Ev};
 use batchpart::{Config, ContentType, Decoder};
 
-/// Fuzzer bytes split into `(strict, boundary, chunk sizes, body)`.
-pub type Layout<'a> = (bool, &'a [u8], Vec<usize>, &'a [u8]);
+/// Fuzzer bytes split into `(flags, boundary, chunk sizes, body)`; see [`cfg`] for the flags.
+pub type Layout<'a> = (u8, &'a [u8], Vec<usize>, &'a [u8]);
 
 /// Splits fuzzer bytes: `[flags][boundary len][boundary][sizes len][sizes][body]`.
 pub fn layout(data: &[u8]) -> Option<Layout<'_>> {
@@ -29,7 +29,7 @@ pub fn layout(data: &[u8]) -> Option<Layout<'_>> {
     }
     let (sizes, body) = rest.split_at(slen);
     let sizes = sizes.iter().map(|&s| usize::from(s).max(1)).collect();
-    Some((flags & 1 == 1, boundary, sizes, body))
+    Some((*flags, boundary, sizes, body))
 }
 
 /// Builds fuzzer bytes in [`layout`] form, for seed corpora.
@@ -42,39 +42,44 @@ pub fn encode_layout(strict: bool, boundary: &[u8], sizes: &[u8], body: &[u8]) -
     v
 }
 
-fn cfg(strict: bool) -> Config {
-    if strict {
+/// The decoder configuration of a layout's flags: bit 0 strict, bit 1 `trust_framing`.
+fn cfg(flags: u8) -> Config {
+    let base = if flags & 1 == 1 {
         Config::strict()
     } else {
         Config::default()
+    };
+    Config {
+        trust_framing: flags & 2 == 2,
+        ..base
     }
 }
 
 /// The sans-IO decoder never panics, always ends done or failed, and gives the same events
 /// and the same error under any chunking.
 pub fn decoder(data: &[u8]) {
-    let Some((strict, boundary, sizes, body)) = layout(data) else {
+    let Some((flags, boundary, sizes, body)) = layout(data) else {
         return;
     };
     if batchpart::validate_boundary(boundary).is_err() {
         return;
     }
-    let whole = decode_with(body, boundary, cfg(strict), &[]);
-    let chunked = decode_with(body, boundary, cfg(strict), &sizes);
+    let whole = decode_with(body, boundary, cfg(flags), &[]);
+    let chunked = decode_with(body, boundary, cfg(flags), &sizes);
     assert_eq!(whole, chunked);
-    let bytewise = decode_with(body, boundary, cfg(strict), &[1]);
+    let bytewise = decode_with(body, boundary, cfg(flags), &[1]);
     assert_eq!(whole, bytewise);
 }
 
 /// The Stream layer gives the core's events under arbitrary chunk boundaries.
 pub fn stream(data: &[u8]) {
-    let Some((strict, boundary, sizes, body)) = layout(data) else {
+    let Some((flags, boundary, sizes, body)) = layout(data) else {
         return;
     };
     if batchpart::validate_boundary(boundary).is_err() {
         return;
     }
-    let core = decode_with(body, boundary, cfg(strict), &[]);
+    let core = decode_with(body, boundary, cfg(flags), &[]);
     let mut chunks = Vec::new();
     let mut pos = 0;
     for (k, _) in (0..).zip(0..body.len()) {
@@ -90,7 +95,7 @@ pub fn stream(data: &[u8]) {
         chunks.push(bytes::Bytes::copy_from_slice(&body[pos..pos + n]));
         pos += n;
     }
-    let streamed = stream_raw(chunks, boundary, cfg(strict)).map(|evs| {
+    let streamed = stream_raw(chunks, boundary, cfg(flags)).map(|evs| {
         let mut out = Vec::new();
         for ev in evs {
             push(&mut out, own_stream(ev));
@@ -101,7 +106,7 @@ pub fn stream(data: &[u8]) {
 }
 
 /// The embedded HTTP head parser, reached the way traffic reaches it: as the body of an
-/// `application/http` part, with and without `msgtype`, lenient and strict.
+/// `application/http` part, with and without `msgtype`, lenient and strict, with and without `trust_framing`.
 pub fn http_head(data: &[u8]) {
     let boundary = b"fuzz-http-0c5e3a";
     if memchr::memmem::find(data, b"fuzz-http").is_some() {
@@ -116,8 +121,8 @@ pub fn http_head(data: &[u8]) {
             format!("--{}\r\nContent-Type: {ct}\r\n\r\n", "fuzz-http-0c5e3a").into_bytes();
         input.extend_from_slice(data);
         input.extend_from_slice(b"\r\n--fuzz-http-0c5e3a--");
-        for strict in [false, true] {
-            if let Ok(evs) = decode_with(&input, boundary, cfg(strict), &[]) {
+        for flags in 0..4 {
+            if let Ok(evs) = decode_with(&input, boundary, cfg(flags), &[]) {
                 let heads = evs
                     .iter()
                     .filter(|e| matches!(e, Ev::Request { .. } | Ev::Response { .. }))
@@ -130,8 +135,8 @@ pub fn http_head(data: &[u8]) {
                 }
             }
             assert_eq!(
-                decode_with(&input, boundary, cfg(strict), &[1]),
-                decode_with(&input, boundary, cfg(strict), &[])
+                decode_with(&input, boundary, cfg(flags), &[1]),
+                decode_with(&input, boundary, cfg(flags), &[])
             );
         }
     }
