@@ -182,6 +182,9 @@ pub mod encoder;
 mod error;
 mod headers;
 mod http;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod server;
 #[cfg(feature = "stream")]
 pub mod stream;
 #[cfg(feature = "std")]

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::model::{Headers, RequestOp, ResponseOp};
 
-fn to_header_map(h: &Headers) -> Result<http::HeaderMap, BatchError> {
+pub(crate) fn to_header_map(h: &Headers) -> Result<http::HeaderMap, BatchError> {
     let mut map = http::HeaderMap::with_capacity(h.len());
     for (n, v) in h.iter() {
         let name = http::HeaderName::from_bytes(n.as_bytes())
@@ -18,7 +18,7 @@ fn to_header_map(h: &Headers) -> Result<http::HeaderMap, BatchError> {
     Ok(map)
 }
 
-fn from_header_map(map: &http::HeaderMap) -> Headers {
+pub(crate) fn from_header_map(map: &http::HeaderMap) -> Headers {
     map.iter()
         .map(|(n, v)| (n.as_str(), v.as_bytes()))
         .collect()

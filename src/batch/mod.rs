@@ -23,7 +23,7 @@
 
 mod dialects;
 mod error;
-mod formats;
+pub(crate) mod formats;
 #[cfg(feature = "http")]
 pub mod http_interop;
 mod model;
@@ -38,7 +38,9 @@ pub use formats::multipart::{
     read_multipart, write_multipart, LengthMismatch, MultipartReader, Operation, WriteOp,
 };
 pub use model::correlate::{correlate, Correlation, MatchedBy, Pair};
-pub use model::exec::{execute, service_fn, ExecOptions, RefScope, Service, ServiceFn};
+pub use model::exec::{
+    execute, execute_each, service_fn, ExecOptions, RefScope, Service, ServiceFn,
+};
 pub use model::limits::ReadLimits;
 pub use model::prefer::Preferences;
 pub use model::validate::{ODataVersion, ValidationOptions, Validator, FORBIDDEN_HEADERS};

@@ -470,6 +470,25 @@ impl Writer {
         Ok(self)
     }
 
+    /// Hands out what was written so far, for output that goes out as it is written (the
+    /// server's streaming answers). Only under boundaries the caller chose: generated ones may
+    /// still be chosen anew at finish, which written output cannot follow.
+    #[cfg(feature = "tower")]
+    pub(crate) fn take_written(&mut self) -> impl Iterator<Item = Bytes> {
+        debug_assert_eq!(
+            self.generated, 0,
+            "streamed output under a generated boundary"
+        );
+        self.flush_frame();
+        core::mem::take(&mut self.out)
+            .into_iter()
+            .filter_map(|s| match s {
+                Segment::Frame(b) | Segment::Body(b) => Some(b),
+                #[cfg(feature = "stream")]
+                Segment::Stream(..) => None,
+            })
+    }
+
     /// Writes the close delimiter and the epilogue, chooses anew every generated boundary
     /// that a body holds, and returns the segments and the top-level boundary.
     fn close(&mut self, epilogue: &[u8]) -> Result<(VecDeque<Segment>, Bytes), EncodeError> {

@@ -258,35 +258,35 @@ pub fn read_response(body: &[u8]) -> Result<BatchResponse, BatchError> {
     Ok(Batch { items })
 }
 
-/// Writes a `/batch` response: the statuses and JSON bodies, in request order.
-pub fn write_response(resp: &BatchResponse) -> Result<String, BatchError> {
+/// One element of a `/batch` response: `{"status":N,"body":...}`, a body that is not JSON
+/// as a string.
+pub(crate) fn response_element(r: &ResponseOp) -> Result<String, BatchError> {
     #[derive(serde::Serialize)]
     struct Element {
         status: u16,
         body: Box<RawValue>,
     }
-    #[derive(serde::Serialize)]
-    struct Out {
-        responses: Vec<Element>,
-    }
-    let responses = resp
+    let body = if r.body.is_empty() {
+        raw("null".to_string())?
+    } else {
+        match serde_json::from_slice::<&RawValue>(&r.body) {
+            Ok(v) => v.to_owned(),
+            Err(_) => raw(to_json(&String::from_utf8_lossy(&r.body))?)?,
+        }
+    };
+    to_json(&Element {
+        status: r.status,
+        body,
+    })
+}
+
+/// Writes a `/batch` response: the statuses and JSON bodies, in request order.
+pub fn write_response(resp: &BatchResponse) -> Result<String, BatchError> {
+    let elements = resp
         .items
         .iter()
         .flat_map(|i| i.ops())
-        .map(|r| {
-            let body = if r.body.is_empty() {
-                raw("null".to_string())?
-            } else {
-                match serde_json::from_slice::<&RawValue>(&r.body) {
-                    Ok(v) => v.to_owned(),
-                    Err(_) => raw(to_json(&String::from_utf8_lossy(&r.body))?)?,
-                }
-            };
-            Ok(Element {
-                status: r.status,
-                body,
-            })
-        })
+        .map(response_element)
         .collect::<Result<Vec<_>, BatchError>>()?;
-    to_json(&Out { responses })
+    Ok(format!("{{\"responses\":[{}]}}", elements.join(",")))
 }

@@ -24,7 +24,7 @@
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use futures_core::Stream;
 
@@ -52,6 +52,15 @@ pub trait Service {
     /// An operation of the changeset failed: undo the others.
     fn rollback(&mut self, _changeset: Option<&str>) -> impl Future<Output = ()> {
         core::future::ready(())
+    }
+
+    /// A second handle that runs an operation while this one runs others, for
+    /// [`ExecOptions::concurrency`]. `None`, the default, runs operations one at a time.
+    fn fork(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
     }
 }
 
@@ -101,6 +110,13 @@ pub struct ExecOptions {
     /// operations already run keep their responses, and the rest of the batch is answered by
     /// one last `400` response without a Content-ID (see [`execute`]). Off by default.
     pub streaming: bool,
+    /// How many operations may run at once. `0` and `1` (the default) run them in order.
+    /// Above `1`, and only with `continue_on_error` (without it, nothing may run after a
+    /// failure), consecutive top-level operations that depend on nothing run together, up to
+    /// this many, through [`Service::fork`]: no `dependsOn`, no `$<content-id>` in the URL or
+    /// in `If-Match`. Changesets and dependent operations wait for those before them. Answers
+    /// keep the request order.
+    pub concurrency: usize,
 }
 
 impl ExecOptions {
@@ -277,13 +293,92 @@ impl<Svc: Service> Run<'_, Svc> {
 /// # }
 /// ```
 pub async fn execute<S, Svc>(
-    mut items: S,
+    items: S,
     svc: &mut Svc,
     opts: ExecOptions,
 ) -> Result<BatchResponse, BatchError>
 where
     S: Stream<Item = Result<Item<RequestOp>, BatchError>> + Unpin,
     Svc: Service,
+{
+    let mut out = Vec::new();
+    execute_each(items, svc, opts, |item| out.push(item)).await?;
+    Ok(BatchResponse { items: out })
+}
+
+/// An operation that depends on no other: it may run beside others.
+fn independent(op: &RequestOp) -> bool {
+    op.depends_on.is_empty()
+        && !op.url.starts_with('$')
+        && !op
+            .headers
+            .get_str("if-match")
+            .is_some_and(|v| v.trim().starts_with('$'))
+}
+
+/// One operation run on a forked handle: a future that owns its handle.
+async fn forked<Svc: Service>(mut svc: Svc, op: RequestOp) -> ResponseOp {
+    svc.call(op).await
+}
+
+/// Operations in flight, answered in the order they started.
+struct Window<F> {
+    slots: VecDeque<Slot<F>>,
+}
+
+struct Slot<F> {
+    id: Option<String>,
+    at: crate::writer::ContentIdIn,
+    fut: Option<Pin<Box<F>>>,
+    done: Option<ResponseOp>,
+}
+
+impl<F: Future<Output = ResponseOp>> Window<F> {
+    /// Polls every operation in flight; ready when the oldest has its answer.
+    fn poll_front(&mut self, cx: &mut Context<'_>) -> Poll<Option<ResponseOp>> {
+        for slot in &mut self.slots {
+            if let Some(f) = &mut slot.fut {
+                if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                    slot.done = Some(r);
+                    slot.fut = None;
+                }
+            }
+        }
+        match self.slots.front() {
+            None => Poll::Ready(None),
+            Some(s) if s.done.is_none() => Poll::Pending,
+            Some(_) => {
+                let Some(slot) = self.slots.pop_front() else {
+                    return Poll::Ready(None);
+                };
+                let mut resp = slot.done.unwrap_or_default();
+                resp.content_id = slot.id;
+                resp.content_id_in = slot.at;
+                Poll::Ready(Some(resp))
+            }
+        }
+    }
+
+    /// The oldest operation's answer, once it has one.
+    async fn next(&mut self) -> Option<ResponseOp> {
+        core::future::poll_fn(|cx| self.poll_front(cx)).await
+    }
+}
+
+/// Runs a batch request as [`execute`] does, and hands each item of the response to `emit`
+/// as soon as it is complete, in request order: a server can write each answer while later
+/// operations run. Returns once the batch has run; an error is a whole-batch error, returned
+/// before anything was emitted.
+pub async fn execute_each<S, Svc, E>(
+    mut items: S,
+    svc: &mut Svc,
+    opts: ExecOptions,
+    mut emit: E,
+) -> Result<(), BatchError>
+where
+    S: Stream<Item = Result<Item<RequestOp>, BatchError>> + Unpin,
+    Svc: Service,
+    E: FnMut(Item<ResponseOp>),
 {
     let mut run = Run {
         svc,
@@ -292,7 +387,6 @@ where
         seen: HashSet::new(),
         failed: HashSet::new(),
     };
-    let mut out = Vec::new();
     let none = HashMap::new();
     let mut read = Vec::new();
     if !opts.streaming {
@@ -302,6 +396,10 @@ where
         }
     }
     let mut read = read.into_iter();
+    let concurrent = opts.concurrency > 1 && opts.continue_on_error;
+    let mut window = Window {
+        slots: VecDeque::new(),
+    };
     let mut ran = false;
     loop {
         let item = if opts.streaming {
@@ -312,8 +410,12 @@ where
                 Some(Err(e)) => {
                     // Operations have run: they keep their answers, and the rest of the batch
                     // gets one.
+                    while let Some(resp) = window.next().await {
+                        run.record(&resp, None);
+                        emit(Item::Op(resp));
+                    }
                     let msg = format!("the rest of the batch was not run: {e}");
-                    out.push(Item::Op(error_response(400, None, &msg)));
+                    emit(Item::Op(error_response(400, None, &msg)));
                     break;
                 }
             }
@@ -324,69 +426,110 @@ where
             }
         };
         ran = true;
+        let item = match item {
+            Item::Op(op) if concurrent && independent(&op) => match run.svc.fork() {
+                Some(handle) => {
+                    window.slots.push_back(Slot {
+                        id: op.content_id.clone(),
+                        at: op.content_id_in,
+                        fut: Some(Box::pin(forked(handle, op))),
+                        done: None,
+                    });
+                    if window.slots.len() >= opts.concurrency {
+                        if let Some(resp) = window.next().await {
+                            run.record(&resp, None);
+                            emit(Item::Op(resp));
+                        }
+                    }
+                    continue;
+                }
+                None => Item::Op(op),
+            },
+            other => other,
+        };
+        // What depends on earlier operations waits for every one of them.
+        while let Some(resp) = window.next().await {
+            run.record(&resp, None);
+            emit(Item::Op(resp));
+        }
         match item {
             Item::Op(op) => {
                 let resp = run.run_op(op, &none).await;
                 run.record(&resp, None);
                 let failed = resp.is_error();
-                out.push(Item::Op(resp));
+                emit(Item::Op(resp));
                 if failed && !opts.continue_on_error {
                     break;
                 }
             }
             Item::Changeset(c) => {
-                let id = c.id.as_deref();
-                run.svc.begin(id).await;
-                let mut local = HashMap::new();
-                let mut resps = Vec::with_capacity(c.ops.len());
-                let mut failure = None;
-                for op in c.ops.iter().cloned() {
-                    let resp = run.run_op(op, &local).await;
-                    if resp.is_error() {
-                        failure = Some(resp);
-                        break;
-                    }
-                    run.record(&resp, Some(&mut local));
-                    resps.push(resp);
-                }
-                let failure = match failure {
-                    Some(f) => {
-                        run.svc.rollback(id).await;
-                        Some(f)
-                    }
-                    None => run.svc.commit(id).await.err(),
-                };
-                match failure {
-                    Some(f) => {
-                        // The changeset is atomic: every member and the group count as failed.
-                        for op in &c.ops {
-                            if let Some(cid) = &op.content_id {
-                                let cid = normalize_content_id(cid).to_string();
-                                run.seen.insert(cid.clone());
-                                run.failed.insert(cid);
-                            }
-                        }
-                        if let Some(g) = &c.id {
-                            run.failed.insert(g.clone());
-                        }
-                        out.push(Item::Op(f));
-                        if !opts.continue_on_error {
-                            break;
-                        }
-                    }
-                    None => {
-                        for (k, v) in local {
-                            run.seen.insert(k.clone());
-                            run.done.insert(k, v);
-                        }
-                        out.push(Item::Changeset(Changeset {
-                            id: c.id.clone(),
-                            ops: resps,
-                        }));
-                    }
+                if !run_changeset(&mut run, c, &mut emit).await && !opts.continue_on_error {
+                    break;
                 }
             }
         }
     }
-    Ok(BatchResponse { items: out })
+    while let Some(resp) = window.next().await {
+        run.record(&resp, None);
+        emit(Item::Op(resp));
+    }
+    Ok(())
+}
+
+/// Runs a changeset between `begin` and `commit` (or `rollback`), emits its answer, and says
+/// whether it succeeded.
+async fn run_changeset<Svc: Service>(
+    run: &mut Run<'_, Svc>,
+    c: Changeset<RequestOp>,
+    emit: &mut impl FnMut(Item<ResponseOp>),
+) -> bool {
+    let id = c.id.as_deref();
+    run.svc.begin(id).await;
+    let mut local = HashMap::new();
+    let mut resps = Vec::with_capacity(c.ops.len());
+    let mut failure = None;
+    for op in c.ops.iter().cloned() {
+        let resp = run.run_op(op, &local).await;
+        if resp.is_error() {
+            failure = Some(resp);
+            break;
+        }
+        run.record(&resp, Some(&mut local));
+        resps.push(resp);
+    }
+    let failure = match failure {
+        Some(f) => {
+            run.svc.rollback(id).await;
+            Some(f)
+        }
+        None => run.svc.commit(id).await.err(),
+    };
+    match failure {
+        Some(f) => {
+            // The changeset is atomic: every member and the group count as failed.
+            for op in &c.ops {
+                if let Some(cid) = &op.content_id {
+                    let cid = normalize_content_id(cid).to_string();
+                    run.seen.insert(cid.clone());
+                    run.failed.insert(cid);
+                }
+            }
+            if let Some(g) = &c.id {
+                run.failed.insert(g.clone());
+            }
+            emit(Item::Op(f));
+            false
+        }
+        None => {
+            for (k, v) in local {
+                run.seen.insert(k.clone());
+                run.done.insert(k, v);
+            }
+            emit(Item::Changeset(Changeset {
+                id: c.id.clone(),
+                ops: resps,
+            }));
+            true
+        }
+    }
 }

@@ -1,0 +1,707 @@
+//! The server half (feature `tower`): a `$batch` endpoint as a tower service that runs every
+//! operation through the application's own service, an axum `Router` for instance, as
+//! ASP.NET's `DefaultODataBatchHandler` runs them through its pipeline.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use batchpart::server::{BatchConfig, BatchLayer};
+//! use tower_layer::Layer;
+//!
+//! // The application: any `Service<http::Request<OpBody>>`; here, a function.
+//! let app = tower::service_fn(|req: http::Request<batchpart::server::OpBody>| async move {
+//!     let body = format!("{{\"path\":\"{}\"}}", req.uri().path());
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(bytes::Bytes::from(body))))
+//! });
+//! let batch = BatchLayer::new(BatchConfig::default()).layer(app);
+//! let req = http::Request::post("/service/$batch")
+//!     .header("Content-Type", "multipart/mixed; boundary=b")
+//!     .body(http_body_util::Full::new(bytes::Bytes::from_static(
+//!         b"--b\r\nContent-Type: application/http\r\n\r\nGET People HTTP/1.1\r\n\r\n\r\n--b--",
+//!     )))
+//!     .unwrap();
+//! use tower::ServiceExt;
+//! let resp = batch.oneshot(req).await.unwrap();
+//! assert_eq!(resp.status(), 200);
+//! use http_body_util::BodyExt;
+//! let text = resp.into_body().collect().await.unwrap().to_bytes();
+//! assert!(std::str::from_utf8(&text).unwrap().contains("{\"path\":\"/service/People\"}"));
+//! # }
+//! ```
+//!
+//! What it does with a batch request:
+//!
+//! - **Reads** the body incrementally, with the decoder's limits and the batch layer's
+//!   [`ReadLimits`](crate::batch::ReadLimits), never past `max_batch_bytes`: an error is a
+//!   `400` (`413` for a limit) whose message names the problem and its byte offset.
+//! - **Validates** the whole batch before the first operation runs, by default, so that memory
+//!   is bounded by the batch byte limit and a malformed part is a whole-batch error before
+//!   anything had an effect. [`BatchConfig::streaming`] runs operations as they are read
+//!   instead; a read error after one has run is then one last `400` part (the executor's
+//!   rule), never a whole-batch error.
+//! - **Dispatches** each operation as an `http::Request<OpBody>` into the inner service: the
+//!   URL resolved against the service root, `$n` references resolved, the outer request's
+//!   extensions carried over (auth and tracing context live there), with the operation's
+//!   Content-ID as a [`ContentIdExtension`](crate::batch::ContentIdExtension), and the outer
+//!   headers named in [`BatchConfig::forward_headers`] added where the operation has none.
+//! - **Groups** (changesets, atomicity groups) run in order through an [`Atomicity`] hook;
+//!   the default does nothing, and says so.
+//! - **Concurrency**: [`BatchConfig::concurrency`] operations at once, where they depend on
+//!   nothing and continue-on-error is asked for (see
+//!   [`ExecOptions::concurrency`](crate::batch::ExecOptions::concurrency)); `1`, in order, by
+//!   default.
+//! - **Answers** with a body written as operations complete, in order: the first part goes
+//!   out before the last operation finishes, and the run advances only as the client reads,
+//!   so memory stays bounded whatever the batch size. OData 2.0 and 3.0 batches are answered
+//!   `202`, others `200`. RingCentral's answer is the exception: its status (`207`, or `204`
+//!   for a DELETE that succeeded everywhere) depends on every result, so it is written whole.
+//! - **Budget**: [`BatchConfig::time_budget`] for the whole batch, with a timer the caller
+//!   supplies ([`BatchConfig::sleep`]), so the crate stays runtime-free. An operation still
+//!   running when it runs out is dropped and answered `504`, saying that it may have taken
+//!   effect; the rest are answered `503` without running. Without a timer, the budget is
+//!   checked between operations only.
+//!
+//! Formats, by [`Dialect`] and the request's Content-Type: OData multipart
+//! (`multipart/mixed`) and JSON (`application/json`, feature `json`), the JSON `/batch`
+//! dialect, and RingCentral (feature `json`).
+
+mod body;
+mod dispatch;
+mod encode;
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[cfg(feature = "json")]
+use bytes::Bytes;
+
+pub use body::{BatchBody, OpBody};
+pub use dispatch::{Atomicity, NoAtomicity};
+
+use crate::batch::{
+    execute_each, BatchError, BatchErrorKind, ExecOptions, Item, MultipartReader, ODataVersion,
+    Preferences, ReadLimits, RequestOp, ResponseOp, ValidationOptions,
+};
+#[cfg(feature = "json")]
+use body::Whole;
+use body::{Incoming, Queue};
+use dispatch::{Dispatch, Shared};
+use encode::Encoder;
+
+/// Which batch convention the service speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// OData `$batch`: multipart, or JSON by the request's Content-Type.
+    #[default]
+    OData,
+    /// The JSON `/batch` dialect ([`json_batch`](crate::batch::json_batch)).
+    #[cfg(feature = "json")]
+    JsonBatch,
+    /// RingCentral: comma-separated IDs in the path ([`ringcentral`](crate::batch::ringcentral)).
+    #[cfg(feature = "json")]
+    RingCentral,
+}
+
+/// A timer the caller supplies: a future that completes after the duration (tokio's
+/// `sleep`, or hyper's `Timer`, boxed).
+pub type Sleep = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// How the service reads, runs and answers batches.
+#[derive(Clone)]
+pub struct BatchConfig {
+    /// The batch convention. Default: OData.
+    pub dialect: Dialect,
+    /// The root that relative operation URLs resolve against. Default `None`: the batch
+    /// request's path up to its last segment (`/service/$batch` gives `/service/`).
+    pub service_root: Option<String>,
+    /// Outer headers every operation carries unless it sets them itself. Default:
+    /// `Authorization`, `Cookie`, `traceparent`.
+    pub forward_headers: Vec<http::HeaderName>,
+    /// The readers' limits; `max_body_bytes` also bounds each answer from the inner service.
+    pub limits: ReadLimits,
+    /// The decoder's configuration (multipart).
+    pub decoder: crate::Config,
+    /// The validation rules. Their OData version is taken from the request's `OData-Version`
+    /// (or `DataServiceVersion` for 2.0 and 3.0) when it sends one.
+    pub validation: ValidationOptions,
+    /// Operations run at once, where allowed (see the module docs). Default 1.
+    pub concurrency: usize,
+    /// Run operations as they are read instead of validating the whole batch first.
+    pub streaming: bool,
+    /// The time budget of one batch. Default: none.
+    pub time_budget: Option<Duration>,
+    /// The timer that enforces [`time_budget`](Self::time_budget) while an operation runs.
+    pub sleep: Option<Sleep>,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            dialect: Dialect::default(),
+            service_root: None,
+            forward_headers: vec![
+                http::header::AUTHORIZATION,
+                http::header::COOKIE,
+                http::HeaderName::from_static("traceparent"),
+            ],
+            limits: ReadLimits::default(),
+            decoder: crate::Config::default(),
+            validation: ValidationOptions::default(),
+            concurrency: 1,
+            streaming: false,
+            time_budget: None,
+            sleep: None,
+        }
+    }
+}
+
+impl core::fmt::Debug for BatchConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BatchConfig")
+            .field("dialect", &self.dialect)
+            .field("service_root", &self.service_root)
+            .field("forward_headers", &self.forward_headers)
+            .field("limits", &self.limits)
+            .field("concurrency", &self.concurrency)
+            .field("streaming", &self.streaming)
+            .field("time_budget", &self.time_budget)
+            .field("sleep", &self.sleep.is_some())
+            .finish()
+    }
+}
+
+/// Wraps the application's service in a [`BatchService`].
+#[derive(Debug, Clone)]
+pub struct BatchLayer<A = NoAtomicity> {
+    cfg: Arc<BatchConfig>,
+    atomicity: A,
+}
+
+impl BatchLayer {
+    /// A layer with this configuration and no transactions.
+    pub fn new(cfg: BatchConfig) -> Self {
+        BatchLayer {
+            cfg: Arc::new(cfg),
+            atomicity: NoAtomicity,
+        }
+    }
+}
+
+impl<A> BatchLayer<A> {
+    /// The same layer with this [`Atomicity`] hook.
+    pub fn atomicity<B: Atomicity>(self, atomicity: B) -> BatchLayer<B> {
+        BatchLayer {
+            cfg: self.cfg,
+            atomicity,
+        }
+    }
+}
+
+impl<S, A: Clone> tower_layer::Layer<S> for BatchLayer<A> {
+    type Service = BatchService<S, A>;
+    fn layer(&self, inner: S) -> BatchService<S, A> {
+        BatchService {
+            inner,
+            cfg: self.cfg.clone(),
+            atomicity: self.atomicity.clone(),
+        }
+    }
+}
+
+/// The `$batch` endpoint: answers batch requests by running their operations through `S`.
+/// Mount it where batches arrive (`Router::route_service("/service/$batch", ...)`); every
+/// request it gets is read as a batch.
+#[derive(Debug, Clone)]
+pub struct BatchService<S, A = NoAtomicity> {
+    inner: S,
+    cfg: Arc<BatchConfig>,
+    atomicity: A,
+}
+
+impl<S, A, B, RB> tower_service::Service<http::Request<B>> for BatchService<S, A>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: core::fmt::Display,
+    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+    S::Error: core::fmt::Display,
+    RB: http_body::Body + Send + 'static,
+    RB::Data: Send,
+    RB::Error: core::fmt::Display,
+    A: Atomicity,
+{
+    type Response = http::Response<BatchBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Each operation waits for the inner service's readiness on its own clone.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let (inner, cfg, atomicity) =
+            (self.inner.clone(), self.cfg.clone(), self.atomicity.clone());
+        Box::pin(async move { Ok(handle(inner, cfg, atomicity, req).await) })
+    }
+}
+
+/// An answer the service makes itself: an OData error object with feature `json`, text
+/// without it.
+pub(crate) fn error_op(status: u16, id: Option<String>, message: &str) -> ResponseOp {
+    #[cfg(feature = "json")]
+    let (ct, body) = (
+        "application/json",
+        serde_json::json!({"error": {"code": status.to_string(), "message": message}}).to_string(),
+    );
+    #[cfg(not(feature = "json"))]
+    let (ct, body) = ("text/plain; charset=utf-8", message.to_string());
+    ResponseOp::new(status)
+        .with_header("Content-Type", ct)
+        .with_body(body)
+        .with_content_id(id)
+}
+
+/// A whole-batch error: `413` for a limit, `400` otherwise, naming the problem and its byte
+/// offset.
+fn refuse(e: &BatchError) -> http::Response<BatchBody> {
+    let status = match e.kind() {
+        BatchErrorKind::BatchTooLarge
+        | BatchErrorKind::BodyTooLarge
+        | BatchErrorKind::HeaderTooLarge => 413,
+        _ => 400,
+    };
+    let msg = match e.offset() {
+        Some(at) => format!("{e} at byte {at}"),
+        None => e.to_string(),
+    };
+    let op = error_op(status, None, &msg);
+    respond(status, &op.headers, BatchBody::whole(op.body))
+}
+
+fn respond(
+    status: u16,
+    headers: &crate::batch::Headers,
+    body: BatchBody,
+) -> http::Response<BatchBody> {
+    let mut resp = http::Response::new(body);
+    *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+    for (n, v) in headers.iter() {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(n.as_bytes()),
+            http::HeaderValue::from_bytes(v),
+        ) {
+            resp.headers_mut().append(n, v);
+        }
+    }
+    resp
+}
+
+fn header<'a>(parts: &'a http::request::Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn handle<S, A, B, RB>(
+    inner: S,
+    cfg: Arc<BatchConfig>,
+    atomicity: A,
+    req: http::Request<B>,
+) -> http::Response<BatchBody>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: core::fmt::Display,
+    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+    S::Error: core::fmt::Display,
+    RB: http_body::Body + Send + 'static,
+    RB::Data: Send,
+    RB::Error: core::fmt::Display,
+    A: Atomicity,
+{
+    let (parts, body) = req.into_parts();
+    let root = cfg.service_root.clone().unwrap_or_else(|| {
+        let path = parts.uri.path();
+        path[..path.rfind('/').map_or(0, |i| i + 1)].to_string()
+    });
+    let root = if root.ends_with('/') {
+        root
+    } else {
+        format!("{root}/")
+    };
+    let shared = Arc::new(Shared {
+        cfg: cfg.clone(),
+        root,
+        extensions: parts.extensions.clone(),
+        forwarded: cfg
+            .forward_headers
+            .iter()
+            .filter_map(|n| parts.headers.get(n).map(|v| (n.clone(), v.clone())))
+            .collect(),
+        deadline: cfg.time_budget.map(|b| Instant::now() + b),
+        queue: Queue::default(),
+    });
+    let dispatch = Dispatch {
+        inner,
+        shared,
+        atomicity,
+        group: None,
+    };
+    let prefs = Preferences::parse(
+        parts
+            .headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let opts = ExecOptions {
+        concurrency: cfg.concurrency,
+        streaming: cfg.streaming,
+        ..ExecOptions::from_preferences(&prefs)
+    };
+    let body = Incoming(Box::pin(body));
+    match cfg.dialect {
+        Dialect::OData => odata(dispatch, &cfg, &parts, body, opts).await,
+        #[cfg(feature = "json")]
+        Dialect::JsonBatch => json_batch(dispatch, &cfg, body, opts).await,
+        #[cfg(feature = "json")]
+        Dialect::RingCentral => ringcentral(dispatch, &cfg, &parts, body).await,
+    }
+}
+
+/// The items to run: all of them read and validated first, or, streaming, the reader itself.
+type Items = Pin<Box<dyn futures_core::Stream<Item = Result<Item<RequestOp>, BatchError>> + Send>>;
+
+async fn gather(mut items: Items, streaming: bool) -> Result<Items, BatchError> {
+    if streaming {
+        return Ok(items);
+    }
+    let mut all = Vec::new();
+    while let Some(item) = core::future::poll_fn(|cx| items.as_mut().poll_next(cx)).await {
+        all.push(Ok(item?));
+    }
+    Ok(Box::pin(crate::stream::iter(all)))
+}
+
+/// Starts the answer: the run goes ahead as the client reads the body.
+fn answer<S, A, RB>(
+    status: u16,
+    content_type: &str,
+    extra: Option<(&'static str, &'static str)>,
+    items: Items,
+    mut dispatch: Dispatch<S, A>,
+    opts: ExecOptions,
+    mut enc: Encoder,
+) -> http::Response<BatchBody>
+where
+    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+    S::Error: core::fmt::Display,
+    RB: http_body::Body + Send + 'static,
+    RB::Data: Send,
+    RB::Error: core::fmt::Display,
+    A: Atomicity,
+{
+    let queue = dispatch.shared.queue.clone();
+    let out = queue.clone();
+    let run = async move {
+        let mut failed = None;
+        let result = execute_each(items, &mut dispatch, opts, |item| {
+            if failed.is_none() {
+                match enc.item(item) {
+                    Ok(chunks) => body::push(&out, chunks),
+                    Err(e) => failed = Some(e),
+                }
+            }
+        })
+        .await;
+        // Only a streaming read can fail here, before any operation ran: the head is out, so
+        // the error is the answer's last part.
+        if let Err(e) = result {
+            if let Ok(chunks) = enc.item(Item::Op(error_op(400, None, &e.to_string()))) {
+                body::push(&out, chunks);
+            }
+        }
+        if failed.is_none() {
+            if let Ok(chunks) = enc.finish() {
+                body::push(&out, chunks);
+            }
+        }
+    };
+    let mut headers = crate::batch::Headers::new();
+    headers.push("Content-Type", content_type);
+    if let Some((n, v)) = extra {
+        headers.push(n, v);
+    }
+    respond(status, &headers, BatchBody::streaming(Box::pin(run), queue))
+}
+
+async fn odata<S, A, B, RB>(
+    dispatch: Dispatch<S, A>,
+    cfg: &BatchConfig,
+    parts: &http::request::Parts,
+    body: Incoming<B>,
+    opts: ExecOptions,
+) -> http::Response<BatchBody>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: core::fmt::Display,
+    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+    S::Error: core::fmt::Display,
+    RB: http_body::Body + Send + 'static,
+    RB::Data: Send,
+    RB::Error: core::fmt::Display,
+    A: Atomicity,
+{
+    let version = ODataVersion::from_headers(
+        header(parts, "odata-version"),
+        header(parts, "dataserviceversion"),
+    )
+    .unwrap_or(cfg.validation.version);
+    let version_header = match version {
+        ODataVersion::V2_0 => ("DataServiceVersion", "2.0"),
+        ODataVersion::V3_0 => ("DataServiceVersion", "3.0"),
+        ODataVersion::V4_0 => ("OData-Version", "4.0"),
+        ODataVersion::V4_01 => ("OData-Version", "4.01"),
+    };
+    let validation = ValidationOptions {
+        version,
+        ..cfg.validation.clone()
+    };
+    let ct = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let is_json = ct
+        .get(..16)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"application/json"));
+    // A JSON `$id` may name any request it lists in `dependsOn` (validation checks that).
+    let opts = ExecOptions {
+        refs: if is_json {
+            crate::batch::RefScope::Anywhere
+        } else {
+            opts.refs
+        },
+        ..opts
+    };
+    let (items, enc, content_type): (Items, Encoder, String) = if is_json {
+        #[cfg(feature = "json")]
+        {
+            let v = ValidationOptions {
+                json: true,
+                ..validation
+            };
+            let r = crate::batch::JsonReader::<_, RequestOp>::new(body)
+                .limits(cfg.limits)
+                .validate(v);
+            (
+                Box::pin(r),
+                Encoder::Json { first: true },
+                "application/json".into(),
+            )
+        }
+        #[cfg(not(feature = "json"))]
+        {
+            let e = BatchError::new(
+                BatchErrorKind::Malformed,
+                "JSON batches need the crate's `json` feature",
+            );
+            return refuse(&e);
+        }
+    } else {
+        let r = match MultipartReader::<_, RequestOp>::new(body, ct) {
+            Ok(r) => r,
+            Err(e) => return refuse(&e),
+        };
+        let r = r
+            .config(cfg.decoder)
+            .limits(cfg.limits)
+            .validate(validation);
+        let (enc, ct) = Encoder::multipart();
+        (Box::pin(r), enc, ct)
+    };
+    let items = match gather(items, opts.streaming).await {
+        Ok(i) => i,
+        Err(e) => return refuse(&e),
+    };
+    answer(
+        version.batch_status(),
+        &content_type,
+        Some(version_header),
+        items,
+        dispatch,
+        opts,
+        enc,
+    )
+}
+
+#[cfg(feature = "json")]
+async fn json_batch<S, A, B, RB>(
+    dispatch: Dispatch<S, A>,
+    cfg: &BatchConfig,
+    body: Incoming<B>,
+    opts: ExecOptions,
+) -> http::Response<BatchBody>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: core::fmt::Display,
+    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+    S::Error: core::fmt::Display,
+    RB: http_body::Body + Send + 'static,
+    RB::Data: Send,
+    RB::Error: core::fmt::Display,
+    A: Atomicity,
+{
+    let bytes = match body::collect(body.0, cfg.limits.max_batch_bytes, Whole::Batch).await {
+        Ok(b) => b,
+        Err(e) => return refuse(&e),
+    };
+    let req = match crate::batch::json_batch::read_request(&bytes) {
+        Ok(r) => r,
+        Err(e) => return refuse(&e),
+    };
+    let opts = ExecOptions {
+        streaming: false,
+        concurrency: opts.concurrency,
+        ..req.exec_options()
+    };
+    let items: Items = Box::pin(crate::stream::iter(req.batch.items.into_iter().map(Ok)));
+    answer(
+        200,
+        "application/json",
+        None,
+        items,
+        dispatch,
+        opts,
+        Encoder::JsonBatch { first: true },
+    )
+}
+
+#[cfg(feature = "json")]
+async fn ringcentral<S, A, B, RB>(
+    mut dispatch: Dispatch<S, A>,
+    cfg: &BatchConfig,
+    parts: &http::request::Parts,
+    body: Incoming<B>,
+) -> http::Response<BatchBody>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: core::fmt::Display,
+    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+    S::Error: core::fmt::Display,
+    RB: http_body::Body + Send + 'static,
+    RB::Data: Send,
+    RB::Error: core::fmt::Display,
+    A: Atomicity,
+{
+    use crate::batch::ringcentral as rc;
+    let path = parts.uri.path();
+    let lower = |n: &str| header(parts, n).unwrap_or("").to_ascii_lowercase();
+    let json_form = lower("content-type").starts_with(rc::MULTIPART_JSON)
+        || lower("accept").starts_with(rc::MULTIPART_JSON);
+    let method = parts.method.as_str();
+    let Some(ids) = rc::split_ids(path) else {
+        let e = BatchError::new(
+            BatchErrorKind::Malformed,
+            "no comma-separated IDs in the path",
+        );
+        return refuse(&e);
+    };
+    let bytes = match body::collect(body.0, cfg.limits.max_batch_bytes, Whole::Batch).await {
+        Ok(b) => b,
+        Err(e) => return refuse(&e),
+    };
+    let items = match (method, json_form) {
+        ("PUT", true) => rc::read_json_request(&bytes, path),
+        ("PUT", false) => {
+            let ct = parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            rc::read_put(bytes, ct, path)
+        }
+        _ => Ok(ids
+            .ids
+            .iter()
+            .map(|id| (id.clone(), Bytes::new()))
+            .collect()),
+    };
+    let items = match items {
+        Ok(i) => i,
+        Err(e) => return refuse(&e),
+    };
+    let batch = rc::to_batch(method, &ids.base, &items);
+    // Every resource is tried, whatever fails.
+    let opts = ExecOptions {
+        continue_on_error: true,
+        concurrency: cfg.concurrency,
+        ..Default::default()
+    };
+    let run = crate::batch::execute(
+        crate::stream::iter(batch.items.into_iter().map(Ok)),
+        &mut dispatch,
+        opts,
+    )
+    .await;
+    let response = match run {
+        Ok(r) => r,
+        Err(e) => return refuse(&e),
+    };
+    let results = rc::from_batch(&response);
+    let status = rc::batch_status(method, &results);
+    let mut headers = crate::batch::Headers::new();
+    if status == 204 {
+        return respond(204, &headers, BatchBody::whole(Bytes::new()));
+    }
+    let written = if json_form {
+        rc::write_json_response(&results)
+            .map(|t| (status, rc::MULTIPART_JSON.to_string(), Bytes::from(t)))
+    } else {
+        let b = crate::encoder::random_boundary();
+        rc::write_multipart_response(method, &results, b.as_bytes())
+            .map(|(s, ct, body)| (s, ct, body.into_bytes()))
+    };
+    match written {
+        Ok((status, ct, body)) => {
+            headers.push("Content-Type", ct);
+            respond(status, &headers, BatchBody::whole(body))
+        }
+        Err(e) => refuse(&e),
+    }
+}

@@ -1,0 +1,430 @@
+//! The tower `$batch` service over an axum `Router`: operations go through the application's
+//! own routes and extractors, the answer streams, and every limit holds.
+#![cfg(all(feature = "tower", feature = "json"))]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Extension, FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::Router;
+use batchpart::batch::{read_json, read_multipart, BatchResponse, Item, ResponseOp};
+use batchpart::server::{Atomicity, BatchConfig, BatchLayer, BatchService, Dialect, OpBody};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use tower::{Layer, ServiceExt};
+
+/// The outer request's identity, put in its extensions by the application's auth layer.
+#[derive(Clone, Debug)]
+struct Identity(String);
+
+/// An extractor that reads the bearer token, as an auth extractor does.
+struct Bearer(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = (axum::http::StatusCode, &'static str);
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| Bearer(t.to_string()))
+            .ok_or((axum::http::StatusCode::UNAUTHORIZED, "no token"))
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    started: AtomicUsize,
+    finished: AtomicUsize,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+fn app(c: Arc<Counters>) -> Router {
+    let delay = {
+        let c = c.clone();
+        move |Path(ms): Path<u64>| {
+            let c = c.clone();
+            async move {
+                c.started.fetch_add(1, Ordering::SeqCst);
+                let now = c.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                c.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                c.in_flight.fetch_sub(1, Ordering::SeqCst);
+                c.finished.fetch_add(1, Ordering::SeqCst);
+                format!("slept {ms}")
+            }
+        }
+    };
+    let quick = {
+        let c = c.clone();
+        move || {
+            let c = c.clone();
+            async move {
+                c.started.fetch_add(1, Ordering::SeqCst);
+                c.finished.fetch_add(1, Ordering::SeqCst);
+                "quick"
+            }
+        }
+    };
+    Router::new()
+        .route("/service/delay/{ms}", get(delay))
+        .route("/service/quick", get(quick))
+        .route(
+            "/service/whoami",
+            get(
+                |Bearer(t): Bearer, Extension(id): Extension<Identity>| async move {
+                    format!("{} {t}", id.0)
+                },
+            ),
+        )
+        .route(
+            "/service/People",
+            post(|body: Bytes| async move {
+                (
+                    axum::http::StatusCode::CREATED,
+                    [("Location", "/service/People(7)")],
+                    body,
+                )
+            }),
+        )
+        .route(
+            "/service/People/{id}",
+            get(|Path(id): Path<String>| async move { format!("person {id}") }),
+        )
+        .route(
+            "/service/fail",
+            post(|| async { (axum::http::StatusCode::CONFLICT, "no") }),
+        )
+}
+
+fn multipart(ops: &[&str]) -> String {
+    let mut s = String::new();
+    for (i, op) in ops.iter().enumerate() {
+        s.push_str(&format!(
+            "--b\r\nContent-Type: application/http\r\nContent-ID: {}\r\n\r\n{op}\r\n",
+            i + 1
+        ));
+    }
+    s.push_str("--b--\r\n");
+    s
+}
+
+fn request(body: String) -> http::Request<Full<Bytes>> {
+    http::Request::post("/service/$batch")
+        .header("Content-Type", "multipart/mixed; boundary=b")
+        .header("Authorization", "Bearer t0ken")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
+}
+
+async fn send(
+    svc: BatchService<Router, impl Atomicity>,
+    req: http::Request<Full<Bytes>>,
+) -> (u16, String, Bytes) {
+    let resp = svc.oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, ct, body)
+}
+
+fn parsed(ct: &str, body: Bytes) -> BatchResponse {
+    if ct.starts_with("application/json") {
+        read_json(body, None).unwrap()
+    } else {
+        read_multipart(body, ct.as_bytes(), None).unwrap()
+    }
+}
+
+fn statuses(r: &BatchResponse) -> Vec<u16> {
+    r.items
+        .iter()
+        .flat_map(|i| i.ops())
+        .map(|o| o.status)
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn operations_go_through_the_router_with_the_outer_identity() {
+    let c = Arc::new(Counters::default());
+    let svc = BatchLayer::new(BatchConfig::default()).layer(app(c));
+    let mut req = request(multipart(&[
+        "GET whoami HTTP/1.1\r\n",
+        "GET /service/People/3 HTTP/1.1\r\n",
+        "GET https://example.com/service/quick HTTP/1.1\r\n",
+    ]));
+    req.extensions_mut().insert(Identity("alice".into()));
+    let (status, ct, body) = send(svc, req).await;
+    assert_eq!(status, 200);
+    let r = parsed(&ct, body);
+    let bodies: Vec<&[u8]> = r
+        .items
+        .iter()
+        .flat_map(|i| i.ops())
+        .map(|o| &o.body[..])
+        .collect();
+    assert_eq!(bodies, [&b"alice t0ken"[..], b"person 3", b"quick"]);
+    // Content-IDs echoed byte for byte.
+    let ids: Vec<_> = r
+        .items
+        .iter()
+        .flat_map(|i| i.ops())
+        .map(|o| o.content_id.clone().unwrap())
+        .collect();
+    assert_eq!(ids, ["1", "2", "3"]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_first_answer_goes_out_before_the_slow_one_finishes() {
+    let c = Arc::new(Counters::default());
+    let svc = BatchLayer::new(BatchConfig::default()).layer(app(c.clone()));
+    let req = request(multipart(&[
+        "GET quick HTTP/1.1\r\n",
+        "GET delay/300 HTTP/1.1\r\n",
+    ]));
+    let resp = svc.oneshot(req).await.unwrap();
+    let mut body = resp.into_body();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("quick") {
+        let frame = body.frame().await.unwrap().unwrap();
+        seen.extend_from_slice(&frame.into_data().unwrap());
+    }
+    assert_eq!(
+        c.finished.load(Ordering::SeqCst),
+        1,
+        "the delayed operation has not finished"
+    );
+    let rest = body.collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&rest).contains("slept 300"));
+    assert_eq!(c.finished.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_run_goes_only_as_fast_as_the_client_reads() {
+    let c = Arc::new(Counters::default());
+    let svc = BatchLayer::new(BatchConfig::default()).layer(app(c.clone()));
+    // Validation allows 100 operations by default.
+    let ops: Vec<&str> = (0..100).map(|_| "GET quick HTTP/1.1\r\n").collect();
+    let resp = svc.oneshot(request(multipart(&ops))).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    body.frame().await.unwrap().unwrap();
+    // One operation's answer is out; the executor waits for the client to read on.
+    assert!(
+        c.started.load(Ordering::SeqCst) <= 2,
+        "{}",
+        c.started.load(Ordering::SeqCst)
+    );
+    let rest = body.collect().await.unwrap().to_bytes();
+    assert!(!rest.is_empty());
+    assert_eq!(c.started.load(Ordering::SeqCst), 100);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_malformed_batch_is_refused_before_anything_runs() {
+    let c = Arc::new(Counters::default());
+    let svc = BatchLayer::new(BatchConfig::default()).layer(app(c.clone()));
+    // The second part is not application/http.
+    let body = "--b\r\nContent-Type: application/http\r\n\r\nGET quick HTTP/1.1\r\n\r\n\r\n\
+                --b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n";
+    let (status, _, text) = send(svc, request(body.into())).await;
+    assert_eq!(status, 400);
+    assert!(
+        String::from_utf8_lossy(&text).contains("at byte"),
+        "{text:?}"
+    );
+    assert_eq!(c.started.load(Ordering::SeqCst), 0);
+    // Over the batch byte limit: 413, counted as the bytes arrive.
+    let cfg = BatchConfig {
+        limits: batchpart::batch::ReadLimits {
+            max_batch_bytes: 64,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let svc = BatchLayer::new(cfg).layer(app(c.clone()));
+    let (status, _, _) = send(svc, request(multipart(&["GET quick HTTP/1.1\r\n"; 3]))).await;
+    assert_eq!(status, 413);
+    assert_eq!(c.started.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn independent_operations_run_concurrently_up_to_the_limit() {
+    let c = Arc::new(Counters::default());
+    let cfg = BatchConfig {
+        concurrency: 2,
+        ..Default::default()
+    };
+    let svc = BatchLayer::new(cfg).layer(app(c.clone()));
+    let mut req = request(multipart(&["GET delay/50 HTTP/1.1\r\n"; 5]));
+    req.headers_mut()
+        .insert("Prefer", "odata.continue-on-error".parse().unwrap());
+    let (status, ct, body) = send(svc, req).await;
+    assert_eq!(status, 200);
+    assert_eq!(statuses(&parsed(&ct, body)), [200; 5]);
+    assert_eq!(c.max_in_flight.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_time_budget_cuts_the_batch_short_and_says_what_ran() {
+    let c = Arc::new(Counters::default());
+    let cfg = BatchConfig {
+        time_budget: Some(Duration::from_millis(100)),
+        sleep: Some(Arc::new(|d| Box::pin(tokio::time::sleep(d)))),
+        ..Default::default()
+    };
+    let svc = BatchLayer::new(cfg).layer(app(c.clone()));
+    let mut req = request(multipart(&[
+        "GET quick HTTP/1.1\r\n",
+        "GET delay/5000 HTTP/1.1\r\n",
+        "GET quick HTTP/1.1\r\n",
+    ]));
+    req.headers_mut()
+        .insert("Prefer", "odata.continue-on-error".parse().unwrap());
+    let (_, ct, body) = send(svc, req).await;
+    let r = parsed(&ct, body);
+    assert_eq!(statuses(&r), [200, 504, 503]);
+    let second = &r.items[1].ops()[0];
+    assert!(String::from_utf8_lossy(&second.body).contains("may have taken effect"));
+    assert_eq!(c.started.load(Ordering::SeqCst), 2, "the third never ran");
+}
+
+/// A hook that records what it was asked, and hands each group a journal the handlers see.
+#[derive(Clone, Default)]
+struct Journal(Arc<Mutex<Vec<String>>>);
+
+#[derive(Clone)]
+struct Tx(u32);
+
+impl Atomicity for Journal {
+    async fn begin(&self, group: Option<&str>) -> http::Extensions {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("begin {}", group.unwrap_or("")));
+        let mut e = http::Extensions::new();
+        e.insert(Tx(42));
+        e
+    }
+    async fn commit(&self, _g: Option<&str>, e: &http::Extensions) -> Result<(), ResponseOp> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("commit {}", e.get::<Tx>().map_or(0, |t| t.0)));
+        Ok(())
+    }
+    async fn rollback(&self, _g: Option<&str>, e: &http::Extensions) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("rollback {}", e.get::<Tx>().map_or(0, |t| t.0)));
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn changesets_run_between_the_hooks_and_their_operations_see_the_transaction() {
+    let c = Arc::new(Counters::default());
+    let seen_tx = Arc::new(AtomicUsize::new(0));
+    let router = app(c).route(
+        "/service/tx",
+        post({
+            let seen = seen_tx.clone();
+            move |tx: Option<Extension<Tx>>| {
+                let seen = seen.clone();
+                async move {
+                    if let Some(Extension(Tx(n))) = tx {
+                        seen.store(n as usize, Ordering::SeqCst);
+                    }
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }
+        }),
+    );
+    let journal = Journal::default();
+    let svc = BatchLayer::new(BatchConfig::default())
+        .atomicity(journal.clone())
+        .layer(router);
+    let body = "--b\r\nContent-Type: multipart/mixed; boundary=cs1\r\n\r\n\
+        --cs1\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\nPOST tx HTTP/1.1\r\n\r\n\r\n--cs1--\r\n\
+        --b\r\nContent-Type: multipart/mixed; boundary=cs2\r\n\r\n\
+        --cs2\r\nContent-Type: application/http\r\nContent-ID: 2\r\n\r\nPOST tx HTTP/1.1\r\n\r\n\r\n\
+        --cs2\r\nContent-Type: application/http\r\nContent-ID: 3\r\n\r\nPOST fail HTTP/1.1\r\n\r\n\r\n--cs2--\r\n\
+        --b--\r\n";
+    let mut req = request(body.into());
+    req.headers_mut()
+        .insert("Prefer", "odata.continue-on-error".parse().unwrap());
+    let (status, ct, body) = send(svc, req).await;
+    assert_eq!(status, 200);
+    let r = parsed(&ct, body);
+    assert!(matches!(&r.items[0], Item::Changeset(c) if c.ops[0].status == 204));
+    assert!(matches!(&r.items[1], Item::Op(o) if o.status == 409));
+    assert_eq!(seen_tx.load(Ordering::SeqCst), 42);
+    assert_eq!(
+        *journal.0.lock().unwrap(),
+        ["begin cs1", "commit 42", "begin cs2", "rollback 42"]
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn json_odata_json_batch_and_versions() {
+    let c = Arc::new(Counters::default());
+    let svc = BatchLayer::new(BatchConfig::default()).layer(app(c.clone()));
+    let req = http::Request::post("/service/$batch")
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::from(
+            r#"{"requests":[{"id":"a","method":"GET","url":"quick"},{"id":"b","method":"POST","url":"People","headers":{"content-type":"application/json"},"body":{"Name":"Zoë"}}]}"#,
+        )))
+        .unwrap();
+    let (status, ct, body) = send(svc.clone(), req).await;
+    assert_eq!((status, ct.as_str()), (200, "application/json"));
+    let r = parsed(&ct, body);
+    assert_eq!(statuses(&r), [200, 201]);
+    assert_eq!(
+        &r.items[1].ops()[0].body[..],
+        "{\"Name\":\"Zoë\"}".as_bytes()
+    );
+    // OData 2.0: changesets without Content-ID, answered 202.
+    let body = "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n\
+        --cs\r\nContent-Type: application/http\r\n\r\nPOST People HTTP/1.1\r\n\r\n{}\r\n--cs--\r\n--b--\r\n";
+    let mut req = request(body.into());
+    req.headers_mut()
+        .insert("DataServiceVersion", "2.0".parse().unwrap());
+    let (status, _, _) = send(svc, req).await;
+    assert_eq!(status, 202);
+    // The JSON /batch dialect.
+    let cfg = BatchConfig {
+        dialect: Dialect::JsonBatch,
+        service_root: Some("/service".into()),
+        ..Default::default()
+    };
+    let svc = BatchLayer::new(cfg).layer(app(c));
+    let req = http::Request::post("/batch")
+        .body(Full::new(Bytes::from(
+            r#"{"requests":[{"method":"get","path":"/service/quick"},{"method":"get","path":"/service/People/9"}]}"#,
+        )))
+        .unwrap();
+    let (status, _, body) = send(svc, req).await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["responses"][0]["status"], 200);
+    assert_eq!(v["responses"][1]["body"], "person 9");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn mounted_in_an_axum_router() {
+    let c = Arc::new(Counters::default());
+    let routes = app(c);
+    let batch = BatchLayer::new(BatchConfig::default()).layer(routes.clone());
+    let whole = routes.route_service("/service/$batch", batch);
+    let req = request(multipart(&["GET quick HTTP/1.1\r\n"])).map(axum::body::Body::new);
+    let resp = whole.oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("quick"));
+    let _ = OpBody::new(Bytes::new());
+}
