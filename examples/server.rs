@@ -1,60 +1,105 @@
-//! `server`: serves batches over an in-memory store, through the batch module's readers,
-//! executor and writers, on hyper:
+//! `server`: serves batches over an in-memory store, on axum, through the crate's tower
+//! [`BatchService`]: every operation of a batch goes through the same axum routes as a
+//! request made on its own.
 //!
 //! - `POST .../$batch`: OData, multipart or JSON;
-//! - `POST /batch`: the JSON `/batch` dialect;
+//! - `POST .../batch`: the JSON `/batch` dialect;
 //! - `GET`, `PUT`, `DELETE` on a path ending in comma-separated IDs
 //!   (`.../message-store/1,2`): RingCentral, multipart (`207`) or, when the request's
-//!   `Content-Type` or `Accept` is `application/vnd.ringcentral.multipart+json`, JSON.
+//!   `Content-Type` or `Accept` is `application/vnd.ringcentral.multipart+json`, JSON;
+//! - `GET /delay/{ms}`: answers `200` after that many milliseconds (at most 60 s), to watch a
+//!   batch's answers stream.
 //!
 //! ```text
-//! cargo run --features batch,json,http --example server -- [ADDR]   # default 127.0.0.1:8080
+//! cargo run --features batch,json,http,tower --example server -- [ADDR] \
+//!     [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N]
 //! ```
 //!
-//! It prints `listening on http://ADDR` once it accepts connections (ADDR may use port 0).
+//! ADDR defaults to 127.0.0.1:8080 and may use port 0; the server prints `listening on
+//! http://ADDR` once it accepts connections. A connection whose request head has not arrived
+//! within `--header-timeout` (default 10 s) is closed, and so is a keep-alive connection idle
+//! for `--idle-timeout` (default 60 s). At most `--max-connections` (default 256) are served at
+//! once; the rest wait in the listen backlog. When `accept` fails (too many open files, say),
+//! the server logs it, backs off up to one second, and goes on.
+//!
 //! The store holds entity sets by name: `POST /People` answers `201` with a `Location` and an
 //! `ETag`, `GET /People(1)` the entity, `PATCH`/`MERGE`/`PUT` and `DELETE` answer `204`, and
-//! an `If-Match` that does not match answers `412`. Each operation goes through
-//! `http::Request`, as a server would hand it to its own router.
+//! an `If-Match` that does not match answers `412`. Changesets are atomic through the
+//! [`Atomicity`] hook: each one gets an undo journal that the handlers write to, and rollback
+//! replays it. The store is never copied. (Another batch may see a changeset's writes before
+//! it commits: the journal gives atomicity, not isolation.)
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use batchpart::batch::{
-    execute, json_batch, ringcentral, write_json, write_multipart, BatchError, ExecOptions,
-    JsonReader, MultipartReader, Preferences, RefScope, RequestOp, ResponseOp, Service,
-    ValidationOptions,
-};
-use bytes::{Buf, Bytes};
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Body, Incoming};
-use hyper::{Request, Response};
+use axum::body::Body;
+use axum::extract::{Extension, Path, Request};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use batchpart::batch::ResponseOp;
+use batchpart::server::{Atomicity, BatchConfig, BatchLayer, BatchService, Dialect};
+use bytes::Bytes;
+use tower::{Layer, ServiceExt};
 
-/// The in-memory store: entity set name to rows (key, JSON text, version).
+/// One row: JSON text and its version.
+type Row = (String, u64);
+
+/// The in-memory store: entity set name to rows by key.
 #[derive(Default)]
 struct Store {
-    sets: BTreeMap<String, BTreeMap<u64, (String, u64)>>,
+    sets: BTreeMap<String, BTreeMap<u64, Row>>,
     next: u64,
 }
 
-/// The store's service. Changesets work on a copy that commit keeps and rollback drops.
-struct Db {
-    store: Rc<RefCell<Store>>,
-    saved: Option<Store>,
+type Shared = Arc<Mutex<Store>>;
+
+/// A row's state before a changeset first wrote it: set, key, and the row, if it existed.
+type Before = (String, u64, Option<Row>);
+
+/// A changeset's undo journal.
+#[derive(Clone, Default)]
+struct Journal(Arc<Mutex<Vec<Before>>>);
+
+/// Changesets through the journal: begin hands one to the handlers, rollback replays it.
+#[derive(Clone)]
+struct Undo(Shared);
+
+impl Atomicity for Undo {
+    async fn begin(&self, _group: Option<&str>) -> http::Extensions {
+        let mut e = http::Extensions::new();
+        e.insert(Journal::default());
+        e
+    }
+
+    async fn commit(&self, _g: Option<&str>, _e: &http::Extensions) -> Result<(), ResponseOp> {
+        Ok(())
+    }
+
+    async fn rollback(&self, _g: Option<&str>, e: &http::Extensions) {
+        let Some(j) = e.get::<Journal>() else { return };
+        let entries = std::mem::take(&mut *lock(&j.0));
+        let mut store = lock(&self.0);
+        for (set, key, before) in entries.into_iter().rev() {
+            let rows = store.sets.entry(set).or_default();
+            match before {
+                Some(row) => rows.insert(key, row),
+                None => rows.remove(&key),
+            };
+        }
+    }
 }
 
-fn split_url(url: &str) -> (String, Option<u64>) {
-    let path = url.split('?').next().unwrap_or("");
-    let path = path.rsplit("://").next().unwrap_or(path);
-    let path = if url.contains("://") {
-        path.split_once('/').map_or("", |(_, p)| p)
-    } else {
-        path
-    };
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `(entity set, key)` of an OData path (`/People(1)`) or a RingCentral one (`.../message-store/7`).
+fn split_path(path: &str) -> (String, Option<u64>) {
     let mut segs = path.trim_start_matches('/').rsplit('/');
     let seg = segs.next().unwrap_or("");
     match seg.split_once('(') {
@@ -62,7 +107,6 @@ fn split_url(url: &str) -> (String, Option<u64>) {
             set.to_string(),
             key.trim_end_matches(')').trim_matches('\'').parse().ok(),
         ),
-        // RingCentral style: `.../message-store/7`.
         None => match (seg.parse::<u64>(), segs.next()) {
             (Ok(id), Some(set)) => (set.to_string(), Some(id)),
             _ => (seg.to_string(), None),
@@ -70,374 +114,326 @@ fn split_url(url: &str) -> (String, Option<u64>) {
     }
 }
 
-fn json(status: u16, body: String) -> ResponseOp {
-    ResponseOp::new(status)
-        .with_header("Content-Type", "application/json")
-        .with_body(body)
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [("Content-Type", "application/json")], body).into_response()
 }
 
-/// An OData error response.
-fn odata_error(status: u16, message: &str) -> ResponseOp {
-    let body = serde_json::json!({"error": {"code": status.to_string(), "message": message}});
+fn odata_error(status: StatusCode, message: &str) -> Response {
+    let body =
+        serde_json::json!({"error": {"code": status.as_u16().to_string(), "message": message}});
     json(status, body.to_string())
 }
 
-impl Db {
-    fn handle(&self, req: http::Request<Bytes>) -> ResponseOp {
-        let (set, key) = split_url(&req.uri().to_string());
-        let if_match = req
-            .headers()
-            .get("if-match")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let mut store = self.store.borrow_mut();
-        let method = req.method().as_str().to_ascii_uppercase();
-        match (method.as_str(), key) {
-            ("POST", None) => {
-                store.next += 1;
-                let id = store.next;
-                let body = String::from_utf8_lossy(req.body()).into_owned();
-                store
-                    .sets
-                    .entry(set.clone())
-                    .or_default()
-                    .insert(id, (body.clone(), 1));
-                json(201, body)
-                    .with_header("Location", format!("/{set}({id})"))
-                    .with_header("ETag", "W/\"1\"")
+/// Every entity route of the store.
+async fn entity(
+    Extension(store): Extension<Shared>,
+    journal: Option<Extension<Journal>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (set, key) = split_path(uri.path());
+    let mut store = lock(&store);
+    let record = |set: &str, key: u64, before: Option<Row>| {
+        if let Some(Extension(j)) = &journal {
+            let mut j = lock(&j.0);
+            // The state before the changeset's first write is the one to restore.
+            if !j.iter().any(|(s, k, _)| s == set && *k == key) {
+                j.push((set.to_string(), key, before));
             }
-            ("GET", None) => {
-                let rows: Vec<String> = store
-                    .sets
-                    .get(&set)
-                    .map(|s| s.values().map(|(b, _)| b.clone()).collect())
-                    .unwrap_or_default();
+        }
+    };
+    let method = method.as_str().to_ascii_uppercase();
+    match (method.as_str(), key) {
+        ("POST", None) => {
+            store.next += 1;
+            let id = store.next;
+            let text = String::from_utf8_lossy(&body).into_owned();
+            record(&set, id, None);
+            store
+                .sets
+                .entry(set.clone())
+                .or_default()
+                .insert(id, (text.clone(), 1));
+            (
+                StatusCode::CREATED,
+                [
+                    ("Content-Type", "application/json".to_string()),
+                    ("Location", format!("/{set}({id})")),
+                    ("ETag", "W/\"1\"".to_string()),
+                ],
+                text,
+            )
+                .into_response()
+        }
+        ("GET", None) => {
+            let value: Vec<serde_json::Value> = store
+                .sets
+                .get(&set)
+                .map(|s| s.values().map(|(b, _)| b.clone()).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .iter()
                 // Stored bodies are JSON text; one that is not is listed as a string.
-                let value: Vec<serde_json::Value> = rows
-                    .iter()
-                    .map(|r| serde_json::from_str(r).unwrap_or_else(|_| r.clone().into()))
-                    .collect();
-                json(200, serde_json::json!({ "value": value }).to_string())
-            }
-            (m, Some(id)) => {
-                let Some((body, version)) = store.sets.get(&set).and_then(|s| s.get(&id)).cloned()
-                else {
-                    return odata_error(404, "not found");
-                };
-                let etag = format!("W/\"{version}\"");
-                if if_match.as_ref().is_some_and(|m| m != "*" && *m != etag) {
-                    return odata_error(412, "etag mismatch");
-                }
-                let rows = store.sets.entry(set).or_default();
-                match m {
-                    "GET" => json(200, body).with_header("ETag", etag),
-                    "PATCH" | "MERGE" | "PUT" => {
-                        rows.insert(
-                            id,
-                            (
-                                String::from_utf8_lossy(req.body()).into_owned(),
-                                version + 1,
-                            ),
-                        );
-                        ResponseOp::new(204).with_header("ETag", format!("W/\"{}\"", version + 1))
-                    }
-                    "DELETE" => {
-                        rows.remove(&id);
-                        ResponseOp::new(204)
-                    }
-                    _ => odata_error(405, "method not allowed"),
-                }
-            }
-            _ => odata_error(405, "method not allowed"),
+                .map(|r| serde_json::from_str(r).unwrap_or_else(|_| r.clone().into()))
+                .collect();
+            json(
+                StatusCode::OK,
+                serde_json::json!({ "value": value }).to_string(),
+            )
         }
-    }
-}
-
-impl Service for Db {
-    async fn call(&mut self, op: RequestOp) -> ResponseOp {
-        match http::Request::<Bytes>::try_from(&op) {
-            Ok(req) => self.handle(req),
-            Err(e) => json(
-                400,
-                format!(
-                    "{{\"error\":{{\"code\":\"400\",\"message\":{:?}}}}}",
-                    e.to_string()
-                ),
-            ),
-        }
-    }
-
-    async fn begin(&mut self, _changeset: Option<&str>) {
-        let copy = {
-            let s = self.store.borrow();
-            Store {
-                sets: s.sets.clone(),
-                next: s.next,
-            }
-        };
-        self.saved = Some(copy);
-    }
-
-    async fn commit(&mut self, _changeset: Option<&str>) -> Result<(), ResponseOp> {
-        self.saved = None;
-        Ok(())
-    }
-
-    async fn rollback(&mut self, _changeset: Option<&str>) {
-        if let Some(s) = self.saved.take() {
-            *self.store.borrow_mut() = s;
-        }
-    }
-}
-
-/// A hyper body as a stream of `Bytes` (trailers are ignored).
-struct Frames(Incoming);
-
-impl futures_core::Stream for Frames {
-    type Item = Result<Bytes, hyper::Error>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            return match Pin::new(&mut self.0).poll_frame(cx) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-                Poll::Ready(Some(Ok(f))) => match f.into_data() {
-                    Ok(d) => Poll::Ready(Some(Ok(d))),
-                    Err(_) => continue,
-                },
+        (m, Some(id)) => {
+            let Some((text, version)) = store.sets.get(&set).and_then(|s| s.get(&id)).cloned()
+            else {
+                return odata_error(StatusCode::NOT_FOUND, "not found");
             };
+            let etag = format!("W/\"{version}\"");
+            let if_match = headers.get("if-match").and_then(|v| v.to_str().ok());
+            if if_match.is_some_and(|m| m != "*" && m != etag) {
+                return odata_error(StatusCode::PRECONDITION_FAILED, "etag mismatch");
+            }
+            match m {
+                "GET" => (
+                    StatusCode::OK,
+                    [
+                        ("Content-Type", "application/json"),
+                        ("ETag", etag.as_str()),
+                    ],
+                    text,
+                )
+                    .into_response(),
+                "PATCH" | "MERGE" | "PUT" => {
+                    record(&set, id, Some((text, version)));
+                    let new = (String::from_utf8_lossy(&body).into_owned(), version + 1);
+                    store.sets.entry(set).or_default().insert(id, new);
+                    let etag = format!("W/\"{}\"", version + 1);
+                    (StatusCode::NO_CONTENT, [("ETag", etag)]).into_response()
+                }
+                "DELETE" => {
+                    record(&set, id, Some((text, version)));
+                    store.sets.entry(set).or_default().remove(&id);
+                    StatusCode::NO_CONTENT.into_response()
+                }
+                _ => odata_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+            }
         }
+        _ => odata_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
     }
 }
 
-fn reply(status: u16, content_type: &str, body: Bytes) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(status)
-        .header("Content-Type", content_type)
-        .header("OData-Version", "4.01")
-        .body(Full::new(body))
-        .expect("valid response")
+async fn delay(Path(ms): Path<u64>) -> String {
+    let ms = ms.min(60_000);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    format!("{{\"delayed_ms\":{ms}}}")
 }
 
-fn error(status: u16, e: &BatchError) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({"error": {"code": status.to_string(), "message": e.to_string()}});
-    reply(status, "application/json", Bytes::from(body.to_string()))
+/// The application's own routes, which every batch operation goes through.
+fn app(store: Shared) -> Router {
+    Router::new()
+        .route("/delay/{ms}", get(delay))
+        .fallback(entity)
+        .layer(Extension(store))
 }
 
-async fn route(
-    req: Request<Incoming>,
-    store: Rc<RefCell<Store>>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let path = req.uri().path().to_string();
-    let last = path.rsplit('/').next().unwrap_or("");
-    if req.method() == hyper::Method::POST && path.ends_with("/$batch") {
-        return batch(req, store).await;
-    }
-    if req.method() == hyper::Method::POST && (path == "/batch" || path.ends_with("/batch")) {
-        return Ok(api_batch(req, store).await);
-    }
-    if last.contains(',') || last == "*" {
-        return Ok(ringcentral_batch(req, store).await);
-    }
-    Ok(reply(
-        404,
-        "text/plain",
-        Bytes::from_static(b"POST /$batch, POST /batch, or a RingCentral batch path\n"),
-    ))
+/// The three batch endpoints, each a [`BatchService`] over the same routes.
+#[derive(Clone)]
+struct Endpoints {
+    odata: BatchService<Router, Undo>,
+    json_batch: BatchService<Router, Undo>,
+    ringcentral: BatchService<Router, Undo>,
+    app: Router,
 }
 
-async fn body_bytes(req: Request<Incoming>) -> (http::request::Parts, Bytes) {
-    let (parts, body) = req.into_parts();
-    (
-        parts,
-        body.collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default(),
-    )
-}
-
-/// The JSON `/batch` dialect, on the same store and executor.
-async fn api_batch(req: Request<Incoming>, store: Rc<RefCell<Store>>) -> Response<Full<Bytes>> {
-    let (_, body) = body_bytes(req).await;
-    let parsed = match json_batch::read_request(&body) {
-        Ok(r) => r,
-        Err(e) => return error(400, &e),
-    };
-    let mut db = Db { store, saved: None };
-    let items = batchpart::stream::iter(parsed.batch.items.clone().into_iter().map(Ok));
-    match execute(items, &mut db, parsed.exec_options())
-        .await
-        .and_then(|r| json_batch::write_response(&r))
-    {
-        Ok(text) => reply(200, "application/json", Bytes::from(text)),
-        Err(e) => error(400, &e),
-    }
-}
-
-/// RingCentral batches: one operation per ID, all run whatever fails, answered 207 (or 204 for
-/// a DELETE that succeeded everywhere).
-async fn ringcentral_batch(
-    req: Request<Incoming>,
-    store: Rc<RefCell<Store>>,
-) -> Response<Full<Bytes>> {
-    let (parts, body) = body_bytes(req).await;
-    let path = parts.uri.path().to_string();
-    let header = |n: &str| {
-        parts
-            .headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase()
-    };
-    let json_form = header("content-type").starts_with(ringcentral::MULTIPART_JSON)
-        || header("accept").starts_with(ringcentral::MULTIPART_JSON);
-    let method = parts.method.as_str().to_string();
-    let Some(ids) = ringcentral::split_ids(&path) else {
-        return reply(404, "text/plain", Bytes::new());
-    };
-    let items = match (method.as_str(), json_form) {
-        ("PUT", true) => ringcentral::read_json_request(&body, &path),
-        ("PUT", false) => {
-            // Boundaries are case-sensitive: parse the header as sent.
-            let ct = parts
-                .headers
-                .get("content-type")
-                .map(|v| v.as_bytes())
-                .unwrap_or_default();
-            ringcentral::read_put(body, ct, &path)
-        }
-        _ => Ok(ids
-            .ids
-            .iter()
-            .map(|id| (id.clone(), Bytes::new()))
-            .collect()),
-    };
-    let items = match items {
-        Ok(i) => i,
-        Err(e) => return error(400, &e),
-    };
-    let batch = ringcentral::to_batch(&method, &ids.base, &items);
-    let mut db = Db { store, saved: None };
-    let opts = ExecOptions {
-        continue_on_error: true,
-        ..Default::default()
-    };
-    let response = match execute(
-        batchpart::stream::iter(batch.items.into_iter().map(Ok)),
-        &mut db,
-        opts,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => return error(400, &e),
-    };
-    let results = ringcentral::from_batch(&response);
-    let status = ringcentral::batch_status(&method, &results);
-    if status == 204 {
-        return reply(204, "application/json", Bytes::new());
-    }
-    if json_form {
-        return match ringcentral::write_json_response(&results) {
-            Ok(text) => reply(status, ringcentral::MULTIPART_JSON, Bytes::from(text)),
-            Err(e) => error(500, &e),
+impl Endpoints {
+    fn new(store: Shared) -> Self {
+        let app = app(store.clone());
+        let undo = Undo(store);
+        let with = |dialect, root: Option<&str>| {
+            let cfg = BatchConfig {
+                dialect,
+                service_root: root.map(str::to_string),
+                sleep: Some(Arc::new(|d| Box::pin(tokio::time::sleep(d)))),
+                ..BatchConfig::default()
+            };
+            BatchLayer::new(cfg)
+                .atomicity(undo.clone())
+                .layer(app.clone())
         };
+        Endpoints {
+            odata: with(Dialect::OData, None),
+            json_batch: with(Dialect::JsonBatch, Some("/")),
+            ringcentral: with(Dialect::RingCentral, None),
+            app,
+        }
     }
-    match ringcentral::write_multipart_response(
-        &method,
-        &results,
-        batchpart::encoder::random_boundary().as_bytes(),
-    ) {
-        Ok((status, ct, body)) => reply(status, &ct, body.into_bytes()),
-        Err(e) => error(500, &e),
+
+    async fn route(self, req: Request) -> Result<Response, Infallible> {
+        let path = req.uri().path();
+        let last = path.rsplit('/').next().unwrap_or("");
+        let post = req.method() == Method::POST;
+        let resp = if post && path.ends_with("/$batch") {
+            self.odata.oneshot(req).await?.map(Body::new)
+        } else if post && (path == "/batch" || path.ends_with("/batch")) {
+            self.json_batch.oneshot(req).await?.map(Body::new)
+        } else if last.contains(',') || last == "*" {
+            self.ringcentral.oneshot(req).await?.map(Body::new)
+        } else {
+            self.app.oneshot(req).await?
+        };
+        Ok(resp)
     }
 }
 
-async fn batch(
-    req: Request<Incoming>,
-    store: Rc<RefCell<Store>>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let ct = req
-        .headers()
-        .get("content-type")
-        .map(|v| v.as_bytes().to_vec())
-        .unwrap_or_default();
-    let prefs = Preferences::parse(
-        req.headers()
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
-    let mut db = Db { store, saved: None };
-    let body = Frames(req.into_body());
-    let is_json = String::from_utf8_lossy(&ct)
-        .to_ascii_lowercase()
-        .starts_with("application/json");
-    let opts = ExecOptions::from_preferences(&prefs);
-    if is_json {
-        let items = JsonReader::<_, RequestOp>::new(body).validate(ValidationOptions::default());
-        let result = execute(
-            items,
-            &mut db,
-            ExecOptions {
-                refs: RefScope::Anywhere,
-                ..opts
-            },
-        )
-        .await;
-        return Ok(match result.and_then(|r| write_json(&r)) {
-            Ok(text) => reply(200, "application/json", Bytes::from(text)),
-            Err(e) => error(400, &e),
+struct Options {
+    addr: String,
+    header_timeout: Duration,
+    idle_timeout: Duration,
+    max_connections: usize,
+}
+
+fn options() -> Result<Options, String> {
+    let mut o = Options {
+        addr: "127.0.0.1:8080".into(),
+        header_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(60),
+        max_connections: 256,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut number = |name: &str| {
+            args.next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|&n| n > 0)
+                .ok_or(format!("{name} takes a positive number"))
+        };
+        match a.as_str() {
+            "--header-timeout" => o.header_timeout = Duration::from_secs(number(&a)?),
+            "--idle-timeout" => o.idle_timeout = Duration::from_secs(number(&a)?),
+            "--max-connections" => o.max_connections = number(&a)? as usize,
+            _ if !a.starts_with("--") => o.addr = a,
+            _ => return Err(format!("unknown option {a}")),
+        }
+    }
+    Ok(o)
+}
+
+/// When the connection last did anything, and whether a request is being answered.
+#[derive(Default)]
+struct Activity {
+    last: Mutex<Option<Instant>>,
+    in_flight: AtomicUsize,
+}
+
+impl Activity {
+    fn touch(&self) {
+        *lock(&self.last) = Some(Instant::now());
+    }
+
+    /// Resolves once the connection has been idle, with no request in flight, for `limit`.
+    async fn idle_for(&self, limit: Duration) {
+        loop {
+            let since = lock(&self.last).map_or(Duration::ZERO, |t| t.elapsed());
+            if self.in_flight.load(Ordering::SeqCst) == 0 && since >= limit {
+                return;
+            }
+            tokio::time::sleep(limit.saturating_sub(since).max(Duration::from_millis(100))).await;
+        }
+    }
+}
+
+async fn serve(listener: tokio::net::TcpListener, o: Options) {
+    let endpoints = Endpoints::new(Shared::default());
+    let slots = Arc::new(tokio::sync::Semaphore::new(o.max_connections));
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        // At the cap, stop accepting: new connections wait in the backlog.
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => {
+                backoff = Duration::from_millis(5);
+                tcp
+            }
+            Err(e) => {
+                // EMFILE, ENFILE, ECONNABORTED...: the listener is fine; wait and go on.
+                eprintln!("accept failed: {e}; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let endpoints = endpoints.clone();
+        let (header_timeout, idle_timeout) = (o.header_timeout, o.idle_timeout);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let activity = Arc::new(Activity::default());
+            activity.touch();
+            let seen = activity.clone();
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let (endpoints, seen) = (endpoints.clone(), seen.clone());
+                    seen.in_flight.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        let resp = endpoints.route(req.map(Body::new)).await;
+                        seen.in_flight.fetch_sub(1, Ordering::SeqCst);
+                        seen.touch();
+                        resp
+                    }
+                });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = activity.idle_for(idle_timeout) => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
         });
     }
-    let items = match MultipartReader::<_, RequestOp>::new(body, &ct) {
-        Ok(r) => r.validate(ValidationOptions::default()),
-        Err(e) => return Ok(error(400, &e)),
-    };
-    let result = execute(items, &mut db, opts).await;
-    Ok(
-        match result.and_then(|r| {
-            write_multipart(
-                &r,
-                batchpart::encoder::random_boundary()
-                    .replacen("batch_", "batchresponse_", 1)
-                    .as_bytes(),
-            )
-        }) {
-            Ok((content_type, mut encoded)) => reply(
-                200,
-                &content_type,
-                encoded.copy_to_bytes(encoded.remaining()),
-            ),
-            Err(e) => error(400, &e),
-        },
-    )
 }
 
-fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    // The store and the executor's futures stay on one thread: a LocalSet serves them.
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async move {
-        let listener = tokio::net::TcpListener::bind(&addr).await?;
-        println!("listening on http://{}", listener.local_addr()?);
-        let store = Rc::new(RefCell::new(Store::default()));
-        loop {
-            let (tcp, _) = listener.accept().await?;
-            let store = store.clone();
-            tokio::task::spawn_local(async move {
-                let svc = hyper::service::service_fn(move |req| route(req, store.clone()));
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
-                    .await;
-            });
+fn main() -> std::process::ExitCode {
+    let o = match options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!(
+                "usage: server [ADDR] [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N]"
+            );
+            return std::process::ExitCode::from(2);
         }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(&o.addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {}: {e}", o.addr);
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        match listener.local_addr() {
+            Ok(a) => println!("listening on http://{a}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+        serve(listener, o).await;
+        std::process::ExitCode::SUCCESS
     })
 }

@@ -1,9 +1,16 @@
 //! Starts `examples/server` on loopback and drives it with a real HTTP client (hyper's) for a
 //! multipart batch and a JSON batch.
-#![cfg(all(feature = "batch", feature = "json", feature = "http"))]
+#![cfg(all(
+    feature = "batch",
+    feature = "json",
+    feature = "http",
+    feature = "tower"
+))]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+
+use std::time::{Duration, Instant};
 
 use batchpart::batch::{read_json, read_multipart, BatchResponse, Item};
 use bytes::Bytes;
@@ -19,6 +26,11 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
+    start_with(&[], None)
+}
+
+/// Starts the server with these options, under `ulimit -n` when a limit is given.
+fn start_with(args: &[&str], open_files: Option<u32>) -> Server {
     let exe = std::env::current_exe().unwrap();
     let bin = exe
         .parent()
@@ -31,9 +43,21 @@ fn start() -> Server {
         bin.exists(),
         "examples/server was not built; run `cargo test --all-features`"
     );
-    let mut child = Command::new(bin)
+    let mut cmd = match open_files {
+        None => Command::new(bin),
+        Some(n) => {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                .arg(bin);
+            c
+        }
+    };
+    let mut child = cmd
         .arg("127.0.0.1:0")
+        .args(args)
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -249,4 +273,132 @@ async fn ringcentral_and_json_batch_dialects_over_loopback() {
     // A DELETE that succeeds everywhere answers 204.
     let (status, _, body) = send(&addr, "DELETE", &format!("{base}/1,2"), &[], String::new()).await;
     assert_eq!((status, body.len()), (204, 0));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_first_answer_arrives_before_a_slow_operation_completes() {
+    let server = start();
+    let addr = server.1.clone();
+    let body = "--b\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\nGET /People HTTP/1.1\r\n\r\n\r\n\
+        --b\r\nContent-Type: application/http\r\nContent-ID: 2\r\n\r\nGET /delay/2000 HTTP/1.1\r\n\r\n\r\n--b--\r\n";
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (mut s, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::post("/service/$batch")
+        .header("Host", &addr)
+        .header("Content-Type", "multipart/mixed; boundary=b")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let start = Instant::now();
+    let res = s.send_request(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mut body = res.into_body();
+    let mut seen = Vec::new();
+    let mut first_part = None;
+    while let Some(frame) = body.frame().await {
+        if let Ok(d) = frame.unwrap().into_data() {
+            seen.extend_from_slice(&d);
+        }
+        let text = String::from_utf8_lossy(&seen);
+        if first_part.is_none() && text.contains("{\"value\":[]}") {
+            first_part = Some(start.elapsed());
+        }
+    }
+    let total = start.elapsed();
+    let first_part = first_part.expect("the first answer arrived");
+    assert!(String::from_utf8_lossy(&seen).contains("delayed_ms"));
+    // The delayed operation cannot complete before 2 s; the first answer came before it did.
+    assert!(total >= Duration::from_millis(2000), "{total:?}");
+    assert!(first_part < Duration::from_millis(2000), "{first_part:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_slowloris_client_is_disconnected_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start_with(&["--header-timeout", "1"], None);
+    let mut tcp = tokio::net::TcpStream::connect(&server.1).await.unwrap();
+    tcp.write_all(b"POST /service/$batch HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 512];
+    // The server answers 408 or just closes; either way the connection ends.
+    let ended = tokio::time::timeout(Duration::from_secs(8), async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "still open after 8 s");
+    assert!(start.elapsed() >= Duration::from_millis(900));
+    // And the server goes on.
+    let (status, _, _) = send(&server.1, "GET", "/People", &[], String::new()).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_server_survives_a_flood_under_a_low_open_file_limit() {
+    // 48 descriptors: the flood of 200 connections runs it out of them, and accept fails
+    // with EMFILE until the flood goes away.
+    let server = start_with(&[], Some(48));
+    let mut flood = Vec::new();
+    for _ in 0..200 {
+        match tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(&server.1),
+        )
+        .await
+        {
+            Ok(Ok(c)) => flood.push(c),
+            _ => break,
+        }
+    }
+    assert!(flood.len() > 48, "only {} connections", flood.len());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(flood);
+    let mut server = server;
+    assert!(server.0.try_wait().unwrap().is_none(), "the server exited");
+    let answered = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(Ok(_)) = tokio::time::timeout(
+                Duration::from_secs(2),
+                tokio::net::TcpStream::connect(&server.1),
+            )
+            .await
+            {
+                return send(&server.1, "GET", "/People", &[], String::new()).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("answered within 10 s after the flood");
+    assert_eq!(answered.0, 200);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_changeset_is_undone_without_copying_the_store() {
+    let server = start();
+    let addr = server.1.clone();
+    let body = "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n\
+        --cs\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n\
+        POST /People HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"Name\":\"Ada\"}\r\n\
+        --cs\r\nContent-Type: application/http\r\nContent-ID: 2\r\n\r\n\
+        PATCH /People(99) HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{}\r\n\
+        --cs--\r\n--b--\r\n";
+    let (status, ct, body) = post(&addr, "multipart/mixed; boundary=b", None, body.into()).await;
+    assert_eq!(status, 200);
+    let r: BatchResponse = read_multipart(body, ct.as_bytes(), None).unwrap();
+    assert_eq!(statuses(&r), [vec![404]]);
+    let (_, _, body) = send(&addr, "GET", "/People", &[], String::new()).await;
+    assert_eq!(
+        body,
+        Bytes::from_static(b"{\"value\":[]}"),
+        "the POST was rolled back"
+    );
 }

@@ -141,6 +141,14 @@ fn parsed(ct: &str, body: Bytes) -> BatchResponse {
     }
 }
 
+fn bodies(r: &BatchResponse) -> Vec<&[u8]> {
+    r.items
+        .iter()
+        .flat_map(|i| i.ops())
+        .map(|o| &o.body[..])
+        .collect()
+}
+
 fn statuses(r: &BatchResponse) -> Vec<u16> {
     r.items
         .iter()
@@ -162,12 +170,7 @@ async fn operations_go_through_the_router_with_the_outer_identity() {
     let (status, ct, body) = send(svc, req).await;
     assert_eq!(status, 200);
     let r = parsed(&ct, body);
-    let bodies: Vec<&[u8]> = r
-        .items
-        .iter()
-        .flat_map(|i| i.ops())
-        .map(|o| &o.body[..])
-        .collect();
+    let bodies = bodies(&r);
     assert_eq!(bodies, [&b"alice t0ken"[..], b"person 3", b"quick"]);
     // Content-IDs echoed byte for byte.
     let ids: Vec<_> = r
@@ -427,4 +430,51 @@ async fn mounted_in_an_axum_router() {
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("quick"));
     let _ = OpBody::new(Bytes::new());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn over_loopback_the_inner_operations_see_the_outer_identity() {
+    // The application's auth layer puts the caller's identity in the request's extensions.
+    async fn auth(
+        mut req: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        let who = req
+            .headers()
+            .get("x-user")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("anonymous")
+            .to_string();
+        req.extensions_mut().insert(Identity(who));
+        next.run(req).await
+    }
+    let routes = app(Arc::new(Counters::default()));
+    let batch = BatchLayer::new(BatchConfig::default()).layer(routes.clone());
+    let whole = routes
+        .route_service("/service/$batch", batch)
+        .layer(axum::middleware::from_fn(auth));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, whole).await });
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut s, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = request(multipart(&[
+        "GET whoami HTTP/1.1\r\n",
+        "GET /service/whoami HTTP/1.1\r\n",
+    ]));
+    req.headers_mut().insert("x-user", "bob".parse().unwrap());
+    req.headers_mut()
+        .insert("Host", addr.to_string().parse().unwrap());
+    let res = s.send_request(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let r = parsed(&ct, body);
+    let bodies = bodies(&r);
+    // The outer identity (extensions) and bearer token (a forwarded header); validation
+    // keeps operations from sending an Authorization of their own.
+    assert_eq!(bodies, [&b"bob t0ken"[..], b"bob t0ken"]);
 }

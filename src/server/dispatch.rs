@@ -9,7 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::body::{collect, waiting, OpBody, Queue, Whole};
-use super::{error_op, BatchConfig};
+use super::{error_op, App, BatchConfig};
 use crate::batch::http_interop::{from_header_map, ContentIdExtension};
 use crate::batch::{RequestOp, ResponseOp};
 
@@ -114,17 +114,9 @@ fn resolve(root: &str, url: &str) -> String {
     }
 }
 
-impl<S, A, RB> Dispatch<S, A>
+impl<S, A> Dispatch<S, A>
 where
-    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-    S::Error: core::fmt::Display,
-    RB: http_body::Body + Send + 'static,
-    RB::Data: Send,
-    RB::Error: core::fmt::Display,
+    S: App,
     A: Atomicity,
 {
     /// The operation as a request to the inner service.
@@ -224,17 +216,9 @@ where
     }
 }
 
-impl<S, A, RB> crate::batch::Service for Dispatch<S, A>
+impl<S, A> crate::batch::Service for Dispatch<S, A>
 where
-    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-    S::Error: core::fmt::Display,
-    RB: http_body::Body + Send + 'static,
-    RB::Data: Send,
-    RB::Error: core::fmt::Display,
+    S: App,
     A: Atomicity,
 {
     fn call(&mut self, op: RequestOp) -> impl Future<Output = ResponseOp> {

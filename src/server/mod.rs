@@ -31,7 +31,7 @@
 //! What it does with a batch request:
 //!
 //! - **Reads** the body incrementally, with the decoder's limits and the batch layer's
-//!   [`ReadLimits`](crate::batch::ReadLimits), never past `max_batch_bytes`: an error is a
+//!   [`ReadLimits`], never past `max_batch_bytes`: an error is a
 //!   `400` (`413` for a limit) whose message names the problem and its byte offset.
 //! - **Validates** the whole batch before the first operation runs, by default, so that memory
 //!   is bounded by the batch byte limit and a malformed part is a whole-batch error before
@@ -41,7 +41,7 @@
 //! - **Dispatches** each operation as an `http::Request<OpBody>` into the inner service: the
 //!   URL resolved against the service root, `$n` references resolved, the outer request's
 //!   extensions carried over (auth and tracing context live there), with the operation's
-//!   Content-ID as a [`ContentIdExtension`](crate::batch::ContentIdExtension), and the outer
+//!   Content-ID as a [`ContentIdExtension`](crate::batch::http_interop::ContentIdExtension), and the outer
 //!   headers named in [`BatchConfig::forward_headers`] added where the operation has none.
 //! - **Groups** (changesets, atomicity groups) run in order through an [`Atomicity`] hook;
 //!   the default does nothing, and says so.
@@ -254,6 +254,58 @@ where
     }
 }
 
+/// The application's service as the internals need it (the bounds of the public `Service`
+/// impl, named once).
+pub(crate) trait App:
+    tower_service::Service<
+        http::Request<OpBody>,
+        Response = http::Response<<Self as App>::Answer>,
+        Future = <Self as App>::Fut,
+        Error = <Self as App>::Err,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+    type Answer: AnswerBody;
+    type Fut: Future<Output = Result<http::Response<Self::Answer>, Self::Err>> + Send;
+    type Err: core::fmt::Display;
+}
+
+impl<S, RB> App for S
+where
+    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+    S::Error: core::fmt::Display,
+    RB: AnswerBody,
+{
+    type Answer = RB;
+    type Fut = S::Future;
+    type Err = S::Error;
+}
+
+/// An answer's body from the application, as the internals need it.
+pub(crate) trait AnswerBody:
+    http_body::Body<Data = <Self as AnswerBody>::D, Error = <Self as AnswerBody>::E> + Send + 'static
+{
+    type D: bytes::Buf + Send;
+    type E: core::fmt::Display;
+}
+
+impl<B> AnswerBody for B
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: core::fmt::Display,
+{
+    type D = B::Data;
+    type E = B::Error;
+}
+
 /// An answer the service makes itself: an OData error object with feature `json`, text
 /// without it.
 pub(crate) fn error_op(status: u16, id: Option<String>, message: &str) -> ResponseOp {
@@ -309,7 +361,7 @@ fn header<'a>(parts: &'a http::request::Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn handle<S, A, B, RB>(
+async fn handle<S, A, B>(
     inner: S,
     cfg: Arc<BatchConfig>,
     atomicity: A,
@@ -319,16 +371,7 @@ where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: core::fmt::Display,
-    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send,
-    S::Error: core::fmt::Display,
-    RB: http_body::Body + Send + 'static,
-    RB::Data: Send,
-    RB::Error: core::fmt::Display,
+    S: App,
     A: Atomicity,
 {
     let (parts, body) = req.into_parts();
@@ -396,7 +439,7 @@ async fn gather(mut items: Items, streaming: bool) -> Result<Items, BatchError> 
 }
 
 /// Starts the answer: the run goes ahead as the client reads the body.
-fn answer<S, A, RB>(
+fn answer<S, A>(
     status: u16,
     content_type: &str,
     extra: Option<(&'static str, &'static str)>,
@@ -406,16 +449,7 @@ fn answer<S, A, RB>(
     mut enc: Encoder,
 ) -> http::Response<BatchBody>
 where
-    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send,
-    S::Error: core::fmt::Display,
-    RB: http_body::Body + Send + 'static,
-    RB::Data: Send,
-    RB::Error: core::fmt::Display,
+    S: App,
     A: Atomicity,
 {
     let queue = dispatch.shared.queue.clone();
@@ -452,7 +486,7 @@ where
     respond(status, &headers, BatchBody::streaming(Box::pin(run), queue))
 }
 
-async fn odata<S, A, B, RB>(
+async fn odata<S, A, B>(
     dispatch: Dispatch<S, A>,
     cfg: &BatchConfig,
     parts: &http::request::Parts,
@@ -463,16 +497,7 @@ where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: core::fmt::Display,
-    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send,
-    S::Error: core::fmt::Display,
-    RB: http_body::Body + Send + 'static,
-    RB::Data: Send,
-    RB::Error: core::fmt::Display,
+    S: App,
     A: Atomicity,
 {
     let version = ODataVersion::from_headers(
@@ -559,7 +584,7 @@ where
 }
 
 #[cfg(feature = "json")]
-async fn json_batch<S, A, B, RB>(
+async fn json_batch<S, A, B>(
     dispatch: Dispatch<S, A>,
     cfg: &BatchConfig,
     body: Incoming<B>,
@@ -569,16 +594,7 @@ where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: core::fmt::Display,
-    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send,
-    S::Error: core::fmt::Display,
-    RB: http_body::Body + Send + 'static,
-    RB::Data: Send,
-    RB::Error: core::fmt::Display,
+    S: App,
     A: Atomicity,
 {
     let bytes = match body::collect(body.0, cfg.limits.max_batch_bytes, Whole::Batch).await {
@@ -607,7 +623,7 @@ where
 }
 
 #[cfg(feature = "json")]
-async fn ringcentral<S, A, B, RB>(
+async fn ringcentral<S, A, B>(
     mut dispatch: Dispatch<S, A>,
     cfg: &BatchConfig,
     parts: &http::request::Parts,
@@ -617,16 +633,7 @@ where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: core::fmt::Display,
-    S: tower_service::Service<http::Request<OpBody>, Response = http::Response<RB>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send,
-    S::Error: core::fmt::Display,
-    RB: http_body::Body + Send + 'static,
-    RB::Data: Send,
-    RB::Error: core::fmt::Display,
+    S: App,
     A: Atomicity,
 {
     use crate::batch::ringcentral as rc;
