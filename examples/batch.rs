@@ -26,6 +26,15 @@
 //! chooses the validation rules: 2.0 and 3.0 changesets need no Content-ID. The JSON `/batch` and RingCentral readers take a
 //! buffer: for them the input is gathered up to `--max-batch-bytes` and refused past it.
 //!
+//! `batch split --dialect odata|graph|json-batch|google|azure-blob|azure-table
+//! [--max-operations N] [--max-batch-bytes N] [--content-type CT] [FILE|-]` reads a workload
+//! (any number of operations; JSON or multipart as above) and prints the batches to send as a
+//! JSON array, each element in the shape `batch parse` prints: every `dependsOn` chain,
+//! reference, atomicity group and changeset inside one batch, the operations' order kept, the
+//! dialect's limits (Graph 20, JSON `/batch` 100, Google 1,000, Azure Blob 256 numbered from 0,
+//! Azure Table 100 in one changeset of one partition) or lower ones given. A chain that cannot
+//! fit exits 1 naming it.
+//!
 //! `--trust-framing` (multipart only) frames each embedded body by the delimiter alone, as
 //! [`batchpart::Config::trust_framing`] does, for senders that write a wrong embedded
 //! `Content-Length` (google-api-python-client counts characters): the output is the same, and
@@ -36,9 +45,9 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use batchpart::batch::{
-    creatio, graph, json_batch, normalize_content_id, ringcentral, Batch, BatchError,
-    BatchErrorKind, Headers, Item, JsonReader, MultipartReader, ODataVersion, ReadLimits,
-    RequestOp, ResponseOp, ValidationOptions,
+    azure_blob, azure_table, creatio, google, graph, json_batch, normalize_content_id, ringcentral,
+    split, Batch, BatchError, BatchErrorKind, Headers, Item, JsonReader, MultipartReader,
+    ODataVersion, ReadLimits, RequestOp, ResponseOp, SplitLimits, ValidationOptions, Wire,
 };
 use bytes::Bytes;
 
@@ -242,12 +251,25 @@ fn bounded(chunks: Chunks, limits: &ReadLimits) -> Result<Vec<u8>, BatchError> {
 }
 
 const USAGE: &str =
-    "usage: batch parse [--dialect odata|ringcentral|json-batch|ucwa|creatio|graph] \
+    "usage: batch parse [--dialect odata|ringcentral|json-batch|ucwa|creatio|graph|google|azure-blob|azure-table] \
 [--content-type CT] [--path P] [--chunk N] [--max-operations N] [--max-body-bytes N] \
 [--max-batch-bytes N] [--max-header-bytes N] [--odata-version 2.0|3.0|4.0|4.01] \
 [--trust-framing] [FILE|-]";
 
+/// What `batch parse` read.
+enum Parsed {
+    Request(Batch<RequestOp>),
+    Response(Batch<ResponseOp>),
+}
+
 fn parse(args: &[String]) -> Result<String, BatchError> {
+    Ok(match parse_model(args)? {
+        Parsed::Request(b) => print("request", &b),
+        Parsed::Response(b) => print("response", &b),
+    })
+}
+
+fn parse_model(args: &[String]) -> Result<Parsed, BatchError> {
     let usage = || BatchError::new(BatchErrorKind::Malformed, USAGE);
     let mut ct: Option<String> = None;
     let mut dialect = "odata".to_string();
@@ -316,27 +338,27 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
     };
     let stream = |c: Chunks| batchpart::stream::iter(c);
     match dialect.as_str() {
-        "odata" | "ucwa" | "creatio" => {}
+        "odata" | "ucwa" | "creatio" | "google" | "azure-blob" | "azure-table" => {}
         "json-batch" => {
             let input = bounded(chunks, &limits)?;
             return Ok(
                 if is_response(&sniffed, true, None) || first == Some(b'[') {
-                    print("response", &json_batch::read_response(&input)?)
+                    Parsed::Response(json_batch::read_response(&input)?)
                 } else {
-                    print("request", &json_batch::read_request(&input)?.batch)
+                    Parsed::Request(json_batch::read_request(&input)?.batch)
                 },
             );
         }
         "graph" => {
             let input = bounded(chunks, &limits)?;
             return Ok(if is_response(&sniffed, true, None) {
-                print("response", &graph::read_response(&input)?)
+                Parsed::Response(graph::read_response(&input)?)
             } else {
                 let limits = ReadLimits {
                     max_operations: limits.max_operations.min(graph::MAX_REQUESTS),
                     ..limits
                 };
-                print("request", &graph::read_request_with(&input, limits)?)
+                Parsed::Request(graph::read_request_with(&input, limits)?)
             });
         }
         "ringcentral" => {
@@ -359,19 +381,15 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
         v.json = true;
         v.version = version;
         return Ok(if is_response(&sniffed, true, None) {
-            print(
-                "response",
-                &collect(&mut JsonReader::<_, ResponseOp>::new(stream(chunks)).limits(limits))?,
-            )
+            Parsed::Response(collect(
+                &mut JsonReader::<_, ResponseOp>::new(stream(chunks)).limits(limits),
+            )?)
         } else {
-            print(
-                "request",
-                &collect(
-                    &mut JsonReader::<_, RequestOp>::new(stream(chunks))
-                        .limits(limits)
-                        .validate(v),
-                )?,
-            )
+            Parsed::Request(collect(
+                &mut JsonReader::<_, RequestOp>::new(stream(chunks))
+                    .limits(limits)
+                    .validate(v),
+            )?)
         });
     }
     let ct = match ct {
@@ -394,6 +412,20 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
         .map_err(BatchError::from)?
         .to_vec();
     let response = is_response(&sniffed, false, Some(&boundary));
+    if matches!(dialect.as_str(), "google" | "azure-blob" | "azure-table") {
+        let input = Bytes::from(bounded(chunks, &limits)?);
+        let ctb = ct.as_bytes();
+        return Ok(match (dialect.as_str(), response) {
+            ("google", false) => {
+                Parsed::Request(google::read_request(input, ctb, &Headers::new())?)
+            }
+            ("google", true) => Parsed::Response(google::read_response(input, ctb)?),
+            ("azure-blob", false) => Parsed::Request(azure_blob::read_request(input, ctb)?),
+            ("azure-blob", true) => Parsed::Response(azure_blob::read_response(input, ctb)?),
+            (_, false) => Parsed::Request(azure_table::read_request(input, ctb)?),
+            (_, true) => Parsed::Response(azure_table::read_response(input, ctb)?),
+        });
+    }
     let validation = match dialect.as_str() {
         // UCWA operations carry no Content-ID and run independently.
         "ucwa" => None,
@@ -411,7 +443,7 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
             .limits(limits);
         let batch = collect(&mut r)?;
         warn_mismatches(r.length_mismatches());
-        print("response", &batch)
+        Parsed::Response(batch)
     } else {
         let mut r = MultipartReader::<_, RequestOp>::new(stream(chunks), ct.as_bytes())?
             .config(cfg)
@@ -421,7 +453,7 @@ fn parse(args: &[String]) -> Result<String, BatchError> {
         }
         let batch = collect(&mut r)?;
         warn_mismatches(r.length_mismatches());
-        print("request", &batch)
+        Parsed::Request(batch)
     })
 }
 
@@ -444,7 +476,7 @@ fn ringcentral_model(
     ct: Option<&str>,
     path: &str,
     json: bool,
-) -> Result<String, BatchError> {
+) -> Result<Parsed, BatchError> {
     let base = ringcentral::split_ids(path)
         .map(|p| p.base)
         .unwrap_or_default();
@@ -467,7 +499,7 @@ fn ringcentral_model(
                 )
             })
             .collect();
-        print("request", &Batch { items: ops })
+        Parsed::Request(Batch { items: ops })
     };
     let response = |r: ringcentral::Response| {
         let ops = r
@@ -481,7 +513,7 @@ fn ringcentral_model(
                 )
             })
             .collect();
-        print("response", &Batch { items: ops })
+        Parsed::Response(Batch { items: ops })
     };
     if json {
         let v: serde_json::Value = serde_json::from_slice(input)
@@ -529,13 +561,141 @@ fn ringcentral_model(
     })
 }
 
+const SPLIT_USAGE: &str =
+    "usage: batch split --dialect odata|graph|json-batch|google|azure-blob|azure-table \
+[--max-operations N] [--max-batch-bytes N] [--content-type CT] [FILE|-]";
+
+/// `batch split`: the batches to send, as a JSON array of what `batch parse` prints.
+fn split_cmd(args: &[String]) -> Result<String, BatchError> {
+    let usage = || BatchError::new(BatchErrorKind::Malformed, SPLIT_USAGE);
+    let (mut dialect, mut ops, mut bytes, mut rest) = (None, None, None, Vec::new());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut number = || -> Result<u64, BatchError> {
+            it.next().and_then(|v| v.parse().ok()).ok_or_else(usage)
+        };
+        match a.as_str() {
+            "--dialect" => dialect = Some(it.next().ok_or_else(usage)?.clone()),
+            "--max-operations" => ops = Some(number()? as usize),
+            "--max-batch-bytes" => bytes = Some(number()?),
+            _ => rest.push(a.clone()),
+        }
+    }
+    let dialect = dialect.ok_or_else(usage)?;
+    let mut limits = match dialect.as_str() {
+        "odata" => SplitLimits::default(),
+        "graph" => SplitLimits {
+            max_operations: graph::MAX_REQUESTS,
+            wire: Wire::Json,
+            ..SplitLimits::default()
+        },
+        "json-batch" => SplitLimits {
+            max_operations: 100,
+            wire: Wire::Json,
+            ..SplitLimits::default()
+        },
+        "google" => google::limits(google::MAX_CALLS),
+        "azure-blob" => azure_blob::limits(),
+        "azure-table" => azure_table::limits(),
+        other => {
+            return Err(BatchError::new(
+                BatchErrorKind::Malformed,
+                format!("batch split has no dialect {other}"),
+            ))
+        }
+    };
+    limits.max_operations = ops.map_or(limits.max_operations, |n| n.min(limits.max_operations));
+    limits.max_batch_bytes = bytes.unwrap_or(limits.max_batch_bytes);
+    let work = read_workload(&dialect, &rest)?;
+    // An OData workload in JSON is measured as JSON.
+    if dialect == "odata" && is_json_input(&rest) {
+        limits.wire = Wire::Json;
+    }
+    let plans = if dialect == "azure-table" {
+        azure_table::split_transactions(&work, limits)?
+    } else {
+        split(&work, limits)?
+    };
+    let out: Vec<String> = plans.iter().map(|p| print("request", &p.batch)).collect();
+    Ok(format!("[{}]", out.join(",")))
+}
+
+/// The workload to split: any number of operations, under the OData rules that need no
+/// Content-ID outside changesets (3.0), JSON or multipart as `batch parse` tells them.
+fn read_workload(dialect: &str, args: &[String]) -> Result<Batch<RequestOp>, BatchError> {
+    let file = args
+        .iter()
+        .rev()
+        .find(|a| !a.starts_with("--") || *a == "-");
+    let input = match file.map(String::as_str) {
+        None | Some("-") => {
+            let mut v = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut v)
+                .map_err(|e| BatchError::new(BatchErrorKind::Source, e.to_string()))?;
+            v
+        }
+        Some(f) => std::fs::read(f)
+            .map_err(|e| BatchError::new(BatchErrorKind::Source, format!("{f}: {e}")))?,
+    };
+    if dialect == "json-batch" {
+        return Ok(json_batch::read_request(&input)?.batch);
+    }
+    // Azure Blob's subrequests carry their own Authorization.
+    let opts = ValidationOptions {
+        max_operations: usize::MAX,
+        version: ODataVersion::V3_0,
+        forbid_headers: false,
+        ..ValidationOptions::default()
+    };
+    let first = input.iter().find(|b| !b.is_ascii_whitespace());
+    if is_json_input(args) || first == Some(&b'{') {
+        return batchpart::batch::read_json(
+            Bytes::from(input),
+            Some(ValidationOptions { json: true, ..opts }),
+        );
+    }
+    let ct = match args.iter().position(|a| a == "--content-type") {
+        Some(i) => args.get(i + 1).cloned().unwrap_or_default(),
+        None => {
+            let line = input.split(|&b| b == b'\n').next().unwrap_or_default();
+            let b = line.strip_prefix(b"--").unwrap_or_default();
+            format!(
+                "multipart/mixed; boundary=\"{}\"",
+                String::from_utf8_lossy(b).trim_end()
+            )
+        }
+    };
+    batchpart::batch::read_multipart(Bytes::from(input), ct.as_bytes(), Some(opts))
+}
+
+/// Whether `batch split`'s input is JSON: by `--content-type`, or by its first byte.
+fn is_json_input(args: &[String]) -> bool {
+    if let Some(i) = args.iter().position(|a| a == "--content-type") {
+        return args.get(i + 1).is_some_and(|c| {
+            c.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    }
+    let Some(file) = args.iter().rev().find(|a| !a.starts_with("--")) else {
+        return false;
+    };
+    let mut head = [0u8; 256];
+    std::fs::File::open(file)
+        .and_then(|mut f| read_up_to(&mut f, &mut head))
+        .map(|n| head[..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
+        .unwrap_or(false)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("parse") => parse(&args[1..]),
+        Some("split") => split_cmd(&args[1..]),
         _ => Err(BatchError::new(
             BatchErrorKind::Malformed,
-            "usage: batch parse [--content-type CT] [FILE|-]",
+            "usage: batch parse [--content-type CT] [FILE|-] | batch split --dialect D [FILE|-]",
         )),
     };
     match result {

@@ -292,3 +292,141 @@ fn graph_dialect() {
     assert_eq!(code, 1);
     assert!(err.starts_with("error: too-many-operations"), "{err}");
 }
+
+#[test]
+fn client_dialects_and_split() {
+    for (dialect, file, kind, n) in [
+        (
+            "google",
+            "tests/fixtures/google_docs_request.txt",
+            "request",
+            3,
+        ),
+        (
+            "google",
+            "tests/fixtures/google_docs_response.txt",
+            "response",
+            3,
+        ),
+        (
+            "azure-blob",
+            "tests/fixtures/azure_blob_request.txt",
+            "request",
+            3,
+        ),
+        (
+            "azure-blob",
+            "tests/fixtures/azure_blob_response.txt",
+            "response",
+            3,
+        ),
+        (
+            "azure-table",
+            "tests/fixtures/azure_table_request.txt",
+            "request",
+            1,
+        ),
+        (
+            "azure-table",
+            "tests/fixtures/azure_table_response.txt",
+            "response",
+            1,
+        ),
+    ] {
+        let (code, out, err) = run(&["parse", "--dialect", dialect, file], None);
+        assert_eq!(code, 0, "{dialect} {file}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            (
+                v["kind"].as_str().unwrap(),
+                v["items"].as_array().unwrap().len()
+            ),
+            (kind, n),
+            "{file}"
+        );
+    }
+    let work = br#"{"requests":[
+        {"id":"1","method":"POST","url":"/People","headers":{"content-type":"application/json"},"body":{"n":1}},
+        {"id":"2","method":"GET","url":"/People(2)"},
+        {"id":"3","method":"PATCH","url":"$1","dependsOn":["1"],"headers":{"content-type":"application/json"},"body":{"n":3}},
+        {"id":"4","method":"GET","url":"/People(4)"}]}"#;
+    let (code, out, err) = run(
+        &[
+            "split",
+            "--dialect",
+            "odata",
+            "--max-operations",
+            "2",
+            "--content-type",
+            "application/json",
+            "-",
+        ],
+        Some(work),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<Vec<&str>> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            b["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["content_id"].as_str().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(ids, [vec!["1", "3"], vec!["2", "4"]]);
+    assert!(v.as_array().unwrap().iter().all(|b| b["kind"] == "request"));
+    // A chain that cannot fit is named, never split.
+    let (code, _, err) = run(
+        &[
+            "split",
+            "--dialect",
+            "odata",
+            "--max-operations",
+            "1",
+            "--content-type",
+            "application/json",
+            "-",
+        ],
+        Some(work),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("operation 1, operation 3 must share a batch"),
+        "{err}"
+    );
+    // Azure Blob: numbered from 0 in each batch.
+    let (code, out, err) = run(
+        &[
+            "split",
+            "--dialect",
+            "azure-blob",
+            "--max-operations",
+            "2",
+            "tests/fixtures/azure_blob_request.txt",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[1]["items"][0]["content_id"], "0");
+    assert_eq!(v[1]["items"][0]["url"], "/container2/blob2");
+    // Azure Table: the documented changeset stays whole.
+    let (code, _, err) = run(
+        &[
+            "split",
+            "--dialect",
+            "azure-table",
+            "--max-operations",
+            "2",
+            "tests/fixtures/azure_table_request.txt",
+        ],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("changeset_8a28b620"), "{err}");
+}

@@ -658,3 +658,209 @@ mod graph_docs {
         assert_eq!(b.items[1].ops()[0].depends_on, ["1"]);
     }
 }
+
+/// Google's batch guides (`google_docs_*`), Azure Blob Batch's REST reference
+/// (`azure_blob_*`) and Azure Table's entity group transactions (`azure_table_*`); see
+/// tests/fixtures/SOURCES.md.
+mod client_dialects {
+    use super::*;
+    use batch::{
+        azure_blob, azure_table, correlate, google, write_multipart, Batch, Headers, MatchedBy,
+    };
+
+    #[test]
+    fn google_docs_request_response_and_outer_headers() {
+        let outer: Headers = [
+            ("Authorization", "Bearer your_auth_token"),
+            ("Host", "www.googleapis.com"),
+            ("Content-Type", "multipart/mixed; boundary=batch_foobarbaz"),
+            ("Content-Length", "total_content_length"),
+        ]
+        .into_iter()
+        .collect();
+        let ct = b"multipart/mixed; boundary=batch_foobarbaz";
+        let req = google::read_request(fx("google_docs_request.txt"), ct, &outer).unwrap();
+        let ops: Vec<&RequestOp> = req.items.iter().flat_map(|i| i.ops()).collect();
+        assert_eq!(ops.len(), 3);
+        assert_eq!(
+            ops[0].content_id.as_deref(),
+            Some("<item1:12930812@barnyard.example.com>")
+        );
+        for op in &ops {
+            assert_eq!(
+                op.headers.get_str("authorization"),
+                Some("Bearer your_auth_token")
+            );
+            assert_eq!(op.headers.get_str("host"), Some("www.googleapis.com"));
+            assert!(op
+                .headers
+                .get("content-length")
+                .map_or(true, |v| v != b"total_content_length"));
+        }
+        // The call's own Content-Type stands; the outer one describes the outer body.
+        assert_eq!(
+            ops[1].headers.get_str("content-type"),
+            Some("application/json")
+        );
+        assert_eq!(ops[0].headers.get("content-type"), None);
+        let resp = google::read_response(fx("google_docs_response.txt"), ct).unwrap();
+        let statuses: Vec<u16> = resp
+            .items
+            .iter()
+            .flat_map(|i| i.ops())
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [200, 200, 304]);
+        let c = correlate(&req, &resp);
+        assert!(c
+            .pairs
+            .iter()
+            .all(|p| p.matched_by == Some(MatchedBy::ContentId)));
+        // Written back: the response ids take the prefix once, the request ids stay.
+        let answers: batch::BatchResponse = Batch {
+            items: ops
+                .iter()
+                .map(|o| Item::Op(ResponseOp::new(200).with_content_id(o.content_id.clone())))
+                .collect(),
+        };
+        let (ct2, body) = google::write_response(&answers, b"batch_x").unwrap();
+        let back = google::read_response(body.into_bytes(), ct2.as_bytes()).unwrap();
+        assert_eq!(
+            back.items[0].ops()[0].content_id.as_deref(),
+            Some("<response-item1:12930812@barnyard.example.com>")
+        );
+        let (ct3, body) = google::write_request(&req, b"batch_y").unwrap();
+        assert_eq!(
+            google::read_request(body.into_bytes(), ct3.as_bytes(), &Headers::new()).unwrap(),
+            req
+        );
+    }
+
+    #[test]
+    fn azure_blob_docs_request_written_byte_for_byte() {
+        let ct = b"multipart/mixed; boundary=batch_357de4f7-6d0b-4e02-8cd2-6361411a9525";
+        let doc = fx("azure_blob_request.txt");
+        let req = azure_blob::read_request(doc.clone(), ct).unwrap();
+        let ops: Vec<&RequestOp> = req.items.iter().flat_map(|i| i.ops()).collect();
+        assert_eq!(ops.len(), 3);
+        assert!(ops
+            .iter()
+            .all(|o| azure_blob::kind(o) == Some(azure_blob::Kind::Delete)));
+        let (ct2, body) =
+            azure_blob::write_request(&req, "357de4f7-6d0b-4e02-8cd2-6361411a9525").unwrap();
+        assert_eq!(ct2.as_bytes(), ct);
+        assert_eq!(body.into_bytes(), doc, "the documented bytes");
+        // What the SDKs send: no Content-Length: 0, another boundary; the writer adds it.
+        let mut sdk = Batch::default();
+        for i in 0..2 {
+            sdk.items.push(Item::Op(
+                RequestOp::new("PUT", format!("/c/b{i}?comp=tier"))
+                    .with_header("x-ms-access-tier", "Cool")
+                    .with_header("x-ms-date", "Mon, 14 Jan 2019 23:33:46 GMT")
+                    .with_header("Authorization", "SharedKey a:b"),
+            ));
+        }
+        let (ct3, body) = write_multipart(&sdk, b"batch_sdk").unwrap();
+        let read = azure_blob::read_request(body.into_bytes(), ct3.as_bytes()).unwrap();
+        assert_eq!(read.op_count(), 2);
+        let (_, body) = azure_blob::write_request(&read, "g").unwrap();
+        let text = String::from_utf8(body.into_bytes().to_vec()).unwrap();
+        assert!(text.contains("Content-ID: 1\r\n") && text.contains("Content-Length: 0\r\n"));
+        // One kind per batch; at most 256; each with its own Authorization.
+        let mut mixed = sdk.clone();
+        mixed
+            .items
+            .push(Item::Op(RequestOp::new("DELETE", "/c/b9")));
+        assert_eq!(
+            azure_blob::write_request(&mixed, "g").unwrap_err().kind(),
+            BatchErrorKind::Malformed
+        );
+        let big = Batch {
+            items: vec![sdk.items[0].clone(); 257],
+        };
+        assert_eq!(
+            azure_blob::write_request(&big, "g").unwrap_err().kind(),
+            BatchErrorKind::TooManyOperations
+        );
+        let bare = Batch {
+            items: vec![Item::Op(RequestOp::new("DELETE", "/c/b"))],
+        };
+        let e = azure_blob::write_request(&bare, "g").unwrap_err();
+        assert!(e.to_string().contains("x-ms-date"), "{e}");
+    }
+
+    #[test]
+    fn azure_blob_docs_response() {
+        let ct = b"multipart/mixed; boundary=batchresponse_66925647-d0cb-4109-b6d3-28efe3e1e5ed";
+        let resp = azure_blob::read_response(fx("azure_blob_response.txt"), ct).unwrap();
+        let got: Vec<(u16, Option<String>)> = resp
+            .items
+            .iter()
+            .flat_map(|i| i.ops())
+            .map(|r| (r.status, r.content_id.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (202, Some("0".into())),
+                (202, Some("1".into())),
+                (404, Some("2".into()))
+            ]
+        );
+        let failed = &resp.items[2].ops()[0];
+        assert_eq!(
+            failed.headers.get_str("x-ms-error-code"),
+            Some("BlobNotFound")
+        );
+        assert!(failed.body.starts_with(b"<?xml"));
+    }
+
+    #[test]
+    fn azure_table_docs_transaction() {
+        let ct = b"multipart/mixed; boundary=batch_a1e9d677-b28b-435e-a89e-87e6a768a431";
+        let req = azure_table::read_request(fx("azure_table_request.txt"), ct).unwrap();
+        let [Item::Changeset(cs)] = req.items.as_slice() else {
+            panic!("one changeset")
+        };
+        assert_eq!(cs.ops.len(), 3);
+        assert!(
+            cs.ops.iter().all(|o| o.content_id.is_none()),
+            "OData 3.0: no Content-IDs"
+        );
+        let (ct2, body) = azure_table::write_request(&req, b"batch_t").unwrap();
+        assert_eq!(
+            azure_table::read_request(body.into_bytes(), ct2.as_bytes()).unwrap(),
+            req
+        );
+        // Two partitions, two changesets, or more than 100 operations are refused.
+        let mut two = req.clone();
+        if let Item::Changeset(c) = &mut two.items[0] {
+            c.ops[2].url = "https://a/Blogs(PartitionKey='Other',RowKey='3')".into();
+        }
+        let e = azure_table::write_request(&two, b"batch_t").unwrap_err();
+        assert!(e.to_string().contains("one partition"), "{e}");
+        let mut twice = req.clone();
+        twice.items.push(req.items[0].clone());
+        assert!(azure_table::check(&twice).is_err());
+        let mut many = req.clone();
+        if let Item::Changeset(c) = &mut many.items[0] {
+            c.ops = (0..101)
+                .map(|i| {
+                    RequestOp::new(
+                        "DELETE",
+                        format!("https://a/Blogs(PartitionKey='p',RowKey='{i}')"),
+                    )
+                })
+                .collect();
+        }
+        assert_eq!(
+            azure_table::check(&many).unwrap_err().kind(),
+            BatchErrorKind::TooManyOperations
+        );
+        let rct = b"multipart/mixed; boundary=batchresponse_4c637ba4-b2e8-40f8-adb2-4a2a2d7ec1fb";
+        let resp = azure_table::read_response(fx("azure_table_response.txt"), rct).unwrap();
+        assert!(
+            matches!(resp.items.as_slice(), [Item::Changeset(c)] if c.ops.iter().all(|o| o.status == 204))
+        );
+    }
+}

@@ -21,6 +21,7 @@
 //! `formats/`, one small module per vendor dialect in `dialects/`, and the `http` crate
 //! integration beside them.
 
+mod client;
 mod dialects;
 mod error;
 pub(crate) mod formats;
@@ -28,12 +29,15 @@ pub(crate) mod formats;
 pub mod http_interop;
 mod model;
 
-pub use dialects::ucwa;
+pub use client::retry::{retry, retry_after, BatchOutcome, Retry, RetryPolicy};
+pub use client::split::{split, Planned, SplitLimits, Wire};
+pub use dialects::{azure_blob, google, ucwa};
 #[cfg(feature = "json")]
-pub use dialects::{creatio, graph, json_batch, ringcentral};
+pub use dialects::{azure_table, creatio, graph, json_batch, ringcentral};
 pub use error::{BatchError, BatchErrorKind};
 #[cfg(feature = "json")]
 pub use formats::json::{read_json, write_json, JsonOp, JsonReader};
+pub(crate) use formats::multipart::read_all;
 pub use formats::multipart::{
     read_multipart, write_multipart, LengthMismatch, MultipartReader, Operation, WriteOp,
 };

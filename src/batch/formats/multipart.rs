@@ -503,6 +503,29 @@ where
     }
 }
 
+/// Reads a whole batch in memory under `limits`, without validation, framing embedded bodies
+/// by the delimiter when `trust_framing` (the dialect readers).
+pub(crate) fn read_all<Op: Operation + Unpin>(
+    body: Bytes,
+    content_type: &[u8],
+    limits: ReadLimits,
+    trust_framing: bool,
+) -> Result<Batch<Op>, BatchError> {
+    let cfg = Config {
+        trust_framing,
+        ..Config::default()
+    };
+    let chunks = crate::stream::iter([Ok::<_, core::convert::Infallible>(body)]);
+    let mut r = MultipartReader::<_, Op>::new(chunks, content_type)?
+        .config(cfg)
+        .limits(limits);
+    let mut items = Vec::new();
+    while let Some(item) = crate::block::next(&mut r) {
+        items.push(item?);
+    }
+    Ok(Batch { items })
+}
+
 /// Reads a whole multipart batch that is already in memory.
 pub fn read_multipart<Op: Operation + Unpin>(
     body: Bytes,

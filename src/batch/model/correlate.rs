@@ -56,7 +56,7 @@ fn answered_id(id: &str) -> &str {
 }
 
 /// The `$<id>` a request names, at the start of its URL or of a header value.
-fn references_of(op: &RequestOp) -> Vec<&str> {
+pub(crate) fn references_of(op: &RequestOp) -> Vec<&str> {
     fn name(s: &str) -> Option<&str> {
         let rest = s.trim().strip_prefix('$')?;
         let end = rest.find(['/', '?', '(']).unwrap_or(rest.len());

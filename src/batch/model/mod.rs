@@ -66,6 +66,11 @@ impl Headers {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
     }
 
+    /// The headers with their values open to change, in order.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Vec<u8>)> {
+        self.0.iter_mut().map(|(n, v)| (n.as_str(), v))
+    }
+
     /// How many header fields there are.
     pub fn len(&self) -> usize {
         self.0.len()
