@@ -1,6 +1,11 @@
 //! The client loop example against its mock: build, split, send, pair, retry, with every path
 //! of the loop taken (a 429 with Retry-After, a 503 without, a 424 after a failed dependency).
-#![cfg(all(feature = "batch", feature = "json", feature = "http", feature = "tower"))]
+#![cfg(all(
+    feature = "batch",
+    feature = "json",
+    feature = "http",
+    feature = "tower"
+))]
 mod common;
 
 #[test]

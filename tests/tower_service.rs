@@ -478,3 +478,24 @@ async fn over_loopback_the_inner_operations_see_the_outer_identity() {
     // keeps operations from sending an Authorization of their own.
     assert_eq!(bodies, [&b"bob t0ken"[..], b"bob t0ken"]);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn streaming_mode_runs_as_it_reads_and_a_late_error_is_the_last_part() {
+    let c = Arc::new(Counters::default());
+    let cfg = BatchConfig {
+        streaming: true,
+        ..Default::default()
+    };
+    let svc = BatchLayer::new(cfg).layer(app(c.clone()));
+    let body = "--b\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\nGET quick HTTP/1.1\r\n\r\n\r\n\
+                --b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n";
+    let (status, ct, text) = send(svc, request(body.into())).await;
+    // The head went out before the error was read: the operation that ran keeps its answer.
+    assert_eq!(status, 200);
+    let r = parsed(&ct, text);
+    assert_eq!(statuses(&r), [200, 400]);
+    let last = &r.items[1].ops()[0];
+    assert!(last.content_id.is_none());
+    assert!(String::from_utf8_lossy(&last.body).contains("the rest of the batch was not run"));
+    assert_eq!(c.started.load(Ordering::SeqCst), 1);
+}
