@@ -68,11 +68,12 @@ fn item_bytes(item: &Item<RequestOp>, wire: Wire) -> Result<u64, BatchError> {
                     .len() as u64
             }
             #[cfg(feature = "json")]
-            // One more for the comma that joins it to the others.
-            Wire::Json => crate::batch::write_json(b)?.len() as u64 + 1,
+            Wire::Json => crate::batch::write_json(b)?.len() as u64,
         })
     };
-    Ok(len(&one)? - len(&empty)?)
+    // JSON: one more for the comma that joins it to the others.
+    let comma = u64::from(wire != Wire::Multipart);
+    Ok(len(&one)? - len(&empty)? + comma)
 }
 
 /// The envelope every batch has, whatever it holds.
