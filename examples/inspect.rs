@@ -398,7 +398,14 @@ fn run(o: Opts) -> Result<String, String> {
         let (mut parts, mut body, mut depth, mut max_depth) = (0u64, 0u64, 1usize, 1usize);
         while let Some(ev) = block_on_next(&mut events) {
             match ev.map_err(|e| e.to_string())? {
-                PartEvent::PartStart(_) => parts += 1,
+                PartEvent::PartStart(p) => {
+                    // The decoder parses only the types that frame; a malformed value of
+                    // another type is still refused here, at its offset.
+                    if let Some(Err(e)) = p.content_type() {
+                        return Err(e.to_string());
+                    }
+                    parts += 1
+                }
                 PartEvent::Body(b) => body += b.len() as u64,
                 PartEvent::MultipartStart(_) => {
                     depth += 1;
@@ -437,6 +444,12 @@ fn run(o: Opts) -> Result<String, String> {
                 Some(p) if nested_epilogue => p.body_mut().extend_from_slice(&b),
                 _ => top.epilogue.0.extend_from_slice(&b),
             },
+            PartEvent::PartStart(p) if matches!(p.content_type(), Some(Err(_))) => {
+                return Err(p
+                    .content_type()
+                    .and_then(Result::err)
+                    .map_or_else(String::new, |e| e.to_string()))
+            }
             PartEvent::PartStart(p) => top.parts.push(Part {
                 headers: fields(p.headers()),
                 content_id: p.content_id().map(|c| Latin1(c.normalized().to_unfolded())),

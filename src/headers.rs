@@ -1,4 +1,4 @@
-//! Header blocks: validated by the decoder (through `httparse`, one line at a time), then
+//! Header blocks: validated by the decoder one line at a time (as `httparse` would), then
 //! exposed as a borrowed block that is iterated without allocating.
 
 use memchr::memchr;
@@ -227,14 +227,51 @@ pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// Validates one physical header line (ending in LF) that is not a continuation line.
-pub(crate) fn valid_field_line(line: &[u8]) -> bool {
-    let mut one = [httparse::EMPTY_HEADER; 1];
-    // One line and no blank line: a well-formed field makes httparse ask for more.
-    matches!(
-        httparse::parse_headers(line, &mut one),
-        Ok(httparse::Status::Partial)
-    )
+/// `tchar` (RFC 9110 section 5.6.2): the bytes of a field name.
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
+/// Validates one complete field line (ending in LF, CRLF or bare LF) as `httparse` does: a
+/// token name, a colon straight after it, and a value of HTAB, visible characters, SP and
+/// obs-text. Returns the colon's index. One pass over the line, and no setup: per line, a
+/// fraction of what a call into `httparse` costs (the equivalence is a property test).
+pub(crate) fn field_line(line: &[u8]) -> Option<usize> {
+    let colon = line.iter().position(|&b| !TCHAR[b as usize])?;
+    if colon == 0 || line[colon] != b':' {
+        return None;
+    }
+    let body = line.strip_suffix(b"\n")?;
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    // No early exit, so that the check compiles to a vector loop over the value.
+    let bad = body.get(colon + 1..)?.iter().fold(false, |bad, &b| {
+        bad | (b < 0x20 && b != b'\t') | (b == 0x7f)
+    });
+    (!bad).then_some(colon)
 }
 
 /// Validates an obs-fold continuation line: visible characters, SP and HT only.
@@ -279,13 +316,45 @@ mod tests {
 
     #[test]
     fn line_validation() {
-        assert!(valid_field_line(b"Content-Type: a\r\n"));
-        assert!(valid_field_line(b"content-id:x\n"));
-        assert!(!valid_field_line(b"no colon\r\n"));
-        assert!(!valid_field_line(b" lead: x\r\n"));
-        assert!(!valid_field_line(b"Bad Name: x\r\n"));
-        assert!(!valid_field_line(b"X: a\0b\r\n"));
+        assert!(field_line(b"Content-Type: a\r\n").is_some());
+        assert!(field_line(b"content-id:x\n").is_some());
+        assert!(field_line(b"no colon\r\n").is_none());
+        assert!(field_line(b" lead: x\r\n").is_none());
+        assert!(field_line(b"Bad Name: x\r\n").is_none());
+        assert!(field_line(b"X: a\0b\r\n").is_none());
         assert!(valid_continuation_line(b"  more text\r\n"));
+        assert_eq!(field_line(b"Content-Type: a\r\n"), Some(12));
         assert!(!valid_continuation_line(b" a\x01\r\n"));
+    }
+}
+
+#[cfg(test)]
+mod field_line_matches_httparse {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn httparse_says(line: &[u8]) -> bool {
+        let mut one = [httparse::EMPTY_HEADER; 1];
+        matches!(
+            httparse::parse_headers(line, &mut one),
+            Ok(httparse::Status::Partial)
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
+        /// The hand-written validator and `httparse` agree on every line.
+        #[test]
+        fn on_arbitrary_lines(
+            name in prop::collection::vec(prop::sample::select(b"aZ09-_:; \t\r\x7f\x80\xff\x00\"(".to_vec()), 0..8),
+            value in prop::collection::vec(any::<u8>(), 0..12),
+            cr in any::<bool>(),
+        ) {
+            let mut line = name;
+            line.extend(value.into_iter().filter(|&b| b != b'\n'));
+            if cr { line.push(b'\r'); }
+            line.push(b'\n');
+            prop_assert_eq!(field_line(&line).is_some(), httparse_says(&line), "{:?}", ByteStr(&line));
+        }
     }
 }

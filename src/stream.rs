@@ -26,15 +26,40 @@ use crate::headers::{HeaderBlock, Value};
 /// per this many events.
 const MAX_QUEUED: usize = 64;
 
-/// A part's head, owned: `Bytes` views of the header block.
+/// A part's head, owned: one `Bytes` view of the header block, and where in it the fields
+/// the decoder read are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartHead {
     block: Bytes,
-    content_type: Option<Bytes>,
-    content_id: Option<Bytes>,
+    /// The `Content-Type` value's span in `block`, and its offset in the body.
+    content_type: Option<(Span, u64)>,
+    content_id: Option<Span>,
     content_length: Option<u64>,
     index: u64,
     depth: usize,
+}
+
+/// Where a value lies in its header block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    /// The span of `value` within `block` (both borrowed from one fed slice).
+    fn of(block: &[u8], value: &[u8]) -> Option<Span> {
+        let start = (value.as_ptr() as usize).checked_sub(block.as_ptr() as usize)?;
+        (start + value.len() <= block.len()).then_some(Span {
+            start: start as u32,
+            len: value.len() as u32,
+        })
+    }
+
+    fn of_block<'a>(&self, block: &'a [u8]) -> &'a [u8] {
+        let s = self.start as usize;
+        block.get(s..s + self.len as usize).unwrap_or_default()
+    }
 }
 
 impl PartHead {
@@ -46,18 +71,18 @@ impl PartHead {
     pub fn raw_headers(&self) -> &Bytes {
         &self.block
     }
-    /// The parsed `Content-Type`.
-    pub fn content_type(&self) -> Option<ContentType<'_>> {
-        // Validated when the part was decoded.
-        self.content_type
-            .as_deref()
-            .and_then(|v| ContentType::parse(v).ok())
+    /// The `Content-Type`, parsed when asked, as [`Part::content_type`](crate::Part::content_type)
+    /// does: an error at the value's offset in the body when it does not parse.
+    pub fn content_type(&self) -> Option<Result<ContentType<'_>, Error>> {
+        self.content_type.map(|(span, at)| {
+            ContentType::parse(span.of_block(&self.block))
+                .map_err(|_| Error::new(crate::ErrorKind::InvalidContentType, at))
+        })
     }
     /// The MIME part's `Content-ID`.
     pub fn content_id(&self) -> Option<ContentId<'_>> {
         self.content_id
-            .as_deref()
-            .map(|v| ContentId::new(Value::new(v)))
+            .map(|span| ContentId::new(Value::new(span.of_block(&self.block))))
     }
     /// The part-level `Content-Length`, if sent.
     pub fn content_length(&self) -> Option<u64> {
@@ -245,17 +270,21 @@ impl Owner<'_> {
             Event::Preamble(s) => return self.body(s, out, PartEvent::Preamble),
             Event::Body(s) => return self.body(s, out, PartEvent::Body),
             Event::Epilogue(s) => return self.body(s, out, PartEvent::Epilogue),
-            Event::PartStart(p) => PartEvent::PartStart(PartHead {
-                block: self.view(p.headers().as_bytes()),
-                content_type: p
-                    .headers()
-                    .get("content-type")
-                    .map(|v| self.view(v.as_bytes())),
-                content_id: self.view_opt(p.content_id().map(|c| c.raw().as_bytes())),
-                content_length: p.content_length(),
-                index: p.index(),
-                depth: p.depth(),
-            }),
+            Event::PartStart(p) => {
+                let raw = p.headers().as_bytes();
+                PartEvent::PartStart(PartHead {
+                    block: self.view(raw),
+                    content_type: p
+                        .content_type_raw()
+                        .and_then(|(v, at)| Some((Span::of(raw, v)?, at))),
+                    content_id: p
+                        .content_id()
+                        .and_then(|c| Span::of(raw, c.raw().as_bytes())),
+                    content_length: p.content_length(),
+                    index: p.index(),
+                    depth: p.depth(),
+                })
+            }
             Event::MultipartStart(b) => {
                 let b = Bytes::copy_from_slice(&b);
                 self.boundaries[self.depth] = b.clone();

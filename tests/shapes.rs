@@ -288,14 +288,32 @@ fn invalid_part_headers() {
         err(b"--b\r\nNo colon here\r\n\r\nx\r\n--b--", Config::default()),
         (ErrorKind::InvalidHeader, 5)
     );
-    assert_eq!(
-        err(
-            b"--b\r\nContent-Type: \"\r\n\r\nx\r\n--b--",
-            Config::default()
-        )
-        .0,
-        ErrorKind::InvalidContentType
-    );
+    // A Content-Type that cannot frame anything is parsed when asked for: the decoder reads
+    // on, and the part's `content_type()` is the error, at the value's offset. Strict mode
+    // and a type that frames (multipart, application/http) are decoding errors as before.
+    let bad = b"--b\r\nContent-Type: \"\r\n\r\nx\r\n--b--";
+    let mut dec = Decoder::new(b"b").unwrap();
+    let asked: Vec<_> = dec
+        .feed(bad, true)
+        .filter_map(|e| match e.unwrap() {
+            batchpart::Event::PartStart(p) => Some(
+                p.content_type()
+                    .map(|r| r.map_err(|e| (e.kind(), e.offset()))),
+            ),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, [Some(Err((ErrorKind::InvalidContentType, 19)))]);
+    assert_eq!(err(bad, strict()), (ErrorKind::InvalidContentType, 19));
+    for framing in [
+        &b"--b\r\nContent-Type: multipart/mixed; boundary=\"x\r\n\r\nx\r\n--b--"[..],
+        b"--b\r\nContent-Type: Application/HTTP; msgtype=\"\r\n\r\nx\r\n--b--",
+    ] {
+        assert_eq!(
+            err(framing, Config::default()),
+            (ErrorKind::InvalidContentType, 19)
+        );
+    }
     assert_eq!(
         err(
             b"--b\r\nContent-Length: 10abc\r\n\r\nx\r\n--b--",

@@ -9,7 +9,7 @@ use crate::boundary::{validate_boundary, Boundary, Delimiter, DELIM_HEAD};
 use crate::content_id::ContentId;
 use crate::content_type::ContentType;
 use crate::error::{Error, ErrorKind};
-use crate::headers::{valid_continuation_line, valid_field_line, HeaderBlock};
+use crate::headers::{field_line, valid_continuation_line, HeaderBlock};
 use crate::http::{
     looks_like_status_line, parse_content_length, parse_request_line, parse_status_line, HeadInfo,
     RequestHead, ResponseHead,
@@ -85,6 +85,46 @@ struct Block {
     partial: usize,
     /// Header fields so far.
     fields: usize,
+    /// Where the fields the decoder acts on start, noted while the lines are validated.
+    picks: Picks,
+}
+
+/// The first `Content-Type`, `Content-ID` and `Content-Length` lines of a block, as offsets
+/// from its start, and how many `Content-Length` lines there were: the block is walked once.
+#[derive(Debug, Default, Clone, Copy)]
+struct Picks {
+    content_type: Option<usize>,
+    content_id: Option<usize>,
+    content_length: Option<usize>,
+    lengths: usize,
+}
+
+/// Does this `Content-Type` value name a type that changes what the decoder does:
+/// `multipart/*`, `application/http` or `message/http` (prefixes only; the full parse
+/// decides)?
+fn may_frame(value: &[u8]) -> bool {
+    let start = value
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .unwrap_or(value.len());
+    let v = &value[start..];
+    let starts = |p: &[u8]| v.len() >= p.len() && v[..p.len()].eq_ignore_ascii_case(p);
+    starts(b"multipart/") || starts(b"application/http") || starts(b"message/http")
+}
+
+impl Picks {
+    fn note(&mut self, name: &[u8], at: usize) {
+        let slot = match name.len() {
+            12 if name.eq_ignore_ascii_case(b"content-type") => &mut self.content_type,
+            10 if name.eq_ignore_ascii_case(b"content-id") => &mut self.content_id,
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                self.lengths += 1;
+                &mut self.content_length
+            }
+            _ => return,
+        };
+        slot.get_or_insert(at);
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -286,6 +326,8 @@ type Step<'i> = Result<Flow<'i>, Error>;
 struct Fields<'a> {
     /// The first `Content-Type`, and the index of its value in the input.
     content_type: Option<(ContentType<'a>, usize)>,
+    /// The first `Content-Type` value as sent, and its index, parsed or not.
+    content_type_raw: Option<(&'a [u8], usize)>,
     content_id: Option<ContentId<'a>>,
     content_length: Option<u64>,
 }
@@ -765,9 +807,10 @@ impl<'d, 'i> Feed<'d, 'i> {
                     return Err(self.err(ErrorKind::InvalidHeader, ls));
                 }
             } else {
-                if !valid_field_line(line) {
+                let Some(colon) = field_line(line) else {
                     return Err(self.err(ErrorKind::InvalidHeader, ls));
-                }
+                };
+                blk.picks.note(&line[..colon], ls - bs);
                 blk.fields += 1;
                 if blk.fields > limits.max_headers {
                     return Err(self.err(ErrorKind::TooManyHeaders, ls));
@@ -777,35 +820,54 @@ impl<'d, 'i> Feed<'d, 'i> {
         }
     }
 
-    /// Picks out what the decoder acts on; the `Content-Type` only for a MIME part's headers.
-    fn fields(&self, headers: HeaderBlock<'i>, part: bool) -> Result<Fields<'i>, Error> {
+    /// What the decoder acts on, from the lines [`Picks`] noted in `block` (which starts at
+    /// `self.pos`); the `Content-Type` only for a MIME part's headers. Only a block with two
+    /// `Content-Length` lines is walked again, to compare them.
+    fn fields(&self, block: &'i [u8], picks: Picks, part: bool) -> Result<Fields<'i>, Error> {
+        let field = |at: Option<usize>| {
+            let at = at?;
+            HeaderBlock::new(block.get(at..)?).iter().next()
+        };
         let mut f = Fields::default();
-        for h in headers.iter() {
-            let (n, v) = (h.name(), h.value());
-            let at = self.index_of(v.as_bytes());
-            if part && n.eq_ignore_ascii_case(b"content-type") {
-                if f.content_type.is_none() {
-                    let ct = ContentType::parse(v.as_bytes())
+        if part {
+            if let Some(h) = field(picks.content_type) {
+                let raw = h.value().as_bytes();
+                let at = self.index_of(raw);
+                f.content_type_raw = Some((raw, at));
+                // Only these types change what the decoder does; any other is parsed by
+                // whoever asks for it (strict mode checks them all).
+                if self.strict() || may_frame(raw) {
+                    let ct = ContentType::parse(raw)
                         .map_err(|_| self.err(ErrorKind::InvalidContentType, at))?;
                     f.content_type = Some((ct, at));
                 }
-            } else if n.eq_ignore_ascii_case(b"content-id") {
-                f.content_id.get_or_insert(ContentId::new(v));
-            } else if n.eq_ignore_ascii_case(b"content-length") {
-                let len = parse_content_length(v.as_bytes())
-                    .ok_or_else(|| self.err(ErrorKind::InvalidContentLength, at))?;
-                // RFC 9112 §6.3: differing values are an error; a repeat of the same value
-                // may be read as one, which only the lenient mode does.
-                match f.content_length {
-                    None => f.content_length = Some(len),
-                    Some(prev) if prev != len => {
-                        return Err(self.err(ErrorKind::ConflictingContentLength, at))
-                    }
-                    Some(_) if self.strict() => {
-                        return Err(self.err(ErrorKind::DuplicateContentLength, at))
-                    }
-                    Some(_) => {}
+            }
+        }
+        f.content_id = field(picks.content_id).map(|h| ContentId::new(h.value()));
+        let Some(first) = picks.content_length else {
+            return Ok(f);
+        };
+        // From the first Content-Length on: that one line, or every one when there are more.
+        let lengths = HeaderBlock::new(block.get(first..).unwrap_or_default())
+            .iter()
+            .filter(|h| h.name().eq_ignore_ascii_case(b"content-length"))
+            .take(picks.lengths);
+        for h in lengths {
+            let v = h.value();
+            let at = self.index_of(v.as_bytes());
+            let len = parse_content_length(v.as_bytes())
+                .ok_or_else(|| self.err(ErrorKind::InvalidContentLength, at))?;
+            // RFC 9112 §6.3: differing values are an error; a repeat of the same value
+            // may be read as one, which only the lenient mode does.
+            match f.content_length {
+                None => f.content_length = Some(len),
+                Some(prev) if prev != len => {
+                    return Err(self.err(ErrorKind::ConflictingContentLength, at))
                 }
+                Some(_) if self.strict() => {
+                    return Err(self.err(ErrorKind::DuplicateContentLength, at))
+                }
+                Some(_) => {}
             }
         }
         Ok(f)
@@ -821,11 +883,10 @@ impl<'d, 'i> Feed<'d, 'i> {
             BlockEnd::Blank { end, .. } | BlockEnd::Delim { end, .. } => end,
         };
         let headers = HeaderBlock::new(&self.input[bs..block_end]);
-        self.dec.stats.bytes_examined += headers.as_bytes().len() as u64;
-        let f = self.fields(headers, true)?;
+        let f = self.fields(headers.as_bytes(), blk.picks, true)?;
         let part = Part {
             headers,
-            content_type: f.content_type.map(|(ct, _)| ct),
+            content_type: f.content_type_raw.map(|(raw, at)| (raw, self.abs(at))),
             content_id: f.content_id,
             content_length: f.content_length,
             index: self.dec.parts - 1,
@@ -927,8 +988,7 @@ impl<'d, 'i> Feed<'d, 'i> {
         };
         let start_line = &block[..=lf];
         let headers = HeaderBlock::new(&block[lf + 1..]);
-        self.dec.stats.bytes_examined += block.len() as u64;
-        let f = self.fields(headers, false)?;
+        let f = self.fields(block, blk.picks, false)?;
         let info = HeadInfo {
             content_length: f.content_length,
             content_id: f.content_id,

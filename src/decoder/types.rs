@@ -13,7 +13,8 @@ use crate::MAX_BOUNDARY_LEN;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Part<'a> {
     pub(super) headers: HeaderBlock<'a>,
-    pub(super) content_type: Option<ContentType<'a>>,
+    /// The first `Content-Type` value as sent, and its absolute offset.
+    pub(super) content_type: Option<(&'a [u8], u64)>,
     pub(super) content_id: Option<ContentId<'a>>,
     pub(super) content_length: Option<u64>,
     pub(super) index: u64,
@@ -25,8 +26,19 @@ impl<'a> Part<'a> {
     pub fn headers(&self) -> HeaderBlock<'a> {
         self.headers
     }
-    /// The parsed `Content-Type`, if the part has one.
-    pub fn content_type(&self) -> Option<ContentType<'a>> {
+    /// The part's `Content-Type`, parsed when asked: `None` without one, an
+    /// [`InvalidContentType`](crate::ErrorKind::InvalidContentType) error at the value's
+    /// offset when it does not parse. The decoder itself parses only the types that change
+    /// what it does (`multipart/*`, `application/http`, `message/http`; every type in strict
+    /// mode), so a malformed value of another type is not a decoding error but this one.
+    pub fn content_type(&self) -> Option<Result<ContentType<'a>, crate::Error>> {
+        self.content_type.map(|(raw, at)| {
+            ContentType::parse(raw)
+                .map_err(|_| crate::Error::new(crate::ErrorKind::InvalidContentType, at))
+        })
+    }
+    /// The `Content-Type` value as sent, and its offset in the body.
+    pub fn content_type_raw(&self) -> Option<(&'a [u8], u64)> {
         self.content_type
     }
     /// The `Content-ID` of the MIME part header (OData 4.0 puts it here).
