@@ -261,7 +261,7 @@ fn http(h: &batchpart::stream::HttpHead) -> Http {
             reason,
         } => Line::Response {
             version: Latin1::from(&version[..]),
-            status: *status,
+            status,
             reason: Latin1::from(&reason[..]),
             headers: fields(h.headers()),
         },

@@ -49,6 +49,9 @@ struct Span {
 impl Span {
     /// The span of `value` within `block` (both borrowed from one fed slice).
     fn of(block: &[u8], value: &[u8]) -> Option<Span> {
+        if value.is_empty() {
+            return Some(Span { start: 0, len: 0 });
+        }
         let start = (value.as_ptr() as usize).checked_sub(block.as_ptr() as usize)?;
         (start + value.len() <= block.len()).then_some(Span {
             start: start as u32,
@@ -98,46 +101,83 @@ impl PartHead {
     }
 }
 
-/// An embedded HTTP head, owned.
+/// An embedded HTTP head, owned: one `Bytes` view of the start line and the headers, and
+/// where in it each piece is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpHead {
     block: Bytes,
-    kind: HttpKind,
+    line: Line,
+    headers: Span,
     content_length: Option<u64>,
-    content_id: Option<Bytes>,
+    content_id: Option<Span>,
 }
 
-/// The start line of an embedded HTTP message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HttpKind {
+/// The start line's pieces, as spans of the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    Request {
+        method: Span,
+        target: Span,
+        version: Option<Span>,
+    },
+    Response {
+        version: Span,
+        status: u16,
+        reason: Span,
+    },
+}
+
+/// The start line of an embedded HTTP message, borrowed from its [`HttpHead`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpKind<'a> {
     /// A request line.
     Request {
         /// The method, as sent.
-        method: Bytes,
+        method: &'a [u8],
         /// The target, as sent.
-        target: Bytes,
+        target: &'a [u8],
         /// The version, or `None` where the line had none.
-        version: Option<Bytes>,
+        version: Option<&'a [u8]>,
     },
     /// A status line.
     Response {
         /// The version, as sent.
-        version: Bytes,
+        version: &'a [u8],
         /// The status code.
         status: u16,
         /// The reason phrase, possibly empty.
-        reason: Bytes,
+        reason: &'a [u8],
     },
 }
 
 impl HttpHead {
     /// Request or response, with the start line's parts.
-    pub fn kind(&self) -> &HttpKind {
-        &self.kind
+    pub fn kind(&self) -> HttpKind<'_> {
+        let b = &self.block[..];
+        match self.line {
+            Line::Request {
+                method,
+                target,
+                version,
+            } => HttpKind::Request {
+                method: method.of_block(b),
+                target: target.of_block(b),
+                version: version.map(|v| v.of_block(b)),
+            },
+            Line::Response {
+                version,
+                status,
+                reason,
+            } => HttpKind::Response {
+                version: version.of_block(b),
+                status,
+                reason: reason.of_block(b),
+            },
+        }
     }
     /// The embedded headers.
     pub fn headers(&self) -> HeaderBlock<'_> {
-        HeaderBlock::new(&self.block)
+        HeaderBlock::new(self.headers.of_block(&self.block))
     }
     /// The embedded `Content-Length`.
     pub fn content_length(&self) -> Option<u64> {
@@ -146,8 +186,7 @@ impl HttpHead {
     /// The `Content-ID` among the embedded headers.
     pub fn content_id(&self) -> Option<ContentId<'_>> {
         self.content_id
-            .as_deref()
-            .map(|v| ContentId::new(Value::new(v)))
+            .map(|span| ContentId::new(Value::new(span.of_block(&self.block))))
     }
 }
 
@@ -207,6 +246,8 @@ impl<E: std::error::Error + 'static> std::error::Error for StreamError<E> {
 struct Owner<'a> {
     /// The chunk that was fed, when it was fed as it is.
     buf: &'a Bytes,
+    /// The slice that was fed: `buf`, or the buffer a straddling head was gathered in.
+    input: &'a [u8],
     boundaries: &'a mut [Bytes; MAX_DEPTH],
     depth: usize,
 }
@@ -216,7 +257,7 @@ fn within(outer: &[u8], s: &[u8]) -> bool {
     p >= o && p + s.len() <= o + outer.len()
 }
 
-impl Owner<'_> {
+impl<'a> Owner<'a> {
     /// A view of the fed chunk, or, for a head gathered in the straddle buffer, a copy.
     fn view(&self, s: &[u8]) -> Bytes {
         if within(self.buf, s) {
@@ -226,8 +267,20 @@ impl Owner<'_> {
         }
     }
 
-    fn view_opt(&self, s: Option<&[u8]>) -> Option<Bytes> {
-        s.map(|s| self.view(s))
+    /// An embedded head as one view, from the first of `pieces` to the end of the last (the
+    /// start line's pieces and the headers, all from the fed slice), and the fed bytes it
+    /// spans (for the pieces' spans).
+    fn head(&self, pieces: &[&[u8]]) -> (Bytes, &'a [u8]) {
+        let base = self.input.as_ptr() as usize;
+        let (mut start, mut end) = (usize::MAX, 0);
+        for p in pieces.iter().filter(|p| !p.is_empty()) {
+            let s = (p.as_ptr() as usize).saturating_sub(base);
+            start = start.min(s);
+            end = end.max(s + p.len());
+        }
+        let end = end.min(self.input.len());
+        let whole = &self.input[start.min(end)..end];
+        (self.view(whole), whole)
     }
 
     /// Body bytes: a view of the fed buffer, or held-back delimiter bytes, which are
@@ -291,26 +344,41 @@ impl Owner<'_> {
                 self.depth += 1;
                 PartEvent::MultipartStart(b)
             }
-            Event::Request(r) => PartEvent::Http(HttpHead {
-                block: self.view(r.headers().as_bytes()),
-                kind: HttpKind::Request {
-                    method: self.view(r.method()),
-                    target: self.view(r.target()),
-                    version: self.view_opt(r.version()),
-                },
-                content_length: r.content_length(),
-                content_id: self.view_opt(r.content_id().map(|c| c.raw().as_bytes())),
-            }),
-            Event::Response(r) => PartEvent::Http(HttpHead {
-                block: self.view(r.headers().as_bytes()),
-                kind: HttpKind::Response {
-                    version: self.view(r.version()),
-                    status: r.status(),
-                    reason: self.view(r.reason()),
-                },
-                content_length: r.content_length(),
-                content_id: self.view_opt(r.content_id().map(|c| c.raw().as_bytes())),
-            }),
+            Event::Request(r) => {
+                let (head, at) = self.head(&[
+                    r.method(),
+                    r.target(),
+                    r.version().unwrap_or_default(),
+                    r.headers().as_bytes(),
+                ]);
+                let span = |v: &[u8]| Span::of(at, v).unwrap_or(Span { start: 0, len: 0 });
+                PartEvent::Http(HttpHead {
+                    line: Line::Request {
+                        method: span(r.method()),
+                        target: span(r.target()),
+                        version: r.version().map(span),
+                    },
+                    headers: span(r.headers().as_bytes()),
+                    content_length: r.content_length(),
+                    content_id: r.content_id().map(|c| span(c.raw().as_bytes())),
+                    block: head,
+                })
+            }
+            Event::Response(r) => {
+                let (head, at) = self.head(&[r.version(), r.reason(), r.headers().as_bytes()]);
+                let span = |v: &[u8]| Span::of(at, v).unwrap_or(Span { start: 0, len: 0 });
+                PartEvent::Http(HttpHead {
+                    line: Line::Response {
+                        version: span(r.version()),
+                        status: r.status(),
+                        reason: span(r.reason()),
+                    },
+                    headers: span(r.headers().as_bytes()),
+                    content_length: r.content_length(),
+                    content_id: r.content_id().map(|c| span(c.raw().as_bytes())),
+                    block: head,
+                })
+            }
             Event::PartEnd(e) => PartEvent::PartEnd(e),
             Event::MultipartEnd => {
                 self.depth -= 1;
@@ -420,6 +488,7 @@ where
             let buf = core::mem::take(&mut self.chunk);
             let mut owner = Owner {
                 buf: &buf,
+                input: &buf,
                 boundaries: &mut self.boundaries,
                 depth: self.depth,
             };
@@ -462,6 +531,7 @@ where
         let none = Bytes::new();
         let mut owner = Owner {
             buf: &none,
+            input: &self.carry,
             boundaries: &mut self.boundaries,
             depth: self.depth,
         };
@@ -588,6 +658,7 @@ pub fn decode_bytes_with(
     boundaries[0] = Bytes::copy_from_slice(boundary);
     let mut owner = Owner {
         buf: body,
+        input: body,
         boundaries: &mut boundaries,
         depth: 1,
     };

@@ -269,7 +269,7 @@ pub mod stream {
                     reason,
                 } => Ev::Response {
                     version: version.to_vec(),
-                    status: *status,
+                    status,
                     reason: reason.to_vec(),
                     headers: headers_of(h.headers()),
                 },

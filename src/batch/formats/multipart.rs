@@ -115,7 +115,7 @@ impl sealed::Operation for ResponseOp {
     ) -> Result<Self, BatchError> {
         match head.kind() {
             HttpKind::Response { status, .. } => Ok(ResponseOp {
-                status: *status,
+                status,
                 headers: headers_of(head, content_id_in),
                 content_id,
                 content_id_in,
