@@ -250,9 +250,9 @@ fn http(h: &batchpart::stream::HttpHead) -> Http {
             target,
             version,
         } => Line::Request {
-            method: Latin1::from(&method[..]),
-            target: Latin1::from(&target[..]),
-            version: Latin1::from(version.as_deref().unwrap_or(b"")),
+            method: Latin1::from(method),
+            target: Latin1::from(target),
+            version: Latin1::from(version.unwrap_or(b"")),
             headers: fields(h.headers()),
         },
         HttpKind::Response {
@@ -260,9 +260,9 @@ fn http(h: &batchpart::stream::HttpHead) -> Http {
             status,
             reason,
         } => Line::Response {
-            version: Latin1::from(&version[..]),
+            version: Latin1::from(version),
             status,
-            reason: Latin1::from(&reason[..]),
+            reason: Latin1::from(reason),
             headers: fields(h.headers()),
         },
     };
