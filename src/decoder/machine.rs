@@ -89,14 +89,76 @@ struct Block {
     picks: Picks,
 }
 
-/// The first `Content-Type`, `Content-ID` and `Content-Length` lines of a block, as offsets
-/// from its start, and how many `Content-Length` lines there were: the block is walked once.
+/// The first `Content-Type`, `Content-ID` and `Content-Length` fields of a block, noted
+/// while its lines are validated, and how many `Content-Length` lines there were: the block
+/// is walked once.
 #[derive(Debug, Default, Clone, Copy)]
 struct Picks {
-    content_type: Option<usize>,
-    content_id: Option<usize>,
-    content_length: Option<usize>,
+    content_type: Option<Pick>,
+    content_id: Option<Pick>,
+    content_length: Option<Pick>,
     lengths: usize,
+    /// The pick the last field line filled, which a continuation line would extend.
+    last: Option<Which>,
+}
+
+/// A field's line, as offsets from the block's start: where it starts, and its value (the
+/// bytes after the colon, to the line end).
+#[derive(Debug, Clone, Copy)]
+struct Pick {
+    line: usize,
+    value: (usize, usize),
+    /// A continuation line followed: the value is read with its folds from `line`.
+    folded: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Which {
+    Type,
+    Id,
+    Length,
+}
+
+impl Picks {
+    fn slot(&mut self, w: Which) -> &mut Option<Pick> {
+        match w {
+            Which::Type => &mut self.content_type,
+            Which::Id => &mut self.content_id,
+            Which::Length => &mut self.content_length,
+        }
+    }
+
+    /// A field line: `line` starts it, `colon` and `end` (its line end) are offsets too.
+    fn note(&mut self, name: &[u8], line: usize, colon: usize, end: usize) {
+        self.last = None;
+        let w = match name.len() {
+            12 if name.eq_ignore_ascii_case(b"content-type") => Which::Type,
+            10 if name.eq_ignore_ascii_case(b"content-id") => Which::Id,
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                self.lengths += 1;
+                Which::Length
+            }
+            _ => return,
+        };
+        let slot = self.slot(w);
+        if slot.is_none() {
+            *slot = Some(Pick {
+                line,
+                value: (colon + 1, end),
+                folded: false,
+            });
+            self.last = Some(w);
+        }
+    }
+
+    /// A continuation line: it belongs to the field before it.
+    fn fold(&mut self) {
+        if let Some(w) = self.last {
+            if let Some(p) = self.slot(w) {
+                p.folded = true;
+            }
+        }
+    }
 }
 
 /// Does this `Content-Type` value name a type that changes what the decoder does:
@@ -110,21 +172,6 @@ fn may_frame(value: &[u8]) -> bool {
     let v = &value[start..];
     let starts = |p: &[u8]| v.len() >= p.len() && v[..p.len()].eq_ignore_ascii_case(p);
     starts(b"multipart/") || starts(b"application/http") || starts(b"message/http")
-}
-
-impl Picks {
-    fn note(&mut self, name: &[u8], at: usize) {
-        let slot = match name.len() {
-            12 if name.eq_ignore_ascii_case(b"content-type") => &mut self.content_type,
-            10 if name.eq_ignore_ascii_case(b"content-id") => &mut self.content_id,
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
-                self.lengths += 1;
-                &mut self.content_length
-            }
-            _ => return,
-        };
-        slot.get_or_insert(at);
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -806,11 +853,13 @@ impl<'d, 'i> Feed<'d, 'i> {
                 if blk.fields == 0 || !valid_continuation_line(line) {
                     return Err(self.err(ErrorKind::InvalidHeader, ls));
                 }
+                blk.picks.fold();
             } else {
                 let Some(colon) = field_line(line) else {
                     return Err(self.err(ErrorKind::InvalidHeader, ls));
                 };
-                blk.picks.note(&line[..colon], ls - bs);
+                blk.picks
+                    .note(&line[..colon], ls - bs, ls - bs + colon, le + 1 - bs);
                 blk.fields += 1;
                 if blk.fields > limits.max_headers {
                     return Err(self.err(ErrorKind::TooManyHeaders, ls));
@@ -824,14 +873,22 @@ impl<'d, 'i> Feed<'d, 'i> {
     /// `self.pos`); the `Content-Type` only for a MIME part's headers. Only a block with two
     /// `Content-Length` lines is walked again, to compare them.
     fn fields(&self, block: &'i [u8], picks: Picks, part: bool) -> Result<Fields<'i>, Error> {
-        let field = |at: Option<usize>| {
-            let at = at?;
-            HeaderBlock::new(block.get(at..)?).iter().next()
+        // A value on one line is taken where it was noted; a folded one is read with its folds.
+        let value = |p: Option<Pick>| -> Option<crate::headers::Value<'i>> {
+            let p = p?;
+            if p.folded {
+                return HeaderBlock::new(block.get(p.line..)?)
+                    .iter()
+                    .next()
+                    .map(|h| h.value());
+            }
+            let raw = block.get(p.value.0..p.value.1)?;
+            Some(crate::headers::Value::new(crate::headers::trim(raw)))
         };
         let mut f = Fields::default();
         if part {
-            if let Some(h) = field(picks.content_type) {
-                let raw = h.value().as_bytes();
+            if let Some(v) = value(picks.content_type) {
+                let raw = v.as_bytes();
                 let at = self.index_of(raw);
                 f.content_type_raw = Some((raw, at));
                 // Only these types change what the decoder does; any other is parsed by
@@ -843,8 +900,8 @@ impl<'d, 'i> Feed<'d, 'i> {
                 }
             }
         }
-        f.content_id = field(picks.content_id).map(|h| ContentId::new(h.value()));
-        let Some(first) = picks.content_length else {
+        f.content_id = value(picks.content_id).map(ContentId::new);
+        let Some(first) = picks.content_length.map(|p| p.line) else {
             return Ok(f);
         };
         // From the first Content-Length on: that one line, or every one when there are more.
