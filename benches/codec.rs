@@ -73,6 +73,7 @@ fn shapes() -> Vec<Shape> {
             ("1x16MiB", form(&b, 1, 16 * MIB, b"", noise)),
             ("16x1MiB", form(&b, 16, MIB, b"", noise)),
             ("1000x100B", form(&b, 1000, 100, b"", noise)),
+            ("1000x1KiB", form(&b, 1000, KIB, b"", noise)),
             ("10000x10B", form(&b, 10_000, 10, b"", noise)),
         ];
         // Adversarial: near-miss delimiters throughout, all-CR bodies, 1 MiB of junk preamble.
@@ -186,6 +187,24 @@ fn memmem(body: &[u8], finder: &memchr::memmem::Finder<'_>) -> usize {
     finder.find_iter(body).count()
 }
 
+/// The limit in chunks: the same `Finder`, built once, over the same chunks, carrying the
+/// last delimiter's length less one across each edge, as any streaming reader must.
+fn memmem_chunked(body: &[u8], finder: &memchr::memmem::Finder<'_>, chunk: usize) -> usize {
+    let keep = finder.needle().len() - 1;
+    let mut carry: Vec<u8> = Vec::with_capacity(2 * keep);
+    let mut n = 0;
+    for c in body.chunks(chunk) {
+        // Matches that straddle the edge: in the carry plus the chunk's first bytes.
+        carry.extend_from_slice(&c[..keep.min(c.len())]);
+        n += finder.find_iter(&carry).count();
+        n += finder.find_iter(c).count();
+        let tail = &c[c.len().saturating_sub(keep)..];
+        carry.clear();
+        carry.extend_from_slice(tail);
+    }
+    n
+}
+
 fn multer(body: &Bytes, boundary: &str, chunk: usize) -> u64 {
     let src = futures_util_stream(chunks(body, chunk));
     let mut m = multer::Multipart::new(src, boundary);
@@ -265,13 +284,24 @@ fn decode_shapes(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("decode/{}", s.name));
         g.throughput(Throughput::Bytes(s.body.len() as u64));
         g.sample_size(10)
-            .measurement_time(Duration::from_secs(2))
+            .measurement_time(Duration::from_secs(1))
             .warm_up_time(Duration::from_millis(300));
         let delim = format!("\r\n--{}", s.boundary);
         let finder = memchr::memmem::Finder::new(delim.as_bytes());
         g.bench_function("memmem-limit", |x| {
             x.iter(|| memmem(black_box(&s.body), &finder))
         });
+        for (label, chunk) in [("64KiB", 64 * KIB), ("1KiB", KIB)] {
+            assert_eq!(
+                memmem_chunked(&s.body, &finder, chunk),
+                memmem(&s.body, &finder),
+                "{}",
+                s.name
+            );
+            g.bench_with_input(BenchmarkId::new("memmem-limit", label), &chunk, |x, &ch| {
+                x.iter(|| memmem_chunked(black_box(&s.body), &finder, ch))
+            });
+        }
         g.bench_function("batchpart-whole", |x| {
             x.iter(|| whole(black_box(&s.body), b, pre))
         });
@@ -433,6 +463,16 @@ mod batch_groups {
         g.sample_size(20)
             .measurement_time(Duration::from_secs(2))
             .warm_up_time(Duration::from_millis(300));
+        // The core decoding the same bytes: what the readers build on.
+        let boundary = b"batch_36522ad7-fc75-4b56-8c71-56071383e77b";
+        g.bench_function("core", |x| {
+            x.iter(|| {
+                let mut dec = batchpart::Decoder::new(boundary).unwrap();
+                dec.feed(black_box(&wire), true)
+                    .filter(|e| e.is_ok())
+                    .count()
+            })
+        });
         g.bench_function("multipart", |x| {
             x.iter(|| {
                 read_multipart::<RequestOp>(black_box(wire.clone()), ct.as_bytes(), None).unwrap()

@@ -141,20 +141,15 @@ impl Iterator for Chunks {
                 return Some(Ok(f));
             }
         }
-        let mut buf = vec![0u8; self.n];
-        let mut got = 0;
-        while got < self.n {
-            match self.src.read(&mut buf[got..]) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Some(Err(e)),
-            }
-        }
+        // Read into spare capacity: no zeroing of a buffer about to be overwritten.
+        let mut buf = Vec::with_capacity(self.n);
+        let got = match (&mut self.src).take(self.n as u64).read_to_end(&mut buf) {
+            Ok(got) => got,
+            Err(e) => return Some(Err(e)),
+        };
         if got == 0 {
             return None;
         }
-        buf.truncate(got);
         let before = self.read;
         self.read += got as u64;
         if self.progress && self.read / PROGRESS_STEP > before / PROGRESS_STEP {
