@@ -1,15 +1,7 @@
-//! `Content-Type` values (RFC 9110 media types with parameters), parsed with `nom` in one
-//! linear pass: no regex and no backtracking, which is what let python-multipart's
-//! CVE-2024-24762 turn an unclosed quote into a denial of service.
-
-use nom::{
-    branch::alt,
-    bytes::complete::{tag, take_while, take_while1},
-    combinator::{opt, recognize},
-    multi::many0_count,
-    sequence::{delimited, pair, preceded, tuple},
-    IResult,
-};
+//! `Content-Type` values (RFC 9110 media types with parameters), parsed by hand in one linear
+//! pass: no regex and no unbounded backtracking, which is what let python-multipart's
+//! CVE-2024-24762 turn an unclosed quote into a denial of service. The `nom` grammar it
+//! replaced is kept as a test oracle: a property test holds the two equal, errors included.
 
 use crate::boundary::validate_boundary;
 use crate::error::{Error, ErrorKind};
@@ -29,77 +21,108 @@ pub struct ContentType<'a> {
     params: &'a [u8],
 }
 
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 // Folding white space counts as white space: generators such as Python's email package fold
 // long Content-Type lines, and the decoder hands over the value with its folds.
-fn ows(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))(i)
+fn ows(v: &[u8], i: usize) -> usize {
+    i + v[i..]
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .count()
 }
 
-fn token(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    take_while1(is_tchar)(i)
+fn token(v: &[u8], i: usize) -> usize {
+    i + v[i..]
+        .iter()
+        .take_while(|&&b| crate::headers::TCHAR[b as usize])
+        .count()
 }
 
-/// The inside of a quoted-string (without the quotes, escapes left as they are).
-fn quoted(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    let qdtext = take_while1(|b: u8| b != b'"' && b != b'\\' && (b >= 0x20 || b == b'\t'));
-    let quoted_pair = preceded(tag("\\"), take_while_m_n_any);
-    delimited(
-        tag("\""),
-        recognize(many0_count(alt((qdtext, quoted_pair)))),
-        tag("\""),
-    )(i)
+/// A quoted-string at `i`: the index after its closing quote, or `None`. Backslash escapes
+/// any one byte; other bytes are HTAB, SP, visible and obs-text.
+fn quoted(v: &[u8], i: usize) -> Option<usize> {
+    if v.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut p = i + 1;
+    loop {
+        match *v.get(p)? {
+            b'"' => return Some(p + 1),
+            b'\\' => {
+                v.get(p + 1)?;
+                p += 2;
+            }
+            b if b >= 0x20 || b == b'\t' => p += 1,
+            _ => return None,
+        }
+    }
 }
 
-fn take_while_m_n_any(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    nom::bytes::complete::take(1usize)(i)
-}
-
+/// `token ows "=" ows (quoted-string | token)` at `i`: its name, value and end.
 /// A parameter's name and value.
 type Param<'a> = (&'a [u8], &'a [u8]);
 
-/// One `; name=value` parameter, or an empty `;` that real senders leave behind.
-fn param(i: &[u8]) -> IResult<&[u8], Option<Param<'_>>> {
-    let (i, _) = tuple((ows, tag(";"), ows))(i)?;
-    let (i, p) = opt(tuple((token, ows, tag("="), ows, alt((quoted, token)))))(i)?;
-    Ok((i, p.map(|(n, _, _, _, v)| (n, v))))
+fn name_value(v: &[u8], i: usize) -> Option<(&[u8], &[u8], usize)> {
+    let n = token(v, i);
+    if n == i {
+        return None;
+    }
+    let eq = ows(v, n);
+    if v.get(eq) != Some(&b'=') {
+        return None;
+    }
+    let vs = ows(v, eq + 1);
+    if let Some(e) = quoted(v, vs) {
+        return Some((&v[i..n], &v[vs + 1..e - 1], e));
+    }
+    let e = token(v, vs);
+    (e > vs).then(|| (&v[i..n], &v[vs..e], e))
 }
 
-fn media_type(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8])> {
-    let (i, (_, (t, _, s))) = pair(ows, tuple((token, tag("/"), token)))(i)?;
-    Ok((i, (t, s)))
+/// One `; name=value` parameter at `i`, or an empty `;` that real senders leave behind:
+/// the parameter, if any, and where the next one starts. `None` without the `;`.
+fn param(v: &[u8], i: usize) -> Option<(Option<Param<'_>>, usize)> {
+    let semi = ows(v, i);
+    if v.get(semi) != Some(&b';') {
+        return None;
+    }
+    let at = ows(v, semi + 1);
+    Some(match name_value(v, at) {
+        Some((n, val, e)) => (Some((n, val)), e),
+        None => (None, at),
+    })
 }
 
 impl<'a> ContentType<'a> {
     /// Parses a `Content-Type` value. Type, subtype and parameter names compare
     /// case-insensitively; white space around `;` and `=` and folded lines are accepted.
     pub fn parse(value: &'a [u8]) -> Result<Self, Error> {
-        let err = |rest: &[u8]| {
-            Error::new(
-                ErrorKind::InvalidContentType,
-                (value.len() - rest.len()) as u64,
-            )
-        };
-        let (rest, (ty, subtype)) = media_type(value).map_err(|_| err(value))?;
-        let params_start = value.len() - rest.len();
-        let mut i = rest;
+        let err = |at: usize| Error::new(ErrorKind::InvalidContentType, at as u64);
+        // One linear pass, each byte looked at a bounded number of times.
+        let ts = ows(value, 0);
+        let te = token(value, ts);
+        if te == ts || value.get(te) != Some(&b'/') {
+            return Err(err(0));
+        }
+        let ss = te + 1;
+        let se = token(value, ss);
+        if se == ss {
+            return Err(err(0));
+        }
+        let mut i = se;
         loop {
-            let (r, _) = ows(i).map_err(|_| err(i))?;
-            if r.is_empty() {
+            let r = ows(value, i);
+            if r == value.len() {
                 break;
             }
-            match param(i) {
-                Ok((r, _)) => i = r,
-                Err(_) => return Err(err(r)),
+            match param(value, i) {
+                Some((_, next)) => i = next,
+                None => return Err(err(r)),
             }
         }
         Ok(ContentType {
-            ty,
-            subtype,
-            params: &value[params_start..],
+            ty: &value[ts..te],
+            subtype: &value[ss..se],
+            params: &value[se..],
         })
     }
 
@@ -176,8 +199,8 @@ impl<'a> Iterator for Params<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             // The value was validated by `ContentType::parse`, so this cannot fail midway.
-            let (r, p) = param(self.rest).ok()?;
-            self.rest = r;
+            let (p, next) = param(self.rest, 0)?;
+            self.rest = &self.rest[next..];
             if let Some((n, v)) = p {
                 return Some((n, v));
             }
@@ -265,5 +288,131 @@ mod tests {
             ct.multipart_boundary().unwrap_err().kind(),
             ErrorKind::InvalidBoundary
         );
+    }
+}
+
+/// The `nom` grammar this parser replaced, kept as the oracle of a property test: both read
+/// every value the same way, to the byte of an error.
+#[cfg(test)]
+mod oracle {
+    use nom::{
+        branch::alt,
+        bytes::complete::{tag, take_while, take_while1},
+        combinator::{opt, recognize},
+        multi::many0_count,
+        sequence::{delimited, pair, preceded, tuple},
+        IResult,
+    };
+
+    pub(super) fn is_tchar(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    }
+
+    // Folding white space counts as white space: generators such as Python's email package fold
+    // long Content-Type lines, and the decoder hands over the value with its folds.
+    fn ows(i: &[u8]) -> IResult<&[u8], &[u8]> {
+        take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))(i)
+    }
+
+    fn token(i: &[u8]) -> IResult<&[u8], &[u8]> {
+        take_while1(is_tchar)(i)
+    }
+
+    /// The inside of a quoted-string (without the quotes, escapes left as they are).
+    fn quoted(i: &[u8]) -> IResult<&[u8], &[u8]> {
+        let qdtext = take_while1(|b: u8| b != b'"' && b != b'\\' && (b >= 0x20 || b == b'\t'));
+        let quoted_pair = preceded(tag("\\"), take_while_m_n_any);
+        delimited(
+            tag("\""),
+            recognize(many0_count(alt((qdtext, quoted_pair)))),
+            tag("\""),
+        )(i)
+    }
+
+    fn take_while_m_n_any(i: &[u8]) -> IResult<&[u8], &[u8]> {
+        nom::bytes::complete::take(1usize)(i)
+    }
+
+    /// A parameter's name and value.
+    type Param<'a> = (&'a [u8], &'a [u8]);
+
+    /// One `; name=value` parameter, or an empty `;` that real senders leave behind.
+    fn param(i: &[u8]) -> IResult<&[u8], Option<Param<'_>>> {
+        let (i, _) = tuple((ows, tag(";"), ows))(i)?;
+        let (i, p) = opt(tuple((token, ows, tag("="), ows, alt((quoted, token)))))(i)?;
+        Ok((i, p.map(|(n, _, _, _, v)| (n, v))))
+    }
+
+    fn media_type(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8])> {
+        let (i, (_, (t, _, s))) = pair(ows, tuple((token, tag("/"), token)))(i)?;
+        Ok((i, (t, s)))
+    }
+
+    /// `(type, subtype, params)`.
+    pub(super) type Parts<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+    /// The parts, or the error offset, as the nom grammar reads `value`.
+    pub(super) fn parse(value: &[u8]) -> Result<Parts<'_>, u64> {
+        let err = |rest: &[u8]| (value.len() - rest.len()) as u64;
+        let (rest, (ty, subtype)) = media_type(value).map_err(|_| err(value))?;
+        let params_start = value.len() - rest.len();
+        let mut i = rest;
+        loop {
+            let (r, _) = ows(i).map_err(|_| err(i))?;
+            if r.is_empty() {
+                break;
+            }
+            match param(i) {
+                Ok((r, _)) => i = r,
+                Err(_) => return Err(err(r)),
+            }
+        }
+        Ok((ty, subtype, &value[params_start..]))
+    }
+
+    /// The parameters, as the nom grammar lists them.
+    pub(super) fn params(mut rest: &[u8]) -> std::vec::Vec<(&[u8], &[u8])> {
+        let mut out = std::vec::Vec::new();
+        while let Ok((r, p)) = param(rest) {
+            rest = r;
+            out.extend(p);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod matches_the_nom_grammar {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 30_000, ..ProptestConfig::default() })]
+        #[test]
+        fn on_arbitrary_values(v in prop::collection::vec(
+            prop::sample::select(b"ab/;= \t\r\n\"\\,x\x01\x7f\xff".to_vec()), 0..24)) {
+            let ours = ContentType::parse(&v)
+                .map(|c| (c.media_type(), c.subtype(), c.params))
+                .map_err(|e| e.offset());
+            prop_assert_eq!(ours, oracle::parse(&v));
+            if let Ok(c) = ContentType::parse(&v) {
+                prop_assert_eq!(c.params().collect::<std::vec::Vec<_>>(), oracle::params(c.params));
+            }
+        }
+
+        #[test]
+        fn on_plausible_values(
+            ty in "[a-zA-Z]{1,8}/[a-z+.-]{1,8}",
+            params in prop::collection::vec(("[ \t]{0,2};[ \t]{0,2}", "[a-zA-Z]{0,5}", "[ ]?=[ ]?", "(\"([^\"\\\\]|\\\\.){0,6}\"?)|[a-z0-9_'-]{0,6}"), 0..4),
+        ) {
+            let mut v = ty.into_bytes();
+            for (a, n, e, val) in params {
+                v.extend(a.bytes().chain(n.bytes()).chain(e.bytes()).chain(val.bytes()));
+            }
+            let ours = ContentType::parse(&v)
+                .map(|c| (c.media_type(), c.subtype(), c.params))
+                .map_err(|e| e.offset());
+            prop_assert_eq!(ours, oracle::parse(&v));
+        }
     }
 }

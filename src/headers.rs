@@ -228,7 +228,7 @@ pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
 }
 
 /// `tchar` (RFC 9110 section 5.6.2): the bytes of a field name.
-const TCHAR: [bool; 256] = {
+pub(crate) const TCHAR: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
