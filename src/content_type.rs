@@ -38,7 +38,9 @@ fn token(v: &[u8], i: usize) -> usize {
 }
 
 /// A quoted-string at `i`: the index after its closing quote, or `None`. Backslash escapes
-/// any one byte; other bytes are HTAB, SP, visible and obs-text.
+/// any one byte; other bytes are HTAB, SP, visible and obs-text, and a fold (CRLF then SP or
+/// HTAB) may stand anywhere, since the value is read as sent, with its folds: unfolded
+/// (RFC 5322 section 2.2.3), the quoted-string is the same without them.
 fn quoted(v: &[u8], i: usize) -> Option<usize> {
     if v.get(i) != Some(&b'"') {
         return None;
@@ -52,6 +54,9 @@ fn quoted(v: &[u8], i: usize) -> Option<usize> {
                 p += 2;
             }
             b if b >= 0x20 || b == b'\t' => p += 1,
+            b'\r' if v.get(p + 1) == Some(&b'\n') && matches!(v.get(p + 2), Some(b' ' | b'\t')) => {
+                p += 3
+            }
             _ => return None,
         }
     }
@@ -241,6 +246,14 @@ mod tests {
     }
 
     #[test]
+    fn a_fold_inside_a_quoted_string() {
+        // Found by the differential fuzz target: unfolded, this is a valid quoted-string.
+        let ct = ContentType::parse(b"text/plain; charset=\"utf\r\n\t-8\"").unwrap();
+        assert_eq!(ct.param("charset"), Some(&b"utf\r\n\t-8"[..]));
+        assert!(ContentType::parse(b"text/plain; charset=\"utf\r\n-8\"").is_err());
+    }
+
+    #[test]
     fn msgtype() {
         let ct = ContentType::parse(b"application/http;msgtype=request").unwrap();
         assert!(ct.is_http());
@@ -322,9 +335,10 @@ mod oracle {
     fn quoted(i: &[u8]) -> IResult<&[u8], &[u8]> {
         let qdtext = take_while1(|b: u8| b != b'"' && b != b'\\' && (b >= 0x20 || b == b'\t'));
         let quoted_pair = preceded(tag("\\"), take_while_m_n_any);
+        let fold = recognize(pair(tag("\r\n"), alt((tag(" "), tag("\t")))));
         delimited(
             tag("\""),
-            recognize(many0_count(alt((qdtext, quoted_pair)))),
+            recognize(many0_count(alt((qdtext, quoted_pair, fold)))),
             tag("\""),
         )(i)
     }
