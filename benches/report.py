@@ -3,7 +3,7 @@
 
 Usage: python3 benches/report.py > /tmp/tables.md   (after `cargo bench --all-features`, and
 `python3 benches/process.py` for the whole-process row). Also writes the chart
-`benches/throughput.svg` (throughput against part size).
+`throughput.svg` beside BENCHMARKS.md (throughput against part size).
 Throughput is the median estimate: GiB/s for byte groups, operations or bodies per second
 for element groups."""
 import json, pathlib, sys
@@ -141,7 +141,7 @@ def main():
         sys.exit("no criterion results under target/criterion: run `cargo bench --all-features` first")
     print("### Goals (issue 18)\n")
     print(goals(rows) + "\n")
-    chart(rows, pathlib.Path(__file__).resolve().parent / "throughput.svg")
+    chart(rows, pathlib.Path(__file__).resolve().parent.parent / "throughput.svg")
     decode = sorted(g for g in rows if g.startswith("decode/"))
     contenders = ["memmem-limit", "memmem-limit/64KiB", "memmem-limit/1KiB", "batchpart-whole", "batchpart-core/whole", "batchpart-core/64KiB", "batchpart-core/1KiB",
                   "batchpart-stream/whole", "batchpart-stream/64KiB", "batchpart-stream/1KiB", "multer/whole", "multer/64KiB",
