@@ -267,7 +267,7 @@ pub(crate) trait App:
     + Sync
     + 'static
 {
-    type Answer: AnswerBody;
+    type Answer: SendBody;
     type Fut: Future<Output = Result<http::Response<Self::Answer>, Self::Err>> + Send;
     type Err: core::fmt::Display;
 }
@@ -281,22 +281,23 @@ where
         + 'static,
     S::Future: Send,
     S::Error: core::fmt::Display,
-    RB: AnswerBody,
+    RB: SendBody,
 {
     type Answer = RB;
     type Fut = S::Future;
     type Err = S::Error;
 }
 
-/// An answer's body from the application, as the internals need it.
-pub(crate) trait AnswerBody:
-    http_body::Body<Data = <Self as AnswerBody>::D, Error = <Self as AnswerBody>::E> + Send + 'static
+/// A body as the internals need it: the batch request's, and each answer's from the
+/// application.
+pub(crate) trait SendBody:
+    http_body::Body<Data = <Self as SendBody>::D, Error = <Self as SendBody>::E> + Send + 'static
 {
     type D: bytes::Buf + Send;
     type E: core::fmt::Display;
 }
 
-impl<B> AnswerBody for B
+impl<B> SendBody for B
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
@@ -368,9 +369,7 @@ async fn handle<S, A, B>(
     req: http::Request<B>,
 ) -> http::Response<BatchBody>
 where
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: core::fmt::Display,
+    B: SendBody,
     S: App,
     A: Atomicity,
 {
@@ -494,9 +493,7 @@ async fn odata<S, A, B>(
     opts: ExecOptions,
 ) -> http::Response<BatchBody>
 where
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: core::fmt::Display,
+    B: SendBody,
     S: App,
     A: Atomicity,
 {
@@ -591,9 +588,7 @@ async fn json_batch<S, A, B>(
     opts: ExecOptions,
 ) -> http::Response<BatchBody>
 where
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: core::fmt::Display,
+    B: SendBody,
     S: App,
     A: Atomicity,
 {
@@ -630,9 +625,7 @@ async fn ringcentral<S, A, B>(
     body: Incoming<B>,
 ) -> http::Response<BatchBody>
 where
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: core::fmt::Display,
+    B: SendBody,
     S: App,
     A: Atomicity,
 {
