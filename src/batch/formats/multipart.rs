@@ -58,6 +58,16 @@ pub(crate) mod sealed {
     }
 }
 
+/// A header value as model text (latin-1), unfolded; one allocation, none for the unfolding
+/// of a value that has no fold.
+fn value_text(v: crate::Value<'_>) -> String {
+    if v.is_folded() {
+        latin1(&v.to_unfolded())
+    } else {
+        latin1(v.as_bytes())
+    }
+}
+
 /// The embedded headers; a Content-ID carried only there is the op's `content_id`, kept
 /// out of its headers so that it is written back once, in its place.
 fn headers_of(h: &HttpHead, content_id_in: ContentIdIn) -> Headers {
@@ -197,7 +207,7 @@ impl Pending {
         let head = self
             .head
             .ok_or_else(|| BatchError::new(K::NotHttp, "a batch part must be application/http"))?;
-        let head_id = head.content_id().map(|c| latin1(&c.raw().to_unfolded()));
+        let head_id = head.content_id().map(|c| value_text(c.raw()));
         // The MIME part's wins; one inside the head alone is the op's, kept in its place; one
         // inside besides the MIME part's stays among the headers, apart.
         let id = match (self.part_id, head_id) {
@@ -375,7 +385,7 @@ where
                 self.count_op()?;
                 self.op = Some(Pending {
                     // As sent: the response echoes it byte for byte; matching normalizes.
-                    part_id: p.content_id().map(|c| latin1(&c.raw().to_unfolded())),
+                    part_id: p.content_id().map(|c| value_text(c.raw())),
                     ..Default::default()
                 });
             }
