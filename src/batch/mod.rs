@@ -27,7 +27,7 @@ mod error;
 pub(crate) mod formats;
 #[cfg(feature = "http")]
 pub mod http_interop;
-mod model;
+pub(crate) mod model;
 
 pub use client::retry::{retry, retry_after, BatchOutcome, Retry, RetryPolicy};
 pub use client::split::{split, Planned, SplitLimits, Wire};

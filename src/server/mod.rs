@@ -83,7 +83,7 @@ pub use dispatch::{Atomicity, NoAtomicity};
 
 use crate::batch::{
     execute_each, BatchError, BatchErrorKind, ExecOptions, Item, MultipartReader, ODataVersion,
-    Preferences, ReadLimits, RequestOp, ResponseOp, ValidationOptions,
+    Preferences, ReadLimits, RequestOp, ValidationOptions,
 };
 #[cfg(feature = "json")]
 use body::Whole;
@@ -307,21 +307,8 @@ where
     type E = B::Error;
 }
 
-/// An answer the service makes itself: an OData error object with feature `json`, text
-/// without it.
-pub(crate) fn error_op(status: u16, id: Option<String>, message: &str) -> ResponseOp {
-    #[cfg(feature = "json")]
-    let (ct, body) = (
-        "application/json",
-        serde_json::json!({"error": {"code": status.to_string(), "message": message}}).to_string(),
-    );
-    #[cfg(not(feature = "json"))]
-    let (ct, body) = ("text/plain; charset=utf-8", message.to_string());
-    ResponseOp::new(status)
-        .with_header("Content-Type", ct)
-        .with_body(body)
-        .with_content_id(id)
-}
+/// An answer the service makes itself: the executor's error object.
+pub(crate) use crate::batch::model::exec::error_response as error_op;
 
 /// A whole-batch error: `413` for a limit, `400` otherwise, naming the problem and its byte
 /// offset.

@@ -147,7 +147,7 @@ impl<S: Stream + Unpin> Future for Next<'_, S> {
 
 /// An error response the executor answers by itself: an OData error object with feature
 /// `json`, the message as text without it.
-fn error_response(status: u16, id: Option<String>, message: &str) -> ResponseOp {
+pub(crate) fn error_response(status: u16, id: Option<String>, message: &str) -> ResponseOp {
     #[cfg(feature = "json")]
     let (ct, body) = (
         "application/json",
