@@ -1213,3 +1213,24 @@ fn independent_operations_run_together_and_answer_in_order() {
     let dependent = at.iter().find(|(u, _)| u.contains("w0")).unwrap();
     assert_eq!(dependent.1, 1, "ran alone: {at:?}");
 }
+
+#[test]
+fn validation_errors_carry_a_byte_offset_in_both_formats() {
+    // JSON: at the element that broke the rule (the second element begins at byte 50).
+    let doc = br#"{"requests":[{"id":"1","method":"GET","url":"/a"},{"id":"1","method":"GET","url":"/b"}]}"#;
+    let e = read_json::<RequestOp>(Bytes::from_static(doc), Some(ValidationOptions::default()))
+        .unwrap_err();
+    assert_eq!(e.kind(), BatchErrorKind::DuplicateContentId, "{e}");
+    assert_eq!(e.offset(), Some(50), "{e}");
+    // Multipart: where the offending changeset ends.
+    let body = "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\nGET /People HTTP/1.1\r\n\r\n\r\n--cs--\r\n--b--\r\n";
+    let e = read_multipart::<RequestOp>(
+        Bytes::from(body),
+        b"multipart/mixed; boundary=b",
+        Some(ValidationOptions::default()),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), BatchErrorKind::GetInChangeset, "{e}");
+    let at = e.offset().expect("an offset");
+    assert!(at > 0 && at <= body.len() as u64, "{at}");
+}

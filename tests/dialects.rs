@@ -652,6 +652,7 @@ mod graph_docs {
         for (doc, kind) in cases {
             let e = graph::read_request(doc.as_bytes()).unwrap_err();
             assert_eq!(e.kind(), kind, "{doc}: {e}");
+            assert!(e.offset().is_some(), "{doc}: {e} has no offset");
         }
         let ok = r#"{"requests":[{"id":"1","method":"GET","url":"/me"},{"id":"2","dependsOn":["1"],"method":"GET","url":"/me/manager"}]}"#;
         let b: Batch<RequestOp> = graph::read_request(ok.as_bytes()).unwrap();

@@ -191,7 +191,8 @@ pub fn read_request_with(body: &[u8], limits: ReadLimits) -> Result<BatchRequest
                     K::DuplicateContentId,
                     format!("id {id} is given twice (Graph ignores case)"),
                 )
-                .at_op(items.len(), op.content_id.clone()));
+                .at_op(items.len(), op.content_id.clone())
+                .at_offset(r.last_offset()));
             }
             ids.push(id);
             items.push(Item::Op(op));

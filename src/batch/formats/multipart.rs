@@ -499,6 +499,11 @@ where
                     if let Some(v) = &mut this.validator {
                         if let Err(e) = Op::validate(v, &item) {
                             this.done = true;
+                            // Where the item that broke the rule ends.
+                            let e = match e.offset() {
+                                Some(_) => e,
+                                None => e.at_offset(offset),
+                            };
                             return Poll::Ready(Some(Err(e)));
                         }
                     }

@@ -272,8 +272,12 @@ pub struct JsonReader<S, Op> {
     inner: Metered<S>,
     envelope: Envelope,
     ready: std::collections::VecDeque<Found>,
-    group: Option<Changeset<Op>>,
-    out: std::collections::VecDeque<Item<Op>>,
+    /// The atomicity group being gathered, and where its first element began.
+    group: Option<(Changeset<Op>, u64)>,
+    /// Items ready, each with where its first element began (for a validation error's offset).
+    out: std::collections::VecDeque<(Item<Op>, u64)>,
+    /// Where the last item handed out began.
+    last_at: u64,
     validator: Option<Validator>,
     limits: ReadLimits,
     pending_error: Option<BatchError>,
@@ -304,6 +308,7 @@ where
             ready: Default::default(),
             group: None,
             out: Default::default(),
+            last_at: 0,
             validator: None,
             limits,
             pending_error: None,
@@ -334,6 +339,11 @@ where
     }
 
     /// The value of another top-level member, once the document is read.
+    /// Where the last item handed out began: a dialect's own check of it errs there.
+    pub(crate) fn last_offset(&self) -> u64 {
+        self.last_at
+    }
+
     pub(crate) fn member(&self, name: &str) -> Option<&RawValue> {
         self.envelope.member(name)
     }
@@ -341,20 +351,24 @@ where
     fn take(&mut self, found: Found) -> Result<(), BatchError> {
         let Found { bytes, start } = found;
         let (op, group) = parse_element::<Op>(&bytes, start, &self.limits)?;
+        let at = start.0;
         match (group, &mut self.group) {
-            (Some(g), Some(c)) if c.id.as_deref() == Some(g.as_str()) => c.ops.push(op),
+            (Some(g), Some((c, _))) if c.id.as_deref() == Some(g.as_str()) => c.ops.push(op),
             (g, _) => {
-                if let Some(c) = self.group.take() {
-                    self.out.push_back(Item::Changeset(c));
+                if let Some((c, first)) = self.group.take() {
+                    self.out.push_back((Item::Changeset(c), first));
                 }
                 match g {
                     Some(g) => {
-                        self.group = Some(Changeset {
-                            id: Some(g),
-                            ops: vec![op],
-                        })
+                        self.group = Some((
+                            Changeset {
+                                id: Some(g),
+                                ops: vec![op],
+                            },
+                            at,
+                        ))
                     }
-                    None => self.out.push_back(Item::Op(op)),
+                    None => self.out.push_back((Item::Op(op), at)),
                 }
             }
         }
@@ -373,11 +387,17 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if let Some(item) = this.out.pop_front() {
+            if let Some((item, at)) = this.out.pop_front() {
+                this.last_at = at;
                 if let Some(v) = &mut this.validator {
                     if let Err(e) = Op::validate(v, &item) {
                         this.done = true;
                         this.out.clear();
+                        // At the item's first element, where the broken rule is read.
+                        let e = match e.offset() {
+                            Some(_) => e,
+                            None => e.at_offset(at),
+                        };
                         return Poll::Ready(Some(Err(e)));
                     }
                 }
@@ -403,7 +423,7 @@ where
                 match this.envelope.finish(Op::ARRAY) {
                     Err(e) => this.pending_error = Some(e),
                     Ok(()) => match this.group.take() {
-                        Some(c) => this.out.push_back(Item::Changeset(c)),
+                        Some((c, at)) => this.out.push_back((Item::Changeset(c), at)),
                         None => this.done = true,
                     },
                 }
