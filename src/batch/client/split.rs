@@ -54,40 +54,28 @@ pub struct Planned {
     pub original: Vec<(usize, Option<String>)>,
 }
 
-/// The bytes one item adds to a batch, measured by writing it.
-fn item_bytes(item: &Item<RequestOp>, wire: Wire) -> Result<u64, BatchError> {
-    let one = Batch {
-        items: vec![item.clone()],
-    };
-    let empty: Batch<RequestOp> = Batch::default();
-    let len = |b: &Batch<RequestOp>| -> Result<u64, BatchError> {
-        Ok(match wire {
-            Wire::Multipart => {
-                crate::batch::write_multipart(b, b"batch_00000000000000000000000000000000")?
-                    .1
-                    .len() as u64
-            }
-            #[cfg(feature = "json")]
-            Wire::Json => crate::batch::write_json(b)?.len() as u64,
-        })
-    };
-    // JSON: one more for the comma that joins it to the others.
-    let comma = u64::from(wire != Wire::Multipart);
-    Ok(len(&one)? - len(&empty)? + comma)
-}
-
-/// The envelope every batch has, whatever it holds.
-fn envelope_bytes(wire: Wire) -> Result<u64, BatchError> {
-    let empty: Batch<RequestOp> = Batch::default();
+/// A batch's length as written in `wire`.
+fn written_len(b: &Batch<RequestOp>, wire: Wire) -> Result<u64, BatchError> {
     Ok(match wire {
         Wire::Multipart => {
-            crate::batch::write_multipart(&empty, b"batch_00000000000000000000000000000000")?
+            crate::batch::write_multipart(b, b"batch_00000000000000000000000000000000")?
                 .1
                 .len() as u64
         }
         #[cfg(feature = "json")]
-        Wire::Json => crate::batch::write_json(&empty)?.len() as u64,
+        Wire::Json => crate::batch::write_json(b)?.len() as u64,
     })
+}
+
+/// The bytes one item adds to a batch whose empty form takes `envelope` bytes, measured by
+/// writing it.
+fn item_bytes(item: &Item<RequestOp>, wire: Wire, envelope: u64) -> Result<u64, BatchError> {
+    let one = Batch {
+        items: vec![item.clone()],
+    };
+    // JSON: one more for the comma that joins it to the others.
+    let comma = u64::from(wire != Wire::Multipart);
+    Ok(written_len(&one, wire)? - envelope + comma)
 }
 
 /// Union-find over the input's items: items that must share a batch.
@@ -185,10 +173,11 @@ pub fn split(work: &BatchRequest, limits: SplitLimits) -> Result<Vec<Planned>, B
         }
         m.push(i);
     }
-    let envelope = envelope_bytes(limits.wire)?;
+    // The envelope every batch has, whatever it holds.
+    let envelope = written_len(&Batch::default(), limits.wire)?;
     let sizes = items
         .iter()
-        .map(|i| item_bytes(i, limits.wire))
+        .map(|i| item_bytes(i, limits.wire, envelope))
         .collect::<Result<Vec<_>, _>>()?;
     let mut first_op = Vec::with_capacity(items.len());
     let mut n = 0;
