@@ -133,7 +133,6 @@ fn core_with(body: &[u8], boundary: &[u8], chunk: usize, cfg: batchpart::Config)
         }
         let used = feed.consumed();
         let rest = input.len() - used;
-        drop(feed);
         if carry.is_empty() {
             carry.extend_from_slice(&body[end - rest..end]);
         } else {

@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::headers::{HeaderBlock, Value};
 
 /// How many events one fed slice may queue before the stream yields them. It bounds the
-/// queue's memory, whatever the chunk size, at the price of rebuilding a `memmem::Finder` once
+/// queue's memory, whatever the chunk size, at the price of one more feed of the chunk's rest
 /// per this many events.
 const MAX_QUEUED: usize = 64;
 
@@ -502,7 +502,6 @@ where
                 }
             }
             let used = feed.consumed();
-            drop(feed);
             self.depth = owner.depth;
             let rest = buf.slice(used..);
             if n == MAX_QUEUED || rest.is_empty() {
@@ -548,7 +547,6 @@ where
             }
         }
         let used = feed.consumed();
-        drop(feed);
         self.depth = owner.depth;
         if used >= carried {
             self.carry.clear();

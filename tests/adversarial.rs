@@ -598,3 +598,46 @@ fn boundaries_of_one_byte_or_one_period_over_bodies_of_the_same() {
         }
     }
 }
+
+/// Line ends everywhere hand the search over to the vector searcher, in every chunking: the
+/// near misses differ from the delimiter in a middle byte, so the searcher's first-and-last
+/// byte test passes at each and the compare decides. Work stays linear and nothing is lost.
+#[test]
+fn dense_line_ends_use_the_vector_searcher() {
+    let b = [b"x".repeat(34), b"-".to_vec(), b"y".repeat(35)].concat();
+    let mut miss = [b"\r\n--".as_slice(), &b].concat();
+    miss[40] = b'?';
+    let mut v = [b"--".as_slice(), &b, b"\r\n\r\n"].concat();
+    let body_len = miss.len() * 20_000;
+    v.extend_from_slice(&miss.repeat(20_000));
+    v.extend_from_slice(&[b"\r\n--".as_slice(), &b, b"--"].concat());
+    let input = Bytes::from(v);
+    for chunk in [input.len(), 64 * 1024, 1024, 100] {
+        for c in [cfg(), Config::strict()] {
+            let chunks = (0..input.len()).step_by(chunk).map({
+                let input = input.clone();
+                move |i| {
+                    Ok::<_, std::convert::Infallible>(input.slice(i..(i + chunk).min(input.len())))
+                }
+            });
+            let mut s = PartStream::with_config(batchpart::stream::iter(chunks), &b, c).unwrap();
+            let mut body = 0;
+            while let Some(ev) = block_on_next(&mut s) {
+                if let PartEvent::Body(x) = ev.unwrap() {
+                    body += x.len();
+                }
+            }
+            let st = s.stats();
+            assert_eq!(body, body_len, "chunk {chunk}");
+            let ratio = st.bytes_examined as f64 / input.len() as f64;
+            assert!(
+                ratio <= 3.0,
+                "chunk {chunk}: {ratio:.2} bytes examined per byte"
+            );
+            // A 100-byte chunk holds too few line ends to hand over.
+            if chunk >= 1024 && cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+                assert!(st.packed_searches > 0, "chunk {chunk}: {st:?}");
+            }
+        }
+    }
+}

@@ -82,7 +82,6 @@ fn core_makes_no_allocation() {
                     events += 1;
                 }
                 let used = feed.consumed();
-                drop(feed);
                 carry.copy_within(used..len, 0);
                 carried = len - used;
             }

@@ -1,8 +1,6 @@
 //! The decoder's state machine: one enum of states whose variants carry their own data, and
 //! one step function per state.
 
-use memchr::memmem::Finder;
-
 use super::types::{Carried, Chunk, Event, Part, PartEnd};
 use super::{Config, Stats, MAX_DEPTH};
 use crate::boundary::{validate_boundary, Boundary, Delimiter, DELIM_HEAD};
@@ -329,7 +327,6 @@ pub struct Feed<'d, 'i> {
     /// Input bytes before this index were already compared (after a failed held-back match).
     hint: usize,
     eof: bool,
-    pub(super) finder: Option<(usize, Finder<'d>)>,
     reported: bool,
 }
 
@@ -394,7 +391,6 @@ impl<'d, 'i> Feed<'d, 'i> {
             pos: 0,
             hint: 0,
             eof,
-            finder: None,
             reported: false,
         }
     }
@@ -412,6 +408,15 @@ impl<'d, 'i> Feed<'d, 'i> {
 
     pub(super) fn stats_mut(&mut self) -> &mut Stats {
         &mut self.dec.stats
+    }
+
+    /// The delimiter of `level`: stored, or staged by this feed when the level opened in it.
+    pub(super) fn delimiter(&self, level: usize) -> &Delimiter {
+        if self.opened[level].is_some() {
+            &self.dec.staged_delims[level]
+        } else {
+            &self.levels[level]
+        }
     }
 
     pub(super) fn strict(&self) -> bool {
@@ -548,12 +553,13 @@ impl<'d, 'i> Feed<'d, 'i> {
         let level = self.dec.depth - 1;
         let dlen = DELIM_HEAD.len() + self.boundary(level).len();
         if let Some(p) = sc.pending.take() {
-            let mut i = p.to as usize;
-            let mut q = self.pos;
-            while i < dlen && q < self.input.len() && self.input[q] == self.delim_byte(level, i) {
-                i += 1;
-                q += 1;
-            }
+            let rest = &self.delimiter(level).as_bytes()[p.to as usize..];
+            let same = rest
+                .iter()
+                .zip(&self.input[self.pos..])
+                .take_while(|(d, b)| d == b)
+                .count();
+            let (i, q) = (p.to as usize + same, self.pos + same);
             self.dec.stats.bytes_examined += (q - self.pos) as u64 + 1;
             if i == dlen {
                 if p.head_blank && self.strict() {
@@ -623,12 +629,8 @@ impl<'d, 'i> Feed<'d, 'i> {
 
     /// `D[from..to]` of level `level`'s delimiter, as an owned chunk.
     fn carried(&self, level: usize, from: usize, to: usize) -> Carried {
-        let mut buf = [0u8; super::types::MAX_CARRIED];
-        let n = (to - from).min(buf.len());
-        for (k, slot) in buf[..n].iter_mut().enumerate() {
-            *slot = self.delim_byte(level, from + k);
-        }
-        Carried::new(&buf[..n])
+        let d = &self.delimiter(level).as_bytes()[from..to];
+        Carried::new(&d[..d.len().min(super::types::MAX_CARRIED)])
     }
 
     /// A delimiter of the current level ends at `self.pos`; `at` is where it started.
@@ -1018,10 +1020,6 @@ impl<'d, 'i> Feed<'d, 'i> {
         self.dec.outer[level] = self.dec.part;
         let s = self.index_of(nb);
         self.opened[level] = Some((s, s + nb.len()));
-        // A sibling changeset reuses the level with another boundary.
-        if matches!(self.finder, Some((l, _)) if l == level) {
-            self.finder = None;
-        }
         self.dec.staged_delims[level] = Delimiter::new(nb);
         self.dec.staged |= 1 << level;
         self.dec.depth += 1;

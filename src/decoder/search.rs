@@ -8,16 +8,15 @@
 //! periodic boundary such as `abab…`, or a body of bare-LF delimiters in strict mode, cost
 //! what a random body costs.
 
-use memchr::memmem::Finder;
+use memchr::arch::all::packedpair::Pair;
 
 use super::machine::Feed;
 use crate::boundary::DELIM_HEAD;
 
-/// Line ends that are not delimiters after which the key scan hands over to the
-/// `memmem::Finder`: where line ends are rare the scan costs one `memchr` pass and no setup
-/// (the Finder's is about 240 ns for a long boundary); where they are dense, the Finder's
-/// prefilter pays for itself.
-const CANDIDATES: usize = 16;
+/// Line ends that are not delimiters after which the key scan hands over to the vector
+/// searcher: where line ends are rare one `memchr` pass finds the delimiter; where they are
+/// dense, the packed-pair searcher's second byte filters most of them out without a compare.
+const CANDIDATES: usize = 4;
 
 /// The outcome of the key scan.
 enum KeyScan {
@@ -28,9 +27,59 @@ enum KeyScan {
     Dense(usize),
 }
 
-/// How many leading bytes `a` and `b` share.
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+/// Runs memchr's packed-pair searcher of type `$finder` if this CPU has it: `return`s the
+/// search's answer, or `None` when `$hay` is shorter than the searcher can take.
+macro_rules! packed_pair {
+    ($finder:ty, $needle:expr, $pair:expr, $hay:expr) => {
+        if let Some(f) = <$finder>::with_pair($needle, $pair) {
+            return ($hay.len() >= f.min_haystack_len()).then(|| f.find($hay, $needle));
+        }
+    };
+}
+
+/// The first occurrence of `needle` in `hay` by memchr's packed-pair vector searcher, checking
+/// the needle's first and last bytes together: `None` when this target has no such searcher or
+/// `hay` is too short for it.
+///
+/// The searcher stores no needle and takes a few vector broadcasts to build, so it is built
+/// per search and the decoder holds nothing (a `memmem::Finder` would cost about 240 ns to
+/// build for a long needle and, to be kept across feeds, an allocation or a borrow of the
+/// decoder). A candidate is compared from the needle's first byte on; since that byte (the
+/// CR or LF) occurs nowhere else in the needle, the compares started at different candidates
+/// never overlap, and the search stays linear whatever the needle's length.
+fn packed_find(needle: &[u8], hay: &[u8]) -> Option<Option<usize>> {
+    let pair = Pair::with_indices(needle, 0, u8::try_from(needle.len() - 1).ok()?)?;
+    #[cfg(target_arch = "x86_64")]
+    {
+        packed_pair!(
+            memchr::arch::x86_64::avx2::packedpair::Finder,
+            needle,
+            pair,
+            hay
+        );
+        packed_pair!(
+            memchr::arch::x86_64::sse2::packedpair::Finder,
+            needle,
+            pair,
+            hay
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    packed_pair!(
+        memchr::arch::aarch64::neon::packedpair::Finder,
+        needle,
+        pair,
+        hay
+    );
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    packed_pair!(
+        memchr::arch::wasm32::simd128::packedpair::Finder,
+        needle,
+        pair,
+        hay
+    );
+    let _ = (pair, hay);
+    None
 }
 
 impl Feed<'_, '_> {
@@ -43,58 +92,45 @@ impl Feed<'_, '_> {
         }
     }
 
-    /// Byte `i` of level `level`'s delimiter `CRLF -- boundary`.
-    pub(super) fn delim_byte(&self, level: usize, i: usize) -> u8 {
-        if i < DELIM_HEAD.len() {
-            DELIM_HEAD[i]
-        } else {
-            self.boundary(level)[i - DELIM_HEAD.len()]
-        }
-    }
-
     /// The index of the LF of the next delimiter of `level` whose line end starts at or after
     /// `from`: `LF -- boundary` in lenient mode, `CR LF -- boundary` in strict mode. The
-    /// needle's first byte is scanned for with `memchr` and the rest compared in place, which
-    /// costs nothing to set up; after [`CANDIDATES`] misses a `memmem::Finder` over the stored
-    /// delimiter takes over, built at most once per level per fed slice (a level opened in this
-    /// feed is always scanned). Both find the same first delimiter.
+    /// needle's first byte is scanned for with `memchr` and the rest compared in place; after
+    /// [`CANDIDATES`] misses the packed-pair vector searcher takes over for the rest of the
+    /// slice (the key scan goes on where the target has none). Both find the same first
+    /// delimiter.
     pub(super) fn find(&mut self, level: usize, from: usize) -> Option<usize> {
         // The needle starts at the CR in strict mode, at the LF otherwise.
         let cr = usize::from(self.strict());
         let nlen = DELIM_HEAD.len() - 1 + cr + self.boundary(level).len();
-        let mut from = from.min(self.input.len());
+        let from = from.min(self.input.len());
         if self.input.len() - from < nlen {
             // Too short to hold a delimiter: the hold-back check reads these bytes instead.
             self.stats_mut().bytes_examined += (self.input.len() - from) as u64;
             return None;
         }
-        let cached = matches!(&self.finder, Some((l, _)) if *l == level);
-        let stored = self.opened[level].is_none();
-        if !cached {
-            match self.scan_for_key(level, from, stored) {
-                KeyScan::Found(lf) => return Some(lf),
-                KeyScan::None => return None,
-                // Line ends everywhere (near-miss delimiters, LF-heavy bodies): the Finder's
-                // setup now pays for itself. No delimiter starts at or before `k`.
-                KeyScan::Dense(k) => {
-                    from = k + 1;
-                    if self.input.len() - from < nlen {
-                        self.stats_mut().bytes_examined += (self.input.len() - from) as u64;
-                        return None;
-                    }
-                }
+        let from = match self.scan_for_key(level, from, true) {
+            KeyScan::Found(lf) => return Some(lf),
+            KeyScan::None => return None,
+            // Line ends everywhere (near-miss delimiters, LF-heavy bodies). No delimiter
+            // starts at or before `k`.
+            KeyScan::Dense(k) => k + 1,
+        };
+        let input = self.input;
+        let needle = &self.delimiter(level).as_bytes()[1 - cr..];
+        match packed_find(needle, &input[from..]) {
+            Some(hit) => {
+                let hit = hit.map(|i| from + i);
+                let end = hit.map_or(input.len(), |h| h + nlen);
+                let stats = self.stats_mut();
+                stats.packed_searches += 1;
+                stats.bytes_examined += (end - from) as u64;
+                hit.map(|h| h + cr)
             }
+            None => match self.scan_for_key(level, from, false) {
+                KeyScan::Found(lf) => Some(lf),
+                _ => None,
+            },
         }
-        if !cached {
-            self.stats_mut().finders_built += 1;
-            let levels = self.levels;
-            self.finder = Some((level, Finder::new(&levels[level].as_bytes()[1 - cr..])));
-        }
-        let (_, f) = self.finder.as_ref()?;
-        let hit = f.find(&self.input[from..]).map(|i| from + i);
-        let end = hit.map_or(self.input.len(), |h| h + nlen);
-        self.stats_mut().bytes_examined += (end - from) as u64;
-        hit.map(|h| h + cr)
     }
 
     /// Scans for the needle's first byte (CR in strict mode, LF otherwise) with `memchr` and
@@ -122,13 +158,15 @@ impl Feed<'_, '_> {
                 examined += (input.len() - k - 1) as u64;
                 break KeyScan::None;
             }
-            let mut same = common_prefix(&input[k..k + lead.len()], lead);
-            if same == lead.len() {
-                same += common_prefix(&input[k + lead.len()..k + nlen], b);
-            }
-            // The bytes that matched after the key, and the one that did not.
-            examined += same.min(nlen - 1) as u64;
-            if same == nlen {
+            // The last byte first, as the vector searcher does: a near miss usually differs
+            // there, and then one byte is read instead of a prefix. When it matches, the rest
+            // is compared (counted whole: at most that many bytes are read).
+            let last = input[k + nlen - 1] == b[b.len() - 1];
+            examined += if last { nlen - 1 } else { 1 } as u64;
+            let hit = last
+                && input[k + 1..k + lead.len()] == lead[1..]
+                && input[k + lead.len()..k + nlen - 1] == b[..b.len() - 1];
+            if hit {
                 break KeyScan::Found(k + lead.len() - 3);
             }
             misses += 1;
@@ -161,11 +199,7 @@ impl Feed<'_, '_> {
         let window = start.max(end.saturating_sub(dlen - 1));
         let r = window + memchr::memrchr(b'\n', &self.input[window..end])?;
         let tail = &self.input[r..end];
-        if !tail
-            .iter()
-            .enumerate()
-            .all(|(k, &b)| b == self.delim_byte(level, k + 1))
-        {
+        if self.delimiter(level).as_bytes().get(1..1 + tail.len()) != Some(tail) {
             return None;
         }
         if r > start && self.input[r - 1] == b'\r' {

@@ -173,7 +173,6 @@ pub fn decode_with(
             push(&mut out, own(ev?));
         }
         let c = feed.consumed();
-        drop(feed);
         carry.drain(..c);
         if eof {
             break;
