@@ -179,6 +179,11 @@ impl HttpHead {
     pub fn headers(&self) -> HeaderBlock<'_> {
         HeaderBlock::new(self.headers.of_block(&self.block))
     }
+    /// The whole head, which every slice above borrows from: for sharing them as `Bytes`.
+    #[cfg(feature = "batch")]
+    pub(crate) fn block(&self) -> &Bytes {
+        &self.block
+    }
     /// The embedded `Content-Length`.
     pub fn content_length(&self) -> Option<u64> {
         self.content_length

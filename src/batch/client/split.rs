@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
+
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::model::correlate::references_of;
 use crate::batch::model::{normalize_content_id, Batch, BatchRequest, Item, RequestOp};
@@ -289,7 +291,7 @@ fn renumber_refs(op: &mut RequestOp, map: &HashMap<String, String>) {
     }
     for (_, v) in op.headers.iter_mut() {
         if let Some(new) = core::str::from_utf8(v).ok().and_then(swap) {
-            *v = new.into_bytes();
+            *v = Bytes::from(new);
         }
     }
     for d in &mut op.depends_on {

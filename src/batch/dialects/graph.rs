@@ -80,7 +80,7 @@ impl crate::batch::formats::json::JsonOp for GraphRequest {}
 impl crate::batch::formats::json::sealed::JsonOp for GraphRequest {
     const ARRAY: &'static str = "requests";
 
-    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
+    fn parse(element: &Bytes) -> Result<(Self, Option<String>), serde_json::Error> {
         let (mut op, group) = no_group(request_from_json(element, Bodies::Graph)?)?;
         null_is_empty(&mut op.body);
         Ok((GraphRequest(op), group))
@@ -129,7 +129,7 @@ impl crate::batch::formats::json::JsonOp for GraphResponse {}
 impl crate::batch::formats::json::sealed::JsonOp for GraphResponse {
     const ARRAY: &'static str = "responses";
 
-    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
+    fn parse(element: &Bytes) -> Result<(Self, Option<String>), serde_json::Error> {
         let (mut op, group) = no_group(response_from_json(element, Bodies::Graph)?)?;
         null_is_empty(&mut op.body);
         Ok((GraphResponse(op), group))
@@ -182,7 +182,7 @@ pub fn read_request_with(body: &[u8], limits: ReadLimits) -> Result<BatchRequest
         .validate(validation());
     let mut items = Vec::new();
     let mut ids: Vec<String> = Vec::new();
-    while let Some(item) = crate::block::next(&mut r) {
+    for item in crate::block::items(&mut r) {
         if let Item::Op(GraphRequest(op)) = item? {
             // Graph compares ids without regard to case.
             let id = op.content_id.as_deref().unwrap_or("").to_lowercase();
@@ -226,7 +226,7 @@ pub fn write_request(batch: &BatchRequest) -> Result<String, BatchError> {
 pub fn read_response(body: &[u8]) -> Result<BatchResponse, BatchError> {
     let mut r = JsonReader::<_, GraphResponse>::new(whole(body)).limits(limits());
     let mut items = Vec::new();
-    while let Some(item) = crate::block::next(&mut r) {
+    for item in crate::block::items(&mut r) {
         if let Item::Op(GraphResponse(op)) = item? {
             items.push(Item::Op(op));
         }

@@ -56,7 +56,7 @@ impl crate::batch::formats::json::JsonOp for ApiRequest {}
 impl crate::batch::formats::json::sealed::JsonOp for ApiRequest {
     const ARRAY: &'static str = "requests";
 
-    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
+    fn parse(element: &Bytes) -> Result<(Self, Option<String>), serde_json::Error> {
         let e: Element = serde_json::from_slice(element)?;
         let path = e.path.unwrap_or_default();
         let url = match e.query.filter(|q| !q.is_empty()) {
@@ -171,7 +171,7 @@ pub fn read_request(body: &[u8]) -> Result<Request, BatchError> {
     r = r.with_validator(Validator::new(opts));
     let mut items = Vec::new();
     let mut n = 0;
-    while let Some(item) = crate::block::next(&mut r) {
+    for item in crate::block::items(&mut r) {
         let item = item.map_err(|e| match e.op() {
             Some(_) => e,
             None if e.kind() == K::NestedBatch => e.at_op(items.len(), None),

@@ -262,7 +262,7 @@ fn plain_parts(body: &Bytes, content_type: &[u8]) -> Result<Vec<Bytes>, BatchErr
     let src = crate::stream::iter([Ok::<_, core::convert::Infallible>(body.clone())]);
     let mut reader = PartsReader::new(src, content_type)?;
     let mut parts = Vec::new();
-    while let Some(part) = crate::block::next(&mut reader) {
+    for part in crate::block::items(&mut reader) {
         parts.push(part?);
     }
     Ok(parts)
@@ -344,7 +344,7 @@ impl crate::batch::formats::json::sealed::JsonOp for Entry {
     // A bare array: no member names it.
     const ARRAY: &'static str = "";
 
-    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
+    fn parse(element: &Bytes) -> Result<(Self, Option<String>), serde_json::Error> {
         let e: JsonEntry<'_> = serde_json::from_slice(element)?;
         Ok((
             Entry {
@@ -381,7 +381,7 @@ fn json_entries(body: &[u8]) -> Result<Vec<Entry>, BatchError> {
     let mut out = Vec::new();
     let limits = ReadLimits::default();
     for_each_element(body, "", &limits, |el, offset| {
-        let (e, _) = Entry::parse(el).map_err(|e| {
+        let (e, _) = Entry::parse(&Bytes::copy_from_slice(el)).map_err(|e| {
             let kind = if e.to_string().starts_with("duplicate field") {
                 K::DuplicateMember
             } else {

@@ -70,15 +70,24 @@ fn value_text(v: crate::Value<'_>) -> String {
 
 /// The embedded headers; a Content-ID carried only there is the op's `content_id`, kept
 /// out of its headers so that it is written back once, in its place.
+/// Names and values are shared with the head, not copied; only a folded value is.
 fn headers_of(h: &HttpHead, content_id_in: ContentIdIn) -> Headers {
-    h.headers()
-        .iter()
-        .filter(|h| {
-            content_id_in != ContentIdIn::Head || !h.name().eq_ignore_ascii_case(b"content-id")
-        })
+    let block = h.block();
+    let mut out = Headers::new();
+    for f in h.headers().iter() {
+        if content_id_in == ContentIdIn::Head && f.name().eq_ignore_ascii_case(b"content-id") {
+            continue;
+        }
+        let v = f.value();
+        let value = if v.is_folded() {
+            Bytes::from(v.to_unfolded())
+        } else {
+            block.slice_ref(v.as_bytes())
+        };
         // Header names are tokens (ASCII), as the decoder validated them.
-        .map(|h| (latin1(h.name()), h.value().to_unfolded()))
-        .collect()
+        out.push_shared(block.slice_ref(f.name()), value);
+    }
+    out
 }
 
 impl sealed::Operation for RequestOp {
@@ -535,7 +544,7 @@ pub(crate) fn read_all<Op: Operation + Unpin>(
         .config(cfg)
         .limits(limits);
     let mut items = Vec::new();
-    while let Some(item) = crate::block::next(&mut r) {
+    for item in crate::block::items(&mut r) {
         items.push(item?);
     }
     Ok(Batch { items })
@@ -553,7 +562,7 @@ pub fn read_multipart<Op: Operation + Unpin>(
         r = r.validate(v);
     }
     let mut items = Vec::new();
-    while let Some(item) = crate::block::next(&mut r) {
+    for item in crate::block::items(&mut r) {
         items.push(item?);
     }
     Ok(Batch { items })

@@ -23,8 +23,38 @@ use bytes::Bytes;
 /// assert_eq!(h.get("x-raw"), Some(&b"caf\xe9"[..]));
 /// assert_eq!(h.get_str("x-raw"), None); // not UTF-8
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Headers(Vec<(String, Vec<u8>)>);
+///
+/// Names and values are held as [`Bytes`]: the batch readers share them with the body they
+/// read instead of copying each one.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Headers(Vec<Field>);
+
+/// One header field. `name` is UTF-8: [`Headers::push`] takes text, and the readers hand in
+/// header names the decoder has checked to be tokens (ASCII).
+#[derive(Clone, PartialEq, Eq)]
+struct Field {
+    name: Bytes,
+    value: Bytes,
+}
+
+impl Field {
+    fn name(&self) -> &str {
+        // Never fails, by the invariant above; an empty name is what a broken one would read.
+        core::str::from_utf8(&self.name).unwrap_or_default()
+    }
+}
+
+impl core::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|h| (h.name(), crate::headers::ByteStr(&h.value))),
+            )
+            .finish()
+    }
+}
 
 impl Headers {
     /// No headers.
@@ -36,8 +66,8 @@ impl Headers {
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.0
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .find(|h| h.name.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|h| &h.value[..])
     }
 
     /// The first value of `name` as text, when it is UTF-8.
@@ -47,7 +77,17 @@ impl Headers {
 
     /// Appends a header.
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
-        self.0.push((name.into(), value.into()));
+        self.0.push(Field {
+            name: Bytes::from(name.into()),
+            value: Bytes::from(value.into()),
+        });
+    }
+
+    /// Appends a header whose name the caller has checked to be UTF-8 (a token, as the
+    /// decoder validates them), sharing both with their source.
+    pub(crate) fn push_shared(&mut self, name: Bytes, value: Bytes) {
+        debug_assert!(core::str::from_utf8(&name).is_ok());
+        self.0.push(Field { name, value });
     }
 
     /// Sets `name` to `value`, replacing every earlier value.
@@ -58,17 +98,23 @@ impl Headers {
 
     /// Removes every value of `name`.
     pub fn remove(&mut self, name: &str) {
-        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.0
+            .retain(|h| !h.name.eq_ignore_ascii_case(name.as_bytes()));
     }
 
     /// The headers as `(name, value)` pairs, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + Clone {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        self.0.iter().map(|h| (h.name(), &h.value[..]))
     }
 
-    /// The headers with their values open to change, in order.
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Vec<u8>)> {
-        self.0.iter_mut().map(|(n, v)| (n.as_str(), v))
+    /// The headers with their values open to replacement, in order.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Bytes)> {
+        self.0.iter_mut().map(|h| {
+            (
+                core::str::from_utf8(&h.name).unwrap_or_default(),
+                &mut h.value,
+            )
+        })
     }
 
     /// How many header fields there are.

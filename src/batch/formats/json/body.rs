@@ -52,17 +52,16 @@ pub(crate) enum Bodies {
 
 /// How a body is carried in JSON, by its media type.
 pub(super) fn body_kind(headers: &Headers) -> BodyKind {
-    let ct = headers
-        .get_str("content-type")
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let essence = ct.split(';').next().unwrap_or("").trim();
+    let ct = headers.get_str("content-type").unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim().as_bytes();
+    let ends_with = |s: &[u8]| {
+        essence.len() >= s.len() && essence[essence.len() - s.len()..].eq_ignore_ascii_case(s)
+    };
     if essence.is_empty() {
         BodyKind::Unknown
-    } else if essence == "application/json" || essence.ends_with("+json") {
+    } else if essence.eq_ignore_ascii_case(b"application/json") || ends_with(b"+json") {
         BodyKind::Json
-    } else if essence.starts_with("text/") {
+    } else if essence.len() >= 5 && essence[..5].eq_ignore_ascii_case(b"text/") {
         BodyKind::Text
     } else {
         BodyKind::Binary
@@ -82,6 +81,7 @@ pub(super) fn body_from_json(
     raw: Option<&RawValue>,
     headers: &Headers,
     bodies: Bodies,
+    element: &Bytes,
 ) -> Result<Bytes, BatchError> {
     let Some(raw) = raw else {
         return Ok(Bytes::new());
@@ -96,7 +96,7 @@ pub(super) fn body_from_json(
         })?))
     };
     Ok(match body_kind(headers) {
-        BodyKind::Json => Bytes::copy_from_slice(text.as_bytes()),
+        BodyKind::Json => element.slice_ref(text.as_bytes()),
         BodyKind::Text | BodyKind::Binary if bodies == Bodies::Graph => base64()?,
         BodyKind::Text => Bytes::from(
             as_string()
@@ -104,7 +104,7 @@ pub(super) fn body_from_json(
         ),
         BodyKind::Binary => base64()?,
         // Without a content-type the body is application/json (OData JSON Format 19.1).
-        BodyKind::Unknown => Bytes::copy_from_slice(text.as_bytes()),
+        BodyKind::Unknown => element.slice_ref(text.as_bytes()),
     })
 }
 

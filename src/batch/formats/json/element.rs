@@ -106,47 +106,109 @@ pub(super) struct OutResponse<'a> {
 }
 
 /// A `headers` object with its members in document order (`serde_json::Map` would sort
-/// them, and header order is worth keeping).
-pub(super) struct OrderedHeaders(Headers);
+/// them, and header order is worth keeping). Names and string values are borrowed from the
+/// element where they hold no escape, so that [`headers_from`] can share them with it.
+pub(super) struct OrderedHeaders<'a>(Vec<(Text<'a>, Text<'a>)>);
 
-impl<'de> serde::Deserialize<'de> for OrderedHeaders {
+/// A JSON string, borrowed from the document where it holds no escape; as a header value,
+/// any other JSON value as compact JSON text.
+pub(super) struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = OrderedHeaders;
+        struct V<'a>(core::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a header value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(Value::from(v).to_string())))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(Value::from(v).to_string())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(Value::from(v).to_string())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(Value::from(v).to_string())))
+            }
+            fn visit_unit<E>(self) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(Value::Null.to_string())))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, a: A) -> Result<Text<'a>, A::Error> {
+                let v: Value = serde::Deserialize::deserialize(
+                    serde::de::value::SeqAccessDeserializer::new(a),
+                )?;
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<Text<'a>, A::Error> {
+                let v: Value = serde::Deserialize::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(a),
+                )?;
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_any(V(core::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for OrderedHeaders<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(core::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = OrderedHeaders<'a>;
             fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
                 f.write_str("an object of header names to values")
             }
-            fn visit_unit<E>(self) -> Result<OrderedHeaders, E> {
-                Ok(OrderedHeaders(Headers::new()))
+            fn visit_unit<E>(self) -> Result<OrderedHeaders<'a>, E> {
+                Ok(OrderedHeaders(Vec::new()))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut m: A,
-            ) -> Result<OrderedHeaders, A::Error> {
-                let mut h = Headers::new();
-                while let Some((k, v)) = m.next_entry::<String, Value>()? {
+            ) -> Result<OrderedHeaders<'a>, A::Error> {
+                let mut h: Vec<(Text<'a>, Text<'a>)> = Vec::new();
+                while let Some(k) = m.next_key::<Text<'a>>()? {
                     // Two parsers would keep different values of a name given twice.
-                    if h.iter().any(|(n, _)| n == k) {
+                    if h.iter().any(|(n, _)| n.0 == k.0) {
                         return Err(serde::de::Error::custom(format_args!(
-                            "duplicate field `{k}` in headers"
+                            "duplicate field `{}` in headers",
+                            k.0
                         )));
                     }
-                    let v = match v {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    h.push(k, v);
+                    let v = m.next_value::<Text<'a>>()?;
+                    h.push((k, v));
                 }
                 Ok(OrderedHeaders(h))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(core::marker::PhantomData))
     }
 }
 
-pub(super) fn headers_from(v: Option<OrderedHeaders>) -> Result<Headers, BatchError> {
-    Ok(v.map(|h| h.0).unwrap_or_default())
+/// The model's headers: borrowed text shared with `element` (which it is a slice of), the
+/// rest moved in.
+pub(super) fn headers_from(v: Option<OrderedHeaders<'_>>, element: &Bytes) -> Headers {
+    let mut h = Headers::new();
+    let share = |t: Text<'_>| match t.0 {
+        Cow::Borrowed(s) => element.slice_ref(s.as_bytes()),
+        Cow::Owned(s) => Bytes::from(s),
+    };
+    for (n, v) in v.map(|v| v.0).unwrap_or_default() {
+        h.push_shared(share(n), share(v));
+    }
+    h
 }
 
 #[derive(serde::Deserialize)]
@@ -155,7 +217,8 @@ pub(super) struct JsonRequest<'a> {
     pub(super) id: Option<Value>,
     pub(super) method: Option<String>,
     pub(super) url: Option<String>,
-    pub(super) headers: Option<OrderedHeaders>,
+    #[serde(borrow)]
+    pub(super) headers: Option<OrderedHeaders<'a>>,
     #[serde(borrow)]
     pub(super) body: Option<&'a RawValue>,
     pub(super) atomicity_group: Option<String>,
@@ -170,7 +233,8 @@ pub(super) struct JsonRequest<'a> {
 pub(super) struct JsonResponse<'a> {
     pub(super) id: Option<Value>,
     pub(super) status: Option<u16>,
-    pub(super) headers: Option<OrderedHeaders>,
+    #[serde(borrow)]
+    pub(super) headers: Option<OrderedHeaders<'a>>,
     #[serde(borrow)]
     pub(super) body: Option<&'a RawValue>,
     pub(super) atomicity_group: Option<String>,

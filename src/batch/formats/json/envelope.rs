@@ -14,8 +14,10 @@ use crate::batch::model::limits::ReadLimits;
 #[derive(Debug)]
 pub(crate) struct Envelope {
     state: Env,
-    /// The key or the value being captured.
+    /// The key or the value being captured; an element only once it crosses a slice edge.
     buf: Vec<u8>,
+    /// The offset of the first byte of the slice being fed.
+    fed_at: u64,
     /// Where the element being captured started: offset, line, column.
     element_start: (u64, usize, usize),
     /// A value being skipped: its nesting and string state.
@@ -105,8 +107,26 @@ impl Skip {
 
 /// An element the envelope found: its bytes, and where it started (offset, line, column).
 pub(crate) struct Found {
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) elem: Elem,
     pub(crate) start: (u64, usize, usize),
+}
+
+/// Where a found element's bytes are.
+pub(crate) enum Elem {
+    /// Wholly inside the slice just fed, at this range of it: not copied.
+    Fed(core::ops::Range<usize>),
+    /// Across slices: gathered.
+    Gathered(Vec<u8>),
+}
+
+impl Found {
+    /// The element's bytes, given the slice it was found in.
+    pub(crate) fn bytes<'a>(&'a self, fed: &'a [u8]) -> &'a [u8] {
+        match &self.elem {
+            Elem::Fed(r) => &fed[r.clone()],
+            Elem::Gathered(v) => v,
+        }
+    }
 }
 
 impl Envelope {
@@ -114,6 +134,7 @@ impl Envelope {
         Envelope {
             state: Env::Start,
             buf: Vec::new(),
+            fed_at: 0,
             element_start: (0, 1, 0),
             skip: Skip::default(),
             keys: Vec::new(),
@@ -152,7 +173,15 @@ impl Envelope {
         target: &str,
         out: &mut Vec<Found>,
     ) -> Result<(), BatchError> {
-        for &b in data {
+        self.fed_at = self.offset;
+        let mut i = 0;
+        while i < data.len() {
+            if self.state == Env::InElement {
+                i = self.element_run(data, i, out)?;
+                continue;
+            }
+            let b = data[i];
+            i += 1;
             self.offset += 1;
             if b == b'\n' {
                 self.line += 1;
@@ -160,12 +189,84 @@ impl Envelope {
             } else {
                 self.col += 1;
             }
-            self.byte(b, target, out)?;
+            self.byte(b, target)?;
+        }
+        if self.state == Env::InElement
+            && self.element_start.0 >= self.fed_at
+            && self.buf.is_empty()
+        {
+            // The slice ended right after the element's `{`.
+            let from = (self.element_start.0 - self.fed_at) as usize;
+            self.buf.extend_from_slice(&data[from..]);
         }
         Ok(())
     }
 
-    fn byte(&mut self, b: u8, target: &str, out: &mut Vec<Found>) -> Result<(), BatchError> {
+    /// Reads the element being captured from `data[i..]` in one run, to its end or to the end
+    /// of `data`, and returns where it stopped. An element wholly inside `data` is handed out
+    /// as a range of it; one that crosses an edge is gathered in `buf`.
+    fn element_run(
+        &mut self,
+        data: &[u8],
+        i: usize,
+        out: &mut Vec<Found>,
+    ) -> Result<usize, BatchError> {
+        let max = self
+            .limits
+            .max_body_bytes
+            .saturating_add(self.limits.max_header_bytes) as u64;
+        // The element may take bytes up to this index of `data` before it is over `max`.
+        let room = (self.element_start.0 + max).saturating_sub(self.offset);
+        let stop = data.len().min(i.saturating_add(room as usize));
+        let mut end = None;
+        for (k, &b) in data[i..stop].iter().enumerate() {
+            if self.skip.take(b) == Some(true) {
+                end = Some(i + k + 1);
+                break;
+            }
+        }
+        let to = end.unwrap_or(stop);
+        let run = &data[i..to];
+        self.offset += run.len() as u64;
+        match memchr::memrchr(b'\n', run) {
+            Some(lf) => {
+                self.line += memchr::memchr_iter(b'\n', run).count();
+                self.col = run.len() - lf - 1;
+            }
+            None => self.col += run.len(),
+        }
+        let fed = self.element_start.0 >= self.fed_at;
+        let from = (self.element_start.0 - self.fed_at.min(self.element_start.0)) as usize;
+        if let Some(end) = end {
+            let elem = if fed {
+                Elem::Fed(from..end)
+            } else {
+                self.buf.extend_from_slice(run);
+                // One exact copy; the buffer keeps its capacity for the next element.
+                Elem::Gathered(self.buf.to_vec())
+            };
+            self.buf.clear();
+            out.push(Found {
+                elem,
+                start: self.element_start,
+            });
+            self.state = Env::AfterElement;
+            return Ok(end);
+        }
+        if to < data.len() {
+            return Err(BatchError::new(
+                K::BodyTooLarge,
+                format!("an element is over max_body_bytes + max_header_bytes ({max})"),
+            )
+            .at_offset(self.offset));
+        }
+        // The element goes on past this slice: gather what it has so far.
+        self.buf
+            .extend_from_slice(if fed { &data[from..] } else { run });
+        Ok(to)
+    }
+
+    fn byte(&mut self, b: u8, target: &str) -> Result<(), BatchError> {
         let ws = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
         match self.state {
             Env::Start => {
@@ -241,13 +342,13 @@ impl Envelope {
                     self.state = Env::Other;
                     // Handled again in the state just entered: the first byte of a value, or the
                     // delimiter that ended a scalar.
-                    return self.byte(b, target, out);
+                    return self.byte(b, target);
                 }
             }
             Env::Other => match self.skip.take(b) {
                 None => {
                     self.other_done()?;
-                    return self.byte(b, target, out);
+                    return self.byte(b, target);
                 }
                 Some(done) => {
                     self.capture(b, self.limits.max_header_bytes, "a member's value")?;
@@ -273,8 +374,8 @@ impl Envelope {
                         .at_op(self.elements - 1, None)
                         .at_offset(self.offset - 1));
                     }
+                    // Gathered only if it crosses the slice's end (see `element_run`).
                     self.buf.clear();
-                    self.buf.push(b);
                     self.skip = Skip {
                         depth: 1,
                         ..Skip::default()
@@ -287,29 +388,8 @@ impl Envelope {
                 _ if ws => {}
                 _ => return Err(self.syntax("expected an object")),
             },
-            Env::InElement => {
-                let max = self
-                    .limits
-                    .max_body_bytes
-                    .saturating_add(self.limits.max_header_bytes);
-                if self.buf.len() >= max {
-                    return Err(BatchError::new(
-                        K::BodyTooLarge,
-                        format!("an element is over max_body_bytes + max_header_bytes ({max})"),
-                    )
-                    .at_offset(self.offset - 1));
-                }
-                self.buf.push(b);
-                if self.skip.take(b) == Some(true) {
-                    // One exact copy; the buffer keeps its capacity for the next element.
-                    out.push(Found {
-                        bytes: self.buf.to_vec(),
-                        start: self.element_start,
-                    });
-                    self.buf.clear();
-                    self.state = Env::AfterElement;
-                }
-            }
+            // Read by `element_run`.
+            Env::InElement => {}
             Env::AfterElement => match b {
                 b',' => self.state = Env::Element { first: false },
                 b']' => self.state = self.after_array(),
@@ -402,7 +482,7 @@ pub(crate) fn for_each_element(
     for piece in body.chunks(64 * 1024) {
         env.feed(piece, target, &mut found)?;
         for f in found.drain(..) {
-            each(&f.bytes, f.start.0)?;
+            each(f.bytes(piece), f.start.0)?;
         }
     }
     env.finish(target)?;

@@ -32,7 +32,7 @@ use element::{
     headers_from, id_of, JsonRequest, JsonResponse, OutHeaders, OutRequest, OutResponse, Payload,
 };
 pub(crate) use envelope::for_each_element;
-use envelope::{Envelope, Found};
+use envelope::{Elem, Envelope};
 
 /// A value as JSON text, through serde.
 pub(crate) fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, BatchError> {
@@ -58,7 +58,7 @@ pub(crate) mod sealed {
         /// The array's member name: `requests` or `responses`.
         const ARRAY: &'static str;
         /// Parses one array element; returns the op and its atomicity group.
-        fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error>;
+        fn parse(element: &Bytes) -> Result<(Self, Option<String>), serde_json::Error>;
         /// Checks required members.
         fn check(&self) -> Result<(), &'static str>;
         /// Validates an item (requests only).
@@ -75,7 +75,7 @@ pub(crate) mod sealed {
 impl sealed::JsonOp for RequestOp {
     const ARRAY: &'static str = "requests";
 
-    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
+    fn parse(element: &Bytes) -> Result<(Self, Option<String>), serde_json::Error> {
         request_from_json(element, Bodies::OData)
     }
 
@@ -110,7 +110,7 @@ impl sealed::JsonOp for RequestOp {
 impl sealed::JsonOp for ResponseOp {
     const ARRAY: &'static str = "responses";
 
-    fn parse(element: &[u8]) -> Result<(Self, Option<String>), serde_json::Error> {
+    fn parse(element: &Bytes) -> Result<(Self, Option<String>), serde_json::Error> {
         response_from_json(element, Bodies::OData)
     }
 
@@ -132,12 +132,13 @@ impl sealed::JsonOp for ResponseOp {
 
 /// A request element, its bodies carried by `bodies`.
 pub(crate) fn request_from_json(
-    element: &[u8],
+    element: &Bytes,
     bodies: Bodies,
 ) -> Result<(RequestOp, Option<String>), serde_json::Error> {
     let r: JsonRequest = serde_json::from_slice(element)?;
-    let headers = headers_from(r.headers).map_err(serde::de::Error::custom)?;
-    let body = body_from_json(r.body, &headers, bodies).map_err(serde::de::Error::custom)?;
+    let headers = headers_from(r.headers, element);
+    let body =
+        body_from_json(r.body, &headers, bodies, element).map_err(serde::de::Error::custom)?;
     Ok((
         RequestOp {
             method: r.method.unwrap_or_default(),
@@ -180,12 +181,13 @@ pub(crate) fn request_to_json(
 
 /// A response element, its bodies carried by `bodies`.
 pub(crate) fn response_from_json(
-    element: &[u8],
+    element: &Bytes,
     bodies: Bodies,
 ) -> Result<(ResponseOp, Option<String>), serde_json::Error> {
     let r: JsonResponse = serde_json::from_slice(element)?;
-    let headers = headers_from(r.headers).map_err(serde::de::Error::custom)?;
-    let body = body_from_json(r.body, &headers, bodies).map_err(serde::de::Error::custom)?;
+    let headers = headers_from(r.headers, element);
+    let body =
+        body_from_json(r.body, &headers, bodies, element).map_err(serde::de::Error::custom)?;
     Ok((
         ResponseOp {
             status: r.status.unwrap_or(0),
@@ -216,7 +218,7 @@ pub(crate) fn response_to_json(
 
 /// Parses one element, reporting serde's position in document terms.
 fn parse_element<Op: JsonOp>(
-    bytes: &[u8],
+    bytes: &Bytes,
     (offset, line0, col0): (u64, usize, usize),
     limits: &ReadLimits,
 ) -> Result<(Op, Option<String>), BatchError> {
@@ -271,7 +273,8 @@ fn parse_element<Op: JsonOp>(
 pub struct JsonReader<S, Op> {
     inner: Metered<S>,
     envelope: Envelope,
-    ready: std::collections::VecDeque<Found>,
+    /// Elements found, shared with the chunk they were in where they were wholly inside one.
+    ready: std::collections::VecDeque<(Bytes, (u64, usize, usize))>,
     /// The atomicity group being gathered, and where its first element began.
     group: Option<(Changeset<Op>, u64)>,
     /// Items ready, each with where its first element began (for a validation error's offset).
@@ -348,8 +351,7 @@ where
         self.envelope.member(name)
     }
 
-    fn take(&mut self, found: Found) -> Result<(), BatchError> {
-        let Found { bytes, start } = found;
+    fn take(&mut self, (bytes, start): (Bytes, (u64, usize, usize))) -> Result<(), BatchError> {
         let (op, group) = parse_element::<Op>(&bytes, start, &self.limits)?;
         let at = start.0;
         match (group, &mut self.group) {
@@ -439,7 +441,13 @@ where
                 Poll::Ready(Some(Ok(chunk))) => {
                     let mut out = Vec::new();
                     let r = this.envelope.feed(&chunk, Op::ARRAY, &mut out);
-                    this.ready.extend(out);
+                    this.ready.extend(out.into_iter().map(|f| {
+                        let bytes = match f.elem {
+                            Elem::Fed(r) => chunk.slice(r),
+                            Elem::Gathered(v) => Bytes::from(v),
+                        };
+                        (bytes, f.start)
+                    }));
                     if let Err(e) = r {
                         this.inner_done = true;
                         this.pending_error = Some(e);
@@ -463,7 +471,7 @@ pub fn read_json<Op: JsonOp + Unpin>(
         r = r.validate(v);
     }
     let mut items = Vec::new();
-    while let Some(item) = crate::block::next(&mut r) {
+    for item in crate::block::items(&mut r) {
         items.push(item?);
     }
     Ok(Batch { items })
