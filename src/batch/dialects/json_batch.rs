@@ -57,7 +57,7 @@ impl crate::batch::formats::json::sealed::JsonOp for ApiRequest {
     const ARRAY: &'static str = "requests";
 
     fn parse(element: &Bytes) -> Result<(Self, Option<String>), serde_json::Error> {
-        let e: Element = serde_json::from_slice(element)?;
+        let e: Element = crate::batch::formats::json::parse_json(element)?;
         let path = e.path.unwrap_or_default();
         let url = match e.query.filter(|q| !q.is_empty()) {
             Some(q) => format!("{path}?{}", q.trim_start_matches('?')),

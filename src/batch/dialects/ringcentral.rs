@@ -345,7 +345,7 @@ impl crate::batch::formats::json::sealed::JsonOp for Entry {
     const ARRAY: &'static str = "";
 
     fn parse(element: &Bytes) -> Result<(Self, Option<String>), serde_json::Error> {
-        let e: JsonEntry<'_> = serde_json::from_slice(element)?;
+        let e: JsonEntry<'_> = crate::batch::formats::json::parse_json(element)?;
         Ok((
             Entry {
                 resource_id: id_string(e.resource_id),

@@ -158,7 +158,7 @@ pub(crate) fn check_op(
             format!("a body is over max_body_bytes ({})", limits.max_body_bytes),
         ));
     }
-    let fields = headers.iter().count();
+    let fields = headers.len();
     if fields > limits.max_headers_per_request {
         return Err(BatchError::new(
             K::TooManyHeaders,
@@ -168,7 +168,7 @@ pub(crate) fn check_op(
             ),
         ));
     }
-    let bytes: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+    let bytes = headers.wire_len();
     if bytes > limits.max_header_bytes {
         return Err(BatchError::new(
             K::HeaderTooLarge,

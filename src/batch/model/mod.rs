@@ -117,6 +117,14 @@ impl Headers {
         })
     }
 
+    /// The bytes the fields take as lines: `name: value` and a CRLF each.
+    pub(crate) fn wire_len(&self) -> usize {
+        self.0
+            .iter()
+            .map(|h| h.name.len() + h.value.len() + 4)
+            .sum()
+    }
+
     /// How many header fields there are.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -155,7 +163,11 @@ pub fn normalize_content_id(id: &str) -> &str {
 
 /// Bytes as text, one char per byte (latin-1).
 pub(crate) fn latin1(b: &[u8]) -> String {
-    b.iter().map(|&c| c as char).collect()
+    match core::str::from_utf8(b) {
+        // ASCII, as nearly every method, URL and Content-ID is: one copy.
+        Ok(s) if s.is_ascii() => s.to_owned(),
+        _ => b.iter().map(|&c| c as char).collect(),
+    }
 }
 
 /// The wire bytes of latin-1 text.

@@ -131,11 +131,22 @@ impl sealed::JsonOp for ResponseOp {
 }
 
 /// A request element, its bodies carried by `bodies`.
+/// Parses one element: its UTF-8 checked in one pass first, so that `serde_json` need not
+/// check each string again; invalid UTF-8 is left to `from_slice`, whose error says where.
+pub(crate) fn parse_json<'a, T: serde::Deserialize<'a>>(
+    element: &'a [u8],
+) -> Result<T, serde_json::Error> {
+    match core::str::from_utf8(element) {
+        Ok(s) => serde_json::from_str(s),
+        Err(_) => serde_json::from_slice(element),
+    }
+}
+
 pub(crate) fn request_from_json(
     element: &Bytes,
     bodies: Bodies,
 ) -> Result<(RequestOp, Option<String>), serde_json::Error> {
-    let r: JsonRequest = serde_json::from_slice(element)?;
+    let r: JsonRequest = parse_json(element)?;
     let headers = headers_from(r.headers, element);
     let body =
         body_from_json(r.body, &headers, bodies, element).map_err(serde::de::Error::custom)?;
@@ -184,7 +195,7 @@ pub(crate) fn response_from_json(
     element: &Bytes,
     bodies: Bodies,
 ) -> Result<(ResponseOp, Option<String>), serde_json::Error> {
-    let r: JsonResponse = serde_json::from_slice(element)?;
+    let r: JsonResponse = parse_json(element)?;
     let headers = headers_from(r.headers, element);
     let body =
         body_from_json(r.body, &headers, bodies, element).map_err(serde::de::Error::custom)?;
