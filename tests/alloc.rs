@@ -132,8 +132,9 @@ fn stream_allocations_do_not_grow_with_parts() {
 }
 
 /// The batch readers make a small constant number of allocations per operation (its method,
-/// URL, headers and Content-ID strings, the op itself, and its place in the batch), whatever
-/// the batch size.
+/// URL and Content-ID strings, its header list, the validator's copy of the id; JSON also a
+/// list of the headers as read), whatever the batch size: names, values and bodies are
+/// shared with the input.
 #[cfg(all(feature = "batch", feature = "json"))]
 #[test]
 fn batch_readers_allocate_a_small_constant_per_operation() {
@@ -183,7 +184,9 @@ fn batch_readers_allocate_a_small_constant_per_operation() {
     };
     let (m, j) = (per_op(&multipart), per_op(&json));
     eprintln!("allocations per operation: multipart {m:.1}, JSON {j:.1}");
-    // Documented in README and BENCHMARKS.md: at most 16 per operation in either format.
-    assert!(m <= 16.0, "multipart: {m:.1} allocations per operation");
-    assert!(j <= 16.0, "JSON: {j:.1} allocations per operation");
+    // Documented in README and BENCHMARKS.md: 5 per operation (multipart) and 6 (JSON), at
+    // most half of what issue 18 found (10 and 14); the fraction over is the batch's own list
+    // growing.
+    assert!(m <= 5.1, "multipart: {m:.2} allocations per operation");
+    assert!(j <= 6.1, "JSON: {j:.2} allocations per operation");
 }

@@ -539,7 +539,11 @@ mod tests {
             }
             let piece = &doc[at..(at + n).min(doc.len())];
             env.feed(piece, "requests", &mut found)?;
-            out.extend(found.drain(..).map(|f| (f.bytes(piece).to_vec(), f.start.0)));
+            out.extend(
+                found
+                    .drain(..)
+                    .map(|f| (f.bytes(piece).to_vec(), f.start.0)),
+            );
             at += piece.len();
         }
         env.finish("requests")?;
