@@ -142,14 +142,24 @@ pub(crate) fn parse_json<'a, T: serde::Deserialize<'a>>(
     }
 }
 
+/// An element's headers and body, both shared with `element` where they were not escaped.
+fn payload_from(
+    headers: Option<element::OrderedHeaders<'_>>,
+    body: Option<&RawValue>,
+    bodies: Bodies,
+    element: &Bytes,
+) -> Result<(crate::batch::Headers, Bytes), serde_json::Error> {
+    let headers = headers_from(headers, element);
+    let body = body_from_json(body, &headers, bodies, element).map_err(serde::de::Error::custom)?;
+    Ok((headers, body))
+}
+
 pub(crate) fn request_from_json(
     element: &Bytes,
     bodies: Bodies,
 ) -> Result<(RequestOp, Option<String>), serde_json::Error> {
     let r: JsonRequest = parse_json(element)?;
-    let headers = headers_from(r.headers, element);
-    let body =
-        body_from_json(r.body, &headers, bodies, element).map_err(serde::de::Error::custom)?;
+    let (headers, body) = payload_from(r.headers, r.body, bodies, element)?;
     Ok((
         RequestOp {
             method: r.method.unwrap_or_default(),
@@ -196,9 +206,7 @@ pub(crate) fn response_from_json(
     bodies: Bodies,
 ) -> Result<(ResponseOp, Option<String>), serde_json::Error> {
     let r: JsonResponse = parse_json(element)?;
-    let headers = headers_from(r.headers, element);
-    let body =
-        body_from_json(r.body, &headers, bodies, element).map_err(serde::de::Error::custom)?;
+    let (headers, body) = payload_from(r.headers, r.body, bodies, element)?;
     Ok((
         ResponseOp {
             status: r.status.unwrap_or(0),
