@@ -29,6 +29,11 @@ enum KeyScan {
 
 /// Runs memchr's packed-pair searcher of type `$finder` if this CPU has it: `return`s the
 /// search's answer, or `None` when `$hay` is shorter than the searcher can take.
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
 macro_rules! packed_pair {
     ($finder:ty, $needle:expr, $pair:expr, $hay:expr) => {
         if let Some(f) = <$finder>::with_pair($needle, $pair) {
