@@ -675,6 +675,11 @@ impl<'d, 'i> Feed<'d, 'i> {
     fn tail(&mut self, mut t: Tail) -> Step<'i> {
         use TailStep::*;
         let strict = self.strict();
+        // The usual delimiter line ends right after the boundary: CRLF, and a part opens.
+        if t.step == AfterBoundary && self.input.get(self.pos..self.pos + 2) == Some(b"\r\n") {
+            self.pos += 2;
+            return self.open_part(self.pos - 1);
+        }
         loop {
             let Some(&b) = self.input.get(self.pos) else {
                 if self.eof {
@@ -774,8 +779,8 @@ impl<'d, 'i> Feed<'d, 'i> {
         if self.dec.parts > self.dec.cfg.limits.max_parts {
             return Err(self.err(ErrorKind::TooManyParts, at));
         }
-        self.dec.state = State::Headers(Block::default());
-        Ok(Flow::Continue)
+        // Straight on, not through the state: a block is large to store and load again.
+        self.headers(Block::default())
     }
 
     /// Is `line` (from its start) a delimiter line of the current level?
@@ -843,7 +848,8 @@ impl<'d, 'i> Feed<'d, 'i> {
                     body: le + 1,
                 }));
             }
-            if !strict && self.delimiter_line(text, line.get(2 + blen)) {
+            // A delimiter where a header line should be (lenient mode ends the block there).
+            if !strict && text[0] == b'-' && self.delimiter_line(text, line.get(2 + blen)) {
                 return Ok(Some(BlockEnd::Delim {
                     end: ls,
                     after: ls + 2 + blen,
