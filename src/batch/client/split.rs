@@ -289,7 +289,7 @@ fn renumber_refs(op: &mut RequestOp, map: &HashMap<String, String>) {
     if let Some(u) = swap(&op.url) {
         op.url = u;
     }
-    for (_, v) in op.headers.iter_mut() {
+    for v in op.headers.values_mut() {
         if let Some(new) = core::str::from_utf8(v).ok().and_then(swap) {
             *v = Bytes::from(new);
         }

@@ -107,14 +107,9 @@ impl Headers {
         self.0.iter().map(|h| (h.name(), &h.value[..]))
     }
 
-    /// The headers with their values open to replacement, in order.
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Bytes)> {
-        self.0.iter_mut().map(|h| {
-            (
-                core::str::from_utf8(&h.name).unwrap_or_default(),
-                &mut h.value,
-            )
-        })
+    /// The values, open to replacement, in order.
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut Bytes> {
+        self.0.iter_mut().map(|h| &mut h.value)
     }
 
     /// The bytes the fields take as lines: `name: value` and a CRLF each.
