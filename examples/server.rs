@@ -7,23 +7,41 @@
 //! - `GET`, `PUT`, `DELETE` on a path ending in comma-separated IDs
 //!   (`.../message-store/1,2`): RingCentral, multipart (`207`) or, when the request's
 //!   `Content-Type` or `Accept` is `application/vnd.ringcentral.multipart+json`, JSON;
-//! - `GET /delay/{ms}`: answers `200` after that many milliseconds (at most 60 s), to watch a
-//!   batch's answers stream.
+//! - `GET /delay/{ms}` and, under the service root, `GET /service/delay/{ms}`: answers `200`
+//!   after that many milliseconds (at most 60 s), to watch a batch's answers stream;
+//!   `POST`, `PATCH` and `DELETE /service/delay/{ms}` wait as long, ignore the body and answer
+//!   `204`: a slow write that holds a changeset open;
+//! - `GET` or `POST /service/panic`: the handler panics. The server answers `500` and keeps
+//!   the connection, inside a batch and outside;
+//! - `/service/echo`, any method: answers `200` with `{"method", "uri", "headers":
+//!   [[name, value]...], "body_len"}` for what the handler received (the path and query;
+//!   names in lower case, one pair per field, in order; values that are not UTF-8 as Latin-1
+//!   text): what an operation delivers.
+//!
+//! Each batch endpoint confines its operations to its service root: OData's is the directory
+//! of the batch path (`/service/$batch` gives `/service/`), the JSON `/batch` endpoint's `/`
+//! (its paths are absolute), RingCentral's the collection (`/restapi/message-store/1,2` gives
+//! `/restapi/message-store/`).
 //!
 //! ```text
 //! cargo run --features batch,json,http,tower --example server -- [ADDR] \
-//!     [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N]
+//!     [--header-timeout SECS] [--idle-timeout SECS] [--body-timeout SECS] \
+//!     [--write-timeout SECS] [--max-connections N]
 //! ```
 //!
 //! ADDR defaults to 127.0.0.1:8080 and may use port 0; the server prints `listening on
 //! http://ADDR` once it accepts connections. A connection whose request head has not arrived
 //! within `--header-timeout` (default 10 s) is closed, and so is a keep-alive connection idle
-//! for `--idle-timeout` (default 60 s). At most `--max-connections` (default 256) are served at
-//! once; the rest wait in the listen backlog. When `accept` fails (too many open files, say),
+//! for `--idle-timeout` (default 60 s). A request body that sends nothing for `--body-timeout`
+//! (default 30 s), or an answer whose write moves no byte for `--write-timeout` (default 30 s),
+//! closes its connection: both are no-progress deadlines, not minimum rates, so a client that
+//! reads one byte every 100 ms keeps its connection. At most `--max-connections` (default
+//! 256) are served at once; the rest wait in the listen backlog. When `accept` fails (too many open files, say),
 //! the server logs it, backs off up to one second, and goes on.
 //!
-//! The store holds entity sets by name: `POST /People` answers `201` with a `Location` and an
-//! `ETag`, `GET /People(1)` the entity, `PATCH`/`MERGE`/`PUT` and `DELETE` answer `204`, and
+//! The store holds entity sets by name, at any path (the last segment names the set):
+//! `POST /service/People` answers `201` with a `Location` under the same path
+//! (`/service/People(1)`) and an `ETag`, `GET /service/People(1)` the entity, `PATCH`/`MERGE`/`PUT` and `DELETE` answer `204`, and
 //! an `If-Match` that does not match answers `412`. Changesets are atomic through the
 //! [`Atomicity`] hook: each one gets an undo journal that the handlers write to, and rollback
 //! replays it. The store is never copied. (Another batch may see a changeset's writes before
@@ -160,7 +178,11 @@ async fn entity(
                 StatusCode::CREATED,
                 [
                     ("Content-Type", "application/json".to_string()),
-                    ("Location", format!("/{set}({id})")),
+                    // Under the path it was posted to, so that `$1` stays in the root.
+                    (
+                        "Location",
+                        format!("{}({id})", uri.path().trim_end_matches('/')),
+                    ),
                     ("ETag", "W/\"1\"".to_string()),
                 ],
                 text,
@@ -227,10 +249,51 @@ async fn delay(Path(ms): Path<u64>) -> String {
     format!("{{\"delayed_ms\":{ms}}}")
 }
 
+/// A slow write: waits, ignores the body, answers `204`.
+async fn delay_write(Path(ms): Path<u64>) -> StatusCode {
+    tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;
+    StatusCode::NO_CONTENT
+}
+
+async fn panic_route() -> StatusCode {
+    panic!("the /service/panic route panics, as asked")
+}
+
+/// What the handler received: method, path and query, every header field in order (names in
+/// lower case, values that are not UTF-8 as Latin-1 text), and the body's length.
+async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let headers: Vec<(&str, String)> = headers
+        .iter()
+        .map(|(n, v)| {
+            let text = match v.to_str() {
+                Ok(t) => t.to_string(),
+                Err(_) => v.as_bytes().iter().map(|&b| char::from(b)).collect(),
+            };
+            (n.as_str(), text)
+        })
+        .collect();
+    let uri = uri.path_and_query().map_or("/", |p| p.as_str());
+    let body = serde_json::json!({
+        "method": method.as_str(),
+        "uri": uri,
+        "headers": headers,
+        "body_len": body.len(),
+    });
+    json(StatusCode::OK, body.to_string())
+}
+
 /// The application's own routes, which every batch operation goes through.
 fn app(store: Shared) -> Router {
+    use axum::routing::any;
+    let slow = get(delay)
+        .post(delay_write)
+        .patch(delay_write)
+        .delete(delay_write);
     Router::new()
         .route("/delay/{ms}", get(delay))
+        .route("/service/delay/{ms}", slow)
+        .route("/service/panic", get(panic_route).post(panic_route))
+        .route("/service/echo", any(echo))
         .fallback(entity)
         .layer(Extension(store))
 }
@@ -288,6 +351,8 @@ struct Options {
     addr: String,
     header_timeout: Duration,
     idle_timeout: Duration,
+    body_timeout: Duration,
+    write_timeout: Duration,
     max_connections: usize,
 }
 
@@ -296,6 +361,8 @@ fn options() -> Result<Options, String> {
         addr: "127.0.0.1:8080".into(),
         header_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
+        body_timeout: Duration::from_secs(30),
+        write_timeout: Duration::from_secs(30),
         max_connections: 256,
     };
     let mut args = std::env::args().skip(1);
@@ -309,6 +376,8 @@ fn options() -> Result<Options, String> {
         match a.as_str() {
             "--header-timeout" => o.header_timeout = Duration::from_secs(number(&a)?),
             "--idle-timeout" => o.idle_timeout = Duration::from_secs(number(&a)?),
+            "--body-timeout" => o.body_timeout = Duration::from_secs(number(&a)?),
+            "--write-timeout" => o.write_timeout = Duration::from_secs(number(&a)?),
             "--max-connections" => o.max_connections = number(&a)? as usize,
             _ if !a.starts_with("--") => o.addr = a,
             _ => return Err(format!("unknown option {a}")),
@@ -317,16 +386,44 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
-/// When the connection last did anything, and whether a request is being answered.
+/// When the connection last did anything, whether a request is being answered, and since
+/// when a request body or a write has waited without progress.
 #[derive(Default)]
 struct Activity {
     last: Mutex<Option<Instant>>,
     in_flight: AtomicUsize,
+    body_waiting: Mutex<Option<Instant>>,
+    write_waiting: Mutex<Option<Instant>>,
+}
+
+/// Notes the start of a wait (kept while it lasts) or its end.
+fn waiting(slot: &Mutex<Option<Instant>>, pending: bool) {
+    let mut s = lock(slot);
+    match (pending, s.is_some()) {
+        (true, false) => *s = Some(Instant::now()),
+        (false, _) => *s = None,
+        (true, true) => {}
+    }
 }
 
 impl Activity {
     fn touch(&self) {
         *lock(&self.last) = Some(Instant::now());
+    }
+
+    /// Resolves once a request body has sent nothing for `body`, or a write has moved no
+    /// byte for `write`: no-progress deadlines, so a slow but steady peer keeps its slot.
+    async fn stalled(&self, body: Duration, write: Duration) {
+        let tick = body.min(write).div_f32(4.0).max(Duration::from_millis(50));
+        loop {
+            let over = |slot: &Mutex<Option<Instant>>, limit: Duration| {
+                lock(slot).is_some_and(|t| t.elapsed() >= limit)
+            };
+            if over(&self.body_waiting, body) || over(&self.write_waiting, write) {
+                return;
+            }
+            tokio::time::sleep(tick).await;
+        }
     }
 
     /// Resolves once the connection has been idle, with no request in flight, for `limit`.
@@ -339,6 +436,97 @@ impl Activity {
             tokio::time::sleep(limit.saturating_sub(since).max(Duration::from_millis(100))).await;
         }
     }
+}
+
+/// A request body that tells the connection's [`Activity`] while it waits for bytes.
+struct WatchedBody {
+    inner: hyper::body::Incoming,
+    activity: Arc<Activity>,
+}
+
+impl http_body::Body for WatchedBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        waiting(&self.activity.body_waiting, polled.is_pending());
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The connection's socket, telling its [`Activity`] while a write moves no byte.
+struct WatchedIo {
+    tcp: tokio::net::TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl tokio::io::AsyncRead for WatchedIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for WatchedIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.tcp).poll_write(cx, buf);
+        waiting(&self.activity.write_waiting, polled.is_pending());
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+/// Runs a future, answering `500` where it panics, so that a panicking handler costs its
+/// request and not the connection. `AssertUnwindSafe` is sound: the future is dropped right
+/// after its panic, and what it shares with others (the store) is behind mutexes, which
+/// `lock` takes back from poisoning with the row data whole.
+async fn catching<F>(fut: F) -> Response
+where
+    F: std::future::Future<Output = Response>,
+{
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(p) => p,
+            Err(_) => std::task::Poll::Ready(odata_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the handler panicked",
+            )),
+        }
+    })
+    .await
 }
 
 async fn serve(listener: tokio::net::TcpListener, o: Options) {
@@ -365,6 +553,7 @@ async fn serve(listener: tokio::net::TcpListener, o: Options) {
         };
         let endpoints = endpoints.clone();
         let (header_timeout, idle_timeout) = (o.header_timeout, o.idle_timeout);
+        let (body_timeout, write_timeout) = (o.body_timeout, o.write_timeout);
         tokio::spawn(async move {
             let _permit = permit;
             let activity = Arc::new(Activity::default());
@@ -375,16 +564,30 @@ async fn serve(listener: tokio::net::TcpListener, o: Options) {
                     let (endpoints, seen) = (endpoints.clone(), seen.clone());
                     seen.in_flight.fetch_add(1, Ordering::SeqCst);
                     async move {
-                        let resp = endpoints.route(req.map(Body::new)).await;
+                        let activity = seen.clone();
+                        let req = req.map(|inner| Body::new(WatchedBody { inner, activity }));
+                        let resp = catching(async {
+                            match endpoints.route(req).await {
+                                Ok(r) => r,
+                                Err(never) => match never {},
+                            }
+                        })
+                        .await;
                         seen.in_flight.fetch_sub(1, Ordering::SeqCst);
                         seen.touch();
-                        resp
+                        Ok::<_, Infallible>(resp)
                     }
                 });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(header_timeout)
-                .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc);
+                .serve_connection(
+                    hyper_util::rt::TokioIo::new(WatchedIo {
+                        tcp,
+                        activity: activity.clone(),
+                    }),
+                    svc,
+                );
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
@@ -392,6 +595,9 @@ async fn serve(listener: tokio::net::TcpListener, o: Options) {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }
+                // A peer that stopped sending its body or reading its answer: the slot is
+                // worth more than the request.
+                _ = activity.stalled(body_timeout, write_timeout) => {}
             }
         });
     }
@@ -403,7 +609,8 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             eprintln!(
-                "usage: server [ADDR] [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N]"
+                "usage: server [ADDR] [--header-timeout SECS] [--idle-timeout SECS] \
+                 [--body-timeout SECS] [--write-timeout SECS] [--max-connections N]"
             );
             return std::process::ExitCode::from(2);
         }

@@ -98,13 +98,13 @@ async fn multipart_and_json_batches_over_loopback() {
 
     let multipart = "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n\
         --cs\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n\
-        POST /People HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"Name\":\"Ada\"}\r\n\
+        POST People HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"Name\":\"Ada\"}\r\n\
         --cs\r\nContent-Type: application/http\r\nContent-ID: 2\r\n\r\n\
         PATCH $1 HTTP/1.1\r\nIf-Match: $1\r\nContent-Type: application/json\r\n\r\n{\"Name\":\"Ada L\"}\r\n\
         --cs--\r\n\
-        --b\r\nContent-Type: application/http\r\n\r\nGET /People(1) HTTP/1.1\r\n\r\n\r\n\
-        --b\r\nContent-Type: application/http\r\n\r\nGET /People(42) HTTP/1.1\r\n\r\n\r\n\
-        --b\r\nContent-Type: application/http\r\n\r\nGET /People HTTP/1.1\r\n\r\n\r\n\
+        --b\r\nContent-Type: application/http\r\n\r\nGET People(1) HTTP/1.1\r\n\r\n\r\n\
+        --b\r\nContent-Type: application/http\r\n\r\nGET People(42) HTTP/1.1\r\n\r\n\r\n\
+        --b\r\nContent-Type: application/http\r\n\r\nGET People HTTP/1.1\r\n\r\n\r\n\
         --b--\r\n";
     let (status, ct, body) =
         post(&addr, "multipart/mixed; boundary=b", None, multipart.into()).await;
@@ -130,10 +130,10 @@ async fn multipart_and_json_batches_over_loopback() {
     );
 
     let json = r#"{"requests":[
-        {"id":"a","method":"post","url":"/Things","headers":{"content-type":"application/json"},"body":{"x":1}},
+        {"id":"a","method":"post","url":"Things","headers":{"content-type":"application/json"},"body":{"x":1}},
         {"id":"b","method":"get","url":"$a","dependsOn":["a"]},
-        {"id":"c","method":"get","url":"/Things(99)"},
-        {"id":"d","method":"get","url":"/Things","dependsOn":["c"]}]}"#;
+        {"id":"c","method":"get","url":"Things(99)"},
+        {"id":"d","method":"get","url":"Things","dependsOn":["c"]}]}"#;
     let (status, ct, body) = post(
         &addr,
         "application/json",
@@ -146,7 +146,7 @@ async fn multipart_and_json_batches_over_loopback() {
     assert_eq!(statuses(&r), [[201], [200], [404], [424]]);
 
     // An invalid batch is refused whole, with the reason.
-    let bad = "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\nGET /People HTTP/1.1\r\n\r\n\r\n--cs--\r\n--b--";
+    let bad = "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\nGET People HTTP/1.1\r\n\r\n\r\n--cs--\r\n--b--";
     let (status, _, body) = post(&addr, "multipart/mixed; boundary=b", None, bad.into()).await;
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("get-in-changeset"));
@@ -279,8 +279,8 @@ async fn ringcentral_and_json_batch_dialects_over_loopback() {
 async fn the_first_answer_arrives_before_a_slow_operation_completes() {
     let server = start();
     let addr = server.1.clone();
-    let body = "--b\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\nGET /People HTTP/1.1\r\n\r\n\r\n\
-        --b\r\nContent-Type: application/http\r\nContent-ID: 2\r\n\r\nGET /delay/2000 HTTP/1.1\r\n\r\n\r\n--b--\r\n";
+    let body = "--b\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\nGET People HTTP/1.1\r\n\r\n\r\n\
+        --b\r\nContent-Type: application/http\r\nContent-ID: 2\r\n\r\nGET delay/2000 HTTP/1.1\r\n\r\n\r\n--b--\r\n";
     let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let (mut s, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
         .await
@@ -337,7 +337,7 @@ async fn a_slowloris_client_is_disconnected_after_the_header_timeout() {
     assert!(ended.is_ok(), "still open after 8 s");
     assert!(start.elapsed() >= Duration::from_millis(900));
     // And the server goes on.
-    let (status, _, _) = send(&server.1, "GET", "/People", &[], String::new()).await;
+    let (status, _, _) = send(&server.1, "GET", "/service/People", &[], String::new()).await;
     assert_eq!(status, 200);
 }
 
@@ -371,7 +371,7 @@ async fn the_server_survives_a_flood_under_a_low_open_file_limit() {
             )
             .await
             {
-                return send(&server.1, "GET", "/People", &[], String::new()).await;
+                return send(&server.1, "GET", "/service/People", &[], String::new()).await;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -387,15 +387,15 @@ async fn a_failed_changeset_is_undone_without_copying_the_store() {
     let addr = server.1.clone();
     let body = "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n\
         --cs\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n\
-        POST /People HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"Name\":\"Ada\"}\r\n\
+        POST People HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"Name\":\"Ada\"}\r\n\
         --cs\r\nContent-Type: application/http\r\nContent-ID: 2\r\n\r\n\
-        PATCH /People(99) HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{}\r\n\
+        PATCH People(99) HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{}\r\n\
         --cs--\r\n--b--\r\n";
     let (status, ct, body) = post(&addr, "multipart/mixed; boundary=b", None, body.into()).await;
     assert_eq!(status, 200);
     let r: BatchResponse = read_multipart(body, ct.as_bytes(), None).unwrap();
     assert_eq!(statuses(&r), [vec![404]]);
-    let (_, _, body) = send(&addr, "GET", "/People", &[], String::new()).await;
+    let (_, _, body) = send(&addr, "GET", "/service/People", &[], String::new()).await;
     assert_eq!(
         body,
         Bytes::from_static(b"{\"value\":[]}"),

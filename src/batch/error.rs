@@ -35,6 +35,10 @@ pub enum BatchErrorKind {
     ReferenceNotInDependsOn,
     /// A batch request inside a batch.
     NestedBatch,
+    /// An operation URL that resolves outside the service root: another origin, a path that
+    /// dot segments lead out of the root, or a target that is not an HTTP resource (see
+    /// [`ServiceRoot`](crate::batch::ServiceRoot)).
+    OutsideServiceRoot,
     /// More operations than the configured maximum (validation's `max_operations`, or the
     /// readers' [`ReadLimits::max_operations`](crate::batch::ReadLimits::max_operations)).
     TooManyOperations,
@@ -86,6 +90,7 @@ impl BatchErrorKind {
             BatchErrorKind::UnknownDependency => "unknown-dependency",
             BatchErrorKind::ReferenceNotInDependsOn => "reference-not-in-depends-on",
             BatchErrorKind::NestedBatch => "nested-batch",
+            BatchErrorKind::OutsideServiceRoot => "outside-service-root",
             BatchErrorKind::TooManyOperations => "too-many-operations",
             BatchErrorKind::BodyTooLarge => "body-too-large",
             BatchErrorKind::BatchTooLarge => "batch-too-large",

@@ -47,6 +47,7 @@ pub use model::exec::{
 };
 pub use model::limits::ReadLimits;
 pub use model::prefer::Preferences;
+pub use model::scope::ServiceRoot;
 pub use model::validate::{ODataVersion, ValidationOptions, Validator, FORBIDDEN_HEADERS};
 pub use model::{
     normalize_content_id, Batch, BatchRequest, BatchResponse, Changeset, Headers, Item, RequestOp,

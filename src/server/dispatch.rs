@@ -11,7 +11,8 @@ use bytes::Bytes;
 use super::body::{collect, waiting, OpBody, Queue, Whole};
 use super::{error_op, App, BatchConfig};
 use crate::batch::http_interop::{from_header_map, ContentIdExtension};
-use crate::batch::{RequestOp, ResponseOp};
+use crate::batch::model::validate::is_batch_url;
+use crate::batch::{BatchError, BatchErrorKind, RequestOp, ResponseOp, ServiceRoot};
 
 /// Makes changesets and atomicity groups transactional, for an application with a database.
 ///
@@ -66,11 +67,15 @@ impl Atomicity for NoAtomicity {
 /// What every operation of one batch shares.
 pub(crate) struct Shared {
     pub(crate) cfg: Arc<BatchConfig>,
-    /// The service root that relative URLs resolve against, ending in `/`.
-    pub(crate) root: String,
+    /// Where operations may go, with the batch request's origin.
+    pub(crate) root: ServiceRoot,
+    /// The batch request's own path: no operation dispatches to it.
+    pub(crate) batch_path: String,
+    /// The batch request's `Host` (or its URI's authority), which every operation carries.
+    pub(crate) host: Option<http::HeaderValue>,
     /// The outer request's extensions: auth and tracing context.
     pub(crate) extensions: http::Extensions,
-    /// The outer headers named in the configuration, as sent.
+    /// Every field of the outer headers named in the configuration, in order.
     pub(crate) forwarded: Vec<(http::HeaderName, http::HeaderValue)>,
     /// When the batch's time budget runs out.
     pub(crate) deadline: Option<Instant>,
@@ -98,20 +103,78 @@ impl<S: Clone, A: Clone> Dispatch<S, A> {
     }
 }
 
-/// An operation's URL as the inner service sees it: an absolute URL keeps its path and
-/// query; an absolute path stays; anything else is relative to the service root.
-fn resolve(root: &str, url: &str) -> String {
-    if let Some((_, rest)) = url.split_once("://") {
-        return match rest.find('/') {
-            Some(i) => rest[i..].to_string(),
-            None => "/".to_string(),
-        };
+/// Headers that describe one hop or the message's framing, never the operation: an operation
+/// that carried them could smuggle a second request past a proxying inner service.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "host",
+];
+
+/// The operation's headers as the inner service gets them: hop-by-hop and framing headers
+/// dropped (with those `Connection` names), `Forwarded` and `X-Forwarded-*` dropped unless
+/// trusted, the forwarded credentials and `Host` taken from the batch request alone, and
+/// `Content-Length` from the body the inner service gets.
+fn sanitize(h: &mut http::HeaderMap, shared: &Shared, body_len: usize, had_length: bool) {
+    let cfg = &shared.cfg;
+    let named: Vec<http::HeaderName> = h
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| http::HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named
+        .iter()
+        .chain(&cfg.forward_headers)
+        .chain(&cfg.strip_headers)
+    {
+        h.remove(n);
     }
-    if url.starts_with('/') {
-        url.to_string()
-    } else {
-        format!("{root}{url}")
+    let dropped: Vec<http::HeaderName> = h
+        .keys()
+        .filter(|n| {
+            let n = n.as_str();
+            HOP_BY_HOP.contains(&n)
+                || n.starts_with("proxy-")
+                || !cfg.trust_forwarded && (n == "forwarded" || n.starts_with("x-forwarded-"))
+        })
+        .cloned()
+        .collect();
+    for n in dropped {
+        h.remove(n);
     }
+    for (name, value) in &shared.forwarded {
+        h.append(name.clone(), value.clone());
+    }
+    if let Some(host) = &shared.host {
+        h.insert(http::header::HOST, host.clone());
+    }
+    if body_len > 0 || had_length {
+        h.insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from(body_len),
+        );
+    }
+}
+
+/// Where an operation is dispatched, after references are substituted: refused outside the
+/// root, and for a nested batch or the batch endpoint itself.
+fn target(shared: &Shared, url: &str) -> Result<String, BatchError> {
+    let target = shared.root.resolve(url)?;
+    let path = target.split('?').next().unwrap_or("");
+    if is_batch_url(path) || path == shared.batch_path {
+        return Err(BatchError::new(
+            BatchErrorKind::NestedBatch,
+            format!("{url} resolves to {path}, a batch request"),
+        ));
+    }
+    Ok(target)
 }
 
 impl<S, A> Dispatch<S, A>
@@ -122,14 +185,14 @@ where
     /// The operation as a request to the inner service.
     fn request(&self, mut op: RequestOp) -> Result<http::Request<OpBody>, ResponseOp> {
         let shared = &self.shared;
-        op.url = resolve(&shared.root, &op.url);
-        let mut req = http::Request::<Bytes>::try_from(&op)
-            .map_err(|e| error_op(400, op.content_id.clone(), &e.to_string()))?;
-        for (name, value) in &shared.forwarded {
-            if !req.headers().contains_key(name) {
-                req.headers_mut().append(name.clone(), value.clone());
-            }
-        }
+        let refuse = |e: BatchError| {
+            let msg = format!("{}: {e}", e.kind().as_str());
+            error_op(400, op.content_id.clone(), &msg)
+        };
+        op.url = target(shared, &op.url).map_err(refuse)?;
+        let mut req = http::Request::<Bytes>::try_from(&op).map_err(refuse)?;
+        let had_length = req.headers().contains_key(http::header::CONTENT_LENGTH);
+        sanitize(req.headers_mut(), shared, op.body.len(), had_length);
         let ext = req.extensions_mut();
         let id = ext.remove::<ContentIdExtension>();
         ext.extend(shared.extensions.clone());
@@ -241,21 +304,5 @@ where
 
     fn fork(&self) -> Option<Self> {
         Some(self.handle())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::resolve;
-
-    #[test]
-    fn urls_resolve_against_the_root() {
-        assert_eq!(resolve("/service/", "People(1)"), "/service/People(1)");
-        assert_eq!(resolve("/service/", "/other/People"), "/other/People");
-        assert_eq!(
-            resolve("/service/", "https://host/service/People?$top=1"),
-            "/service/People?$top=1"
-        );
-        assert_eq!(resolve("/service/", "https://host"), "/");
     }
 }

@@ -15,14 +15,62 @@ fn sendable(w: &Writer, op: ResponseOp) -> ResponseOp {
     if w.encoder().check_content(&op.body).is_ok() {
         return op;
     }
+    unwritable(&op, "it holds the batch's delimiter")
+}
+
+/// The answer of an operation that ran but cannot be written in the answer's format: a `500`
+/// that says so, with the original status.
+fn unwritable(op: &ResponseOp, why: &str) -> ResponseOp {
     let msg = format!(
-        "the operation ran (status {}), but its response holds the batch's delimiter and \
-         cannot be sent",
+        "the operation ran (status {}), but its response cannot be written: {why}",
         op.status
     );
     let mut r = error_op(500, op.content_id.clone(), &msg);
     r.content_id_in = op.content_id_in;
     r
+}
+
+/// An answer's headers as a JSON object carries them: one member per name, so the fields of
+/// a repeated name are joined with `, ` (RFC 9110 §5.3). `Set-Cookie` cannot be joined (its
+/// values hold commas): several of them make the operation's answer [`unwritable`], and so
+/// does a value that is not UTF-8 (a JSON string is text).
+#[cfg(feature = "json")]
+fn json_ready(op: ResponseOp) -> ResponseOp {
+    let h = &op.headers;
+    if let Some((n, _)) = h.iter().find(|(_, v)| core::str::from_utf8(v).is_err()) {
+        return unwritable(
+            &op,
+            &format!("header {n} is not UTF-8, and JSON strings are"),
+        );
+    }
+    let repeated = |i: usize, n: &str| h.iter().take(i).any(|(m, _)| m.eq_ignore_ascii_case(n));
+    if !h.iter().enumerate().any(|(i, (n, _))| repeated(i, n)) {
+        return op;
+    }
+    let cookies = h
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"));
+    if cookies.count() > 1 {
+        return unwritable(&op, "several Set-Cookie fields have no JSON form");
+    }
+    let mut joined = crate::batch::Headers::new();
+    for (i, (n, _)) in h.iter().enumerate() {
+        if repeated(i, n) {
+            continue;
+        }
+        let mut value = Vec::new();
+        for (_, v) in h.iter().filter(|(m, _)| m.eq_ignore_ascii_case(n)) {
+            if !value.is_empty() {
+                value.extend_from_slice(b", ");
+            }
+            value.extend_from_slice(v);
+        }
+        joined.push(n, value);
+    }
+    ResponseOp {
+        headers: joined,
+        ..op
+    }
 }
 
 /// Writes the answer's bytes, one item at a time.
@@ -74,9 +122,16 @@ impl Encoder {
                     Item::Changeset(c) => (c.ops.as_slice(), c.id.as_deref()),
                 };
                 for op in ops {
+                    let op = json_ready(op.clone());
+                    let json = match response_to_json(&op, group, Bodies::OData) {
+                        Ok(j) => j,
+                        Err(e) => {
+                            response_to_json(&unwritable(&op, e.detail()), group, Bodies::OData)?
+                        }
+                    };
                     out.push_str(if *first { "{\"responses\":[" } else { "," });
                     *first = false;
-                    out.push_str(&response_to_json(op, group, Bodies::OData)?);
+                    out.push_str(&json);
                 }
                 Ok(vec![Bytes::from(out)])
             }
@@ -84,9 +139,14 @@ impl Encoder {
             Encoder::JsonBatch { first } => {
                 let mut out = String::new();
                 for op in item.ops() {
+                    use crate::batch::json_batch::response_element;
+                    let json = match response_element(op) {
+                        Ok(j) => j,
+                        Err(e) => response_element(&unwritable(op, e.detail()))?,
+                    };
                     out.push_str(if *first { "{\"responses\":[" } else { "," });
                     *first = false;
-                    out.push_str(&crate::batch::json_batch::response_element(op)?);
+                    out.push_str(&json);
                 }
                 Ok(vec![Bytes::from(out)])
             }

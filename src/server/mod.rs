@@ -67,6 +67,8 @@
 mod body;
 mod dispatch;
 mod encode;
+#[cfg(feature = "json")]
+mod ringcentral;
 
 use core::future::Future;
 use core::pin::Pin;
@@ -75,15 +77,12 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "json")]
-use bytes::Bytes;
-
 pub use body::{BatchBody, OpBody};
 pub use dispatch::{Atomicity, NoAtomicity};
 
 use crate::batch::{
     execute_each, BatchError, BatchErrorKind, ExecOptions, Item, MultipartReader, ODataVersion,
-    Preferences, ReadLimits, RequestOp, ValidationOptions,
+    Preferences, ReadLimits, RequestOp, ServiceRoot, ValidationOptions,
 };
 #[cfg(feature = "json")]
 use body::Whole;
@@ -114,12 +113,25 @@ pub type Sleep = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>
 pub struct BatchConfig {
     /// The batch convention. Default: OData.
     pub dialect: Dialect,
-    /// The root that relative operation URLs resolve against. Default `None`: the batch
-    /// request's path up to its last segment (`/service/$batch` gives `/service/`).
+    /// The root that operation URLs resolve against, and that they may not leave: a path
+    /// (`/service/`), or an absolute URL (`https://api.example.com/service/`), which also fixes
+    /// the origin that absolute operation URLs must name (otherwise the batch request's
+    /// `Host`). See [`ServiceRoot`](crate::batch::ServiceRoot) for what is accepted and
+    /// refused. Default `None`: the batch request's path up to its last segment
+    /// (`/service/$batch` gives `/service/`; RingCentral's `/restapi/message-store/1,2` gives
+    /// `/restapi/message-store/`). Set it: a root derived from the request is only as narrow
+    /// as the route the service is mounted on.
     pub service_root: Option<String>,
-    /// Outer headers every operation carries unless it sets them itself. Default:
-    /// `Authorization`, `Cookie`, `traceparent`.
+    /// Outer headers that every operation carries, every field of them, and that no
+    /// operation can set or replace: an operation's own fields of these names are dropped.
+    /// Default: `Authorization`, `Cookie`, `traceparent`.
     pub forward_headers: Vec<http::HeaderName>,
+    /// Further header names dropped from every operation. Default: none.
+    pub strip_headers: Vec<http::HeaderName>,
+    /// Pass an operation's `Forwarded` and `X-Forwarded-*` headers on, for an application
+    /// behind a proxy that vouches for them. Default `false`: they are dropped, so that an
+    /// operation cannot claim another client address or host.
+    pub trust_forwarded: bool,
     /// The readers' limits; `max_body_bytes` also bounds each answer from the inner service.
     pub limits: ReadLimits,
     /// The decoder's configuration (multipart).
@@ -147,6 +159,8 @@ impl Default for BatchConfig {
                 http::header::COOKIE,
                 http::HeaderName::from_static("traceparent"),
             ],
+            strip_headers: Vec::new(),
+            trust_forwarded: false,
             limits: ReadLimits::default(),
             decoder: crate::Config::default(),
             validation: ValidationOptions::default(),
@@ -164,6 +178,8 @@ impl core::fmt::Debug for BatchConfig {
             .field("dialect", &self.dialect)
             .field("service_root", &self.service_root)
             .field("forward_headers", &self.forward_headers)
+            .field("strip_headers", &self.strip_headers)
+            .field("trust_forwarded", &self.trust_forwarded)
             .field("limits", &self.limits)
             .field("concurrency", &self.concurrency)
             .field("streaming", &self.streaming)
@@ -345,6 +361,31 @@ fn respond(
     resp
 }
 
+/// The service root of one batch request: the configured one or the request's directory, with
+/// the request's origin.
+fn service_root(
+    cfg: &BatchConfig,
+    parts: &http::request::Parts,
+) -> Result<ServiceRoot, BatchError> {
+    let mut root = match &cfg.service_root {
+        Some(r) => ServiceRoot::new(r),
+        None => {
+            let path = parts.uri.path();
+            ServiceRoot::new(&path[..path.rfind('/').map_or(0, |i| i + 1)])
+        }
+    }?;
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    if let Some(host) = host {
+        let https = parts.uri.scheme().map(|s| *s == http::uri::Scheme::HTTPS);
+        root.with_authority(host, https);
+    }
+    Ok(root)
+}
+
 fn header<'a>(parts: &'a http::request::Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -361,23 +402,29 @@ where
     A: Atomicity,
 {
     let (parts, body) = req.into_parts();
-    let root = cfg.service_root.clone().unwrap_or_else(|| {
-        let path = parts.uri.path();
-        path[..path.rfind('/').map_or(0, |i| i + 1)].to_string()
-    });
-    let root = if root.ends_with('/') {
-        root
-    } else {
-        format!("{root}/")
+    let root = match service_root(&cfg, &parts) {
+        Ok(root) => root,
+        Err(e) => return refuse(&e),
     };
     let shared = Arc::new(Shared {
         cfg: cfg.clone(),
         root,
+        batch_path: parts.uri.path().to_string(),
+        host: parts.headers.get(http::header::HOST).cloned().or_else(|| {
+            let a = parts.uri.authority()?;
+            http::HeaderValue::from_str(a.as_str()).ok()
+        }),
         extensions: parts.extensions.clone(),
         forwarded: cfg
             .forward_headers
             .iter()
-            .filter_map(|n| parts.headers.get(n).map(|v| (n.clone(), v.clone())))
+            .flat_map(|n| {
+                parts
+                    .headers
+                    .get_all(n)
+                    .iter()
+                    .map(move |v| (n.clone(), v.clone()))
+            })
             .collect(),
         deadline: cfg.time_budget.map(|b| Instant::now() + b),
         queue: Queue::default(),
@@ -406,7 +453,7 @@ where
         #[cfg(feature = "json")]
         Dialect::JsonBatch => json_batch(dispatch, &cfg, body, opts).await,
         #[cfg(feature = "json")]
-        Dialect::RingCentral => ringcentral(dispatch, &cfg, &parts, body).await,
+        Dialect::RingCentral => ringcentral::serve(dispatch, &cfg, &parts, body).await,
     }
 }
 
@@ -495,8 +542,11 @@ where
         ODataVersion::V4_0 => ("OData-Version", "4.0"),
         ODataVersion::V4_01 => ("OData-Version", "4.01"),
     };
+    // Validate-first refuses a URL outside the root before anything runs; streaming answers
+    // it as the operation's own 400 when it is dispatched.
     let validation = ValidationOptions {
         version,
+        scope: (!cfg.streaming).then(|| dispatch.shared.root.clone()),
         ..cfg.validation.clone()
     };
     let ct = parts
@@ -583,7 +633,11 @@ where
         Ok(b) => b,
         Err(e) => return refuse(&e),
     };
-    let req = match crate::batch::json_batch::read_request(&bytes) {
+    let validation = ValidationOptions {
+        scope: Some(dispatch.shared.root.clone()),
+        ..cfg.validation.clone()
+    };
+    let req = match crate::batch::json_batch::read_request_with(&bytes, cfg.limits, validation) {
         Ok(r) => r,
         Err(e) => return refuse(&e),
     };
@@ -602,93 +656,4 @@ where
         opts,
         Encoder::JsonBatch { first: true },
     )
-}
-
-#[cfg(feature = "json")]
-async fn ringcentral<S, A, B>(
-    mut dispatch: Dispatch<S, A>,
-    cfg: &BatchConfig,
-    parts: &http::request::Parts,
-    body: Incoming<B>,
-) -> http::Response<BatchBody>
-where
-    B: SendBody,
-    S: App,
-    A: Atomicity,
-{
-    use crate::batch::ringcentral as rc;
-    let path = parts.uri.path();
-    let lower = |n: &str| header(parts, n).unwrap_or("").to_ascii_lowercase();
-    let json_form = lower("content-type").starts_with(rc::MULTIPART_JSON)
-        || lower("accept").starts_with(rc::MULTIPART_JSON);
-    let method = parts.method.as_str();
-    let Some(ids) = rc::split_ids(path) else {
-        let e = BatchError::new(
-            BatchErrorKind::Malformed,
-            "no comma-separated IDs in the path",
-        );
-        return refuse(&e);
-    };
-    let bytes = match body::collect(body.0, cfg.limits.max_batch_bytes, Whole::Batch).await {
-        Ok(b) => b,
-        Err(e) => return refuse(&e),
-    };
-    let items = match (method, json_form) {
-        ("PUT", true) => rc::read_json_request(&bytes, path),
-        ("PUT", false) => {
-            let ct = parts
-                .headers
-                .get(http::header::CONTENT_TYPE)
-                .map(|v| v.as_bytes())
-                .unwrap_or_default();
-            rc::read_put(bytes, ct, path)
-        }
-        _ => Ok(ids
-            .ids
-            .iter()
-            .map(|id| (id.clone(), Bytes::new()))
-            .collect()),
-    };
-    let items = match items {
-        Ok(i) => i,
-        Err(e) => return refuse(&e),
-    };
-    let batch = rc::to_batch(method, &ids.base, &items);
-    // Every resource is tried, whatever fails.
-    let opts = ExecOptions {
-        continue_on_error: true,
-        concurrency: cfg.concurrency,
-        ..Default::default()
-    };
-    let run = crate::batch::execute(
-        crate::stream::iter(batch.items.into_iter().map(Ok)),
-        &mut dispatch,
-        opts,
-    )
-    .await;
-    let response = match run {
-        Ok(r) => r,
-        Err(e) => return refuse(&e),
-    };
-    let results = rc::from_batch(&response);
-    let status = rc::batch_status(method, &results);
-    let mut headers = crate::batch::Headers::new();
-    if status == 204 {
-        return respond(204, &headers, BatchBody::whole(Bytes::new()));
-    }
-    let written = if json_form {
-        rc::write_json_response(&results)
-            .map(|t| (status, rc::MULTIPART_JSON.to_string(), Bytes::from(t)))
-    } else {
-        let b = crate::encoder::random_boundary();
-        rc::write_multipart_response(method, &results, b.as_bytes())
-            .map(|(s, ct, body)| (s, ct, body.into_bytes()))
-    };
-    match written {
-        Ok((status, ct, body)) => {
-            headers.push("Content-Type", ct);
-            respond(status, &headers, BatchBody::whole(body))
-        }
-        Err(e) => refuse(&e),
-    }
 }

@@ -147,8 +147,8 @@ pub fn retry(
         return None;
     }
     let retryable = |s: u16| policy.statuses.contains(&s);
-    let ops: Vec<_> = requests.items.iter().flat_map(|i| i.ops()).collect();
-    let mut marked = vec![false; ops.len()];
+    // One flag per item, not per operation: an empty changeset has no operation to mark.
+    let mut marked = vec![false; requests.items.len()];
     let mut waits: Vec<Duration> = outcome
         .retry_after
         .and_then(|v| retry_after(v, outcome.now))
@@ -162,9 +162,9 @@ pub fn retry(
         // Ids and groups retried so far, for 424s that depend on them.
         let mut again: HashSet<String> = HashSet::new();
         let mut start = 0;
-        for item in &requests.items {
+        for (index, item) in requests.items.iter().enumerate() {
             let n = item.ops().len();
-            let pairs = &c.pairs[start..start + n];
+            let pairs = c.pairs.get(start..start + n).unwrap_or_default();
             let mut hit = false;
             for p in pairs {
                 let op = p.request.1;
@@ -194,7 +194,7 @@ pub fn retry(
             }
             if hit {
                 stopped = true;
-                marked[start..start + n].iter_mut().for_each(|m| *m = true);
+                marked[index] = true;
                 if let Item::Changeset(cs) = item {
                     again.extend(cs.id.clone());
                 }
@@ -215,9 +215,9 @@ pub fn retry(
     let mut items = Vec::new();
     let mut original = Vec::new();
     let mut start = 0;
-    for item in &requests.items {
+    for (item, &marked) in requests.items.iter().zip(&marked) {
         let n = item.ops().len();
-        if marked[start] {
+        if marked {
             items.push(item.clone());
             original.extend(start..start + n);
         }

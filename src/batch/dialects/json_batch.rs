@@ -164,11 +164,23 @@ pub fn read_request(body: &[u8]) -> Result<Request, BatchError> {
         forbid_headers: false,
         ..Default::default()
     };
+    read_request_with(body, ReadLimits::default(), opts)
+}
+
+/// Reads a `/batch` request under these limits and validation rules (a server's): the
+/// operation count is the lower of the two `max_operations`, and a
+/// [`scope`](ValidationOptions::scope) confines every path.
+pub fn read_request_with(
+    body: &[u8],
+    limits: ReadLimits,
+    validation: ValidationOptions,
+) -> Result<Request, BatchError> {
     let mut r =
         JsonReader::<_, ApiRequest>::new(crate::stream::iter([
             Ok::<_, core::convert::Infallible>(Bytes::copy_from_slice(body)),
-        ]));
-    r = r.with_validator(Validator::new(opts));
+        ]))
+        .limits(limits);
+    r = r.with_validator(Validator::new(validation));
     let mut items = Vec::new();
     let mut n = 0;
     for item in crate::block::items(&mut r) {

@@ -258,9 +258,13 @@ where
 }
 
 /// The plain parts of a multipart body in memory, through a [`PartsReader`].
-fn plain_parts(body: &Bytes, content_type: &[u8]) -> Result<Vec<Bytes>, BatchError> {
+fn plain_parts(
+    body: &Bytes,
+    content_type: &[u8],
+    limits: ReadLimits,
+) -> Result<Vec<Bytes>, BatchError> {
     let src = crate::stream::iter([Ok::<_, core::convert::Infallible>(body.clone())]);
-    let mut reader = PartsReader::new(src, content_type)?;
+    let mut reader = PartsReader::new(src, content_type)?.limits(limits);
     let mut parts = Vec::new();
     for part in crate::block::items(&mut reader) {
         parts.push(part?);
@@ -287,10 +291,20 @@ pub fn read_put(
     content_type: &[u8],
     path: &str,
 ) -> Result<Vec<(String, Bytes)>, BatchError> {
+    read_put_with(body, content_type, path, ReadLimits::default())
+}
+
+/// [`read_put`] under these limits (a server's).
+pub fn read_put_with(
+    body: Bytes,
+    content_type: &[u8],
+    path: &str,
+    limits: ReadLimits,
+) -> Result<Vec<(String, Bytes)>, BatchError> {
     let ids = split_ids(path)
         .ok_or_else(|| BatchError::new(K::Malformed, "no resource IDs in the path"))?
         .ids;
-    let parts = plain_parts(&body, content_type)?;
+    let parts = plain_parts(&body, content_type, limits)?;
     if parts.len() != ids.len() {
         return Err(BatchError::new(
             K::Malformed,
@@ -376,10 +390,9 @@ impl crate::batch::formats::json::sealed::JsonOp for Entry {
     }
 }
 
-fn json_entries(body: &[u8]) -> Result<Vec<Entry>, BatchError> {
+fn json_entries(body: &[u8], limits: ReadLimits) -> Result<Vec<Entry>, BatchError> {
     use crate::batch::formats::json::sealed::JsonOp as _;
     let mut out = Vec::new();
-    let limits = ReadLimits::default();
     for_each_element(body, "", &limits, |el, offset| {
         let (e, _) = Entry::parse(&Bytes::copy_from_slice(el)).map_err(|e| {
             let kind = if e.to_string().starts_with("duplicate field") {
@@ -423,7 +436,7 @@ pub fn read_multipart_response(
             results: Vec::new(),
         });
     }
-    let mut parts = plain_parts(&body, content_type)?.into_iter();
+    let mut parts = plain_parts(&body, content_type, ReadLimits::default())?.into_iter();
     let summary: Summary = serde_json::from_slice(
         &parts
             .next()
@@ -541,8 +554,18 @@ fn id_string(v: Option<Value>) -> Option<String> {
 /// Reads a request in the JSON form: `(resource ID, body)` pairs, IDs from the path or, for
 /// `.../*`, from each element's `resourceId`.
 pub fn read_json_request(body: &[u8], path: &str) -> Result<Vec<(String, Bytes)>, BatchError> {
+    read_json_request_with(body, path, ReadLimits::default())
+}
+
+/// [`read_json_request`] under these limits (a server's). A `resourceId` must be one path
+/// segment: not empty, `.` or `..`, and without `/`, `?`, `#` or `\`.
+pub fn read_json_request_with(
+    body: &[u8],
+    path: &str,
+    limits: ReadLimits,
+) -> Result<Vec<(String, Bytes)>, BatchError> {
     let ids = split_ids(path).map(|p| p.ids).unwrap_or_default();
-    let entries = json_entries(body)?;
+    let entries = json_entries(body, limits)?;
     if !ids.is_empty() && ids.len() != entries.len() {
         return Err(BatchError::new(
             K::Malformed,
@@ -569,6 +592,18 @@ pub fn read_json_request(body: &[u8], path: &str) -> Result<Vec<(String, Bytes)>
                         format!("element {} has no resourceId and the path no ID", i + 1),
                     )
                 })?;
+                let segment =
+                    !matches!(id.as_str(), "" | "." | "..") && !id.contains(['/', '?', '#', '\\']);
+                if !segment {
+                    return Err(BatchError::new(
+                        K::Malformed,
+                        format!(
+                            "resourceId {id:?} of element {} is not one path segment",
+                            i + 1
+                        ),
+                    )
+                    .at_op(i, None));
+                }
                 Ok((id, body))
             },
         )
@@ -608,7 +643,7 @@ pub fn read_json_response(body: &[u8], status: u16) -> Result<Response, BatchErr
             results: Vec::new(),
         });
     }
-    let results = json_entries(body)?
+    let results = json_entries(body, ReadLimits::default())?
         .into_iter()
         .map(|e| ResourceResult {
             resource_id: e.resource_id.unwrap_or_default(),

@@ -5,6 +5,7 @@ pub(crate) mod correlate;
 pub(crate) mod exec;
 pub(crate) mod limits;
 pub(crate) mod prefer;
+pub(crate) mod scope;
 pub(crate) mod validate;
 
 use bytes::Bytes;

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::model::normalize_content_id;
+use crate::batch::model::scope::ServiceRoot;
 use crate::batch::model::{Item, RequestOp};
 
 /// The OData version whose rules apply where the versions differ.
@@ -92,6 +93,12 @@ pub struct ValidationOptions {
     /// Content-IDs (JSON ids) must be unique. On by default; Creatio's own documentation
     /// reuses an id, so its dialect turns this off.
     pub unique_content_ids: bool,
+    /// Where operations may go: every URL that names no `$<content-id>` must resolve under
+    /// this root ([`ServiceRoot::resolve`]), and must not be the root's own `$batch`. Default
+    /// `None`: no check (a reader of a batch that is not about to be served). The tower service
+    /// sets it from its own root and the batch request's `Host`, and checks again, after
+    /// references are substituted, what it dispatches.
+    pub scope: Option<ServiceRoot>,
 }
 
 impl Default for ValidationOptions {
@@ -102,6 +109,7 @@ impl Default for ValidationOptions {
             forbid_headers: true,
             json: false,
             unique_content_ids: true,
+            scope: None,
         }
     }
 }
@@ -121,7 +129,7 @@ fn err(kind: K, index: usize, op: &RequestOp, detail: impl Into<String>) -> Batc
 }
 
 /// Is the URL's path a `$batch` resource (a nested batch)?
-fn is_batch_url(url: &str) -> bool {
+pub(crate) fn is_batch_url(url: &str) -> bool {
     let path = url.split(['?', '#']).next().unwrap_or("");
     let path = path.trim_end_matches('/');
     path == "$batch" || path.ends_with("/$batch")
@@ -188,6 +196,24 @@ impl Validator {
                     op,
                     format!("{} is a batch request", op.url),
                 ));
+            }
+            if let Some(scope) = self
+                .opts
+                .scope
+                .as_ref()
+                .filter(|_| !op.url.starts_with('$'))
+            {
+                let target = scope
+                    .resolve(&op.url)
+                    .map_err(|e| err(e.kind(), index, op, e.detail()))?;
+                if is_batch_url(&target) {
+                    return Err(err(
+                        K::NestedBatch,
+                        index,
+                        op,
+                        format!("{} resolves to {target}, a batch request", op.url),
+                    ));
+                }
             }
             if self.opts.forbid_headers {
                 if let Some((n, _)) = op
