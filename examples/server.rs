@@ -466,6 +466,13 @@ impl http_body::Body for WatchedBody {
     }
 }
 
+impl Drop for WatchedBody {
+    fn drop(&mut self) {
+        // A body dropped while it waited is no longer waited for.
+        waiting(&self.activity.body_waiting, false);
+    }
+}
+
 /// The connection's socket, telling its [`Activity`] while a write moves no byte.
 struct WatchedIo {
     tcp: tokio::net::TcpStream,

@@ -310,3 +310,51 @@ fn a_batch_refused_whole_is_resent_whole_and_the_wait_is_capped() {
     assert_eq!(next.original, [0, 1]);
     assert_eq!(next.delay, Duration::from_secs(4));
 }
+
+#[test]
+fn an_empty_changeset_is_planned_without_a_panic() {
+    use batchpart::batch::read_multipart;
+    // The multipart reader yields empty changesets; the planner sees them as they came.
+    let sent: BatchRequest = read_multipart(
+        bytes::Bytes::from_static(
+            b"--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs--\r\n\
+              --b\r\nContent-Type: application/http\r\nContent-ID: a\r\n\r\nGET /a HTTP/1.1\r\n\r\n\r\n\
+              --b\r\nContent-Type: multipart/mixed; boundary=ct\r\n\r\n--ct--\r\n--b--",
+        ),
+        b"multipart/mixed; boundary=b",
+        None,
+    )
+    .unwrap();
+    assert!(matches!(&sent.items[0], Item::Changeset(c) if c.ops.is_empty()));
+    let policy = RetryPolicy::default();
+    let next = retry(
+        &sent,
+        &Batch {
+            items: vec![resp("a", 503)],
+        },
+        outcome(1),
+        &policy,
+    )
+    .unwrap();
+    let ids: Vec<&str> = next
+        .batch
+        .items
+        .iter()
+        .flat_map(|i| i.ops())
+        .map(|o| o.content_id.as_deref().unwrap())
+        .collect();
+    assert_eq!(ids, ["a"]);
+    assert_eq!(next.original, [0]);
+    // Refused whole: everything goes again, the empty changesets too, as sent.
+    let whole = BatchOutcome {
+        status: 503,
+        ..outcome(1)
+    };
+    let next = retry(&sent, &Batch::default(), whole, &policy).unwrap();
+    assert_eq!(next.batch, sent);
+    // Nothing failed: nothing to plan.
+    let fine = Batch {
+        items: vec![resp("a", 200)],
+    };
+    assert!(retry(&sent, &fine, outcome(1), &policy).is_none());
+}

@@ -3,6 +3,8 @@
 
 use batchpart::{Config, Decoder, Error, Event};
 
+#[cfg(all(feature = "tower", feature = "json"))]
+pub mod demo;
 pub mod ready;
 #[allow(unused_imports)] // each test binary uses its own subset
 pub use ready::{block_on, block_on_next};

@@ -132,7 +132,9 @@ fn err(kind: K, index: usize, op: &RequestOp, detail: impl Into<String>) -> Batc
 pub(crate) fn is_batch_url(url: &str) -> bool {
     let path = url.split(['?', '#']).next().unwrap_or("");
     let path = path.trim_end_matches('/');
-    path == "$batch" || path.ends_with("/$batch")
+    // `%24` is `$` to an application that decodes its paths before routing.
+    let last = path.rsplit('/').next().unwrap_or("");
+    last == "$batch" || last == "%24batch"
 }
 
 impl Validator {
@@ -332,5 +334,7 @@ mod tests {
         assert!(is_batch_url("/service/$batch?x=1"));
         assert!(!is_batch_url("/service/Customers"));
         assert!(!is_batch_url("/accounts/batchjobs"));
+        assert!(is_batch_url("/service/%24batch"));
+        assert!(!is_batch_url("/service/x$batch"));
     }
 }
