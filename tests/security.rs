@@ -711,7 +711,7 @@ async fn the_demo_bounds_a_ringcentral_read_of_a_large_entity() {
     assert_eq!(status, 201);
     let before = rss_kib(server.0.id());
     // 300 IDs of a 1.9 MB entity would be 570 MB of answers: refused once past 64 MiB.
-    let ids = vec!["1"; 100].join(",");
+    let ids = ["1"; 100].join(",");
     let (status, _, body) = send(
         &addr,
         "GET",
@@ -721,7 +721,7 @@ async fn the_demo_bounds_a_ringcentral_read_of_a_large_entity() {
     )
     .await;
     assert_eq!(status, 413, "{}", text(&body));
-    let ids = vec!["1"; 300].join(",");
+    let ids = ["1"; 300].join(",");
     let (status, _, _) = send(
         &addr,
         "GET",
@@ -776,7 +776,7 @@ async fn a_peer_that_never_reads_its_answer_does_not_hold_a_slot() {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut tcp = socket.connect(addr.parse().unwrap()).await.unwrap();
-    let ids = vec!["1"; 8].join(",");
+    let ids = ["1"; 8].join(",");
     let req = format!("GET /service/Big/{ids} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     tcp.write_all(req.as_bytes()).await.unwrap();
     let next = tokio::time::timeout(
