@@ -44,7 +44,8 @@
 //! (`/service/People(1)`) and an `ETag`, `GET /service/People(1)` the entity, `PATCH`/`MERGE`/`PUT` and `DELETE` answer `204`, and
 //! an `If-Match` that does not match answers `412`. Changesets are atomic through the
 //! [`Atomicity`] hook: each one gets an undo journal that the handlers write to, and rollback
-//! replays it. The store is never copied. (Another batch may see a changeset's writes before
+//! replays it, and so does cancellation: a changeset whose client disconnects mid-group is
+//! undone too. The store is never copied. (Another batch may see a changeset's writes before
 //! it commits: the journal gives atomicity, not isolation.)
 
 use std::collections::BTreeMap;
@@ -99,6 +100,18 @@ impl Atomicity for Undo {
     }
 
     async fn rollback(&self, _g: Option<&str>, e: &http::Extensions) {
+        self.undo(e);
+    }
+
+    /// A changeset cut short (the client went away mid-group) is undone like a failed one.
+    fn cancel(&self, _g: Option<&str>, e: &http::Extensions) {
+        self.undo(e);
+    }
+}
+
+impl Undo {
+    /// Replays the journal backwards; the store is locked once, so no reader sees half.
+    fn undo(&self, e: &http::Extensions) {
         let Some(j) = e.get::<Journal>() else { return };
         let entries = std::mem::take(&mut *lock(&j.0));
         let mut store = lock(&self.0);

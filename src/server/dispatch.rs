@@ -23,6 +23,21 @@ use crate::batch::{BatchError, BatchErrorKind, RequestOp, ResponseOp, ServiceRoo
 /// extensions. The default, [`NoAtomicity`], does nothing: without a hook of the
 /// application's own, the operations of a group take effect one by one, and a failure does
 /// not undo the earlier ones.
+///
+/// # Cancellation
+///
+/// A group is always resolved. When its run is dropped after `begin` returned and before
+/// `commit` or `rollback` did (the client disconnected, a tower `Timeout` fired, the server
+/// shut down, the answer's body was dropped), [`cancel`](Self::cancel) runs, synchronously
+/// and at once, in the drop; then the group's extensions are dropped, and so is the
+/// operation that was running (its future is never polled again). A panic in an operation,
+/// or in the inner service's body, is the operation's `500` and rolls the group back through
+/// [`rollback`](Self::rollback) like any failure.
+///
+/// The hook is synchronous because it runs in `Drop`, and the crate has no runtime to run a
+/// future on: a rollback that needs one is handed to the application's own (`tokio::spawn`),
+/// or kept in the extensions as a value that rolls back when dropped, as sqlx's
+/// `Transaction` does, in which case `cancel` need do nothing.
 pub trait Atomicity: Clone + Send + Sync + 'static {
     /// A group begins (its id: the changeset boundary or the JSON atomicity group).
     fn begin(&self, group: Option<&str>) -> impl Future<Output = http::Extensions> + Send;
@@ -38,6 +53,10 @@ pub trait Atomicity: Clone + Send + Sync + 'static {
         group: Option<&str>,
         extensions: &http::Extensions,
     ) -> impl Future<Output = ()> + Send;
+    /// The group's run was dropped before it was resolved: undo what it did, now (see
+    /// [Cancellation](Self#cancellation)). The default does nothing, for extensions that
+    /// roll back when dropped.
+    fn cancel(&self, _group: Option<&str>, _extensions: &http::Extensions) {}
 }
 
 /// No transactions: groups run their operations one by one (see [`Atomicity`]).
@@ -90,15 +109,36 @@ pub(crate) struct Dispatch<S, A> {
     pub(crate) atomicity: A,
     /// The extensions of the group being run, from [`Atomicity::begin`].
     pub(crate) group: Option<http::Extensions>,
+    /// Cancels the open group if this handle is dropped before the group is resolved.
+    pub(crate) unresolved: Option<Unresolved>,
+}
+
+/// [`Atomicity::cancel`] for one group, run on drop unless the group was resolved first.
+pub(crate) struct Unresolved(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl Drop for Unresolved {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.0.take() {
+            cancel();
+        }
+    }
+}
+
+impl Unresolved {
+    fn resolved(mut self) {
+        self.0 = None;
+    }
 }
 
 impl<S: Clone, A: Clone> Dispatch<S, A> {
+    /// A second handle for operations outside groups: it never resolves a group.
     fn handle(&self) -> Self {
         Dispatch {
             inner: self.inner.clone(),
             shared: self.shared.clone(),
             atomicity: self.atomicity.clone(),
             group: self.group.clone(),
+            unresolved: None,
         }
     }
 }
@@ -161,6 +201,30 @@ fn sanitize(h: &mut http::HeaderMap, shared: &Shared, body_len: usize, had_lengt
             http::HeaderValue::from(body_len),
         );
     }
+}
+
+/// An operation's run with its panics caught: a panic in the inner service (its `call`, its
+/// future or its answer's body) is that operation's failure, not the batch's.
+///
+/// `AssertUnwindSafe` is sound here: after a panic the future is dropped and never polled
+/// again, and so is the inner service's clone that it owns; what it shares with the rest of
+/// the batch (the answer queue) is behind a mutex whose poisoning the queue already treats
+/// as harmless, and the application's own shared state is reached through its service, as
+/// after any panic that tower-http's `CatchPanic` catches.
+async fn caught<F, T>(fut: F) -> Result<T, String>
+where
+    F: Future<Output = Result<T, String>>,
+{
+    let mut fut = core::pin::pin!(fut);
+    core::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(polled) => polled,
+            // The panic's message stays on the server: it may say more than a client should
+            // learn.
+            Err(_) => Poll::Ready(Err("the operation's handler panicked".to_string())),
+        }
+    })
+    .await
 }
 
 /// Where an operation is dispatched, after references are substituted: refused outside the
@@ -243,6 +307,7 @@ where
                 .map_err(|e| e.to_string())?;
             Ok::<_, String>((parts, body))
         };
+        let call = caught(call);
         let timer = match (deadline, &self.shared.cfg.sleep) {
             (Some(d), Some(sleep)) => Some(sleep(d.saturating_duration_since(Instant::now()))),
             _ => None,
@@ -279,6 +344,16 @@ where
     }
 }
 
+impl<S, A> Dispatch<S, A> {
+    /// The group was committed or rolled back: nothing is left to cancel.
+    fn resolved(&mut self) {
+        self.group = None;
+        if let Some(u) = self.unresolved.take() {
+            u.resolved();
+        }
+    }
+}
+
 impl<S, A> crate::batch::Service for Dispatch<S, A>
 where
     S: App,
@@ -289,17 +364,29 @@ where
     }
 
     async fn begin(&mut self, changeset: Option<&str>) {
-        self.group = Some(self.atomicity.begin(changeset).await);
+        let ext = self.atomicity.begin(changeset).await;
+        let (hook, id, held) = (
+            self.atomicity.clone(),
+            changeset.map(str::to_string),
+            ext.clone(),
+        );
+        self.unresolved = Some(Unresolved(Some(Box::new(move || {
+            hook.cancel(id.as_deref(), &held)
+        }))));
+        self.group = Some(ext);
     }
 
     async fn commit(&mut self, changeset: Option<&str>) -> Result<(), ResponseOp> {
-        let ext = self.group.take().unwrap_or_default();
-        self.atomicity.commit(changeset, &ext).await
+        let ext = self.group.clone().unwrap_or_default();
+        let result = self.atomicity.commit(changeset, &ext).await;
+        self.resolved();
+        result
     }
 
     async fn rollback(&mut self, changeset: Option<&str>) {
-        let ext = self.group.take().unwrap_or_default();
-        self.atomicity.rollback(changeset, &ext).await
+        let ext = self.group.clone().unwrap_or_default();
+        self.atomicity.rollback(changeset, &ext).await;
+        self.resolved();
     }
 
     fn fork(&self) -> Option<Self> {

@@ -39,10 +39,11 @@
 //!   instead; a read error after one has run is then one last `400` part (the executor's
 //!   rule), never a whole-batch error.
 //! - **Dispatches** each operation as an `http::Request<OpBody>` into the inner service: the
-//!   URL resolved against the service root, `$n` references resolved, the outer request's
-//!   extensions carried over (auth and tracing context live there), with the operation's
-//!   Content-ID as a [`ContentIdExtension`](crate::batch::http_interop::ContentIdExtension), and the outer
-//!   headers named in [`BatchConfig::forward_headers`] added where the operation has none.
+//!   URL resolved against the service root and confined to it, `$n` references resolved, the
+//!   outer request's extensions carried over (auth and tracing context live there), with the
+//!   operation's Content-ID as a
+//!   [`ContentIdExtension`](crate::batch::http_interop::ContentIdExtension), and every field of
+//!   the outer headers named in [`BatchConfig::forward_headers`] in place of the operation's.
 //! - **Groups** (changesets, atomicity groups) run in order through an [`Atomicity`] hook;
 //!   the default does nothing, and says so.
 //! - **Concurrency**: [`BatchConfig::concurrency`] operations at once, where they depend on
@@ -59,6 +60,41 @@
 //!   running when it runs out is dropped and answered `504`, saying that it may have taken
 //!   effect; the rest are answered `503` without running. Without a timer, the budget is
 //!   checked between operations only.
+//!
+//! # Security
+//!
+//! The threat model is an authenticated client that sends a hostile batch: every operation
+//! runs with the outer request's identity, so nothing inside a batch may reach more than the
+//! outer request could, or carry another identity. In every dialect:
+//!
+//! - **Operations stay under the service root.** Each URL is resolved by RFC 3986 rules
+//!   ([`ServiceRoot`], whose docs have the table of what is
+//!   accepted and refused): same origin only (a configured absolute
+//!   [`service_root`](BatchConfig::service_root), else the request's `Host`), dot segments
+//!   removed (percent-encoded ones too), under the root's path. What is checked is what is
+//!   dispatched, after `$n` references are substituted. A refused operation never reaches the
+//!   inner service: validating first, the batch is refused `400` (`outside-service-root`, with
+//!   the byte offset) before anything runs; streaming, that operation is answered `400`;
+//!   RingCentral refuses the whole batch before anything runs. Nested batches, and the batch
+//!   endpoint itself, are refused however they are spelled.
+//! - **Every dialect reads under [`BatchConfig::limits`] and [`BatchConfig::validation`]**,
+//!   the JSON `/batch` dialect and RingCentral included: operations are counted before any
+//!   runs. RingCentral's answers are bounded by `max_batch_bytes` summed: a read batch over it
+//!   is refused `413`, a write batch keeps every status and loses the bodies past the bound.
+//! - **Operation headers cannot widen the batch**: hop-by-hop and framing headers are
+//!   dropped (`Connection` and what it names, `Keep-Alive`, `TE`, `Trailer`,
+//!   `Transfer-Encoding`, `Upgrade`, `Proxy-*`), `Content-Length` is set from the body,
+//!   `Host` is the request's, `Forwarded` and `X-Forwarded-*` are dropped unless
+//!   [`trust_forwarded`](BatchConfig::trust_forwarded), and the forwarded credentials come
+//!   from the batch request alone ([`strip_headers`](BatchConfig::strip_headers) drops more).
+//! - **An answer is always a whole document**: an operation whose answer the format cannot
+//!   carry (a body that is not JSON under a JSON type, several `Set-Cookie` fields in a JSON
+//!   answer, a header that is not UTF-8) is answered `500`, saying that it ran and with what
+//!   status; other repeated fields are joined with `, ` in JSON (RFC 9110 §5.3).
+//!
+//! Left to the application: authorising each operation (its routes' own middleware runs for
+//! every operation, so mount auth on the routes, not only on the batch endpoint), isolation
+//! between concurrent batches, and its HTTP server's connection timeouts.
 //!
 //! Formats, by [`Dialect`] and the request's Content-Type: OData multipart
 //! (`multipart/mixed`) and JSON (`application/json`, feature `json`), the JSON `/batch`
@@ -116,7 +152,7 @@ pub struct BatchConfig {
     /// The root that operation URLs resolve against, and that they may not leave: a path
     /// (`/service/`), or an absolute URL (`https://api.example.com/service/`), which also fixes
     /// the origin that absolute operation URLs must name (otherwise the batch request's
-    /// `Host`). See [`ServiceRoot`](crate::batch::ServiceRoot) for what is accepted and
+    /// `Host`). See [`ServiceRoot`] for what is accepted and
     /// refused. Default `None`: the batch request's path up to its last segment
     /// (`/service/$batch` gives `/service/`; RingCentral's `/restapi/message-store/1,2` gives
     /// `/restapi/message-store/`). Set it: a root derived from the request is only as narrow
@@ -434,6 +470,7 @@ where
         shared,
         atomicity,
         group: None,
+        unresolved: None,
     };
     let prefs = Preferences::parse(
         parts

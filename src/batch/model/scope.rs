@@ -1,29 +1,29 @@
 //! Where a batch's operations may go: the service root, and the one rule that confines every
 //! operation URL to it (RFC 3986 §5: reference resolution and dot-segment removal).
-//!
-//! | operation URL (root `/service/`, origin `api.example.com`) | dispatched as |
-//! |---|---|
-//! | `People(1)?$select=Name` | `/service/People(1)?$select=Name` |
-//! | `People?next=https://x/admin` | `/service/People?next=https://x/admin` (a query is data) |
-//! | `/service/People`, `./People`, `a/../People`, `%2e/People` | `/service/People` |
-//! | `http://api.example.com/service/People`, `https://api.example.com:443/service/People`, `//api.example.com/service/People` | `/service/People` |
-//! | `/service` | `/service` (the root itself) |
-//! | `/admin`, `../admin`, `%2e%2e/admin`, `People/../../admin` | refused: outside the root |
-//! | `http://evil.example/service/People`, `//evil.example/service/People`, `http://api.example.com:8080/service/` | refused: another origin |
-//! | `http://user@api.example.com/service/` | refused: user information |
-//! | `*` (asterisk-form), `api.example.com:443` (authority-form), `ftp:People`, `urn:x` | refused: not an HTTP resource |
-//! | `People#frag`, `Peo ple`, `Peo\ple`, `People%zz` | refused: not a request target |
-//!
-//! An absolute URL (or a scheme-relative `//host/...`) is allowed only on the service's origin:
-//! the host and port of a configured absolute root, or else of the batch request's own `Host`,
-//! with default ports normalised (`:80` for `http`, `:443` for `https`; where the batch
-//! request's scheme is unknown, either counts as its default). Without a known origin, every
-//! absolute URL is refused.
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 
 /// The part of the application a batch's operations may reach: a path prefix ending in `/`,
 /// and the origin that absolute operation URLs must name.
+///
+/// | operation URL (root `/service/`, origin `api.example.com`) | dispatched as |
+/// |---|---|
+/// | `People(1)?$select=Name` | `/service/People(1)?$select=Name` |
+/// | `People?next=https://x/admin` | `/service/People?next=https://x/admin` (a query is data) |
+/// | `/service/People`, `./People`, `a/../People`, `%2e/People` | `/service/People` |
+/// | `http://api.example.com/service/People`, `https://api.example.com:443/service/People`, `//api.example.com/service/People` | `/service/People` |
+/// | `/service` | `/service` (the root itself) |
+/// | `/admin`, `../admin`, `%2e%2e/admin`, `People/../../admin` | refused: outside the root |
+/// | `http://evil.example/service/People`, `//evil.example/service/People`, `http://api.example.com:8080/service/` | refused: another origin |
+/// | `http://user@api.example.com/service/` | refused: user information |
+/// | `*` (asterisk-form), `api.example.com:443` (authority-form), `ftp:People`, `urn:x` | refused: not an HTTP resource |
+/// | `People#frag`, `Peo ple`, `Peo\ple`, `People%zz` | refused: not a request target |
+///
+/// An absolute URL (or a scheme-relative `//host/...`) is allowed only on the service's origin:
+/// the host and port of a configured absolute root, or else of the batch request's own `Host`,
+/// with default ports normalised (`:80` for `http`, `:443` for `https`; where the batch
+/// request's scheme is unknown, either counts as its default). Without a known origin, every
+/// absolute URL is refused.
 ///
 /// ```
 /// use batchpart::batch::ServiceRoot;
@@ -33,7 +33,7 @@ use crate::batch::error::{BatchError, BatchErrorKind as K};
 /// assert!(root.resolve("../admin/users").is_err());
 /// assert!(root.resolve("http://evil.example/service/People").is_err());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRoot {
     path: String,
     origin: Option<Origin>,
@@ -112,7 +112,7 @@ impl ServiceRoot {
 
     /// The request target (path and query) that an operation URL dispatches to, or an
     /// [`OutsideServiceRoot`](crate::batch::BatchErrorKind::OutsideServiceRoot) error: see the
-    /// table in the [module docs](self).
+    /// table on [`ServiceRoot`].
     pub fn resolve(&self, url: &str) -> Result<String, BatchError> {
         if let Some(c) = url
             .chars()
