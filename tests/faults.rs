@@ -85,7 +85,7 @@ fn app(store: Store) -> Router {
                 },
             ),
         )
-        .route("/svc/hang", post(|| std::future::pending::<()>()))
+        .route("/svc/hang", post(std::future::pending::<()>))
         .route("/svc/panic", post(panics).get(panics))
         .route("/svc/ok", get(|| async { "ok" }))
         .layer(Extension(store))
