@@ -48,4 +48,16 @@ for f in sorted(fixtures.glob("*.txt")):
     put("batch", f.stem, b"\x00" + body.replace(full, b"b"))
 for f in sorted(fixtures.glob("*.json")):
     put("batch", f.stem, b"\x01" + f.read_bytes())
+# The server target: [flags][Content-Type]\n[Prefer]\n[OData-Version]\n[path]\n[body].
+for f in sorted(fixtures.glob("*.txt")):
+    body = f.read_bytes()
+    full = first_boundary(body)
+    head = b"multipart/mixed; boundary=b\nodata.continue-on-error\n4.01\n/s/$batch\n"
+    put("server", f.stem, b"\x00" + head + body.replace(full, b"b"))
+    put("server", f.stem + "-streaming", b"\x10" + head + body.replace(full, b"b"))
+for f in sorted(fixtures.glob("*.json")):
+    put("server", f.stem, b"\x00application/json\ncontinue-on-error\n\n/s/$batch\n" + f.read_bytes())
+put("server", "json-batch", b'\x01application/json\n\n\n/batch\n{"requests":[{"method":"get","path":"/s/err"},{"method":"post","path":"/s/raw","body":{}}]}')
+put("server", "ringcentral-get", b"\x0a\n\n\n/s/store/1,2,3\n")
+put("server", "ringcentral-put", b'\x06application/vnd.ringcentral.multipart+json\n\n\n/s/store/*\n[{"resourceId":"1","body":{}}]')
 print("corpus written to", corpus)

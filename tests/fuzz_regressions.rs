@@ -130,3 +130,41 @@ fn differential_ignores_the_decoders_limits() {
     let input = [&[0u8][..], b"b", &body].concat();
     fuzz_checks::differential(&input);
 }
+
+#[cfg(all(feature = "tower", feature = "json"))]
+#[test]
+fn server_regressions() {
+    for (_, data) in inputs("server") {
+        fuzz_checks::server(&data);
+    }
+    // A seed per dialect: a batch that runs, and one that is refused.
+    let odata = "--b\r\nContent-Type: application/http\r\n\r\nGET People HTTP/1.1\r\n\r\n\r\n\
+        --b\r\nContent-Type: application/http\r\n\r\nPOST raw HTTP/1.1\r\nContent-Type: application/json\r\n\r\nnot json\r\n--b--";
+    for (flags, head, body) in [
+        (
+            0u8,
+            "multipart/mixed; boundary=b\nodata.continue-on-error\n4.01\n/s/$batch",
+            odata,
+        ),
+        (0x10, "multipart/mixed; boundary=b\n\n4.0\n/s/$batch", odata),
+        (
+            0,
+            "application/json\ncontinue-on-error\n\n/s/$batch",
+            r#"{"requests":[{"id":"1","method":"POST","url":"raw","headers":{"content-type":"application/json"},"body":"x"},{"id":"2","method":"GET","url":"../x"}]}"#,
+        ),
+        (
+            1,
+            "application/json\n\n\n/batch",
+            r#"{"requests":[{"method":"get","path":"/s/err"},{"method":"get","path":"/s/status/299"}]}"#,
+        ),
+        (2 | 8, "\n\n\n/s/store/1,2,..", ""),
+        (
+            2 | 4,
+            "application/vnd.ringcentral.multipart+json\n\n\n/s/store/*",
+            r#"[{"resourceId":"1","body":{}}]"#,
+        ),
+    ] {
+        let input = [&[flags][..], head.as_bytes(), b"\n", body.as_bytes()].concat();
+        fuzz_checks::server(&input);
+    }
+}

@@ -3,7 +3,7 @@
 
 use batchpart::{Config, Decoder, Error, Event};
 
-#[cfg(all(feature = "tower", feature = "json"))]
+#[cfg(all(feature = "tower", feature = "json", not(fuzzing)))]
 pub mod demo;
 pub mod ready;
 #[allow(unused_imports)] // each test binary uses its own subset

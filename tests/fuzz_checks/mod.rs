@@ -551,3 +551,173 @@ fn limited(mode: u8, body: &bytes::Bytes) {
     let _ = json_batch::read_request(body);
     let _ = json_batch::read_response(body);
 }
+
+/// The tower service in-process, on an arbitrary batch request: whatever the body,
+/// Content-Type, `Prefer`, `OData-Version`, path, method and dialect, the service answers (no
+/// panic, no hang), never `5xx` as a whole, with a well-formed body (a batch answer that our
+/// reader and serde_json read, or an error object), within the limits.
+///
+/// Input: `[flags][Content-Type]\n[Prefer]\n[OData-Version]\n[path]\n[body]`; the flags pick
+/// the dialect, the method, streaming and concurrency.
+#[cfg(all(feature = "tower", feature = "json"))]
+pub fn server(data: &[u8]) {
+    use batchpart::batch::{read_json, read_multipart, BatchResponse, ReadLimits};
+    use batchpart::server::{BatchConfig, BatchLayer, Dialect};
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    let [flags, rest @ ..] = data else { return };
+    let mut lines = rest.splitn(5, |&b| b == b'\n');
+    let mut line = || lines.next().unwrap_or_default();
+    let (ct, prefer, version, path) = (line(), line(), line(), line());
+    let body = bytes::Bytes::copy_from_slice(line());
+    let dialect = match flags % 3 {
+        0 => Dialect::OData,
+        1 => Dialect::JsonBatch,
+        _ => Dialect::RingCentral,
+    };
+    let method = ["POST", "PUT", "GET", "DELETE"][usize::from(flags >> 2) % 4];
+    let limits = ReadLimits {
+        max_operations: 16,
+        max_body_bytes: 4096,
+        max_batch_bytes: 64 << 10,
+        max_header_bytes: 2048,
+        max_headers_per_request: 16,
+        max_depends_on: 8,
+    };
+    let mut cfg = BatchConfig {
+        dialect,
+        limits,
+        streaming: flags & 0x10 != 0,
+        concurrency: if flags & 0x20 != 0 { 3 } else { 1 },
+        ..BatchConfig::default()
+    };
+    cfg.validation.max_operations = 16;
+    let path = match std::str::from_utf8(path) {
+        Ok(p) if p.starts_with('/') && p.parse::<http::Uri>().is_ok() => p.to_string(),
+        _ => "/s/$batch".to_string(),
+    };
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path.as_str())
+        .header("Host", "fuzz.example");
+    for (name, value) in [
+        ("content-type", ct),
+        ("prefer", prefer),
+        ("odata-version", version),
+    ] {
+        if let Ok(v) = http::HeaderValue::from_bytes(value) {
+            req = req.header(name, v);
+        }
+    }
+    let Ok(req) = req.body(http_body_util::Full::new(body)) else {
+        return;
+    };
+    let mut svc = BatchLayer::new(cfg).layer(FuzzApp);
+    let resp = match ready(svc.call(req)) {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    let mut body = resp.into_body();
+    let mut answer = Vec::new();
+    while let Some(frame) = ready(http_body_util::BodyExt::frame(&mut body)) {
+        let Ok(frame) = frame;
+        if let Ok(d) = frame.into_data() {
+            answer.extend_from_slice(&d);
+        }
+        // Sixteen answers of at most 4 KiB each, with their heads and the envelope.
+        assert!(answer.len() < 256 << 10, "an answer over its bound");
+    }
+    assert!(status < 500, "a whole-batch {status}");
+    let answer = bytes::Bytes::from(answer);
+    if status == 204 {
+        assert!(answer.is_empty());
+    } else if ct.starts_with(b"multipart/") {
+        let r: Result<BatchResponse, _> = read_multipart(answer.clone(), &ct, None);
+        // RingCentral's parts are plain JSON, not application/http.
+        if dialect != Dialect::RingCentral {
+            r.unwrap();
+        }
+    } else {
+        serde_json::from_slice::<serde_json::Value>(&answer).unwrap();
+        if dialect == Dialect::OData && status < 400 {
+            let _: BatchResponse = read_json(answer, None).unwrap();
+        }
+    }
+}
+
+/// Polls a future that never waits on anything but itself to completion.
+#[cfg(all(feature = "tower", feature = "json"))]
+fn ready<F: core::future::Future>(fut: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    let waker = Waker::from(std::sync::Arc::new(Noop));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = core::pin::pin!(fut);
+    for _ in 0..1_000_000 {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+    panic!("the service did not finish");
+}
+
+/// The application behind the fuzzed service: `/s/raw` answers the operation's body under
+/// its Content-Type (the answers a JSON envelope cannot always carry), `/s/err` fails as a
+/// service, `/s/status/N` answers N, anything else a JSON echo of the target.
+#[cfg(all(feature = "tower", feature = "json"))]
+#[derive(Clone)]
+struct FuzzApp;
+
+#[cfg(all(feature = "tower", feature = "json"))]
+impl tower_service::Service<http::Request<batchpart::server::OpBody>> for FuzzApp {
+    type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
+    type Error = String;
+    type Future = core::future::Ready<Result<Self::Response, String>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), String>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<batchpart::server::OpBody>) -> Self::Future {
+        let path = req.uri().path().to_string();
+        let mut resp = http::Response::new(http_body_util::Full::default());
+        if path == "/s/err" {
+            return core::future::ready(Err("failed".into()));
+        } else if path == "/s/raw" {
+            let ct = req.headers().get("content-type").cloned();
+            let body = ready(http_body_util::BodyExt::collect(req.into_body()));
+            let Ok(body) = body;
+            *resp.body_mut() = http_body_util::Full::new(body.to_bytes());
+            if let Some(ct) = ct {
+                resp.headers_mut().insert("content-type", ct);
+            }
+        } else if let Some(n) = path.strip_prefix("/s/status/") {
+            let status = n
+                .parse()
+                .ok()
+                .and_then(|n| http::StatusCode::from_u16(n).ok());
+            *resp.status_mut() = status.unwrap_or(http::StatusCode::OK);
+        } else {
+            let echo = serde_json::json!({ "uri": req.uri().to_string() }).to_string();
+            *resp.body_mut() = http_body_util::Full::new(bytes::Bytes::from(echo));
+            resp.headers_mut().insert(
+                "content-type",
+                http::HeaderValue::from_static("application/json"),
+            );
+        }
+        core::future::ready(Ok(resp))
+    }
+}
