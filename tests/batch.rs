@@ -419,7 +419,8 @@ fn req() -> impl Strategy<Value = RequestOp> {
             Just("MERGE"),
             Just("PUT")
         ],
-        "/[A-Za-z]{1,8}(\\('[a-z0-9]{1,4}'\\))?",
+        // Non-ASCII too: Latin-1 letters, CJK, and a char whose low byte is a quote.
+        "/[A-Za-zäöüß東京€ħ]{1,8}(\\('[a-z0-9é東ħ]{1,4}'\\))?",
         proptest::collection::vec(("X-[A-Za-z]{1,6}", "[a-zA-Z0-9 =;]{0,10}"), 0..3),
         prop_oneof![
             Just(None),
@@ -508,6 +509,100 @@ proptest! {
         let back: BatchRequest = read_json(Bytes::from(text.clone()), Some(ValidationOptions::default())).unwrap();
         prop_assert_eq!(&back, &b);
         prop_assert_eq!(write_json(&back).unwrap(), text);
+    }
+}
+
+#[test]
+fn urls_that_are_not_latin1_go_out_as_utf8_and_read_back_equal() {
+    let url = "/Städte('東京')";
+    let b = Batch {
+        items: vec![Item::Op(RequestOp::new("GET", url).with_content_id("1"))],
+    };
+    let (ct, mut enc) = write_multipart(&b, b"batch_u").unwrap();
+    let wire = enc.copy_to_bytes(enc.remaining());
+    let line = format!("GET {url} HTTP/1.1");
+    assert!(
+        wire.windows(line.len()).any(|w| w == line.as_bytes()),
+        "the request line as UTF-8: {:?}",
+        String::from_utf8_lossy(&wire)
+    );
+    let back: BatchRequest = read_multipart(wire, ct.as_bytes(), None).unwrap();
+    assert_eq!(back.items[0].ops()[0].url, url);
+    // A foreign sender's Latin-1 byte still reads as the letter it meant.
+    let latin1 =
+        b"--b\r\nContent-Type: application/http\r\n\r\nGET /St\xe4dte HTTP/1.1\r\n\r\n\r\n--b--";
+    let back: BatchRequest = read_multipart(
+        Bytes::from_static(latin1),
+        b"multipart/mixed; boundary=b",
+        None,
+    )
+    .unwrap();
+    assert_eq!(back.items[0].ops()[0].url, "/Städte");
+    // UCWA writes its request lines through the same rule.
+    let (ct, mut enc) = batchpart::batch::ucwa::write_requests(&b, b"EA370946").unwrap();
+    let back =
+        batchpart::batch::ucwa::read_requests(enc.copy_to_bytes(enc.remaining()), ct.as_bytes())
+            .unwrap();
+    assert_eq!(back.items[0].ops()[0].url, url);
+}
+
+#[test]
+fn an_empty_changeset_named_like_an_id_is_an_error_not_a_panic() {
+    let body = Bytes::from_static(
+        b"--b\r\nContent-Type: application/http\r\nContent-ID: cs\r\n\r\nGET /a HTTP/1.1\r\n\r\n\r\n\
+          --b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs--\r\n--b--",
+    );
+    let opts = ValidationOptions {
+        json: true,
+        ..ValidationOptions::default()
+    };
+    let e =
+        read_multipart::<RequestOp>(body, b"multipart/mixed; boundary=b", Some(opts)).unwrap_err();
+    assert_eq!(e.kind(), BatchErrorKind::IdEqualsGroup);
+    assert_eq!(e.op().map(|(i, _)| i), Some(1));
+}
+
+#[test]
+fn a_reference_reads_the_same_in_validation_and_execution() {
+    // `$1(Name)`: the id ends at `(`, for the validator as for the executor.
+    let body = r#"{"requests":[
+        {"id":"1","method":"POST","url":"People","body":{}},
+        {"id":"2","method":"GET","url":"$1(Name)","dependsOn":["1"]},
+        {"id":"3","method":"GET","url":"$1/Name?$select=x","dependsOn":["1"]}]}"#;
+    let batch: BatchRequest =
+        read_json(Bytes::from(body), Some(ValidationOptions::default())).unwrap();
+    let items = batchpart::stream::iter(batch.items.into_iter().map(Ok));
+    let mut svc = service_fn(|op: RequestOp| async move {
+        if op.method == "POST" {
+            ResponseOp::new(201).with_header("Location", "/People(7)")
+        } else {
+            ResponseOp::new(200).with_body(op.url)
+        }
+    });
+    let opts = ExecOptions {
+        refs: RefScope::Anywhere,
+        ..ExecOptions::default()
+    };
+    let r = common::block_on(execute(items, &mut svc, opts)).unwrap();
+    let urls: Vec<&[u8]> = r
+        .items
+        .iter()
+        .flat_map(|i| i.ops())
+        .skip(1)
+        .map(|o| &o.body[..])
+        .collect();
+    assert_eq!(
+        urls,
+        [&b"/People(7)(Name)"[..], b"/People(7)/Name?$select=x"]
+    );
+    // Not listed in dependsOn: refused, whichever way the id ends.
+    for url in ["$1(Name)", "$1/Name", "$1?x", "$1"] {
+        let body = format!(
+            r#"{{"requests":[{{"id":"1","method":"POST","url":"P","body":{{}}}},{{"id":"2","method":"GET","url":"{url}"}}]}}"#
+        );
+        let e = read_json::<RequestOp>(Bytes::from(body), Some(ValidationOptions::default()))
+            .unwrap_err();
+        assert_eq!(e.kind(), BatchErrorKind::ReferenceNotInDependsOn, "{url}");
     }
 }
 

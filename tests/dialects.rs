@@ -402,6 +402,44 @@ mod ucwa_seed {
     }
 
     #[test]
+    fn every_part_length_is_what_the_encoder_wrote() {
+        // Statuses without a standard reason phrase keep the space after the code: the part's
+        // Content-Length counts it.
+        let items = [200, 299, 451, 599, 204]
+            .into_iter()
+            .map(|s| {
+                Item::Op(
+                    ResponseOp::new(s)
+                        .with_header("Content-Type", "application/json")
+                        .with_body(format!("{{\"status\":{s}}}")),
+                )
+            })
+            .collect();
+        let b = batchpart::batch::Batch { items };
+        let (ct, body) = ucwa::write_responses(&b, b"0cac9abd").unwrap();
+        let wire = body.into_bytes();
+        let strict =
+            batchpart::stream::decode_bytes_with(&wire, b"0cac9abd", batchpart::Config::strict())
+                .unwrap();
+        let declared = strict
+            .iter()
+            .filter(|e| matches!(e, batchpart::stream::PartEvent::PartStart(p) if p.content_length().is_some()))
+            .count();
+        assert_eq!(declared, 5);
+        assert_eq!(ucwa::read_responses(wire, ct.as_bytes()).unwrap(), b);
+        let requests = batchpart::batch::Batch {
+            items: vec![Item::Op(
+                RequestOp::new("POST", "/ucwa/v1/Städte('東京')").with_body("{}"),
+            )],
+        };
+        let (ct, body) = ucwa::write_requests(&requests, b"EA370946").unwrap();
+        let wire = body.into_bytes();
+        batchpart::stream::decode_bytes_with(&wire, b"EA370946", batchpart::Config::strict())
+            .unwrap();
+        assert_eq!(ucwa::read_requests(wire, ct.as_bytes()).unwrap(), requests);
+    }
+
+    #[test]
     fn a_space_before_the_colon_is_refused() {
         let e =
             ucwa::read_requests(fx("ucwa_json_request_space_before_colon.txt"), CT).unwrap_err();

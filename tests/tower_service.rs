@@ -115,7 +115,9 @@ fn multipart(ops: &[&str]) -> String {
 }
 
 fn request(body: String) -> http::Request<Full<Bytes>> {
+    // Every HTTP/1.1 request names its Host: the origin absolute operation URLs must name.
     http::Request::post("/service/$batch")
+        .header("Host", "example.com")
         .header("Content-Type", "multipart/mixed; boundary=b")
         .header("Authorization", "Bearer t0ken")
         .body(Full::new(Bytes::from(body)))

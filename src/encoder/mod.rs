@@ -319,7 +319,7 @@ impl Encoder {
     }
 
     fn request_head_into<H, N, V>(
-        &mut self,
+        &self,
         method: &[u8],
         target: &[u8],
         version: Option<&[u8]>,
@@ -384,8 +384,47 @@ impl Encoder {
         })
     }
 
+    /// How many bytes [`response_head`](Self::response_head) writes for these arguments,
+    /// from the same code that writes them: what a `Content-Length` around the head counts.
+    #[cfg(feature = "batch")]
+    pub(crate) fn response_head_len<H, N, V>(
+        &self,
+        version: &[u8],
+        status: u16,
+        reason: Option<&[u8]>,
+        headers: H,
+    ) -> Result<usize, EncodeError>
+    where
+        H: IntoIterator<Item = (N, V)> + Clone,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        let mut n = Count(0);
+        self.response_head_into(version, status, reason, headers, &mut n)?;
+        Ok(n.0)
+    }
+
+    /// As [`response_head_len`](Self::response_head_len), for a request head.
+    #[cfg(feature = "batch")]
+    pub(crate) fn request_head_len<H, N, V>(
+        &self,
+        method: &[u8],
+        target: &[u8],
+        version: Option<&[u8]>,
+        headers: H,
+    ) -> Result<usize, EncodeError>
+    where
+        H: IntoIterator<Item = (N, V)> + Clone,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        let mut n = Count(0);
+        self.request_head_into(method, target, version, headers, &mut n)?;
+        Ok(n.0)
+    }
+
     fn response_head_into<H, N, V>(
-        &mut self,
+        &self,
         version: &[u8],
         status: u16,
         reason: Option<&[u8]>,

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::model::correlate::references_of;
-use crate::batch::model::{normalize_content_id, Batch, BatchRequest, Item, RequestOp};
+use crate::batch::model::{normalize_content_id, reference, Batch, BatchRequest, Item, RequestOp};
 
 /// The wire format batches are measured in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -281,10 +281,9 @@ fn plan(items: &[Item<RequestOp>], idx: &[usize], first_op: &[usize], renumber: 
 /// Rewrites `$old` references and `dependsOn` entries to the new ids.
 fn renumber_refs(op: &mut RequestOp, map: &HashMap<String, String>) {
     let swap = |s: &str| -> Option<String> {
-        let rest = s.trim().strip_prefix('$')?;
-        let end = rest.find(['/', '?', '(']).unwrap_or(rest.len());
-        let new = map.get(&rest[..end])?;
-        Some(format!("${new}{}", &rest[end..]))
+        let (id, rest) = reference(s.trim())?;
+        let new = map.get(id)?;
+        Some(format!("${new}{rest}"))
     };
     if let Some(u) = swap(&op.url) {
         op.url = u;

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use crate::batch::error::BatchError;
 use crate::batch::formats::multipart::read_multipart;
 use crate::batch::model::validate::ValidationOptions;
-use crate::batch::model::{latin1, unlatin1, Batch, Item, RequestOp, ResponseOp};
+use crate::batch::model::{text_of, Batch, Item, RequestOp, ResponseOp};
 use crate::writer::{Encoded, Writer};
 
 /// Reads a UCWA batch request (`multipart/batching; boundary="..."`).
@@ -45,15 +45,6 @@ pub fn read_responses(body: Bytes, content_type: &[u8]) -> Result<Batch<Response
     read_multipart(body, content_type, None)
 }
 
-fn head_len<'a>(line: &[u8], headers: impl Iterator<Item = (&'a str, &'a [u8])>) -> usize {
-    line.len()
-        + 2
-        + headers
-            .map(|(n, v)| n.len() + 2 + v.len() + 2)
-            .sum::<usize>()
-        + 2
-}
-
 /// Writes a UCWA batch of requests; returns the Content-Type (`multipart/batching`, quoted
 /// boundary) and the body.
 pub fn write_requests(
@@ -63,26 +54,20 @@ pub fn write_requests(
     let mut w = Writer::new(boundary)?;
     w.check_bodies(true);
     for op in batch.items.iter().flat_map(Item::ops) {
-        let line = [
-            unlatin1(&op.method),
-            b" ".to_vec(),
-            unlatin1(&op.url),
-            b" HTTP/1.1".to_vec(),
-        ]
-        .concat();
-        let hs = start_part(&mut w, "request", &line, &op.headers, op.body.len())?;
-        w.request_head(
-            &unlatin1(&op.method),
-            &unlatin1(&op.url),
-            Some(b"HTTP/1.1"),
-            hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
-        )?;
+        let (method, url) = (op.method.as_bytes(), op.url.as_bytes());
+        let hs = wire_headers(&op.headers);
+        let pairs = || hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice()));
+        let head = w
+            .encoder()
+            .request_head_len(method, url, Some(b"HTTP/1.1"), pairs())?;
+        start_part(&mut w, "request", head + op.body.len())?;
+        w.request_head(method, url, Some(b"HTTP/1.1"), pairs())?;
         w.body(op.body.clone())?;
     }
     Ok((quoted(&w), w.finish(b"")?))
 }
 
-/// Writes a UCWA batch of responses.
+/// Writes a UCWA batch response; returns the Content-Type and the body.
 pub fn write_responses(
     batch: &Batch<ResponseOp>,
     boundary: &[u8],
@@ -90,26 +75,14 @@ pub fn write_responses(
     let mut w = Writer::new(boundary)?;
     w.check_bodies(true);
     for op in batch.items.iter().flat_map(Item::ops) {
-        let reason = crate::encoder::canonical_reason(op.status).unwrap_or("");
-        let line = format!(
-            "HTTP/1.1 {}{}{}",
-            op.status,
-            if reason.is_empty() { "" } else { " " },
-            reason
-        );
-        let hs = start_part(
-            &mut w,
-            "response",
-            line.as_bytes(),
-            &op.headers,
-            op.body.len(),
-        )?;
-        w.response_head(
-            b"HTTP/1.1",
-            op.status,
-            None,
-            hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
-        )?;
+        let hs = wire_headers(&op.headers);
+        let pairs = || hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice()));
+        // The length of what the encoder writes, reason phrase or none, counted by it.
+        let head = w
+            .encoder()
+            .response_head_len(b"HTTP/1.1", op.status, None, pairs())?;
+        start_part(&mut w, "response", head + op.body.len())?;
+        w.response_head(b"HTTP/1.1", op.status, None, pairs())?;
         w.body(op.body.clone())?;
     }
     Ok((quoted(&w), w.finish(b"")?))
@@ -118,16 +91,16 @@ pub fn write_responses(
 /// A header as wire bytes, name and value.
 type WireHeader = (Vec<u8>, Vec<u8>);
 
-/// Starts an operation's part, with its `msgtype` and its exact `Content-Length` (start line,
-/// headers, blank line and body); returns the head's headers as wire bytes.
-fn start_part(
-    w: &mut Writer,
-    msgtype: &str,
-    line: &[u8],
-    headers: &crate::batch::model::Headers,
-    body: usize,
-) -> Result<Vec<WireHeader>, BatchError> {
-    let len = head_len(line, headers.iter()) + body;
+fn wire_headers(headers: &crate::batch::model::Headers) -> Vec<WireHeader> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
+        .collect()
+}
+
+/// Starts an operation's part with its `msgtype` and its exact `Content-Length` (the
+/// embedded head and the body).
+fn start_part(w: &mut Writer, msgtype: &str, len: usize) -> Result<(), BatchError> {
     w.part_start([
         (
             "Content-Type",
@@ -135,16 +108,13 @@ fn start_part(
         ),
         ("Content-Length", len.to_string()),
     ])?;
-    Ok(headers
-        .iter()
-        .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
-        .collect())
+    Ok(())
 }
 
 /// `multipart/batching; boundary="..."`: UCWA's documents always quote the boundary.
 fn quoted(w: &Writer) -> String {
     format!(
         "multipart/batching; boundary=\"{}\"",
-        latin1(w.encoder().boundary())
+        text_of(w.encoder().boundary())
     )
 }

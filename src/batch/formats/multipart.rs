@@ -11,9 +11,7 @@ use futures_core::Stream;
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::model::limits::{check_op, Metered, ReadLimits};
 use crate::batch::model::validate::{ValidationOptions, Validator};
-use crate::batch::model::{
-    latin1, unlatin1, Batch, Changeset, Headers, Item, RequestOp, ResponseOp,
-};
+use crate::batch::model::{text_of, Batch, Changeset, Headers, Item, RequestOp, ResponseOp};
 use crate::stream::{HttpHead, HttpKind, PartEvent, PartStream, StreamError};
 use crate::writer::{ContentIdIn, Encoded, Writer};
 use crate::Config;
@@ -58,13 +56,13 @@ pub(crate) mod sealed {
     }
 }
 
-/// A header value as model text (latin-1), unfolded; one allocation, none for the unfolding
+/// A header value as model text (see `text_of`), unfolded; one allocation, none for the unfolding
 /// of a value that has no fold.
 fn value_text(v: crate::Value<'_>) -> String {
     if v.is_folded() {
-        latin1(&v.to_unfolded())
+        text_of(&v.to_unfolded())
     } else {
-        latin1(v.as_bytes())
+        text_of(v.as_bytes())
     }
 }
 
@@ -102,8 +100,8 @@ impl sealed::Operation for RequestOp {
     ) -> Result<Self, BatchError> {
         match head.kind() {
             HttpKind::Request { method, target, .. } => Ok(RequestOp {
-                method: latin1(method),
-                url: latin1(target),
+                method: text_of(method),
+                url: text_of(target),
                 headers: headers_of(head, content_id_in),
                 content_id,
                 content_id_in,
@@ -410,7 +408,7 @@ where
                 self.op = None;
                 self.depth += 1;
                 self.changeset = Some(Changeset {
-                    id: Some(latin1(&b)),
+                    id: Some(text_of(&b)),
                     ops: Vec::new(),
                 });
             }
@@ -580,8 +578,8 @@ impl sealed::WriteOp for RequestOp {
         w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
         let hs = head_pairs(&self.headers, &self.content_id, self.content_id_in);
         w.request_head(
-            &unlatin1(&self.method),
-            &unlatin1(&self.url),
+            self.method.as_bytes(),
+            self.url.as_bytes(),
             Some(b"HTTP/1.1"),
             hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
         )?;
@@ -616,7 +614,7 @@ fn http_part_headers(
         (b"Content-Transfer-Encoding", b"binary".to_vec()),
     ];
     if let Some(id) = content_id.as_ref().filter(|_| at != ContentIdIn::Head) {
-        part.push((b"Content-ID", unlatin1(id)));
+        part.push((b"Content-ID", id.as_bytes().to_vec()));
     }
     part
 }
@@ -630,7 +628,7 @@ fn head_pairs(
     let id = content_id
         .as_ref()
         .filter(|_| at != ContentIdIn::Part)
-        .map(|id| (b"Content-ID".to_vec(), unlatin1(id)));
+        .map(|id| (b"Content-ID".to_vec(), id.as_bytes().to_vec()));
     id.into_iter().chain(header_pairs(h)).collect()
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::batch::model::{
-    normalize_content_id, BatchRequest, BatchResponse, RequestOp, ResponseOp,
+    normalize_content_id, reference, BatchRequest, BatchResponse, RequestOp, ResponseOp,
 };
 
 /// A request and what answered it.
@@ -58,9 +58,7 @@ fn answered_id(id: &str) -> &str {
 /// The `$<id>` a request names, at the start of its URL or of a header value.
 pub(crate) fn references_of(op: &RequestOp) -> Vec<&str> {
     fn name(s: &str) -> Option<&str> {
-        let rest = s.trim().strip_prefix('$')?;
-        let end = rest.find(['/', '?', '(']).unwrap_or(rest.len());
-        (end > 0).then(|| &rest[..end])
+        reference(s.trim()).map(|(id, _)| id)
     }
     let mut out: Vec<&str> = name(&op.url).into_iter().collect();
     for (_, v) in op.headers.iter() {

@@ -31,7 +31,7 @@ use futures_core::Stream;
 use crate::batch::error::BatchError;
 use crate::batch::model::prefer::Preferences;
 use crate::batch::model::{
-    normalize_content_id, BatchResponse, Changeset, Item, RequestOp, ResponseOp,
+    normalize_content_id, reference, BatchResponse, Changeset, Item, RequestOp, ResponseOp,
 };
 
 /// What a batch's operations are run by.
@@ -192,22 +192,20 @@ impl<Svc: Service> Run<'_, Svc> {
             }
             Ok(None)
         };
-        if let Some(rest) = op.url.strip_prefix('$') {
-            let end = rest.find(['/', '?', '(']).unwrap_or(rest.len());
-            let id = &rest[..end];
+        if let Some((id, rest)) = reference(&op.url) {
             if let Some(o) = lookup(id)? {
                 let loc = o
                     .location
                     .clone()
                     .ok_or_else(|| format!("${id} has no Location to refer to"))?;
-                op.url = format!("{loc}{}", &rest[end..]);
+                op.url = format!("{loc}{rest}");
             }
         }
         let if_match = op
             .headers
             .get_str("if-match")
-            .and_then(|v| v.trim().strip_prefix('$'))
-            .map(str::to_string);
+            .and_then(|v| reference(v.trim()))
+            .map(|(id, _)| id.to_string());
         if let Some(id) = if_match {
             if let Some(o) = lookup(&id)? {
                 let etag = o
@@ -309,11 +307,11 @@ where
 /// An operation that depends on no other: it may run beside others.
 fn independent(op: &RequestOp) -> bool {
     op.depends_on.is_empty()
-        && !op.url.starts_with('$')
+        && reference(&op.url).is_none()
         && !op
             .headers
             .get_str("if-match")
-            .is_some_and(|v| v.trim().starts_with('$'))
+            .is_some_and(|v| reference(v.trim()).is_some())
 }
 
 /// One operation run on a forked handle: a future that owns its handle.

@@ -157,18 +157,23 @@ pub fn normalize_content_id(id: &str) -> &str {
         .map_or(t, str::trim)
 }
 
-/// Bytes as text, one char per byte (latin-1).
-pub(crate) fn latin1(b: &[u8]) -> String {
-    match core::str::from_utf8(b) {
-        // ASCII, as nearly every method, URL and Content-ID is: one copy.
-        Ok(s) if s.is_ascii() => s.to_owned(),
-        _ => b.iter().map(|&c| c as char).collect(),
-    }
+/// The `$<content-id>` reference at the start of a URL or a header value, split into the id
+/// and what follows it: the id ends at `/`, `?` or `(` (`$1/Orders`, `$1?$select=Name`,
+/// `$1(Name)`). An empty id is no reference. The one reading of a reference: validation, the
+/// executor, the correlator and the splitter all call it.
+pub(crate) fn reference(s: &str) -> Option<(&str, &str)> {
+    let rest = s.strip_prefix('$')?;
+    let end = rest.find(['/', '?', '(']).unwrap_or(rest.len());
+    (end > 0).then(|| rest.split_at(end))
 }
 
-/// The wire bytes of latin-1 text.
-pub(crate) fn unlatin1(s: &str) -> Vec<u8> {
-    s.chars().map(|c| c as u32 as u8).collect()
+/// Wire bytes as model text: UTF-8 where they are valid UTF-8 (every writer writes text as
+/// UTF-8, so what it wrote reads back equal), one char per byte (Latin-1) where they are not.
+pub(crate) fn text_of(b: &[u8]) -> String {
+    match core::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => b.iter().map(|&c| char::from(c)).collect(),
+    }
 }
 
 /// One request operation.
@@ -178,6 +183,12 @@ pub struct RequestOp {
     pub method: String,
     /// The URL: absolute, an absolute path, or relative to the batch URL; may start with a
     /// `$<content-id>` reference.
+    ///
+    /// Method, URL and Content-ID are text, and every writer keeps them as they are: the
+    /// multipart writers put them on the wire as UTF-8 bytes (`/Städte('東京')` goes out as
+    /// its UTF-8, never folded to one byte per char), the JSON writer as JSON strings. The
+    /// multipart readers read UTF-8 back as text, and bytes that are not UTF-8 one char per
+    /// byte (Latin-1), so a foreign sender's Latin-1 URL reads as the text it meant.
     pub url: String,
     /// The headers of the embedded request.
     pub headers: Headers,

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::model::normalize_content_id;
 use crate::batch::model::scope::ServiceRoot;
-use crate::batch::model::{Item, RequestOp};
+use crate::batch::model::{reference, Item, RequestOp};
 
 /// The OData version whose rules apply where the versions differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -159,21 +159,20 @@ impl Validator {
         };
         if self.opts.json {
             if let Some(g) = &group {
+                // An empty changeset names no operation: the error names the group's place.
+                let first = |kind, detail: String| {
+                    let id = item.ops().first().and_then(|op| op.content_id.clone());
+                    BatchError::new(kind, detail).at_op(self.ops, id)
+                };
                 if self.groups.contains(g) && self.last_group.as_ref() != Some(g) {
-                    let op = &item.ops()[0];
-                    return Err(err(
+                    return Err(first(
                         K::GroupNotAdjacent,
-                        self.ops,
-                        op,
                         format!("atomicity group {g} is split by other requests"),
                     ));
                 }
                 if self.ids.contains(g) {
-                    let op = &item.ops()[0];
-                    return Err(err(
+                    return Err(first(
                         K::IdEqualsGroup,
-                        self.ops,
-                        op,
                         format!("atomicity group {g} is also a request id"),
                     ));
                 }
@@ -203,7 +202,7 @@ impl Validator {
                 .opts
                 .scope
                 .as_ref()
-                .filter(|_| !op.url.starts_with('$'))
+                .filter(|_| reference(&op.url).is_none())
             {
                 let target = scope
                     .resolve(&op.url)
@@ -298,8 +297,7 @@ impl Validator {
                         ));
                     }
                 }
-                if let Some(r) = op.url.strip_prefix('$') {
-                    let id = r.split(['/', '?']).next().unwrap_or("");
+                if let Some((id, _)) = reference(&op.url) {
                     if !op.depends_on.iter().any(|d| d == id) {
                         return Err(err(
                             K::ReferenceNotInDependsOn,
