@@ -35,6 +35,11 @@
 //! Azure Table 100 in one changeset of one partition) or lower ones given. A chain that cannot
 //! fit exits 1 naming it.
 //!
+//! `--strict` reads a multipart batch in the decoder's strict mode
+//! ([`batchpart::Config::strict`]), its `--content-type` by RFC 9110's grammar; without it an
+//! unquoted boundary may hold `=`, as Google's batch answers send it. Every `--max-*` flag
+//! reaches every dialect.
+//!
 //! `--trust-framing` (multipart only) frames each embedded body by the delimiter alone, as
 //! [`batchpart::Config::trust_framing`] does, for senders that write a wrong embedded
 //! `Content-Length` (google-api-python-client counts characters): the output is the same, and
@@ -254,7 +259,7 @@ const USAGE: &str =
     "usage: batch parse [--dialect odata|ringcentral|json-batch|ucwa|creatio|graph|google|azure-blob|azure-table] \
 [--content-type CT] [--path P] [--chunk N] [--max-operations N] [--max-body-bytes N] \
 [--max-batch-bytes N] [--max-header-bytes N] [--odata-version 2.0|3.0|4.0|4.01] \
-[--trust-framing] [FILE|-]";
+[--trust-framing] [--strict] [FILE|-]";
 
 /// What `batch parse` read.
 enum Parsed {
@@ -274,6 +279,7 @@ fn parse_model(args: &[String]) -> Result<Parsed, BatchError> {
     let mut ct: Option<String> = None;
     let mut dialect = "odata".to_string();
     let mut trust_framing = false;
+    let mut strict = false;
     let mut path = String::new();
     let mut file: Option<&str> = None;
     let mut chunk = 65536usize;
@@ -291,6 +297,7 @@ fn parse_model(args: &[String]) -> Result<Parsed, BatchError> {
             "--dialect" => dialect = it.next().ok_or_else(usage)?.clone(),
             "--path" => path = it.next().ok_or_else(usage)?.clone(),
             "--trust-framing" => trust_framing = true,
+            "--strict" => strict = true,
             "--chunk" => chunk = number()?.max(1) as usize,
             "--max-operations" => limits.max_operations = number()? as usize,
             "--max-body-bytes" => limits.max_body_bytes = number()? as usize,
@@ -345,7 +352,11 @@ fn parse_model(args: &[String]) -> Result<Parsed, BatchError> {
                 if is_response(&sniffed, true, None) || first == Some(b'[') {
                     Parsed::Response(json_batch::read_response(&input)?)
                 } else {
-                    Parsed::Request(json_batch::read_request(&input)?.batch)
+                    let v = ValidationOptions {
+                        forbid_headers: false,
+                        ..ValidationOptions::default()
+                    };
+                    Parsed::Request(json_batch::read_request_with(&input, limits, v)?.batch)
                 },
             );
         }
@@ -363,7 +374,8 @@ fn parse_model(args: &[String]) -> Result<Parsed, BatchError> {
         }
         "ringcentral" => {
             let input = bounded(chunks, &limits)?;
-            return ringcentral_model(&input, ct.as_deref(), &path, json || first == Some(b'['));
+            let json = json || first == Some(b'[');
+            return ringcentral_model(&input, ct.as_deref(), &path, json, limits);
         }
         other => {
             return Err(BatchError::new(
@@ -406,7 +418,13 @@ fn parse_model(args: &[String]) -> Result<Parsed, BatchError> {
             format!("multipart/mixed; boundary=\"{b}\"")
         }
     };
-    let parsed = batchpart::ContentType::parse(ct.as_bytes()).map_err(BatchError::from)?;
+    // Outside `--strict`, an unquoted boundary may hold `=`, as Google's answers send it.
+    let parsed = if strict {
+        batchpart::ContentType::parse(ct.as_bytes())
+    } else {
+        batchpart::ContentType::parse_lenient(ct.as_bytes())
+    }
+    .map_err(BatchError::from)?;
     let boundary = parsed
         .multipart_boundary()
         .map_err(BatchError::from)?
@@ -435,7 +453,11 @@ fn parse_model(args: &[String]) -> Result<Parsed, BatchError> {
     .map(|v| ValidationOptions { version, ..v });
     let cfg = batchpart::Config {
         trust_framing,
-        ..Default::default()
+        ..if strict {
+            batchpart::Config::strict()
+        } else {
+            batchpart::Config::default()
+        }
     };
     Ok(if response {
         let mut r = MultipartReader::<_, ResponseOp>::new(stream(chunks), ct.as_bytes())?
@@ -476,6 +498,7 @@ fn ringcentral_model(
     ct: Option<&str>,
     path: &str,
     json: bool,
+    limits: ReadLimits,
 ) -> Result<Parsed, BatchError> {
     let base = ringcentral::split_ids(path)
         .map(|p| p.base)
@@ -525,7 +548,7 @@ fn ringcentral_model(
         return Ok(if is_resp {
             response(ringcentral::read_json_response(input, 207)?)
         } else {
-            request(ringcentral::read_json_request(input, path)?)
+            request(ringcentral::read_json_request_with(input, path, limits)?)
         });
     }
     let ct = match ct {
@@ -557,7 +580,12 @@ fn ringcentral_model(
                 .unwrap_or_default(),
         )?)
     } else {
-        request(ringcentral::read_put(body, ct.as_bytes(), path)?)
+        request(ringcentral::read_put_with(
+            body,
+            ct.as_bytes(),
+            path,
+            limits,
+        )?)
     })
 }
 

@@ -345,7 +345,13 @@ fn run(o: Opts) -> Result<String, String> {
     let boundary: Vec<u8> = if let Some(b) = o.boundary {
         b.into_bytes()
     } else if let Some(ct) = o.content_type {
-        let ct = ContentType::parse(ct.as_bytes()).map_err(at0)?;
+        // Outside `--strict`, an unquoted boundary may hold `=` (Google's answers).
+        let ct = if o.strict {
+            ContentType::parse(ct.as_bytes())
+        } else {
+            ContentType::parse_lenient(ct.as_bytes())
+        }
+        .map_err(at0)?;
         ct.multipart_boundary().map_err(at0)?.to_vec()
     } else {
         Vec::new()

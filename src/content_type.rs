@@ -19,6 +19,8 @@ pub struct ContentType<'a> {
     ty: &'a [u8],
     subtype: &'a [u8],
     params: &'a [u8],
+    /// Read by [`ContentType::parse_lenient`]'s rule for unquoted values.
+    lenient: bool,
 }
 
 // Folding white space counts as white space: generators such as Python's email package fold
@@ -66,7 +68,7 @@ fn quoted(v: &[u8], i: usize) -> Option<usize> {
 /// A parameter's name and value.
 type Param<'a> = (&'a [u8], &'a [u8]);
 
-fn name_value(v: &[u8], i: usize) -> Option<(&[u8], &[u8], usize)> {
+fn name_value(v: &[u8], i: usize, lenient: bool) -> Option<(&[u8], &[u8], usize)> {
     let n = token(v, i);
     if n == i {
         return None;
@@ -79,28 +81,79 @@ fn name_value(v: &[u8], i: usize) -> Option<(&[u8], &[u8], usize)> {
     if let Some(e) = quoted(v, vs) {
         return Some((&v[i..n], &v[vs + 1..e - 1], e));
     }
+    // A value that opens a quote is a quoted-string, lenient or not: unclosed, it is malformed.
+    if lenient && v.get(vs) != Some(&b'"') {
+        return unquoted_run(v, vs).map(|(ve, e)| (&v[i..n], &v[vs..ve], e));
+    }
     let e = token(v, vs);
     (e > vs).then(|| (&v[i..n], &v[vs..e], e))
 }
 
+/// Outside strict mode, an unquoted value runs to the next `;` or the end, trailing white
+/// space trimmed, so that `=` and other non-token bytes may stand in it: Google's batch
+/// answers carry `boundary=batch_pK7JBAk73-E=_AA5eFwv4m2Q=` unquoted. The end of the value
+/// and where the parameter ends; `None` for an empty value or one with a control byte.
+fn unquoted_run(v: &[u8], vs: usize) -> Option<(usize, usize)> {
+    let end = vs
+        + v[vs..]
+            .iter()
+            .position(|&b| b == b';')
+            .unwrap_or(v.len() - vs);
+    let ve = vs
+        + v[vs..end]
+            .iter()
+            .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .map_or(0, |p| p + 1);
+    let clean = v[vs..ve].iter().all(|&b| b >= 0x20 && b != 0x7f);
+    (ve > vs && clean).then_some((ve, ve))
+}
+
 /// One `; name=value` parameter at `i`, or an empty `;` that real senders leave behind:
 /// the parameter, if any, and where the next one starts. `None` without the `;`.
-fn param(v: &[u8], i: usize) -> Option<(Option<Param<'_>>, usize)> {
+fn param(v: &[u8], i: usize, lenient: bool) -> Option<(Option<Param<'_>>, usize)> {
     let semi = ows(v, i);
     if v.get(semi) != Some(&b';') {
         return None;
     }
     let at = ows(v, semi + 1);
-    Some(match name_value(v, at) {
+    Some(match name_value(v, at, lenient) {
         Some((n, val, e)) => (Some((n, val)), e),
         None => (None, at),
     })
 }
 
 impl<'a> ContentType<'a> {
-    /// Parses a `Content-Type` value. Type, subtype and parameter names compare
-    /// case-insensitively; white space around `;` and `=` and folded lines are accepted.
+    /// Parses a `Content-Type` value by RFC 9110's grammar, as strict mode reads it. Type,
+    /// subtype and parameter names compare case-insensitively; white space around `;` and
+    /// `=` and folded lines are accepted.
     pub fn parse(value: &'a [u8]) -> Result<Self, Error> {
+        Self::parse_as(value, false)
+    }
+
+    /// Parses a `Content-Type` value as the decoder reads it outside strict mode: as
+    /// [`parse`](Self::parse), except that an unquoted parameter value runs to the next `;`
+    /// or the end of the field, trailing white space trimmed, so it may hold `=` (Google's
+    /// batch answers send `boundary=batch_pK7JBAk73-E=_AA5eFwv4m2Q=`; Python's `email` reads
+    /// it, Go's `mime.ParseMediaType` refuses it). A boundary read so must still be a valid
+    /// one. On every value `parse` accepts, the two agree.
+    ///
+    /// ```
+    /// use batchpart::ContentType;
+    /// let google = b"multipart/mixed; boundary=batch_pK7JBAk73-E=_AA5eFwv4m2Q=";
+    /// assert!(ContentType::parse(google).is_err());
+    /// let ct = ContentType::parse_lenient(google).unwrap();
+    /// assert_eq!(ct.multipart_boundary().unwrap(), b"batch_pK7JBAk73-E=_AA5eFwv4m2Q=");
+    /// ```
+    pub fn parse_lenient(value: &'a [u8]) -> Result<Self, Error> {
+        Self::parse_as(value, true)
+    }
+
+    /// [`parse`](Self::parse) in strict mode, [`parse_lenient`](Self::parse_lenient) outside it.
+    pub(crate) fn parse_in(value: &'a [u8], strict: bool) -> Result<Self, Error> {
+        Self::parse_as(value, !strict)
+    }
+
+    fn parse_as(value: &'a [u8], lenient: bool) -> Result<Self, Error> {
         let err = |at: usize| Error::new(ErrorKind::InvalidContentType, at as u64);
         // One linear pass, each byte looked at a bounded number of times.
         let ts = ows(value, 0);
@@ -119,7 +172,7 @@ impl<'a> ContentType<'a> {
             if r == value.len() {
                 break;
             }
-            match param(value, i) {
+            match param(value, i, lenient) {
                 Some((_, next)) => i = next,
                 None => return Err(err(r)),
             }
@@ -128,6 +181,7 @@ impl<'a> ContentType<'a> {
             ty: &value[ts..te],
             subtype: &value[ss..se],
             params: &value[se..],
+            lenient,
         })
     }
 
@@ -163,7 +217,10 @@ impl<'a> ContentType<'a> {
     /// Iterates the parameters as `(name, value)`; quoted values come without their quotes
     /// (escapes are left as sent).
     pub fn params(&self) -> Params<'a> {
-        Params { rest: self.params }
+        Params {
+            rest: self.params,
+            lenient: self.lenient,
+        }
     }
 
     /// The first parameter named `name` (ASCII case-insensitive). The first one wins when a
@@ -197,6 +254,7 @@ impl<'a> ContentType<'a> {
 #[derive(Debug, Clone)]
 pub struct Params<'a> {
     rest: &'a [u8],
+    lenient: bool,
 }
 
 impl<'a> Iterator for Params<'a> {
@@ -204,7 +262,7 @@ impl<'a> Iterator for Params<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             // The value was validated by `ContentType::parse`, so this cannot fail midway.
-            let (p, next) = param(self.rest, 0)?;
+            let (p, next) = param(self.rest, 0, self.lenient)?;
             self.rest = &self.rest[next..];
             if let Some((n, v)) = p {
                 return Some((n, v));
@@ -251,6 +309,39 @@ mod tests {
         let ct = ContentType::parse(b"text/plain; charset=\"utf\r\n\t-8\"").unwrap();
         assert_eq!(ct.param("charset"), Some(&b"utf\r\n\t-8"[..]));
         assert!(ContentType::parse(b"text/plain; charset=\"utf\r\n-8\"").is_err());
+    }
+
+    #[test]
+    fn lenient_unquoted_values_run_to_the_semicolon() {
+        let google = b"multipart/mixed; boundary=batch_pK7JBAk73-E=_AA5eFwv4m2Q=";
+        assert_eq!(
+            ContentType::parse(google).unwrap_err().kind(),
+            ErrorKind::InvalidContentType
+        );
+        let ct = ContentType::parse_lenient(google).unwrap();
+        assert_eq!(ct.boundary(), Some(&b"batch_pK7JBAk73-E=_AA5eFwv4m2Q="[..]));
+        assert_eq!(
+            ct.multipart_boundary().unwrap(),
+            b"batch_pK7JBAk73-E=_AA5eFwv4m2Q="
+        );
+        let ct =
+            ContentType::parse_lenient(b"multipart/mixed; boundary=a=b  ; charset=x=y\t").unwrap();
+        let params: Vec<_> = ct.params().collect();
+        assert_eq!(
+            params,
+            [(&b"boundary"[..], &b"a=b"[..]), (b"charset", b"x=y")]
+        );
+        // Still refused: an empty value, a control byte, a boundary outside bchars.
+        for bad in [
+            &b"multipart/mixed; boundary=;"[..],
+            b"multipart/mixed; boundary=  ",
+            b"multipart/mixed; boundary=a\x01b",
+            b"multipart/mixed; boundary=a\r\nb",
+        ] {
+            assert!(ContentType::parse_lenient(bad).is_err(), "{bad:?}");
+        }
+        let ct = ContentType::parse_lenient(b"multipart/mixed; boundary=a{b").unwrap();
+        assert!(ct.multipart_boundary().is_err(), "`{{` is no bchar");
     }
 
     #[test]
@@ -412,6 +503,7 @@ mod matches_the_nom_grammar {
             if let Ok(c) = ContentType::parse(&v) {
                 prop_assert_eq!(c.params().collect::<std::vec::Vec<_>>(), oracle::params(c.params));
             }
+            lenient_agrees(&v)?;
         }
 
         #[test]
@@ -427,6 +519,26 @@ mod matches_the_nom_grammar {
                 .map(|c| (c.media_type(), c.subtype(), c.params))
                 .map_err(|e| e.offset());
             prop_assert_eq!(ours, oracle::parse(&v));
+            lenient_agrees(&v)?;
         }
+    }
+
+    /// The lenient rule accepts every value the strict grammar does, and reads it the same;
+    /// what it refuses, the strict grammar refuses too.
+    fn lenient_agrees(v: &[u8]) -> Result<(), TestCaseError> {
+        match (ContentType::parse(v), ContentType::parse_lenient(v)) {
+            (Ok(s), Ok(l)) => {
+                prop_assert_eq!((s.media_type(), s.subtype()), (l.media_type(), l.subtype()));
+                prop_assert_eq!(
+                    s.params().collect::<std::vec::Vec<_>>(),
+                    l.params().collect::<std::vec::Vec<_>>()
+                );
+            }
+            (Ok(_), Err(e)) => {
+                prop_assert!(false, "lenient refused a strict value at {}", e.offset())
+            }
+            (Err(_), _) => {}
+        }
+        Ok(())
     }
 }

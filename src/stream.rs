@@ -78,7 +78,7 @@ impl PartHead {
     /// does: an error at the value's offset in the body when it does not parse.
     pub fn content_type(&self) -> Option<Result<ContentType<'_>, Error>> {
         self.content_type.map(|(span, at)| {
-            ContentType::parse(span.of_block(&self.block))
+            ContentType::parse_lenient(span.of_block(&self.block))
                 .map_err(|_| Error::new(crate::ErrorKind::InvalidContentType, at))
         })
     }
@@ -450,10 +450,14 @@ where
         Self::with_config(inner, boundary, Config::default())
     }
 
-    /// Decodes `inner` as the body of a message with this `Content-Type`.
+    /// Decodes `inner` as the body of a message with this `Content-Type`, read in the
+    /// configuration's mode (see [`ContentType::parse_lenient`]); as
+    /// [`Decoder::from_content_type`](crate::Decoder::from_content_type), an error in the
+    /// value is at offset 0, the value not being part of the body.
     pub fn from_content_type(inner: S, content_type: &[u8], cfg: Config) -> Result<Self, Error> {
-        let ct = ContentType::parse(content_type)?;
-        Self::with_config(inner, ct.multipart_boundary()?, cfg)
+        let at0 = |e: Error| Error::new(e.kind(), 0);
+        let ct = ContentType::parse_in(content_type, cfg.strict).map_err(at0)?;
+        Self::with_config(inner, ct.multipart_boundary().map_err(at0)?, cfg)
     }
 
     /// Decodes `inner` with this boundary and configuration.

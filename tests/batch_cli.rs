@@ -430,3 +430,62 @@ fn client_dialects_and_split() {
     assert_eq!(code, 1);
     assert!(err.contains("changeset_8a28b620"), "{err}");
 }
+
+/// Google's own answers: `boundary=batch_pK7JBAk73-E=_AA5eFwv4m2Q=`, unquoted, with `=`.
+const GOOGLE_CT: &str = "multipart/mixed; boundary=batch_pK7JBAk73-E=_AA5eFwv4m2Q=";
+
+fn google_answer() -> Vec<u8> {
+    b"--batch_pK7JBAk73-E=_AA5eFwv4m2Q=\r\nContent-Type: application/http\r\n\
+      Content-ID: <response-1>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n\r\n\
+      --batch_pK7JBAk73-E=_AA5eFwv4m2Q=--\r\n"
+        .to_vec()
+}
+
+#[test]
+fn google_unquoted_boundaries_with_equals_signs_are_read_outside_strict_mode() {
+    let body = google_answer();
+    let args = ["parse", "--dialect", "google", "--content-type", GOOGLE_CT];
+    let (code, out, err) = run(&args, Some(&body));
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kind"], "response");
+    assert_eq!(v["items"][0]["status"], 204);
+    // Strict mode keeps refusing it, at the value's offset 0.
+    let strict = [
+        "parse",
+        "--strict",
+        "--dialect",
+        "google",
+        "--content-type",
+        GOOGLE_CT,
+    ];
+    let (code, out, err) = run(&strict, Some(&body));
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.contains("invalid content-type"), "{err}");
+}
+
+#[test]
+fn the_limit_flags_reach_every_dialect() {
+    let five = br#"{"requests":[{"method":"get","path":"/a"},{"method":"get","path":"/b"},{"method":"get","path":"/c"},{"method":"get","path":"/d"},{"method":"get","path":"/e"}]}"#;
+    let args = ["parse", "--dialect", "json-batch", "--max-operations", "3"];
+    let (code, _, err) = run(&args, Some(five));
+    assert_eq!(code, 1);
+    assert!(err.contains("too-many-operations"), "{err}");
+    let (code, _, err) = run(&args[..3], Some(five));
+    assert_eq!(code, 0, "{err}");
+    let rc = br#"[{"body":{}},{"body":{}},{"body":{}},{"body":{}},{"body":{}}]"#;
+    let args = [
+        "parse",
+        "--dialect",
+        "ringcentral",
+        "--path",
+        "/restapi/message-store/1,2,3,4,5",
+        "--max-operations",
+        "3",
+    ];
+    let (code, _, err) = run(&args, Some(rc));
+    assert_eq!(code, 1);
+    assert!(err.contains("too-many-operations"), "{err}");
+    let (code, _, err) = run(&args[..5], Some(rc));
+    assert_eq!(code, 0, "{err}");
+}

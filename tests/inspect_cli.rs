@@ -86,6 +86,16 @@ fn boundary_sources() {
     let (code, _, err) = run(&["-"], Some(input));
     assert_eq!(code, 1);
     assert!(err.starts_with("error: "));
+    // Google's unquoted boundary with `=`: read outside strict mode, refused in it.
+    let google = b"--a=b\r\n\r\nbody\r\n--a=b--";
+    let ct = "multipart/mixed; boundary=a=b";
+    let (code, out, err) = run(&["--content-type", ct, "-"], Some(google));
+    assert_eq!(code, 0, "{err}");
+    let (_, same, _) = run(&["--boundary", "a=b", "-"], Some(google));
+    assert_eq!(out, same);
+    let (code, _, err) = run(&["--strict", "--content-type", ct, "-"], Some(google));
+    assert_eq!(code, 1);
+    assert!(err.contains("invalid content-type at byte 0"), "{err}");
 }
 
 #[test]

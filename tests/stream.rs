@@ -133,3 +133,28 @@ fn decode_bytes_is_the_whole_buffer_api() {
         }
     }
 }
+
+#[test]
+fn the_content_type_is_read_in_the_configurations_mode() {
+    use batchpart::{Config, Decoder, ErrorKind};
+    let google = b"multipart/mixed; boundary=batch_pK7JBAk73-E=_AA5eFwv4m2Q=";
+    assert!(Decoder::from_content_type(google, Config::default()).is_ok());
+    let e = Decoder::from_content_type(google, Config::strict()).unwrap_err();
+    assert_eq!((e.kind(), e.offset()), (ErrorKind::InvalidContentType, 0));
+    let chunks = || batchpart::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::new())]);
+    assert!(
+        batchpart::stream::PartStream::from_content_type(chunks(), google, Config::default())
+            .is_ok()
+    );
+    // Errors in the value are at offset 0, as the Decoder's are.
+    let e = batchpart::stream::PartStream::from_content_type(
+        chunks(),
+        b"multipart/mixed; x",
+        Config::default(),
+    )
+    .unwrap_err();
+    assert_eq!((e.kind(), e.offset()), (ErrorKind::InvalidContentType, 0));
+    let e = batchpart::stream::PartStream::from_content_type(chunks(), google, Config::strict())
+        .unwrap_err();
+    assert_eq!((e.kind(), e.offset()), (ErrorKind::InvalidContentType, 0));
+}

@@ -902,7 +902,7 @@ impl<'d, 'i> Feed<'d, 'i> {
                 // Only these types change what the decoder does; any other is parsed by
                 // whoever asks for it (strict mode checks them all).
                 if self.strict() || may_frame(raw) {
-                    let ct = ContentType::parse(raw)
+                    let ct = ContentType::parse_in(raw, self.strict())
                         .map_err(|_| self.err(ErrorKind::InvalidContentType, at))?;
                     f.content_type = Some((ct, at));
                 }

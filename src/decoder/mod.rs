@@ -268,7 +268,9 @@ impl Decoder {
     /// ```
     pub fn from_content_type(content_type: &[u8], cfg: Config) -> Result<Self, Error> {
         let at0 = |e: Error| Error::new(e.kind(), 0);
-        let ct = ContentType::parse(content_type).map_err(at0)?;
+        // The configuration's mode reads the value: strict by RFC 9110's grammar, lenient as
+        // `ContentType::parse_lenient` says.
+        let ct = ContentType::parse_in(content_type, cfg.strict).map_err(at0)?;
         Self::with_config(ct.multipart_boundary().map_err(at0)?, cfg)
     }
 

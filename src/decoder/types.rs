@@ -31,9 +31,11 @@ impl<'a> Part<'a> {
     /// offset when it does not parse. The decoder itself parses only the types that change
     /// what it does (`multipart/*`, `application/http`, `message/http`; every type in strict
     /// mode), so a malformed value of another type is not a decoding error but this one.
+    /// Read by the lenient rule ([`ContentType::parse_lenient`]), which agrees with the strict
+    /// grammar on every value it accepts: a strict decoder has already refused the others.
     pub fn content_type(&self) -> Option<Result<ContentType<'a>, crate::Error>> {
         self.content_type.map(|(raw, at)| {
-            ContentType::parse(raw)
+            ContentType::parse_lenient(raw)
                 .map_err(|_| crate::Error::new(crate::ErrorKind::InvalidContentType, at))
         })
     }

@@ -148,7 +148,7 @@ where
     pub fn new(inner: S, content_type: &[u8]) -> Result<Self, BatchError> {
         Ok(PartsReader {
             events: None,
-            pending: Some((inner, boundary_of(content_type)?)),
+            pending: Some((inner, boundary_of(content_type, false)?)),
             limits: ReadLimits::default(),
             parts: 0,
             body: Body::default(),

@@ -191,11 +191,12 @@ impl Body {
     }
 }
 
-/// The validated boundary a multipart `Content-Type` names; its errors are at offset 0, the
-/// value not being part of the body.
-pub(crate) fn boundary_of(content_type: &[u8]) -> Result<Vec<u8>, BatchError> {
+/// The validated boundary a multipart `Content-Type` names, read in this mode (see
+/// [`ContentType::parse_lenient`](crate::ContentType::parse_lenient)); its errors are at
+/// offset 0, the value not being part of the body.
+pub(crate) fn boundary_of(content_type: &[u8], strict: bool) -> Result<Vec<u8>, BatchError> {
     let at0 = |e: crate::Error| BatchError::from(crate::Error::new(e.kind(), 0));
-    let ct = crate::ContentType::parse(content_type).map_err(at0)?;
+    let ct = crate::ContentType::parse_in(content_type, strict).map_err(at0)?;
     let boundary = ct.multipart_boundary().map_err(at0)?;
     crate::validate_boundary(boundary).map_err(at0)?;
     Ok(boundary.to_vec())
@@ -277,6 +278,8 @@ enum Events<S> {
     Unstarted {
         inner: S,
         boundary: Vec<u8>,
+        /// Why strict mode refuses the Content-Type that the lenient rule read, if it does.
+        strict_error: Option<BatchError>,
         cfg: Config,
     },
     Started(Box<PartStream<Metered<S>>>),
@@ -298,12 +301,16 @@ where
     Op: Operation,
 {
     /// A reader for a body with this `Content-Type` (`multipart/mixed`, `multipart/batching`),
-    /// with the default decoder configuration and [`ReadLimits`].
+    /// with the default decoder configuration and [`ReadLimits`]. The value is read by the
+    /// lenient rule ([`ContentType::parse_lenient`](crate::ContentType::parse_lenient)); a
+    /// strict [`config`](Self::config) refuses, at the first item, a value only that rule
+    /// accepts.
     pub fn new(inner: S, content_type: &[u8]) -> Result<Self, BatchError> {
         Ok(MultipartReader {
             events: Events::Unstarted {
                 inner,
-                boundary: boundary_of(content_type)?,
+                boundary: boundary_of(content_type, false)?,
+                strict_error: boundary_of(content_type, true).err(),
                 cfg: Config::default(),
             },
             validator: None,
@@ -320,6 +327,7 @@ where
 
     /// A reader with a decoder configuration.
     pub fn with_config(inner: S, content_type: &[u8], cfg: Config) -> Result<Self, BatchError> {
+        boundary_of(content_type, cfg.strict)?;
         Ok(Self::new(inner, content_type)?.config(cfg))
     }
 
@@ -344,6 +352,7 @@ where
                 inner,
                 boundary,
                 cfg,
+                ..
             } = core::mem::replace(&mut self.events, Events::Gone)
             else {
                 return None;
@@ -475,6 +484,17 @@ where
         loop {
             if this.done {
                 return Poll::Ready(None);
+            }
+            if let Events::Unstarted {
+                cfg,
+                strict_error: e @ Some(_),
+                ..
+            } = &mut this.events
+            {
+                if cfg.strict {
+                    this.done = true;
+                    return Poll::Ready(e.take().map(Err));
+                }
             }
             let Some(events) = this.events() else {
                 this.done = true;
