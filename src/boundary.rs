@@ -140,6 +140,28 @@ mod tests {
     use std::prelude::rust_2021::*;
 
     #[test]
+    fn delimiter_lines_inside_content() {
+        // At the very start (content follows a line end), or after LF or CRLF anywhere.
+        assert!(holds_delimiter(b"--b", b"b"));
+        assert!(holds_delimiter(b"--bxyz", b"b"), "whatever follows");
+        assert!(holds_delimiter(b"text\n--b--", b"b"));
+        assert!(holds_delimiter(b"text\r\n--b", b"b"));
+        // Not at a line start, or another boundary.
+        assert!(!holds_delimiter(b"x--b", b"b"));
+        assert!(!holds_delimiter(b"text\n-b", b"b"));
+        assert!(!holds_delimiter(b"text\n--a", b"b"));
+        assert!(!holds_delimiter(b"", b"b"));
+    }
+
+    #[test]
+    fn boundaries_compare_and_print_by_their_bytes() {
+        assert_eq!(Boundary::new(b"abc"), Boundary::new(b"abc"));
+        assert_ne!(Boundary::new(b"abc"), Boundary::new(b"abd"));
+        assert_ne!(Boundary::new(b"ab"), Boundary::new(b"abc"));
+        assert_eq!(format!("{:?}", Boundary::new(b"a b\x01")), "\"a b\\x01\"");
+    }
+
+    #[test]
     fn boundary_rules() {
         assert!(validate_boundary(b"a").is_ok());
         assert!(validate_boundary(&[b'z'; 70]).is_ok());

@@ -595,7 +595,7 @@ async fn a_json_answer_that_cannot_be_written_is_that_operations_error_and_the_r
     assert!(msg(0).contains("ran (status 201)"), "{}", msg(0));
     assert!(msg(2).contains("Set-Cookie"), "{}", msg(2));
     assert!(msg(3).contains("not UTF-8"), "{}", msg(3));
-    assert_eq!(r[4]["headers"]["vary"], "accept, origin");
+    assert_eq!(r[4]["headers"]["Vary"], "accept, origin");
     assert_eq!(r[0]["id"], "1");
 }
 

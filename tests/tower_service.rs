@@ -501,3 +501,66 @@ async fn streaming_mode_runs_as_it_reads_and_a_late_error_is_the_last_part() {
     assert!(String::from_utf8_lossy(&last.body).contains("the rest of the batch was not run"));
     assert_eq!(c.started.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn answer_header_names_are_spelled_as_services_spell_them() {
+    use batchpart::batch::http_interop::HeaderCase;
+    let app = Router::new().route(
+        "/service/thing",
+        get(|| async {
+            (
+                [
+                    ("etag", "W/\"1\""),
+                    ("location", "/service/thing"),
+                    ("x-ms-request-id", "r1"),
+                    ("content-type", "application/json"),
+                ],
+                "{}",
+            )
+        }),
+    );
+    let json = r#"{"requests":[{"id":"1","method":"GET","url":"thing"}]}"#;
+    for (case, names) in [
+        (
+            HeaderCase::Title,
+            ["ETag", "Location", "x-ms-request-id", "Content-Type"],
+        ),
+        (
+            HeaderCase::Lower,
+            ["etag", "location", "x-ms-request-id", "content-type"],
+        ),
+    ] {
+        let cfg = BatchConfig {
+            header_case: case,
+            ..BatchConfig::default()
+        };
+        let svc = BatchLayer::new(cfg).layer(app.clone());
+        // Multipart: the embedded answer's head.
+        let (_, ct, body) =
+            send(svc.clone(), request(multipart(&["GET thing HTTP/1.1\r\n"]))).await;
+        let r = parsed(&ct, body);
+        let got: Vec<&str> = r.items[0].ops()[0].headers.iter().map(|(n, _)| n).collect();
+        for n in names {
+            assert!(got.contains(&n), "{case:?}: {n} not in {got:?}");
+        }
+        // JSON: the `headers` object's keys.
+        let req = http::Request::post("/service/$batch")
+            .header("Host", "example.com")
+            .header("Content-Type", "application/json")
+            .body(Full::new(Bytes::from(json)))
+            .unwrap();
+        let (_, _, body) = send(svc, req).await;
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let keys: Vec<&String> = v["responses"][0]["headers"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        for n in names {
+            assert!(
+                keys.iter().any(|k| k.as_str() == n),
+                "{case:?}: {n} not in {keys:?}"
+            );
+        }
+    }
+}

@@ -18,10 +18,75 @@ pub(crate) fn to_header_map(h: &Headers) -> Result<http::HeaderMap, BatchError> 
     Ok(map)
 }
 
-pub(crate) fn from_header_map(map: &http::HeaderMap) -> Headers {
-    map.iter()
-        .map(|(n, v)| (n.as_str(), v.as_bytes()))
-        .collect()
+/// How header names taken from the `http` crate's types are spelled in the model.
+/// `http::HeaderMap` keeps names in lower case only, and peers read names as servers spell
+/// them: the Microsoft Graph SDK looks up `headers["Content-Type"]` in a JSON answer, Azure
+/// answers `Content-Id` with `400`. Models read from the wire keep the sender's spelling
+/// whatever this says; it applies where names come from `http` types (the tower service's
+/// answers, the `From` conversions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeaderCase {
+    /// `Content-Type`, `Location`, `Retry-After`: each word capitalised, with the
+    /// conventional spellings kept (`Content-ID`, `ETag`, `WWW-Authenticate`,
+    /// `OData-Version`, `OData-MaxVersion`, `OData-EntityId`, `DataServiceVersion`,
+    /// `MaxDataServiceVersion`), and `x-ms-*` names as given. The default.
+    #[default]
+    Title,
+    /// As the `http` crate holds them: lower case.
+    Lower,
+}
+
+/// The conventional spellings that word-by-word capitalisation would get wrong.
+const SPELLINGS: &[&str] = &[
+    "Content-ID",
+    "ETag",
+    "WWW-Authenticate",
+    "OData-Version",
+    "OData-MaxVersion",
+    "OData-EntityId",
+    "DataServiceVersion",
+    "MaxDataServiceVersion",
+];
+
+impl HeaderCase {
+    /// `name` (as `http` holds it) spelled this way.
+    ///
+    /// ```
+    /// use batchpart::batch::http_interop::HeaderCase;
+    /// assert_eq!(HeaderCase::Title.spell("content-type"), "Content-Type");
+    /// assert_eq!(HeaderCase::Title.spell("etag"), "ETag");
+    /// assert_eq!(HeaderCase::Title.spell("x-ms-request-id"), "x-ms-request-id");
+    /// assert_eq!(HeaderCase::Lower.spell("content-type"), "content-type");
+    /// ```
+    pub fn spell(self, name: &str) -> String {
+        if self == HeaderCase::Lower || name.starts_with("x-ms-") {
+            return name.to_string();
+        }
+        if let Some(s) = SPELLINGS.iter().find(|s| s.eq_ignore_ascii_case(name)) {
+            return s.to_string();
+        }
+        let mut out = String::with_capacity(name.len());
+        let mut start = true;
+        for c in name.chars() {
+            out.push(if start {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            });
+            start = c == '-';
+        }
+        out
+    }
+}
+
+/// The model's headers from an `http::HeaderMap`, every field in order, names spelled
+/// `case`'s way.
+pub fn headers_from(map: &http::HeaderMap, case: HeaderCase) -> Headers {
+    let mut out = Headers::new();
+    for (n, v) in map.iter() {
+        out.push(case.spell(n.as_str()), v.as_bytes().to_vec());
+    }
+    out
 }
 
 impl TryFrom<&RequestOp> for http::Request<Bytes> {
@@ -56,7 +121,7 @@ impl From<http::Request<Bytes>> for RequestOp {
         RequestOp {
             method: parts.method.as_str().to_string(),
             url: parts.uri.to_string(),
-            headers: from_header_map(&parts.headers),
+            headers: headers_from(&parts.headers, HeaderCase::Title),
             content_id: parts
                 .extensions
                 .get::<ContentIdExtension>()
@@ -83,7 +148,7 @@ impl From<http::Response<Bytes>> for ResponseOp {
         let (parts, body) = res.into_parts();
         ResponseOp {
             status: parts.status.as_u16(),
-            headers: from_header_map(&parts.headers),
+            headers: headers_from(&parts.headers, HeaderCase::Title),
             content_id: None,
             content_id_in: Default::default(),
             body,

@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::body::{collect, waiting, OpBody, Queue, Whole};
 use super::{error_op, App, BatchConfig};
-use crate::batch::http_interop::{from_header_map, ContentIdExtension};
+use crate::batch::http_interop::{headers_from, ContentIdExtension};
 use crate::batch::model::validate::is_batch_url;
 use crate::batch::{BatchError, BatchErrorKind, RequestOp, ResponseOp, ServiceRoot};
 
@@ -335,7 +335,7 @@ where
             Some(Err(e)) => error_op(500, id, &format!("the service failed: {e}")),
             Some(Ok((parts, body))) => {
                 let mut r = ResponseOp::new(parts.status.as_u16());
-                r.headers = from_header_map(&parts.headers);
+                r.headers = headers_from(&parts.headers, self.shared.cfg.header_case);
                 r.body = body;
                 r.content_id = id;
                 r

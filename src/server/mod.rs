@@ -164,6 +164,11 @@ pub struct BatchConfig {
     pub forward_headers: Vec<http::HeaderName>,
     /// Further header names dropped from every operation. Default: none.
     pub strip_headers: Vec<http::HeaderName>,
+    /// How the answers' header names are spelled, the JSON answers' `headers` keys included:
+    /// the inner service's answers come as `http` types, which hold names in lower case.
+    /// Default [`Title`](crate::batch::http_interop::HeaderCase::Title) (`Content-Type`,
+    /// `ETag`, `Content-ID`), as the services peers are written against spell them.
+    pub header_case: crate::batch::http_interop::HeaderCase,
     /// Pass an operation's `Forwarded` and `X-Forwarded-*` headers on, for an application
     /// behind a proxy that vouches for them. Default `false`: they are dropped, so that an
     /// operation cannot claim another client address or host.
@@ -196,6 +201,7 @@ impl Default for BatchConfig {
                 http::HeaderName::from_static("traceparent"),
             ],
             strip_headers: Vec::new(),
+            header_case: Default::default(),
             trust_forwarded: false,
             limits: ReadLimits::default(),
             decoder: crate::Config::default(),
@@ -216,6 +222,7 @@ impl core::fmt::Debug for BatchConfig {
             .field("forward_headers", &self.forward_headers)
             .field("strip_headers", &self.strip_headers)
             .field("trust_forwarded", &self.trust_forwarded)
+            .field("header_case", &self.header_case)
             .field("limits", &self.limits)
             .field("concurrency", &self.concurrency)
             .field("streaming", &self.streaming)
