@@ -72,6 +72,14 @@ mod tests {
             b"<unclosed"
         );
         assert!(ContentId::from_bytes(b"<a>").reply_to().is_none());
+        let reply = ContentId::from_bytes(b" <response-8f2c+1> ").reply_to();
+        assert_eq!(reply.map(|v| v.as_bytes()), Some(&b"8f2c+1"[..]));
+        assert_eq!(
+            ContentId::from_bytes(b"response-x")
+                .reply_to()
+                .map(|v| v.as_bytes()),
+            Some(&b"x"[..])
+        );
         let folded = ContentId::from_bytes(b"<uuid\r\n + 1>");
         assert!(folded.normalized().unfolded_eq(b"uuid + 1"));
     }

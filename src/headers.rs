@@ -303,6 +303,20 @@ mod tests {
     use std::prelude::rust_2021::*;
 
     #[test]
+    fn blocks_and_fields_print_and_tell_emptiness() {
+        let h = HeaderBlock::new(b"A: 1\r\nB: t\x01\r\n");
+        assert!(!h.is_empty());
+        assert!(HeaderBlock::EMPTY.is_empty());
+        assert!(HeaderBlock::new(b"").is_empty());
+        assert_eq!(
+            format!("{h:?}"),
+            "[\"A\": \"1\", \"B\": \"t\\x01\"]",
+            "each field as name: value, bytes escaped"
+        );
+        assert_eq!(format!("{:?}", HeaderBlock::EMPTY), "[]");
+    }
+
+    #[test]
     fn iterate_with_folds() {
         let h = HeaderBlock::new(b"A: 1\r\nB:  two \r\n\tthree\r\nc: \r\n");
         let v: Vec<_> = h.iter().map(|h| (h.name(), h.value().as_bytes())).collect();

@@ -73,6 +73,16 @@ fn json_ready(op: ResponseOp) -> ResponseOp {
     }
 }
 
+/// Writes one operation's answer, or, where the format cannot carry it (a header the encoder
+/// refuses), the `500` that says it ran: a refused operation leaves the writer unchanged.
+fn write_op(w: &mut Writer, op: ResponseOp) -> Result<(), BatchError> {
+    let op = sendable(w, op);
+    match op.write(w) {
+        Ok(()) => Ok(()),
+        Err(e) => unwritable(&op, e.detail()).write(w),
+    }
+}
+
 /// Writes the answer's bytes, one item at a time.
 pub(crate) enum Encoder {
     Multipart(Box<Writer>),
@@ -100,13 +110,13 @@ impl Encoder {
         match self {
             Encoder::Multipart(w) => {
                 match item {
-                    Item::Op(op) => sendable(w, op).write(w)?,
+                    Item::Op(op) => write_op(w, op)?,
                     Item::Changeset(c) => {
                         let b =
                             crate::encoder::random_boundary().replacen("batch_", "changeset_", 1);
                         w.open_changeset(Some(b.as_bytes()))?;
                         for op in c.ops {
-                            sendable(w, op).write(w)?;
+                            write_op(w, op)?;
                         }
                         w.close_changeset()?;
                     }
@@ -166,5 +176,35 @@ impl Encoder {
                 })])
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_the_format_refuses_is_its_500_and_the_document_stays_whole() {
+        let (mut enc, ct) = Encoder::multipart();
+        let bad = ResponseOp::new(201)
+            .with_header("X-Bad", "a\r\nb")
+            .with_content_id(Some("1".into()));
+        let good = ResponseOp::new(204).with_content_id(Some("2".into()));
+        let mut body = Vec::new();
+        for item in [Item::Op(bad), Item::Op(good)] {
+            for b in enc.item(item).unwrap() {
+                body.extend_from_slice(&b);
+            }
+        }
+        for b in enc.finish().unwrap() {
+            body.extend_from_slice(&b);
+        }
+        let r: crate::batch::BatchResponse =
+            crate::batch::read_multipart(Bytes::from(body), ct.as_bytes(), None).unwrap();
+        let ops: Vec<&ResponseOp> = r.items.iter().flat_map(|i| i.ops()).collect();
+        assert_eq!(ops.iter().map(|o| o.status).collect::<Vec<_>>(), [500, 204]);
+        let msg = String::from_utf8_lossy(&ops[0].body);
+        assert!(msg.contains("ran (status 201)"), "{msg}");
+        assert_eq!(ops[0].content_id.as_deref(), Some("1"));
     }
 }

@@ -592,17 +592,19 @@ fn header_pairs(h: &Headers) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+// An operation is written whole or not at all: its head is checked (by the code that writes
+// it) before its part starts, and each step after that is itself atomic, so a refused
+// operation leaves the writer as it was and the caller can write another in its place.
 impl sealed::WriteOp for RequestOp {
     fn write(&self, w: &mut Writer) -> Result<(), BatchError> {
         let part = http_part_headers(&self.content_id, self.content_id_in);
-        w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
         let hs = head_pairs(&self.headers, &self.content_id, self.content_id_in);
-        w.request_head(
-            self.method.as_bytes(),
-            self.url.as_bytes(),
-            Some(b"HTTP/1.1"),
-            hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
-        )?;
+        let pairs = || hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice()));
+        let (method, url) = (self.method.as_bytes(), self.url.as_bytes());
+        w.encoder()
+            .request_head_len(method, url, Some(b"HTTP/1.1"), pairs())?;
+        w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
+        w.request_head(method, url, Some(b"HTTP/1.1"), pairs())?;
         w.body(self.body.clone())?;
         Ok(())
     }
@@ -611,14 +613,12 @@ impl sealed::WriteOp for RequestOp {
 impl sealed::WriteOp for ResponseOp {
     fn write(&self, w: &mut Writer) -> Result<(), BatchError> {
         let part = http_part_headers(&self.content_id, self.content_id_in);
-        w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
         let hs = head_pairs(&self.headers, &self.content_id, self.content_id_in);
-        w.response_head(
-            b"HTTP/1.1",
-            self.status,
-            None,
-            hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
-        )?;
+        let pairs = || hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice()));
+        w.encoder()
+            .response_head_len(b"HTTP/1.1", self.status, None, pairs())?;
+        w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
+        w.response_head(b"HTTP/1.1", self.status, None, pairs())?;
         w.body(self.body.clone())?;
         Ok(())
     }
