@@ -324,12 +324,30 @@ mod tests {
         assert_eq!(v[1], (&b"B"[..], &b"two \r\n\tthree"[..]));
         assert_eq!(v[2], (&b"c"[..], &b""[..]));
         assert!(h.get("b").unwrap().unfolded_eq(b"two \tthree"));
+        assert!(!h.get("b").unwrap().unfolded_eq(b"two \tthre"));
+        assert!(!h.get("b").unwrap().unfolded_eq(b"two \tthreee"));
+        assert!(!h.get("b").unwrap().unfolded_eq(b"two \r\n\tthree"));
+        assert!(h.get("b").unwrap().is_folded());
+        assert!(!h.get("a").unwrap().is_folded());
+        assert_eq!(
+            format!("{:?}", h.get("b").unwrap()),
+            "\"two \\r\\n\\tthree\""
+        );
         #[cfg(feature = "std")]
         assert_eq!(h.get("b").unwrap().to_unfolded(), b"two \tthree");
     }
 
     #[test]
     fn line_validation() {
+        // Two control characters, or a control character and DEL: still refused (the check
+        // folds with `|`, and an `^` would let an even count through).
+        assert!(field_line(b"X: a\x01\x02b\r\n").is_none());
+        assert!(field_line(b"X: a\x01\x7fb\r\n").is_none());
+        assert!(field_line(b"X: \x7f\x7f\r\n").is_none());
+        assert!(
+            field_line(b"X: a\tb\x80\xff\r\n").is_some(),
+            "HTAB and obs-text"
+        );
         assert!(field_line(b"Content-Type: a\r\n").is_some());
         assert!(field_line(b"content-id:x\n").is_some());
         assert!(field_line(b"no colon\r\n").is_none());
