@@ -4,6 +4,8 @@
 use bytes::Bytes;
 
 use super::error_op;
+#[cfg(feature = "json")]
+use crate::batch::formats::json::EnvelopeWriter;
 use crate::batch::formats::multipart::sealed::WriteOp as _;
 use crate::batch::{BatchError, Item, ResponseOp};
 use crate::writer::Writer;
@@ -87,13 +89,9 @@ fn write_op(w: &mut Writer, op: ResponseOp) -> Result<(), BatchError> {
 pub(crate) enum Encoder {
     Multipart(Box<Writer>),
     #[cfg(feature = "json")]
-    Json {
-        first: bool,
-    },
+    Json(EnvelopeWriter),
     #[cfg(feature = "json")]
-    JsonBatch {
-        first: bool,
-    },
+    JsonBatch(EnvelopeWriter),
 }
 
 impl Encoder {
@@ -124,7 +122,7 @@ impl Encoder {
                 Ok(w.take_written().collect())
             }
             #[cfg(feature = "json")]
-            Encoder::Json { first } => {
+            Encoder::Json(env) => {
                 use crate::batch::formats::json::{response_to_json, Bodies};
                 let mut out = String::new();
                 let (ops, group) = match &item {
@@ -139,14 +137,12 @@ impl Encoder {
                             response_to_json(&unwritable(&op, e.detail()), group, Bodies::OData)?
                         }
                     };
-                    out.push_str(if *first { "{\"responses\":[" } else { "," });
-                    *first = false;
-                    out.push_str(&json);
+                    env.element(&mut out, &json);
                 }
                 Ok(vec![Bytes::from(out)])
             }
             #[cfg(feature = "json")]
-            Encoder::JsonBatch { first } => {
+            Encoder::JsonBatch(env) => {
                 let mut out = String::new();
                 for op in item.ops() {
                     use crate::batch::json_batch::response_element;
@@ -154,9 +150,7 @@ impl Encoder {
                         Ok(j) => j,
                         Err(e) => response_element(&unwritable(op, e.detail()))?,
                     };
-                    out.push_str(if *first { "{\"responses\":[" } else { "," });
-                    *first = false;
-                    out.push_str(&json);
+                    env.element(&mut out, &json);
                 }
                 Ok(vec![Bytes::from(out)])
             }
@@ -168,13 +162,7 @@ impl Encoder {
         match self {
             Encoder::Multipart(w) => Ok(w.finish(b"")?.collect()),
             #[cfg(feature = "json")]
-            Encoder::Json { first } | Encoder::JsonBatch { first } => {
-                Ok(vec![Bytes::from_static(if first {
-                    b"{\"responses\":[]}"
-                } else {
-                    b"]}"
-                })])
-            }
+            Encoder::Json(env) | Encoder::JsonBatch(env) => Ok(vec![Bytes::from(env.finish())]),
         }
     }
 }

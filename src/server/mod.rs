@@ -116,6 +116,8 @@ use std::time::{Duration, Instant};
 pub use body::{BatchBody, OpBody};
 pub use dispatch::{Atomicity, NoAtomicity};
 
+#[cfg(feature = "json")]
+use crate::batch::formats::json::EnvelopeWriter;
 use crate::batch::{
     execute_each, BatchError, BatchErrorKind, ExecOptions, Item, MultipartReader, ODataVersion,
     Preferences, ReadLimits, RequestOp, ServiceRoot, ValidationOptions,
@@ -622,7 +624,7 @@ where
                 .validate(v);
             (
                 Box::pin(r),
-                Encoder::Json { first: true },
+                Encoder::Json(EnvelopeWriter::new("responses")),
                 "application/json".into(),
             )
         }
@@ -698,6 +700,6 @@ where
         items,
         dispatch,
         opts,
-        Encoder::JsonBatch { first: true },
+        Encoder::JsonBatch(EnvelopeWriter::new("responses")),
     )
 }

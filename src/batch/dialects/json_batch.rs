@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::formats::json::sealed::JsonOp as _;
-use crate::batch::formats::json::{for_each_element, raw, to_json, JsonReader};
+use crate::batch::formats::json::{for_each_element, raw, to_json, EnvelopeWriter, JsonReader};
 use crate::batch::model::exec::ExecOptions;
 use crate::batch::model::validate::{ValidationOptions, Validator};
 use crate::batch::model::{
@@ -294,11 +294,11 @@ pub(crate) fn response_element(r: &ResponseOp) -> Result<String, BatchError> {
 
 /// Writes a `/batch` response: the statuses and JSON bodies, in request order.
 pub fn write_response(resp: &BatchResponse) -> Result<String, BatchError> {
-    let elements = resp
-        .items
-        .iter()
-        .flat_map(|i| i.ops())
-        .map(response_element)
-        .collect::<Result<Vec<_>, BatchError>>()?;
-    Ok(format!("{{\"responses\":[{}]}}", elements.join(",")))
+    let mut out = String::new();
+    let mut env = EnvelopeWriter::new("responses");
+    for op in resp.items.iter().flat_map(|i| i.ops()) {
+        env.element(&mut out, &response_element(op)?);
+    }
+    out.push_str(&env.finish());
+    Ok(out)
 }

@@ -506,19 +506,60 @@ pub fn read_json<Op: JsonOp + Unpin>(
 /// assert_eq!(write_json(&batch).unwrap(), r#"{"requests":[{"id":"r1","method":"GET","url":"People"}]}"#);
 /// ```
 pub fn write_json<Op: JsonOp>(batch: &Batch<Op>) -> Result<String, BatchError> {
-    let mut arr = Vec::new();
+    let mut out = String::new();
+    let mut env = EnvelopeWriter::new(Op::ARRAY);
     for (n, item) in batch.items.iter().enumerate() {
         match item {
-            Item::Op(op) => arr.push(raw(op.to_json(None)?)?),
+            Item::Op(op) => env.element(&mut out, &op.to_json(None)?),
             Item::Changeset(c) => {
                 let name = c.id.clone().unwrap_or_else(|| format!("g{}", n + 1));
                 for op in &c.ops {
-                    arr.push(raw(op.to_json(Some(&name))?)?);
+                    env.element(&mut out, &op.to_json(Some(&name))?);
                 }
             }
         }
     }
-    let mut doc = std::collections::BTreeMap::new();
-    doc.insert(Op::ARRAY, arr);
-    to_json(&doc)
+    out.push_str(&env.finish());
+    Ok(out)
+}
+
+/// The envelope `{"<array>":[...]}`, written element by element (a server writes each answer
+/// as its operation completes): the one place that writes it, for the OData JSON format,
+/// the JSON `/batch` dialect and the server alike. Elements are JSON text already.
+#[derive(Debug)]
+pub(crate) struct EnvelopeWriter {
+    array: &'static str,
+    first: bool,
+}
+
+impl EnvelopeWriter {
+    pub(crate) fn new(array: &'static str) -> Self {
+        EnvelopeWriter { array, first: true }
+    }
+
+    /// Appends one element to `out`, after the envelope's opening or a comma.
+    pub(crate) fn element(&mut self, out: &mut String, element: &str) {
+        if core::mem::take(&mut self.first) {
+            self.open(out);
+        } else {
+            out.push(',');
+        }
+        out.push_str(element);
+    }
+
+    fn open(&self, out: &mut String) {
+        out.push_str("{\"");
+        out.push_str(self.array);
+        out.push_str("\":[");
+    }
+
+    /// What closes the document: the whole empty envelope when no element was written.
+    pub(crate) fn finish(&self) -> String {
+        let mut out = String::new();
+        if self.first {
+            self.open(&mut out);
+        }
+        out.push_str("]}");
+        out
+    }
 }
