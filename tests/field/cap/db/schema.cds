@@ -1,0 +1,2 @@
+namespace shop;
+entity Books { key ID: Integer; title: String; stock: Integer; }

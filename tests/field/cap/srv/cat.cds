@@ -1,0 +1,2 @@
+using shop from '../db/schema';
+service CatalogService { entity Books as projection on shop.Books; }

@@ -1,0 +1,275 @@
+//! Against a server someone else wrote: SAP CAP (`@sap/cds`, pinned in
+//! `tests/field/cap/package.json`, installed by `.ci/run` with `npm ci`), an OData V4 service
+//! over an in-memory SQLite, started on a loopback port and stopped by its process id.
+//!
+//! Batches are written with the crate, sent over HTTP, answered by CAP, read back with the
+//! crate and paired with `correlate`; every effect is then checked through CAP's own REST API,
+//! never through our reader alone.
+#![cfg(all(feature = "batch", feature = "json"))]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use batchpart::batch::{
+    correlate, read_json, read_multipart, split, write_json, write_multipart, Batch, BatchRequest,
+    BatchResponse, Changeset, Item, RequestOp, SplitLimits, Wire,
+};
+use bytes::{Buf, Bytes};
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+
+const ROOT: &str = "/odata/v4/catalog/";
+
+/// The CAP server, killed and reaped by its process id on drop.
+struct Cap(Child, u16);
+
+impl Drop for Cap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts CAP on a free loopback port, or says why it cannot (and fails under `CI=true`).
+fn start() -> Option<Cap> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/field/cap");
+    let serve = dir.join("node_modules/@sap/cds/bin/serve.js");
+    if !serve.exists() {
+        common::skip("SAP CAP is not installed: run `npm ci` in tests/field/cap");
+        return None;
+    }
+    let mut child = Command::new("node")
+        .arg(serve)
+        .current_dir(&dir)
+        .env("PORT", "0")
+        .env("CDS_LOG_LEVELS_CLI", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // `[cds] - server listening on { url: 'http://localhost:NNNN' }`
+    let port = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            let rest = l.split("url: 'http://localhost:").nth(1)?;
+            rest.split('\'').next()?.parse::<u16>().ok()
+        })
+        .expect("CAP prints the port it listens on");
+    // CAP logs every request: keep its stdout drained, or a closed pipe ends it.
+    std::thread::spawn(move || lines.for_each(drop));
+    Some(Cap(child, port))
+}
+
+/// One request over a fresh loopback connection: status, Content-Type, body.
+async fn send(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> (u16, String, Bytes) {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (mut s, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("Host", format!("127.0.0.1:{port}"));
+    for (n, v) in headers {
+        req = req.header(*n, *v);
+    }
+    let res = s
+        .send_request(req.body(Full::new(body)).unwrap())
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (
+        status,
+        ct,
+        res.into_body().collect().await.unwrap().to_bytes(),
+    )
+}
+
+/// A multipart batch: written by the crate, answered by CAP, read back by the crate.
+async fn batch(port: u16, requests: &BatchRequest, prefer: Option<&str>) -> BatchResponse {
+    let (ct, mut body) = write_multipart(requests, b"batch_field_cap").unwrap();
+    let body = body.copy_to_bytes(body.remaining());
+    let mut headers = vec![("Content-Type", ct.as_str())];
+    headers.extend(prefer.map(|p| ("Prefer", p)));
+    let path = format!("{ROOT}$batch");
+    let (status, ct, answer) = send(port, "POST", &path, &headers, body).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    read_multipart(answer, ct.as_bytes(), None).unwrap()
+}
+
+/// What CAP's REST API says of a book: `None` for a 404.
+async fn book(port: u16, id: u32) -> Option<Value> {
+    let (status, _, body) = send(
+        port,
+        "GET",
+        &format!("{ROOT}Books({id})"),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    match status {
+        404 => None,
+        200 => Some(serde_json::from_slice(&body).unwrap()),
+        s => panic!("GET Books({id}) answered {s}"),
+    }
+}
+
+fn post(id: u32, cid: &str) -> RequestOp {
+    RequestOp::new("POST", "Books")
+        .with_header("Content-Type", "application/json")
+        .with_body(format!("{{\"ID\":{id},\"title\":\"t{id}\",\"stock\":1}}"))
+        .with_content_id(cid)
+}
+
+/// Each request's answer status, paired by the crate's correlator.
+fn paired_statuses(requests: &BatchRequest, responses: &BatchResponse) -> Vec<Option<u16>> {
+    let c = correlate(requests, responses);
+    c.pairs
+        .iter()
+        .map(|p| p.response.map(|(_, r)| r.status))
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_changeset_with_a_reference_commits() {
+    let Some(cap) = start() else { return };
+    let requests = Batch {
+        items: vec![
+            Item::Changeset(Changeset {
+                id: None,
+                ops: vec![
+                    post(1, "1"),
+                    RequestOp::new("PATCH", "$1")
+                        .with_header("Content-Type", "application/json")
+                        .with_body("{\"stock\":5}")
+                        .with_content_id("2"),
+                ],
+            }),
+            Item::Op(RequestOp::new("GET", "Books(1)").with_content_id("3")),
+        ],
+    };
+    let responses = batch(cap.1, &requests, None).await;
+    assert_eq!(
+        paired_statuses(&requests, &responses),
+        [Some(201), Some(200), Some(200)]
+    );
+    let stored = book(cap.1, 1).await.expect("the POST was committed");
+    assert_eq!(
+        (stored["title"].as_str(), stored["stock"].as_i64()),
+        (Some("t1"), Some(5))
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failing_changeset_rolls_back_whole() {
+    let Some(cap) = start() else { return };
+    // The second POST repeats the key: the changeset fails, and the first is undone.
+    let requests = Batch {
+        items: vec![Item::Changeset(Changeset {
+            id: None,
+            ops: vec![post(10, "1"), post(10, "2")],
+        })],
+    };
+    let responses = batch(cap.1, &requests, None).await;
+    let ops: Vec<_> = responses.items.iter().flat_map(|i| i.ops()).collect();
+    assert_eq!(ops.len(), 1, "one answer for the whole changeset");
+    assert!(ops[0].status >= 400, "{}", ops[0].status);
+    assert!(book(cap.1, 10).await.is_none(), "half applied");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn continue_on_error_and_stop_at_the_first_failure() {
+    let Some(cap) = start() else { return };
+    let with = |id| Batch {
+        items: vec![
+            Item::Op(RequestOp::new("GET", "Books(999)").with_content_id("1")),
+            Item::Op(post(id, "2")),
+        ],
+    };
+    // Without the preference the batch stops at the 404: the POST never runs.
+    let stop = with(21);
+    let responses = batch(cap.1, &stop, None).await;
+    assert_eq!(paired_statuses(&stop, &responses), [Some(404), None]);
+    assert!(book(cap.1, 21).await.is_none());
+    // With it, the POST runs.
+    let go_on = with(20);
+    let responses = batch(cap.1, &go_on, Some("odata.continue-on-error")).await;
+    assert_eq!(paired_statuses(&go_on, &responses), [Some(404), Some(201)]);
+    assert!(book(cap.1, 20).await.is_some());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_json_batch_with_an_atomicity_group() {
+    let Some(cap) = start() else { return };
+    let mut patch = RequestOp::new("PATCH", "$a")
+        .with_header("Content-Type", "application/json")
+        .with_body("{\"stock\":9}")
+        .with_content_id("b");
+    patch.depends_on = vec!["a".into()];
+    let requests = Batch {
+        items: vec![Item::Changeset(Changeset {
+            id: Some("g".into()),
+            ops: vec![post(30, "a"), patch],
+        })],
+    };
+    let body = write_json(&requests).unwrap();
+    let path = format!("{ROOT}$batch");
+    let ct = [("Content-Type", "application/json")];
+    let (status, _, answer) = send(cap.1, "POST", &path, &ct, Bytes::from(body)).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let responses: BatchResponse = read_json(answer, None).unwrap();
+    assert_eq!(
+        paired_statuses(&requests, &responses),
+        [Some(201), Some(200)]
+    );
+    assert!(matches!(&responses.items[0], Item::Changeset(c) if c.id.as_deref() == Some("g")));
+    assert_eq!(book(cap.1, 30).await.unwrap()["stock"], 9);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_workload_split_into_several_batches() {
+    let Some(cap) = start() else { return };
+    let work = Batch {
+        items: (0..250)
+            .map(|i| Item::Op(post(1000 + i, &format!("w{i}"))))
+            .collect(),
+    };
+    let limits = SplitLimits {
+        max_operations: 100,
+        wire: Wire::Multipart,
+        ..SplitLimits::default()
+    };
+    let plans = split(&work, limits).unwrap();
+    assert_eq!(plans.len(), 3);
+    let mut answered = 0;
+    for plan in &plans {
+        let responses = batch(cap.1, &plan.batch, None).await;
+        let statuses = paired_statuses(&plan.batch, &responses);
+        assert!(statuses.iter().all(|s| *s == Some(201)), "{statuses:?}");
+        answered += statuses.len();
+    }
+    assert_eq!(answered, 250);
+    let path = format!("{ROOT}Books?$count=true&$top=0&$filter=ID%20ge%201000");
+    let (_, _, body) = send(cap.1, "GET", &path, &[], Bytes::new()).await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["@odata.count"], 250);
+}
