@@ -452,6 +452,7 @@ fn observed(evs: &[Ev]) -> Vec<String> {
             Ev::PartStart {
                 headers,
                 content_id,
+                ..
             } => {
                 let body_of = |j: usize| match evs.get(j) {
                     Some(Ev::Body(b)) => b.clone(),

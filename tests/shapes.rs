@@ -86,6 +86,10 @@ fn bom_is_skipped() {
     assert_eq!(
         evs[0],
         Ev::PartStart {
+            index: 0,
+            depth: 1,
+            content_length: None,
+            content_type: None,
             headers: vec![],
             content_id: None
         }
@@ -107,7 +111,14 @@ fn folded_headers_are_unfolded() {
         Ev::PartStart {
             headers,
             content_id,
+            content_type,
+            ..
         } => {
+            let params = vec![(b"charset".to_vec(), b"utf-8".to_vec())];
+            assert_eq!(
+                content_type.clone(),
+                Some(Ok((b"text".to_vec(), b"plain".to_vec(), params)))
+            );
             assert_eq!(content_id.as_deref(), Some(&b"8f2c@host"[..]));
             assert_eq!(
                 headers[1],

@@ -52,6 +52,10 @@ pub fn fixture(name: &str) -> Vec<u8> {
 pub enum Ev {
     Preamble(Vec<u8>),
     PartStart {
+        index: u64,
+        depth: usize,
+        content_length: Option<u64>,
+        content_type: Option<CtSeen>,
         headers: Vec<(Vec<u8>, Vec<u8>)>,
         content_id: Option<Vec<u8>>,
     },
@@ -62,12 +66,15 @@ pub enum Ev {
         version: Option<Vec<u8>>,
         headers: Vec<(Vec<u8>, Vec<u8>)>,
         content_id: Option<Vec<u8>>,
+        content_length: Option<u64>,
     },
     Response {
         version: Vec<u8>,
         status: u16,
         reason: Vec<u8>,
         headers: Vec<(Vec<u8>, Vec<u8>)>,
+        content_id: Option<Vec<u8>>,
+        content_length: Option<u64>,
     },
     Body(Vec<u8>),
     PartEnd {
@@ -78,6 +85,22 @@ pub enum Ev {
     MultipartEnd,
     Epilogue(Vec<u8>),
     End,
+}
+
+/// A part's Content-Type as read: type, subtype and parameters, or the error's offset.
+pub type CtSeen = Result<(Vec<u8>, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>), u64>;
+
+pub fn ct_seen(ct: Result<batchpart::ContentType<'_>, Error>) -> CtSeen {
+    ct.map(|c| {
+        let params = c.params().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+        (c.media_type().to_vec(), c.subtype().to_vec(), params)
+    })
+    .map_err(|e| e.offset())
+}
+
+/// A Content-ID, normalized and unfolded.
+pub fn id_seen(c: batchpart::ContentId<'_>) -> Vec<u8> {
+    c.normalized().segments().flatten().copied().collect()
 }
 
 pub fn headers_of(h: batchpart::HeaderBlock<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -95,14 +118,12 @@ pub fn own(ev: Event<'_>) -> Ev {
     match ev {
         Event::Preamble(b) => Ev::Preamble(b.to_vec()),
         Event::PartStart(p) => Ev::PartStart {
+            index: p.index(),
+            depth: p.depth(),
+            content_length: p.content_length(),
+            content_type: p.content_type().map(ct_seen),
             headers: headers_of(p.headers()),
-            content_id: p.content_id().map(|c| {
-                c.normalized()
-                    .segments()
-                    .flatten()
-                    .copied()
-                    .collect::<Vec<u8>>()
-            }),
+            content_id: p.content_id().map(id_seen),
         },
         Event::MultipartStart(b) => Ev::MultipartStart(b.to_vec()),
         Event::Request(r) => Ev::Request {
@@ -110,19 +131,16 @@ pub fn own(ev: Event<'_>) -> Ev {
             target: r.target().to_vec(),
             version: r.version().map(<[u8]>::to_vec),
             headers: headers_of(r.headers()),
-            content_id: r.content_id().map(|c| {
-                c.normalized()
-                    .segments()
-                    .flatten()
-                    .copied()
-                    .collect::<Vec<u8>>()
-            }),
+            content_id: r.content_id().map(id_seen),
+            content_length: r.content_length(),
         },
         Event::Response(r) => Ev::Response {
             version: r.version().to_vec(),
             status: r.status(),
             reason: r.reason().to_vec(),
             headers: headers_of(r.headers()),
+            content_id: r.content_id().map(id_seen),
+            content_length: r.content_length(),
         },
         Event::Body(b) => Ev::Body(b.to_vec()),
         Event::PartEnd(e) => Ev::PartEnd {
@@ -236,14 +254,12 @@ pub mod stream {
         match ev {
             PartEvent::Preamble(b) => Ev::Preamble(b.to_vec()),
             PartEvent::PartStart(p) => Ev::PartStart {
+                index: p.index(),
+                depth: p.depth(),
+                content_length: p.content_length(),
+                content_type: p.content_type().map(ct_seen),
                 headers: headers_of(p.headers()),
-                content_id: p.content_id().map(|c| {
-                    c.normalized()
-                        .segments()
-                        .flatten()
-                        .copied()
-                        .collect::<Vec<u8>>()
-                }),
+                content_id: p.content_id().map(id_seen),
             },
             PartEvent::MultipartStart(b) => Ev::MultipartStart(b.to_vec()),
             PartEvent::Http(h) => match h.kind() {
@@ -256,13 +272,8 @@ pub mod stream {
                     target: target.to_vec(),
                     version: version.as_ref().map(|v| v.to_vec()),
                     headers: headers_of(h.headers()),
-                    content_id: h.content_id().map(|c| {
-                        c.normalized()
-                            .segments()
-                            .flatten()
-                            .copied()
-                            .collect::<Vec<u8>>()
-                    }),
+                    content_id: h.content_id().map(id_seen),
+                    content_length: h.content_length(),
                 },
                 HttpKind::Response {
                     version,
@@ -273,6 +284,8 @@ pub mod stream {
                     status,
                     reason: reason.to_vec(),
                     headers: headers_of(h.headers()),
+                    content_id: h.content_id().map(id_seen),
+                    content_length: h.content_length(),
                 },
             },
             PartEvent::Body(b) => Ev::Body(b.to_vec()),
