@@ -481,8 +481,45 @@ fn batch() -> impl Strategy<Value = BatchRequest> {
     })
 }
 
+/// Answers with any status, those without a standard reason phrase (299, 451, 599) included.
+fn resp() -> impl Strategy<Value = ResponseOp> {
+    (
+        100u16..=599,
+        proptest::collection::vec(("X-[A-Za-z]{1,6}", "[a-zA-Z0-9 =;]{0,10}"), 0..3),
+        "[a-z0-9 ]{0,20}",
+    )
+        .prop_map(|(status, hs, body)| {
+            let mut op = ResponseOp::new(status);
+            for (n, v) in hs {
+                op.headers.push(n, v.trim().to_string());
+            }
+            op.with_header("Content-Type", "text/plain").with_body(body)
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    #[test]
+    fn responses_with_any_status_round_trip(ops in proptest::collection::vec(resp(), 1..5)) {
+        let b: BatchResponse = Batch {
+            items: ops
+                .into_iter()
+                .enumerate()
+                .map(|(i, op)| Item::Op(op.with_content_id(Some(format!("{}", i + 1)))))
+                .collect(),
+        };
+        let (ct, mut enc) = write_multipart(&b, b"batch_prop").unwrap();
+        let back: BatchResponse =
+            read_multipart(enc.copy_to_bytes(enc.remaining()), ct.as_bytes(), None).unwrap();
+        prop_assert_eq!(&back, &b);
+        // UCWA frames each part by its own Content-Length: strict reading checks them.
+        let ucwa_b = Batch { items: b.items.iter().map(|i| Item::Op(ResponseOp { content_id: None, ..i.ops()[0].clone() })).collect() };
+        let (ct, enc) = batchpart::batch::ucwa::write_responses(&ucwa_b, b"EA370946").unwrap();
+        let wire = enc.into_bytes();
+        prop_assert!(batchpart::stream::decode_bytes_with(&wire, b"EA370946", batchpart::Config::strict()).is_ok());
+        prop_assert_eq!(batchpart::batch::ucwa::read_responses(wire, ct.as_bytes()).unwrap(), ucwa_b);
+    }
 
     #[test]
     fn multipart_model_multipart(b in batch()) {
