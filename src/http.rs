@@ -248,6 +248,37 @@ mod tests {
     }
 
     #[test]
+    fn heads_expose_what_they_carry() {
+        let body = b"--b\r\nContent-Type: application/http\r\n\r\n\
+            POST /a HTTP/1.1\r\nContent-ID: 7\r\nContent-Length: 2\r\n\r\nhi\r\n\
+            --b\r\nContent-Type: application/http\r\n\r\n\
+            HTTP/1.0 201 Created\r\nContent-ID: <response-7>\r\nContent-Length: 3\r\n\r\nabc\r\n--b--";
+        let mut d = crate::Decoder::new(b"b").unwrap();
+        let mut heads = 0;
+        for ev in d.feed(body, true) {
+            match ev.unwrap() {
+                crate::Event::Request(r) => {
+                    heads += 1;
+                    assert_eq!((r.method(), r.target()), (&b"POST"[..], &b"/a"[..]));
+                    assert_eq!(r.version(), Some(&b"HTTP/1.1"[..]));
+                    assert_eq!(r.content_length(), Some(2));
+                    assert_eq!(r.content_id().map(|c| c.raw().as_bytes()), Some(&b"7"[..]));
+                }
+                crate::Event::Response(r) => {
+                    heads += 1;
+                    assert_eq!((r.version(), r.status()), (&b"HTTP/1.0"[..], 201));
+                    assert_eq!(r.reason(), b"Created");
+                    assert_eq!(r.content_length(), Some(3));
+                    let id = r.content_id().and_then(|c| c.reply_to());
+                    assert_eq!(id.map(|v| v.as_bytes()), Some(&b"7"[..]));
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(heads, 2);
+    }
+
+    #[test]
     fn content_length() {
         assert_eq!(parse_content_length(b"0"), Some(0));
         assert_eq!(parse_content_length(b"100000"), Some(100000));
