@@ -14,16 +14,19 @@
 //! | codec core (always on, `no_std`, no `alloc`) | an incremental decoder and encoder: bytes in, events or bytes out; never allocates, never does I/O | [`Decoder`], [`Event`], [`encoder::Encoder`] |
 //! | stream layer (feature `stream`) | a `futures_core::Stream` of owned part events over a stream of `Bytes`; bodies are slices of your chunks | [`stream::PartStream`], [`writer::Writer`] |
 //! | batch module (feature `batch`; `json`, `http`) | the model, the multipart and JSON formats, validation, references, execution, and one module per vendor dialect | [`batch`] |
+//! | server half (feature `tower`) | a tower `$batch` service that runs every operation through the application's own routes, confined to its service root | `server` |
 //!
 //! ## Features
 //!
 //! | feature | default | brings |
 //! |---|---|---|
-//! | `std` | yes | `std::error::Error` impls, the [`writer`] and the owned conveniences |
+//! | `std` | yes | `std::error::Error` impls, the [`writer`] and the owned conveniences; brings `bytes` |
+//! | `bytes` | with `std` | any `bytes::BufMut` as an encoder sink, without `std` |
 //! | `stream` | yes | the [`stream`] layer (`futures-core`) |
 //! | `batch` | no | the [`batch`] module: model, multipart format, validation, executor, dialects |
-//! | `json` | no | the OData JSON format and the JSON dialects (`serde`, `serde_json`) |
+//! | `json` | no | the OData JSON format and the JSON dialects (`serde`, `serde_json`, `base64`) |
 //! | `http` | no | conversions to and from the `http` crate's `Request` and `Response` |
+//! | `tower` | no | the `server` module: a tower `$batch` service (`tower-service`, `tower-layer`, `http-body`) |
 //!
 //! ## Limits
 //!
@@ -44,7 +47,8 @@
 //!
 //! With `--no-default-features` the crate is `#![no_std]` and needs no `alloc`: the decoder
 //! keeps its state in fixed arrays (one delimiter per nesting level) and the events borrow the
-//! input. The encoder writes into any `bytes::BufMut` when `std` is on.
+//! input. The encoder writes into any `bytes::BufMut` with the `bytes` feature (which `std`
+//! brings), and into a caller's slice ([`encoder::SliceWriter`]) without it.
 //!
 //! ## Decoding, sans-IO
 //!
