@@ -225,6 +225,20 @@ mod tests {
         .unwrap();
         assert_eq!(r.1, b"Rooms?$filter=Building eq $1/Building");
         assert_eq!(r.2, Some(&b"HTTP/1.1"[..]));
+        // Lenient, no version: a last word that is not a version belongs to the target.
+        let r =
+            parse_request_line(b"GET Rooms?$filter=Building eq $1/Building\r\n", false).unwrap();
+        assert_eq!(r.1, b"Rooms?$filter=Building eq $1/Building");
+        assert_eq!(r.2, None);
+        // Control characters and DEL are never part of a target.
+        for bad in [
+            &b"GET /a\x01b HTTP/1.1\r\n"[..],
+            b"GET /a\x7fb HTTP/1.1\r\n",
+            b"GET /a b\x01 HTTP/1.1\r\n",
+            b"GET \x01 HTTP/1.1\r\n",
+        ] {
+            assert!(parse_request_line(bad, false).is_none(), "{bad:?}");
+        }
         let r = parse_request_line(b"merge /x HTTP/1.1\n", false).unwrap();
         assert_eq!(r.0, b"merge");
         assert!(parse_request_line(b"GET\r\n", false).is_none());
