@@ -256,6 +256,31 @@ mod tests {
             parse_status_line(b"HTTP/1.1 204\r\n", false).unwrap(),
             (&b"HTTP/1.1"[..], 204, &b""[..])
         );
+        // The lenient reader, where httparse refuses (two spaces after the version).
+        assert_eq!(
+            parse_status_line(b"HTTP/1.1  200 OK\r\n", false).unwrap(),
+            (&b"HTTP/1.1"[..], 200, &b"OK"[..])
+        );
+        assert_eq!(
+            parse_status_line(b"HTTP/1.1  200\tOK\r\n", false).unwrap(),
+            (&b"HTTP/1.1"[..], 200, &b"OK"[..])
+        );
+        assert_eq!(
+            parse_status_line(b"HTTP/1.1  404\r\n", false).unwrap(),
+            (&b"HTTP/1.1"[..], 404, &b""[..])
+        );
+        for bad in [
+            &b"HTTX/1.1  200 OK\r\n"[..],
+            b"HTTP/1.1  2000 OK\r\n",
+            b"HTTP/1.1  20 OK\r\n",
+            b"HTTP/1.1  200OK\r\n",
+            b"HTTP/1.1  200 O\x01K\r\n",
+            b"HTTP/1.1  200 O\x7fK\r\n",
+        ] {
+            assert!(parse_status_line(bad, false).is_none(), "{bad:?}");
+            assert!(parse_status_line(bad, true).is_none(), "{bad:?}");
+        }
+        assert!(parse_status_line(b"HTTP/1.1  200 OK\r\n", true).is_none());
         assert!(parse_status_line(b"HTTP/1.1 20x OK\r\n", false).is_none());
         assert!(parse_status_line(b"HTTP/1.1 2000\r\n", false).is_none());
         assert!(parse_status_line(b"HTTP/1.1\r\n", false).is_none());
