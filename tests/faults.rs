@@ -18,7 +18,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, ServiceExt};
 
-use common::demo::{send, start};
+use common::client::send;
+use common::demo::start;
 
 /// The application's data: names written, in order.
 type Store = Arc<Mutex<Vec<String>>>;

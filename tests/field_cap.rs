@@ -18,7 +18,6 @@ use batchpart::batch::{
     BatchResponse, Changeset, Item, RequestOp, SplitLimits, Wire,
 };
 use bytes::{Buf, Bytes};
-use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 
 const ROOT: &str = "/odata/v4/catalog/";
@@ -65,7 +64,7 @@ fn start() -> Option<Cap> {
     Some(Cap(child, port))
 }
 
-/// One request over a fresh loopback connection: status, Content-Type, body.
+/// One request to CAP.
 async fn send(
     port: u16,
     method: &str,
@@ -73,35 +72,7 @@ async fn send(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> (u16, String, Bytes) {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let (mut s, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let mut req = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("Host", format!("127.0.0.1:{port}"));
-    for (n, v) in headers {
-        req = req.header(*n, *v);
-    }
-    let res = s
-        .send_request(req.body(Full::new(body)).unwrap())
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let ct = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (
-        status,
-        ct,
-        res.into_body().collect().await.unwrap().to_bytes(),
-    )
+    common::client::send(&format!("127.0.0.1:{port}"), method, path, headers, body).await
 }
 
 /// A multipart batch: written by the crate, answered by CAP, read back by the crate.

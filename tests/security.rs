@@ -18,7 +18,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, ServiceExt};
 
-use common::demo::{send, start, start_with};
+use common::client::send;
+use common::demo::{start, start_with};
 
 /// What the inner service received: method, path and query, headers.
 #[derive(Debug, Clone)]
@@ -674,18 +675,11 @@ async fn the_demo_confines_every_dialect() {
 
     // RingCentral: a resource id that carries a URL does not overwrite another entity.
     let base = "/restapi/message-store";
-    let (status, _, _) = send(
-        &addr,
-        "POST",
-        "/Victim",
-        &ct,
-        "{\"owner\":\"alice\"}".into(),
-    )
-    .await;
+    let (status, _, _) = send(&addr, "POST", "/Victim", &ct, "{\"owner\":\"alice\"}").await;
     assert_eq!(status, 201);
     let rc = [("Content-Type", "application/vnd.ringcentral.multipart+json")];
     let body = r#"[{"resourceId": "1?u=http://h/Victim(1)", "body": {"owner": "mallory"}}]"#;
-    let (status, _, _) = send(&addr, "PUT", &format!("{base}/*"), &rc, body.into()).await;
+    let (status, _, _) = send(&addr, "PUT", &format!("{base}/*"), &rc, body).await;
     assert_eq!(status, 400);
     let (_, _, victim) = send(&addr, "GET", "/Victim(1)", &[], String::new()).await;
     assert_eq!(victim, Bytes::from_static(b"{\"owner\":\"alice\"}"));

@@ -11,7 +11,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::demo::{send, start, start_with};
+use common::client::send;
+use common::demo::{start, start_with};
 
 use batchpart::batch::{read_json, read_multipart, BatchResponse, Item};
 use bytes::Bytes;
@@ -113,7 +114,7 @@ async fn ringcentral_and_json_batch_dialects_over_loopback() {
         "POST",
         "/batch",
         &[("Content-Type", "application/json")],
-        create.into(),
+        create,
     )
     .await;
     assert_eq!(status, 200);
@@ -125,7 +126,7 @@ async fn ringcentral_and_json_batch_dialects_over_loopback() {
         "POST",
         "/batch",
         &[],
-        r#"{"requests":[{"method":"post","path":"/batch"}]}"#.into(),
+        r#"{"requests":[{"method":"post","path":"/batch"}]}"#,
     )
     .await;
     assert_eq!(status, 400);

@@ -318,7 +318,7 @@ impl Encoder {
         })
     }
 
-    fn request_head_into<H, N, V>(
+    pub(crate) fn request_head_into<H, N, V>(
         &self,
         method: &[u8],
         target: &[u8],
@@ -384,46 +384,7 @@ impl Encoder {
         })
     }
 
-    /// How many bytes [`response_head`](Self::response_head) writes for these arguments,
-    /// from the same code that writes them: what a `Content-Length` around the head counts.
-    #[cfg(feature = "batch")]
-    pub(crate) fn response_head_len<H, N, V>(
-        &self,
-        version: &[u8],
-        status: u16,
-        reason: Option<&[u8]>,
-        headers: H,
-    ) -> Result<usize, EncodeError>
-    where
-        H: IntoIterator<Item = (N, V)> + Clone,
-        N: AsRef<[u8]>,
-        V: AsRef<[u8]>,
-    {
-        let mut n = Count(0);
-        self.response_head_into(version, status, reason, headers, &mut n)?;
-        Ok(n.0)
-    }
-
-    /// As [`response_head_len`](Self::response_head_len), for a request head.
-    #[cfg(feature = "batch")]
-    pub(crate) fn request_head_len<H, N, V>(
-        &self,
-        method: &[u8],
-        target: &[u8],
-        version: Option<&[u8]>,
-        headers: H,
-    ) -> Result<usize, EncodeError>
-    where
-        H: IntoIterator<Item = (N, V)> + Clone,
-        N: AsRef<[u8]>,
-        V: AsRef<[u8]>,
-    {
-        let mut n = Count(0);
-        self.request_head_into(method, target, version, headers, &mut n)?;
-        Ok(n.0)
-    }
-
-    fn response_head_into<H, N, V>(
+    pub(crate) fn response_head_into<H, N, V>(
         &self,
         version: &[u8],
         status: u16,
@@ -621,6 +582,18 @@ impl Encoder {
     pub fn is_finished(&self) -> bool {
         self.finished
     }
+}
+
+/// How many bytes a write takes, from the code that writes them: the length of an embedded
+/// head that a `Content-Length` around it counts, or a check that it can be written at all,
+/// with nothing written.
+#[cfg(feature = "batch")]
+pub(crate) fn counted(
+    write: impl FnOnce(&mut dyn Sink) -> Result<(), EncodeError>,
+) -> Result<usize, EncodeError> {
+    let mut n = Count(0);
+    write(&mut n)?;
+    Ok(n.0)
 }
 
 /// Writes `multipart/<subtype>; boundary=<b>` with the boundary quoted when it must be. A

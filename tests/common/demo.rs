@@ -4,9 +4,6 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-
 /// The running server (killed and reaped on drop) and its address.
 pub struct Server(pub Child, pub String);
 
@@ -62,41 +59,4 @@ pub fn start_with(args: &[&str], open_files: Option<u32>) -> Server {
         .expect("the server prints its address")
         .to_string();
     Server(child, addr)
-}
-
-/// One request with any method, path and headers.
-pub async fn send(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: String,
-) -> (u16, String, Bytes) {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut s, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let mut req = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("Host", addr);
-    for (n, v) in headers {
-        req = req.header(*n, *v);
-    }
-    let res = s
-        .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let ct = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (
-        status,
-        ct,
-        res.into_body().collect().await.unwrap().to_bytes(),
-    )
 }

@@ -3,6 +3,8 @@
 
 use batchpart::{Config, Decoder, Error, Event};
 
+#[cfg(all(feature = "std", not(fuzzing)))]
+pub mod client;
 #[cfg(all(feature = "tower", feature = "json", not(fuzzing)))]
 pub mod demo;
 pub mod ready;

@@ -177,6 +177,9 @@ pub fn split(work: &BatchRequest, limits: SplitLimits) -> Result<Vec<Planned>, B
     }
     // The envelope every batch has, whatever it holds.
     let envelope = written_len(&Batch::default(), limits.wire)?;
+    // Each JSON item counts the comma that joins it to another, and the first has none: a
+    // batch is the envelope less one comma, plus its items.
+    let base = envelope - u64::from(limits.wire != Wire::Multipart);
     let sizes = items
         .iter()
         .map(|i| item_bytes(i, limits.wire, envelope))
@@ -207,13 +210,13 @@ pub fn split(work: &BatchRequest, limits: SplitLimits) -> Result<Vec<Planned>, B
                 ),
             ));
         }
-        if envelope + bytes > limits.max_batch_bytes {
+        if base + bytes > limits.max_batch_bytes {
             return Err(BatchError::new(
                 K::BatchTooLarge,
                 format!(
                     "{} must share a batch and take {} bytes, over {}",
                     what(),
-                    envelope + bytes,
+                    base + bytes,
                     limits.max_batch_bytes
                 ),
             ));
@@ -228,7 +231,7 @@ pub fn split(work: &BatchRequest, limits: SplitLimits) -> Result<Vec<Planned>, B
                 b.1 += ops;
                 b.2 += bytes;
             }
-            None => batches.push((m.clone(), ops, envelope + bytes)),
+            None => batches.push((m.clone(), ops, base + bytes)),
         }
     }
     Ok(batches

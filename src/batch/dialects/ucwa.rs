@@ -57,9 +57,10 @@ pub fn write_requests(
         let (method, url) = (op.method.as_bytes(), op.url.as_bytes());
         let hs = wire_headers(&op.headers);
         let pairs = || hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice()));
-        let head = w
-            .encoder()
-            .request_head_len(method, url, Some(b"HTTP/1.1"), pairs())?;
+        let head = crate::encoder::counted(|s| {
+            w.encoder()
+                .request_head_into(method, url, Some(b"HTTP/1.1"), pairs(), s)
+        })?;
         start_part(&mut w, "request", head + op.body.len())?;
         w.request_head(method, url, Some(b"HTTP/1.1"), pairs())?;
         w.body(op.body.clone())?;
@@ -78,9 +79,10 @@ pub fn write_responses(
         let hs = wire_headers(&op.headers);
         let pairs = || hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice()));
         // The length of what the encoder writes, reason phrase or none, counted by it.
-        let head = w
-            .encoder()
-            .response_head_len(b"HTTP/1.1", op.status, None, pairs())?;
+        let head = crate::encoder::counted(|s| {
+            w.encoder()
+                .response_head_into(b"HTTP/1.1", op.status, None, pairs(), s)
+        })?;
         start_part(&mut w, "response", head + op.body.len())?;
         w.response_head(b"HTTP/1.1", op.status, None, pairs())?;
         w.body(op.body.clone())?;

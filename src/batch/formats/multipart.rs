@@ -600,8 +600,10 @@ impl sealed::WriteOp for RequestOp {
         let hs = head_pairs(&self.headers, &self.content_id, self.content_id_in);
         let pairs = || hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice()));
         let (method, url) = (self.method.as_bytes(), self.url.as_bytes());
-        w.encoder()
-            .request_head_len(method, url, Some(b"HTTP/1.1"), pairs())?;
+        crate::encoder::counted(|s| {
+            w.encoder()
+                .request_head_into(method, url, Some(b"HTTP/1.1"), pairs(), s)
+        })?;
         w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
         w.request_head(method, url, Some(b"HTTP/1.1"), pairs())?;
         w.body(self.body.clone())?;
@@ -614,8 +616,10 @@ impl sealed::WriteOp for ResponseOp {
         let part = http_part_headers(&self.content_id, self.content_id_in);
         let hs = head_pairs(&self.headers, &self.content_id, self.content_id_in);
         let pairs = || hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice()));
-        w.encoder()
-            .response_head_len(b"HTTP/1.1", self.status, None, pairs())?;
+        crate::encoder::counted(|s| {
+            w.encoder()
+                .response_head_into(b"HTTP/1.1", self.status, None, pairs(), s)
+        })?;
         w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
         w.response_head(b"HTTP/1.1", self.status, None, pairs())?;
         w.body(self.body.clone())?;

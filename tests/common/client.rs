@@ -1,0 +1,42 @@
+//! One HTTP/1.1 request over a fresh loopback connection, with a real client (hyper's), for
+//! the tests that talk to a server: the demo, or one someone else wrote.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+
+/// One request with any method, path and headers.
+pub async fn send(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> (u16, String, Bytes) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut s, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("Host", addr);
+    for (n, v) in headers {
+        req = req.header(*n, *v);
+    }
+    let res = s
+        .send_request(req.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (
+        status,
+        ct,
+        res.into_body().collect().await.unwrap().to_bytes(),
+    )
+}
