@@ -312,6 +312,25 @@ mod tests {
     }
 
     #[test]
+    fn escapes_inside_quoted_values() {
+        for parse in [ContentType::parse, ContentType::parse_lenient] {
+            let ct = parse(b"text/plain; x=\"a\\\"b\"; y=z").unwrap();
+            assert_eq!(
+                ct.param("x"),
+                Some(&br#"a\"b"#[..]),
+                "escapes are left as sent"
+            );
+            assert_eq!(ct.param("y"), Some(&b"z"[..]));
+            let ct = parse(b"text/plain; x=\"\\\\\"").unwrap();
+            assert_eq!(ct.param("x"), Some(&br#"\\"#[..]));
+            assert!(
+                parse(b"text/plain; x=\"a\\\"").is_err(),
+                "the escaped quote does not close"
+            );
+        }
+    }
+
+    #[test]
     fn lenient_unquoted_values_run_to_the_semicolon() {
         let google = b"multipart/mixed; boundary=batch_pK7JBAk73-E=_AA5eFwv4m2Q=";
         assert_eq!(
