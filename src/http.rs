@@ -269,6 +269,11 @@ mod tests {
             parse_status_line(b"HTTP/1.1  404\r\n", false).unwrap(),
             (&b"HTTP/1.1"[..], 404, &b""[..])
         );
+        assert_eq!(
+            parse_status_line(b"HTTP/1.1  404 Not Found\r\n", false).unwrap(),
+            (&b"HTTP/1.1"[..], 404, &b"Not Found"[..]),
+            "spaces inside a reason"
+        );
         for bad in [
             &b"HTTX/1.1  200 OK\r\n"[..],
             b"HTTP/1.1  2000 OK\r\n",
