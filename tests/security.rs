@@ -341,6 +341,21 @@ async fn a_configured_absolute_root_fixes_the_origin() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_misconfigured_root_is_the_servers_error_and_runs_nothing() {
+    for root in ["ftp://h/svc/", "relative/", "https://h/svc/?q"] {
+        let c = BatchConfig {
+            service_root: Some(root.into()),
+            ..cfg(Dialect::OData)
+        };
+        let body = multipart(&["GET People HTTP/1.1\r\n"]);
+        let (status, _, body, seen) = call(c, odata_multipart(), body).await;
+        assert_eq!(status, 500, "{root}");
+        assert!(text(&body).contains("misconfigured"), "{}", text(&body));
+        assert!(seen.is_empty());
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn json_batch_paths_and_queries_stay_under_the_root() {
     let c = BatchConfig {
         service_root: Some("/".into()),

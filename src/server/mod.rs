@@ -449,7 +449,15 @@ where
     let (parts, body) = req.into_parts();
     let root = match service_root(&cfg, &parts) {
         Ok(root) => root,
-        Err(e) => return refuse(&e),
+        // The configured root is the server's own mistake, not the client's.
+        Err(e) => {
+            let op = error_op(
+                500,
+                None,
+                &format!("the service root is misconfigured: {e}"),
+            );
+            return respond(500, &op.headers, BatchBody::whole(op.body));
+        }
     };
     let shared = Arc::new(Shared {
         cfg: cfg.clone(),
