@@ -125,12 +125,14 @@ impl Encoder {
             Encoder::Json(env) => {
                 use crate::batch::formats::json::{response_to_json, Bodies};
                 let mut out = String::new();
-                let (ops, group) = match &item {
-                    Item::Op(op) => (core::slice::from_ref(op), None),
-                    Item::Changeset(c) => (c.ops.as_slice(), c.id.as_deref()),
+                // The item is ours: its answers are moved, not copied.
+                let (ops, group) = match item {
+                    Item::Op(op) => (vec![op], None),
+                    Item::Changeset(c) => (c.ops, c.id),
                 };
+                let group = group.as_deref();
                 for op in ops {
-                    let op = json_ready(op.clone());
+                    let op = json_ready(op);
                     let json = match response_to_json(&op, group, Bodies::OData) {
                         Ok(j) => j,
                         Err(e) => {

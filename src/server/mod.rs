@@ -411,6 +411,7 @@ fn respond(
 fn service_root(
     cfg: &BatchConfig,
     parts: &http::request::Parts,
+    host: Option<&http::HeaderValue>,
 ) -> Result<ServiceRoot, BatchError> {
     let mut root = match &cfg.service_root {
         Some(r) => ServiceRoot::new(r),
@@ -419,12 +420,7 @@ fn service_root(
             ServiceRoot::new(&path[..path.rfind('/').map_or(0, |i| i + 1)])
         }
     }?;
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
-    if let Some(host) = host {
+    if let Some(host) = host.and_then(|v| v.to_str().ok()) {
         let https = parts.uri.scheme().map(|s| *s == http::uri::Scheme::HTTPS);
         root.with_authority(host, https);
     }
@@ -447,7 +443,13 @@ where
     A: Atomicity,
 {
     let (parts, body) = req.into_parts();
-    let root = match service_root(&cfg, &parts) {
+    // The batch request's `Host`, or its URI's authority (HTTP/2): the origin operations may
+    // name, and the `Host` every operation carries.
+    let host = parts.headers.get(http::header::HOST).cloned().or_else(|| {
+        let a = parts.uri.authority()?;
+        http::HeaderValue::from_str(a.as_str()).ok()
+    });
+    let root = match service_root(&cfg, &parts, host.as_ref()) {
         Ok(root) => root,
         // The configured root is the server's own mistake, not the client's.
         Err(e) => {
@@ -463,10 +465,7 @@ where
         cfg: cfg.clone(),
         root,
         batch_path: parts.uri.path().to_string(),
-        host: parts.headers.get(http::header::HOST).cloned().or_else(|| {
-            let a = parts.uri.authority()?;
-            http::HeaderValue::from_str(a.as_str()).ok()
-        }),
+        host,
         extensions: parts.extensions.clone(),
         forwarded: cfg
             .forward_headers
