@@ -176,8 +176,6 @@ extern crate std;
 
 #[cfg(feature = "batch")]
 pub mod batch;
-#[cfg(feature = "batch")]
-mod block;
 mod boundary;
 mod content_id;
 mod content_type;

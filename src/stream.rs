@@ -426,6 +426,10 @@ pub struct PartStream<S> {
     boundaries: [Bytes; MAX_DEPTH],
     depth: usize,
     queue: VecDeque<PartEvent>,
+    /// The decoder's offset after each queued event, in step with `queue`.
+    ends: VecDeque<u64>,
+    /// The offset after the last event handed out.
+    last_end: u64,
     /// A decode error, reported once the events before it are out.
     failed: Option<Error>,
     inner_done: bool,
@@ -473,6 +477,8 @@ where
             boundaries,
             depth: 1,
             queue: VecDeque::new(),
+            ends: VecDeque::new(),
+            last_end: 0,
             failed: None,
             inner_done: false,
             done: false,
@@ -490,9 +496,19 @@ where
         self.dec.offset()
     }
 
+    /// Where the last event handed out ends: the decoder's offset right after it, 0 before
+    /// the first. [`offset`](Self::offset) may be further on, events being decoded ahead of
+    /// their handing out; this is the offset to locate an error found in the event by, and
+    /// the one to give [`MultipartItems::push`](crate::batch::MultipartItems::push). It is
+    /// what a single feed of the whole body reports after the same event.
+    pub fn event_end(&self) -> u64 {
+        self.last_end
+    }
+
     /// Feeds what is buffered to the decoder and queues its events.
     fn pump(&mut self) -> Result<(), Error> {
         let eof = self.inner_done;
+        let base = self.dec.offset();
         if self.carry.is_empty() {
             let buf = core::mem::take(&mut self.chunk);
             let mut owner = Owner {
@@ -503,8 +519,12 @@ where
             };
             let mut feed = self.dec.feed(&buf, eof);
             let mut n = 0;
-            for ev in &mut feed {
+            while let Some(ev) = feed.next() {
+                let before = self.queue.len();
                 owner.own(ev?, &mut self.queue);
+                let at = base + feed.consumed() as u64;
+                self.ends
+                    .resize(self.ends.len() + self.queue.len() - before, at);
                 n += 1;
                 if n == MAX_QUEUED {
                     break;
@@ -550,7 +570,11 @@ where
                 ev,
                 Event::PartStart(_) | Event::Request(_) | Event::Response(_)
             );
+            let before = self.queue.len();
             owner.own(ev, &mut self.queue);
+            let at = base + feed.consumed() as u64;
+            self.ends
+                .resize(self.ends.len() + self.queue.len() - before, at);
             if head || feed.consumed() >= carried {
                 break;
             }
@@ -578,6 +602,7 @@ where
         let this = self.get_mut();
         loop {
             if let Some(ev) = this.queue.pop_front() {
+                this.last_end = this.ends.pop_front().unwrap_or(this.last_end);
                 if matches!(ev, PartEvent::End) {
                     this.done = true;
                 }
@@ -660,6 +685,22 @@ pub fn decode_bytes_with(
     boundary: &[u8],
     cfg: Config,
 ) -> Result<Vec<PartEvent>, Error> {
+    let mut out = Vec::new();
+    each_event(body, boundary, cfg, |ev, _| {
+        out.push(ev);
+        Ok::<_, Error>(())
+    })?;
+    Ok(out)
+}
+
+/// Decodes a whole body in one feed, handing each owned event to `f` with the offset the
+/// decoder has reached after it: what the batch readers run on a buffer, with no executor.
+pub(crate) fn each_event<E: From<Error>>(
+    body: &Bytes,
+    boundary: &[u8],
+    cfg: Config,
+    mut f: impl FnMut(PartEvent, u64) -> Result<(), E>,
+) -> Result<(), E> {
     let mut dec = Decoder::with_config(boundary, cfg)?;
     let mut boundaries: [Bytes; MAX_DEPTH] = Default::default();
     boundaries[0] = Bytes::copy_from_slice(boundary);
@@ -669,9 +710,15 @@ pub fn decode_bytes_with(
         boundaries: &mut boundaries,
         depth: 1,
     };
-    let mut out = VecDeque::new();
-    for ev in dec.feed(body, true) {
-        owner.own(ev?, &mut out);
+    // One decoder event makes at most three owned ones (a body across a held-back delimiter).
+    let mut queue = VecDeque::with_capacity(4);
+    let mut feed = dec.feed(body, true);
+    while let Some(ev) = feed.next() {
+        owner.own(ev?, &mut queue);
+        let at = feed.consumed() as u64;
+        while let Some(ev) = queue.pop_front() {
+            f(ev, at)?;
+        }
     }
-    Ok(out.into())
+    Ok(())
 }

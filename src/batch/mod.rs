@@ -36,10 +36,11 @@ pub use dialects::{azure_blob, google, ucwa};
 pub use dialects::{azure_table, creatio, graph, json_batch, ringcentral};
 pub use error::{BatchError, BatchErrorKind};
 #[cfg(feature = "json")]
-pub use formats::json::{read_json, write_json, JsonOp, JsonReader};
+pub use formats::json::{read_json, write_json, JsonItems, JsonOp, JsonReader};
 pub(crate) use formats::multipart::read_all;
 pub use formats::multipart::{
-    read_multipart, write_multipart, LengthMismatch, MultipartReader, Operation, WriteOp,
+    read_multipart, write_multipart, LengthMismatch, MultipartItems, MultipartReader, Operation,
+    WriteOp,
 };
 pub use model::correlate::{correlate, Correlation, MatchedBy, Pair};
 pub use model::exec::{

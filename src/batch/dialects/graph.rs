@@ -34,7 +34,8 @@ use bytes::Bytes;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::formats::json::{
-    request_from_json, request_to_json, response_from_json, response_to_json, Bodies, JsonReader,
+    read_whole, request_from_json, request_to_json, response_from_json, response_to_json, Bodies,
+    JsonItems,
 };
 use crate::batch::model::validate::{ValidationOptions, Validator};
 use crate::batch::model::{Batch, BatchRequest, BatchResponse, Item, RequestOp, ResponseOp};
@@ -164,12 +165,6 @@ pub fn validation() -> ValidationOptions {
     }
 }
 
-fn whole(
-    body: &[u8],
-) -> impl futures_core::Stream<Item = Result<Bytes, core::convert::Infallible>> {
-    crate::stream::iter([Ok(Bytes::copy_from_slice(body))])
-}
-
 /// Reads a Graph batch request under [`limits`] and [`validation`].
 pub fn read_request(body: &[u8]) -> Result<BatchRequest, BatchError> {
     read_request_with(body, limits())
@@ -177,12 +172,12 @@ pub fn read_request(body: &[u8]) -> Result<BatchRequest, BatchError> {
 
 /// Reads a Graph batch request under these limits.
 pub fn read_request_with(body: &[u8], limits: ReadLimits) -> Result<BatchRequest, BatchError> {
-    let mut r = JsonReader::<_, GraphRequest>::new(whole(body))
-        .limits(limits)
-        .validate(validation());
+    let mut r = JsonItems::<GraphRequest>::new(limits).validate(validation());
+    r.feed(&Bytes::copy_from_slice(body));
+    r.finish();
     let mut items = Vec::new();
     let mut ids: Vec<String> = Vec::new();
-    for item in crate::block::items(&mut r) {
+    while let Some(item) = r.next_item() {
         if let Item::Op(GraphRequest(op)) = item? {
             // Graph compares ids without regard to case.
             let id = op.content_id.as_deref().unwrap_or("").to_lowercase();
@@ -224,10 +219,13 @@ pub fn write_request(batch: &BatchRequest) -> Result<String, BatchError> {
 
 /// Reads a Graph batch response, in the order received.
 pub fn read_response(body: &[u8]) -> Result<BatchResponse, BatchError> {
-    let mut r = JsonReader::<_, GraphResponse>::new(whole(body)).limits(limits());
+    let read = read_whole(
+        &mut JsonItems::<GraphResponse>::new(limits()),
+        &Bytes::copy_from_slice(body),
+    )?;
     let mut items = Vec::new();
-    for item in crate::block::items(&mut r) {
-        if let Item::Op(GraphResponse(op)) = item? {
+    for item in read {
+        if let Item::Op(GraphResponse(op)) = item {
             items.push(Item::Op(op));
         }
     }

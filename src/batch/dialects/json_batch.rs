@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::formats::json::sealed::JsonOp as _;
-use crate::batch::formats::json::{for_each_element, raw, to_json, EnvelopeWriter, JsonReader};
+use crate::batch::formats::json::{for_each_element, raw, to_json, EnvelopeWriter, JsonItems};
 use crate::batch::model::exec::ExecOptions;
 use crate::batch::model::validate::{ValidationOptions, Validator};
 use crate::batch::model::{
@@ -175,15 +175,12 @@ pub fn read_request_with(
     limits: ReadLimits,
     validation: ValidationOptions,
 ) -> Result<Request, BatchError> {
-    let mut r =
-        JsonReader::<_, ApiRequest>::new(crate::stream::iter([
-            Ok::<_, core::convert::Infallible>(Bytes::copy_from_slice(body)),
-        ]))
-        .limits(limits);
-    r = r.with_validator(Validator::new(validation));
+    let mut r = JsonItems::<ApiRequest>::new(limits).with_validator(Validator::new(validation));
+    r.feed(&Bytes::copy_from_slice(body));
+    r.finish();
     let mut items = Vec::new();
     let mut n = 0;
-    for item in crate::block::items(&mut r) {
+    while let Some(item) = r.next_item() {
         let item = item.map_err(|e| match e.op() {
             Some(_) => e,
             None if e.kind() == K::NestedBatch => e.at_op(items.len(), None),

@@ -25,12 +25,12 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
+use crate::batch::formats::drive::{read_whole, Driven, Machine};
 use crate::batch::formats::json::{for_each_element, to_json};
-use crate::batch::formats::multipart::{boundary_of, Body};
-use crate::batch::model::limits::Metered;
+use crate::batch::formats::multipart::Body;
 use crate::batch::model::{Batch, BatchRequest, BatchResponse, Item, RequestOp, ResponseOp};
 use crate::batch::ReadLimits;
-use crate::stream::{PartEvent, PartStream, StreamError};
+use crate::stream::PartEvent;
 use crate::writer::{Encoded, Writer};
 
 /// The media type of the JSON form.
@@ -118,50 +118,23 @@ pub fn batch_status(method: &str, results: &[ResourceResult]) -> u16 {
     }
 }
 
-/// Reads the plain `application/json` parts of a RingCentral multipart body from a stream of
-/// `Bytes`, each body as soon as its part ends, under [`ReadLimits`] (builder
-/// [`limits`](Self::limits)): parts counted as they start, each body and the whole body
-/// counted as the bytes arrive. Nested multiparts and `application/http` parts are refused.
-/// [`read_put`] and [`read_multipart_response`] read a buffer through it.
-pub struct PartsReader<S> {
-    events: Option<PartStream<Metered<S>>>,
-    pending: Option<(S, Vec<u8>)>,
+/// The plain `application/json` parts of a RingCentral multipart body, sans-IO: part events
+/// in, each body out as its part ends. Parts counted as they start, each body as its bytes
+/// arrive; nested multiparts and `application/http` parts are refused.
+struct Parts {
     limits: ReadLimits,
     parts: usize,
     body: Body,
 }
 
-impl<S> core::fmt::Debug for PartsReader<S> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("PartsReader")
-            .field("parts", &self.parts)
-            .finish()
-    }
-}
+impl Machine for Parts {
+    type Out = Bytes;
 
-impl<S, E> PartsReader<S>
-where
-    S: futures_core::Stream<Item = Result<Bytes, E>> + Unpin,
-    E: core::fmt::Display,
-{
-    /// A reader for a body with this `Content-Type`, under the default [`ReadLimits`].
-    pub fn new(inner: S, content_type: &[u8]) -> Result<Self, BatchError> {
-        Ok(PartsReader {
-            events: None,
-            pending: Some((inner, boundary_of(content_type, false)?)),
-            limits: ReadLimits::default(),
-            parts: 0,
-            body: Body::default(),
-        })
+    fn limits(&self) -> &ReadLimits {
+        &self.limits
     }
 
-    /// Reads under these limits (set before the first part is read).
-    pub fn limits(mut self, limits: ReadLimits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    fn event(&mut self, ev: PartEvent) -> Result<Option<Bytes>, BatchError> {
+    fn push(&mut self, ev: PartEvent, _at: u64) -> Result<Option<Bytes>, BatchError> {
         match ev {
             PartEvent::PartStart(_) => {
                 self.parts += 1;
@@ -203,6 +176,53 @@ where
     }
 }
 
+impl Parts {
+    fn new(limits: ReadLimits) -> Self {
+        Parts {
+            limits,
+            parts: 0,
+            body: Body::default(),
+        }
+    }
+}
+
+/// Reads the plain `application/json` parts of a RingCentral multipart body from a stream of
+/// `Bytes`, each body as soon as its part ends, under [`ReadLimits`] (builder
+/// [`limits`](Self::limits)): parts counted as they start, each body and the whole body
+/// counted as the bytes arrive. Nested multiparts and `application/http` parts are refused.
+/// [`read_put`] and [`read_multipart_response`] read a buffer the same way, without a stream.
+pub struct PartsReader<S> {
+    inner: Driven<S, Parts>,
+}
+
+impl<S> core::fmt::Debug for PartsReader<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PartsReader")
+            .field("parts", &self.inner.machine.parts)
+            .finish()
+    }
+}
+
+impl<S, E> PartsReader<S>
+where
+    S: futures_core::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: core::fmt::Display,
+{
+    /// A reader for a body with this `Content-Type`, under the default [`ReadLimits`].
+    pub fn new(inner: S, content_type: &[u8]) -> Result<Self, BatchError> {
+        let parts = Parts::new(ReadLimits::default());
+        Ok(PartsReader {
+            inner: Driven::new(inner, content_type, parts)?,
+        })
+    }
+
+    /// Reads under these limits (set before the first part is read).
+    pub fn limits(mut self, limits: ReadLimits) -> Self {
+        self.inner.machine.limits = limits;
+        self
+    }
+}
+
 impl<S, E> futures_core::Stream for PartsReader<S>
 where
     S: futures_core::Stream<Item = Result<Bytes, E>> + Unpin,
@@ -214,62 +234,22 @@ where
         self: core::pin::Pin<&mut Self>,
         cx: &mut core::task::Context<'_>,
     ) -> core::task::Poll<Option<Self::Item>> {
-        use core::task::Poll;
-        let this = self.get_mut();
-        if let Some((inner, boundary)) = this.pending.take() {
-            let metered = Metered::new(inner, this.limits.max_batch_bytes);
-            let cfg = this.limits.decoder_config(crate::Config::default());
-            match PartStream::with_config(metered, &boundary, cfg) {
-                Ok(p) => this.events = Some(p),
-                Err(e) => return Poll::Ready(Some(Err(e.into()))),
-            }
-        }
-        loop {
-            let Some(events) = this.events.as_mut() else {
-                return Poll::Ready(None);
-            };
-            let ev = match core::pin::Pin::new(events).poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => {
-                    this.events = None;
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(Ok(ev))) => ev,
-                Poll::Ready(Some(Err(e))) => {
-                    this.events = None;
-                    return Poll::Ready(Some(Err(match e {
-                        StreamError::Decode(e) => e.into(),
-                        StreamError::Source(e) => e.into_batch_error(),
-                    })));
-                }
-            };
-            // A limit error names how far the body had been decoded, as the other readers'.
-            let offset = this.events.as_ref().map_or(0, |e| e.offset());
-            match this.event(ev) {
-                Ok(None) => {}
-                Ok(Some(body)) => return Poll::Ready(Some(Ok(body))),
-                Err(e) => {
-                    this.events = None;
-                    return Poll::Ready(Some(Err(e.at_offset(offset))));
-                }
-            }
-        }
+        self.get_mut().inner.poll_next(cx)
     }
 }
 
-/// The plain parts of a multipart body in memory, through a [`PartsReader`].
+/// The plain parts of a multipart body in memory.
 fn plain_parts(
     body: &Bytes,
     content_type: &[u8],
     limits: ReadLimits,
 ) -> Result<Vec<Bytes>, BatchError> {
-    let src = crate::stream::iter([Ok::<_, core::convert::Infallible>(body.clone())]);
-    let mut reader = PartsReader::new(src, content_type)?.limits(limits);
-    let mut parts = Vec::new();
-    for part in crate::block::items(&mut reader) {
-        parts.push(part?);
-    }
-    Ok(parts)
+    read_whole(
+        &mut Parts::new(limits),
+        body,
+        content_type,
+        crate::Config::default(),
+    )
 }
 
 fn json_parts_body(

@@ -1,7 +1,6 @@
 //! OData multipart batches (`multipart/mixed`, and UCWA's `multipart/batching`): an
 //! incremental reader over the part-event Stream, and a writer on the encoder.
 
-use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
@@ -9,10 +8,12 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
-use crate::batch::model::limits::{check_op, Metered, ReadLimits};
+pub(crate) use crate::batch::formats::drive::boundary_of;
+use crate::batch::formats::drive::{read_whole, Driven, Machine};
+use crate::batch::model::limits::{check_op, MeterError, ReadLimits};
 use crate::batch::model::validate::{ValidationOptions, Validator};
 use crate::batch::model::{text_of, Batch, Changeset, Headers, Item, RequestOp, ResponseOp};
-use crate::stream::{HttpHead, HttpKind, PartEvent, PartStream, StreamError};
+use crate::stream::{HttpHead, HttpKind, PartEvent};
 use crate::writer::{ContentIdIn, Encoded, Writer};
 use crate::Config;
 
@@ -191,16 +192,6 @@ impl Body {
     }
 }
 
-/// The validated boundary a multipart `Content-Type` names, read in this mode (see
-/// [`ContentType::parse_lenient`](crate::ContentType::parse_lenient)); its errors are at
-/// offset 0, the value not being part of the body.
-pub(crate) fn boundary_of(content_type: &[u8], strict: bool) -> Result<Vec<u8>, BatchError> {
-    let at0 = |e: crate::Error| BatchError::from(crate::Error::new(e.kind(), 0));
-    let ct = crate::ContentType::parse_in(content_type, strict).map_err(at0)?;
-    // `multipart_boundary` validates it: once.
-    Ok(ct.multipart_boundary().map_err(at0)?.to_vec())
-}
-
 /// The op being assembled from a part's events.
 #[derive(Default)]
 struct Pending {
@@ -226,27 +217,29 @@ impl Pending {
     }
 }
 
-/// Reads batch items from a multipart body, each as soon as its last byte has arrived: a
-/// 100-operation batch is never held whole.
+/// The multipart batch reader itself, sans-IO: part events go in ([`push`](Self::push)),
+/// batch items come out, each as soon as its last event is in. Limits are counted as the
+/// events arrive. [`MultipartReader`] drives it from a stream of chunks and
+/// [`read_multipart`] over a buffer; drive it yourself over your own decoder loop.
 ///
 /// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use batchpart::batch::{Item, MultipartReader, RequestOp};
+/// use batchpart::batch::{Item, MultipartItems, ReadLimits, RequestOp};
 /// use bytes::Bytes;
-/// use futures_core::Stream;
 ///
-/// let body = "--b\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n\
-///             GET /Customers HTTP/1.1\r\n\r\n\r\n--b--";
-/// let chunks = batchpart::stream::iter([Ok::<_, std::io::Error>(Bytes::from(body))]);
-/// let mut items = MultipartReader::<_, RequestOp>::new(chunks, b"multipart/mixed; boundary=b").unwrap();
-/// // `items.next().await` with a `StreamExt`.
-/// let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut items).poll_next(cx)).await;
-/// let Some(Ok(Item::Op(op))) = next else { panic!() };
-/// assert_eq!((op.method.as_str(), op.url.as_str(), op.content_id.as_deref()), ("GET", "/Customers", Some("1")));
-/// # }
+/// let body = Bytes::from_static(b"--b\r\nContent-Type: application/http\r\n\r\n\
+///                                 GET /Customers HTTP/1.1\r\n\r\n\r\n--b--");
+/// let mut items = MultipartItems::<RequestOp>::new(ReadLimits::default());
+/// let mut read = Vec::new();
+/// for ev in batchpart::stream::decode_bytes(&body, b"b")? {
+///     // The offset is only for errors: the decoder's position after the event.
+///     if let Some(item) = items.push(ev, 0)? {
+///         read.push(item);
+///     }
+/// }
+/// assert!(matches!(&read[..], [Item::Op(op)] if op.url == "/Customers"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct MultipartReader<S, Op> {
-    events: Events<S>,
+pub struct MultipartItems<Op> {
     validator: Option<Validator>,
     limits: ReadLimits,
     depth: usize,
@@ -254,8 +247,8 @@ pub struct MultipartReader<S, Op> {
     op: Option<Pending>,
     changeset: Option<Changeset<Op>>,
     mismatches: Vec<LengthMismatch>,
-    done: bool,
-    _op: PhantomData<Op>,
+    /// The error that ended the read: every later push returns it again.
+    failed: Option<BatchError>,
 }
 
 /// An operation whose embedded `Content-Length` disagreed with the body the multipart framing
@@ -272,101 +265,65 @@ pub struct LengthMismatch {
     pub framed: u64,
 }
 
-/// The part events, started at the first poll so that the options set before it apply.
-enum Events<S> {
-    Unstarted {
-        inner: S,
-        boundary: Vec<u8>,
-        /// Why strict mode refuses the Content-Type that the lenient rule read, if it does.
-        strict_error: Option<BatchError>,
-        cfg: Config,
-    },
-    Started(Box<PartStream<Metered<S>>>),
-    Gone,
-}
-
-impl<S, Op> core::fmt::Debug for MultipartReader<S, Op> {
+impl<Op> core::fmt::Debug for MultipartItems<Op> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MultipartReader")
+        f.debug_struct("MultipartItems")
             .field("depth", &self.depth)
+            .field("ops", &self.ops)
             .finish()
     }
 }
 
-impl<S, E, Op> MultipartReader<S, Op>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: core::fmt::Display,
-    Op: Operation,
-{
-    /// A reader for a body with this `Content-Type` (`multipart/mixed`, `multipart/batching`),
-    /// with the default decoder configuration and [`ReadLimits`]. The value is read by the
-    /// lenient rule ([`ContentType::parse_lenient`](crate::ContentType::parse_lenient)); a
-    /// strict [`config`](Self::config) refuses, at the first item, a value only that rule
-    /// accepts.
-    pub fn new(inner: S, content_type: &[u8]) -> Result<Self, BatchError> {
-        Ok(MultipartReader {
-            events: Events::Unstarted {
-                inner,
-                boundary: boundary_of(content_type, false)?,
-                strict_error: boundary_of(content_type, true).err(),
-                cfg: Config::default(),
-            },
+impl<Op: Operation> MultipartItems<Op> {
+    /// A reader under these limits, without validation.
+    pub fn new(limits: ReadLimits) -> Self {
+        MultipartItems {
             validator: None,
-            limits: ReadLimits::default(),
+            limits,
             depth: 1,
             ops: 0,
             op: None,
             changeset: None,
             mismatches: Vec::new(),
-            done: false,
-            _op: PhantomData,
-        })
-    }
-
-    /// A reader with a decoder configuration.
-    pub fn with_config(inner: S, content_type: &[u8], cfg: Config) -> Result<Self, BatchError> {
-        boundary_of(content_type, cfg.strict)?;
-        Ok(Self::new(inner, content_type)?.config(cfg))
-    }
-
-    /// Decodes with this configuration (set before the first item is read); its header limits
-    /// are lowered to the reader's [`ReadLimits`] where those are lower.
-    pub fn config(mut self, new: Config) -> Self {
-        if let Events::Unstarted { cfg, .. } = &mut self.events {
-            *cfg = new;
+            failed: None,
         }
+    }
+
+    /// Validates every item as it is read (requests only; responses have no rules).
+    pub fn validate(mut self, opts: ValidationOptions) -> Self {
+        self.validator = Some(Validator::new(opts));
         self
     }
 
-    /// Reads under these limits (set before the first item is read).
-    pub fn limits(mut self, limits: ReadLimits) -> Self {
-        self.limits = limits;
-        self
+    /// The operations read so far whose embedded `Content-Length` disagreed with the framing
+    /// (only ever with [`Config::trust_framing`]; otherwise such a part is an error).
+    pub fn length_mismatches(&self) -> &[LengthMismatch] {
+        &self.mismatches
     }
 
-    fn events(&mut self) -> Option<&mut PartStream<Metered<S>>> {
-        if let Events::Unstarted { .. } = self.events {
-            let Events::Unstarted {
-                inner,
-                boundary,
-                cfg,
-                ..
-            } = core::mem::replace(&mut self.events, Events::Gone)
-            else {
-                return None;
+    /// Takes the next part event; returns the item it completes, if it completes one. `at` is
+    /// the decoder's offset after the event ([`PartStream::offset`], or
+    /// [`Feed::consumed`](crate::Feed::consumed) plus what was fed before): an error that has
+    /// no better offset carries it. An error is final: every later call returns it again.
+    pub fn push(&mut self, ev: PartEvent, at: u64) -> Result<Option<Item<Op>>, BatchError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let r = self
+            .event(ev, at)
+            .and_then(|item| match (item, &mut self.validator) {
+                (Some(item), Some(v)) => Op::validate(v, &item).map(|()| Some(item)),
+                (item, _) => Ok(item),
+            });
+        r.map_err(|e| {
+            let e = match e.offset() {
+                Some(_) => e,
+                // Where the item that broke the rule ends.
+                None => e.at_offset(at),
             };
-            let metered = Metered::new(inner, self.limits.max_batch_bytes);
-            let cfg = self.limits.decoder_config(cfg);
-            // The boundary was validated by `new`.
-            self.events = PartStream::with_config(metered, &boundary, cfg)
-                .map(|p| Events::Started(Box::new(p)))
-                .unwrap_or(Events::Gone);
-        }
-        match &mut self.events {
-            Events::Started(p) => Some(p),
-            _ => None,
-        }
+            self.failed = Some(e.clone());
+            e
+        })
     }
 
     /// An operation starts: counted against the limit as it arrives.
@@ -382,19 +339,13 @@ where
         Ok(())
     }
 
-    /// The operations read so far whose embedded `Content-Length` disagreed with the framing
-    /// (only ever with [`Config::trust_framing`]; otherwise such a part is an error).
-    pub fn length_mismatches(&self) -> &[LengthMismatch] {
-        &self.mismatches
-    }
-
-    /// Validates every item as it is read (requests only; responses have no rules).
-    pub fn validate(mut self, opts: ValidationOptions) -> Self {
-        self.validator = Some(Validator::new(opts));
-        self
-    }
-
-    fn event(&mut self, ev: PartEvent) -> Result<Option<Item<Op>>, BatchError> {
+    fn event(&mut self, ev: PartEvent, at: u64) -> Result<Option<Item<Op>>, BatchError> {
+        if at > self.limits.max_batch_bytes {
+            return Err(MeterError::<core::convert::Infallible>::Limit(
+                self.limits.max_batch_bytes,
+            )
+            .into_batch_error());
+        }
         match ev {
             PartEvent::PartStart(p) => {
                 self.count_op()?;
@@ -441,32 +392,127 @@ where
                 }
             }
             PartEvent::MultipartEnd => self.depth -= 1,
-            PartEvent::PartEnd(end) => {
-                if let Some(p) = self.op.take() {
-                    if let Some((declared, framed)) = end.http_content_length_mismatch() {
-                        self.mismatches.push(LengthMismatch {
-                            op: self.ops - 1,
-                            content_id: p.part_id.clone(),
-                            declared,
-                            framed,
-                        });
-                    }
-                    let op = p.finish::<Op>()?;
-                    op.check_limits(&self.limits)?;
-                    match &mut self.changeset {
-                        Some(c) if self.depth > 1 => c.ops.push(op),
-                        _ => return Ok(Some(Item::Op(op))),
-                    }
-                } else if self.depth == 1 {
-                    if let Some(c) = self.changeset.take() {
-                        return Ok(Some(Item::Changeset(c)));
-                    }
-                }
-            }
-            PartEvent::End => self.done = true,
+            PartEvent::PartEnd(end) => return self.part_end(end),
             _ => {}
         }
         Ok(None)
+    }
+
+    fn part_end(&mut self, end: crate::PartEnd) -> Result<Option<Item<Op>>, BatchError> {
+        if let Some(p) = self.op.take() {
+            if let Some((declared, framed)) = end.http_content_length_mismatch() {
+                self.mismatches.push(LengthMismatch {
+                    op: self.ops - 1,
+                    content_id: p.part_id.clone(),
+                    declared,
+                    framed,
+                });
+            }
+            let op = p.finish::<Op>()?;
+            op.check_limits(&self.limits)?;
+            match &mut self.changeset {
+                Some(c) if self.depth > 1 => c.ops.push(op),
+                _ => return Ok(Some(Item::Op(op))),
+            }
+        } else if self.depth == 1 {
+            if let Some(c) = self.changeset.take() {
+                return Ok(Some(Item::Changeset(c)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl<Op: Operation> Machine for MultipartItems<Op> {
+    type Out = Item<Op>;
+
+    fn limits(&self) -> &ReadLimits {
+        &self.limits
+    }
+
+    fn push(&mut self, ev: PartEvent, at: u64) -> Result<Option<Item<Op>>, BatchError> {
+        MultipartItems::push(self, ev, at)
+    }
+}
+
+/// Reads batch items from a multipart body as a `Stream`, each as soon as its last byte has
+/// arrived: a 100-operation batch is never held whole. An adapter over [`MultipartItems`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use batchpart::batch::{Item, MultipartReader, RequestOp};
+/// use bytes::Bytes;
+/// use futures_core::Stream;
+///
+/// let body = "--b\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n\
+///             GET /Customers HTTP/1.1\r\n\r\n\r\n--b--";
+/// let chunks = batchpart::stream::iter([Ok::<_, std::io::Error>(Bytes::from(body))]);
+/// let mut items = MultipartReader::<_, RequestOp>::new(chunks, b"multipart/mixed; boundary=b").unwrap();
+/// // `items.next().await` with a `StreamExt`.
+/// let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut items).poll_next(cx)).await;
+/// let Some(Ok(Item::Op(op))) = next else { panic!() };
+/// assert_eq!((op.method.as_str(), op.url.as_str(), op.content_id.as_deref()), ("GET", "/Customers", Some("1")));
+/// # }
+/// ```
+pub struct MultipartReader<S, Op> {
+    inner: Driven<S, MultipartItems<Op>>,
+}
+
+impl<S, Op> core::fmt::Debug for MultipartReader<S, Op> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MultipartReader")
+            .field("items", &self.inner.machine)
+            .finish()
+    }
+}
+
+impl<S, E, Op> MultipartReader<S, Op>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: core::fmt::Display,
+    Op: Operation,
+{
+    /// A reader for a body with this `Content-Type` (`multipart/mixed`, `multipart/batching`),
+    /// with the default decoder configuration and [`ReadLimits`]. The value is read by the
+    /// lenient rule ([`ContentType::parse_lenient`](crate::ContentType::parse_lenient)); a
+    /// strict [`config`](Self::config) refuses, at the first item, a value only that rule
+    /// accepts.
+    pub fn new(inner: S, content_type: &[u8]) -> Result<Self, BatchError> {
+        let items = MultipartItems::new(ReadLimits::default());
+        Ok(MultipartReader {
+            inner: Driven::new(inner, content_type, items)?,
+        })
+    }
+
+    /// A reader with a decoder configuration.
+    pub fn with_config(inner: S, content_type: &[u8], cfg: Config) -> Result<Self, BatchError> {
+        boundary_of(content_type, cfg.strict)?;
+        Ok(Self::new(inner, content_type)?.config(cfg))
+    }
+
+    /// Decodes with this configuration (set before the first item is read); its header limits
+    /// are lowered to the reader's [`ReadLimits`] where those are lower.
+    pub fn config(mut self, new: Config) -> Self {
+        self.inner.config(new);
+        self
+    }
+
+    /// Reads under these limits (set before the first item is read).
+    pub fn limits(mut self, limits: ReadLimits) -> Self {
+        self.inner.machine.limits = limits;
+        self
+    }
+
+    /// The operations read so far whose embedded `Content-Length` disagreed with the framing
+    /// (only ever with [`Config::trust_framing`]; otherwise such a part is an error).
+    pub fn length_mismatches(&self) -> &[LengthMismatch] {
+        self.inner.machine.length_mismatches()
+    }
+
+    /// Validates every item as it is read (requests only; responses have no rules).
+    pub fn validate(mut self, opts: ValidationOptions) -> Self {
+        self.inner.machine.validator = Some(Validator::new(opts));
+        self
     }
 }
 
@@ -479,74 +525,13 @@ where
     type Item = Result<Item<Op>, BatchError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        loop {
-            if this.done {
-                return Poll::Ready(None);
-            }
-            if let Events::Unstarted {
-                cfg,
-                strict_error: e @ Some(_),
-                ..
-            } = &mut this.events
-            {
-                if cfg.strict {
-                    this.done = true;
-                    return Poll::Ready(e.take().map(Err));
-                }
-            }
-            let Some(events) = this.events() else {
-                this.done = true;
-                return Poll::Ready(None);
-            };
-            let ev = match Pin::new(events).poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => {
-                    this.done = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(Ok(ev))) => ev,
-                Poll::Ready(Some(Err(StreamError::Decode(e)))) => {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(e.into())));
-                }
-                Poll::Ready(Some(Err(StreamError::Source(e)))) => {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(e.into_batch_error())));
-                }
-            };
-            let offset = this.events().map_or(0, |e| e.offset());
-            match this.event(ev).map_err(|e| match e.offset() {
-                Some(_) => e,
-                None => e.at_offset(offset),
-            }) {
-                Ok(None) => {}
-                Ok(Some(item)) => {
-                    if let Some(v) = &mut this.validator {
-                        if let Err(e) = Op::validate(v, &item) {
-                            this.done = true;
-                            // Where the item that broke the rule ends.
-                            let e = match e.offset() {
-                                Some(_) => e,
-                                None => e.at_offset(offset),
-                            };
-                            return Poll::Ready(Some(Err(e)));
-                        }
-                    }
-                    return Poll::Ready(Some(Ok(item)));
-                }
-                Err(e) => {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
-            }
-        }
+        self.get_mut().inner.poll_next(cx)
     }
 }
 
 /// Reads a whole batch in memory under `limits`, without validation, framing embedded bodies
 /// by the delimiter when `trust_framing` (the dialect readers).
-pub(crate) fn read_all<Op: Operation + Unpin>(
+pub(crate) fn read_all<Op: Operation>(
     body: Bytes,
     content_type: &[u8],
     limits: ReadLimits,
@@ -556,32 +541,23 @@ pub(crate) fn read_all<Op: Operation + Unpin>(
         trust_framing,
         ..Config::default()
     };
-    let chunks = crate::stream::iter([Ok::<_, core::convert::Infallible>(body)]);
-    let mut r = MultipartReader::<_, Op>::new(chunks, content_type)?
-        .config(cfg)
-        .limits(limits);
-    let mut items = Vec::new();
-    for item in crate::block::items(&mut r) {
-        items.push(item?);
-    }
+    let items = read_whole(&mut MultipartItems::new(limits), &body, content_type, cfg)?;
     Ok(Batch { items })
 }
 
-/// Reads a whole multipart batch that is already in memory.
-pub fn read_multipart<Op: Operation + Unpin>(
+/// Reads a whole multipart batch that is already in memory, under the default
+/// [`ReadLimits`]: one decoder pass over `body`, its items pushed through
+/// [`MultipartItems`].
+pub fn read_multipart<Op: Operation>(
     body: Bytes,
     content_type: &[u8],
     validation: Option<ValidationOptions>,
 ) -> Result<Batch<Op>, BatchError> {
-    let src = crate::stream::iter([Ok::<_, core::convert::Infallible>(body)]);
-    let mut r = MultipartReader::<_, Op>::new(src, content_type)?;
+    let mut items = MultipartItems::new(ReadLimits::default());
     if let Some(v) = validation {
-        r = r.validate(v);
+        items = items.validate(v);
     }
-    let mut items = Vec::new();
-    for item in crate::block::items(&mut r) {
-        items.push(item?);
-    }
+    let items = read_whole(&mut items, &body, content_type, Config::default())?;
     Ok(Batch { items })
 }
 

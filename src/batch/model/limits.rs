@@ -106,11 +106,6 @@ impl<S> Metered<S> {
             over: false,
         }
     }
-
-    #[cfg(feature = "json")]
-    pub(crate) fn into_inner(self) -> S {
-        self.inner
-    }
 }
 
 impl<S, E> futures_core::Stream for Metered<S>

@@ -18,7 +18,7 @@ use futures_core::Stream;
 use serde_json::value::RawValue;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
-use crate::batch::model::limits::{check_op, Metered, ReadLimits};
+use crate::batch::model::limits::{check_op, MeterError, ReadLimits};
 use crate::batch::model::validate::{ValidationOptions, Validator};
 use crate::batch::model::{Batch, Changeset, Item, RequestOp, ResponseOp};
 
@@ -272,26 +272,35 @@ fn parse_element<Op: JsonOp>(
     Ok((op, group))
 }
 
-/// Reads a JSON batch incrementally from a stream of `Bytes`; adjacent members of an
-/// atomicity group come out as one changeset.
+/// The JSON batch reader itself, sans-IO: bytes go in ([`feed`](Self::feed), then
+/// [`finish`](Self::finish) at the end of the body), items come out
+/// ([`next_item`](Self::next_item)), each as soon as its last element has closed; adjacent
+/// members of an atomicity group come out as one changeset. The envelope is read to the JSON
+/// grammar byte by byte as it arrives and each element goes to `serde_json` whole; limits are
+/// counted as the bytes arrive. [`JsonReader`] drives it from a stream, [`read_json`] over a
+/// buffer.
+///
+/// An error comes out after the items completed before it, and ends the read.
 ///
 /// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use batchpart::batch::{Item, JsonReader, RequestOp};
+/// use batchpart::batch::{Item, JsonItems, ReadLimits, RequestOp};
 /// use bytes::Bytes;
-/// use futures_core::Stream;
 ///
-/// let doc = r#"{"requests":[{"id":"1","method":"get","url":"/People"}]}"#;
-/// let mut items = JsonReader::<_, RequestOp>::new(batchpart::stream::iter([Ok::<_, std::io::Error>(Bytes::from(doc))]));
-/// // `items.next().await` with a `StreamExt`.
-/// let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut items).poll_next(cx)).await;
-/// let Some(Ok(Item::Op(op))) = next else { panic!() };
-/// assert_eq!(op.url, "/People");
-/// # }
+/// let mut items = JsonItems::<RequestOp>::new(ReadLimits::default());
+/// items.feed(&Bytes::from_static(br#"{"requests":[{"id":"1","method":"get","url":"/People"},"#));
+/// let Some(Ok(Item::Op(first))) = items.next_item() else { panic!() };
+/// assert_eq!(first.url, "/People");
+/// assert!(items.next_item().is_none() && !items.is_done()); // it needs more bytes
+/// items.feed(&Bytes::from_static(br#"{"id":"2","method":"get","url":"/Airports"}]}"#));
+/// items.finish();
+/// let Some(Ok(Item::Op(second))) = items.next_item() else { panic!() };
+/// assert_eq!(second.url, "/Airports");
+/// assert!(items.next_item().is_none() && items.is_done());
 /// ```
-pub struct JsonReader<S, Op> {
-    inner: Metered<S>,
+pub struct JsonItems<Op> {
     envelope: Envelope,
+    /// Reused for each feed's found elements.
+    found: Vec<envelope::Found>,
     /// Elements found, shared with the chunk they were in where they were wholly inside one.
     ready: std::collections::VecDeque<(Bytes, (u64, usize, usize))>,
     /// The atomicity group being gathered, and where its first element began.
@@ -302,49 +311,40 @@ pub struct JsonReader<S, Op> {
     last_at: u64,
     validator: Option<Validator>,
     limits: ReadLimits,
+    /// Bytes fed, against `max_batch_bytes`.
+    seen: u64,
     pending_error: Option<BatchError>,
-    inner_done: bool,
+    /// No more input: `finish` was called, or an error ended the read.
+    ended: bool,
     done: bool,
 }
 
-impl<S, Op> core::fmt::Debug for JsonReader<S, Op> {
+impl<Op> core::fmt::Debug for JsonItems<Op> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("JsonReader")
+        f.debug_struct("JsonItems")
             .field("envelope", &self.envelope)
+            .field("done", &self.done)
             .finish()
     }
 }
 
-impl<S, E, Op> JsonReader<S, Op>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: core::fmt::Display,
-    Op: JsonOp,
-{
-    /// A reader over a stream of JSON bytes, with the default [`ReadLimits`].
-    pub fn new(inner: S) -> Self {
-        let limits = ReadLimits::default();
-        JsonReader {
-            inner: Metered::new(inner, limits.max_batch_bytes),
+impl<Op: JsonOp> JsonItems<Op> {
+    /// A reader under these limits, without validation.
+    pub fn new(limits: ReadLimits) -> Self {
+        JsonItems {
             envelope: Envelope::new(limits),
+            found: Vec::new(),
             ready: Default::default(),
             group: None,
             out: Default::default(),
             last_at: 0,
             validator: None,
             limits,
+            seen: 0,
             pending_error: None,
-            inner_done: false,
+            ended: false,
             done: false,
         }
-    }
-
-    /// Reads under these limits (set before the first item is read).
-    pub fn limits(mut self, limits: ReadLimits) -> Self {
-        self.limits = limits;
-        self.inner = Metered::new(self.inner.into_inner(), limits.max_batch_bytes);
-        self.envelope = Envelope::new(limits);
-        self
     }
 
     /// Validates every item as it is read, with the JSON format's rules on.
@@ -360,14 +360,127 @@ where
         self
     }
 
-    /// The value of another top-level member, once the document is read.
     /// Where the last item handed out began: a dialect's own check of it errs there.
     pub(crate) fn last_offset(&self) -> u64 {
         self.last_at
     }
 
+    /// The value of another top-level member, once the document is read.
     pub(crate) fn member(&self, name: &str) -> Option<&RawValue> {
         self.envelope.member(name)
+    }
+
+    /// Whether the read is over: every item and the error, if any, handed out.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Reads the next bytes of the document. The elements they complete share `chunk`'s
+    /// memory where each lies wholly inside it. Bytes fed after [`finish`](Self::finish) or
+    /// an error are ignored.
+    pub fn feed(&mut self, chunk: &Bytes) {
+        if self.ended {
+            return;
+        }
+        self.seen += chunk.len() as u64;
+        if self.seen > self.limits.max_batch_bytes {
+            let max = self.limits.max_batch_bytes;
+            return self
+                .fail(MeterError::<core::convert::Infallible>::Limit(max).into_batch_error());
+        }
+        let r = self.envelope.feed(chunk, Op::ARRAY, &mut self.found);
+        self.ready.extend(self.found.drain(..).map(|f| {
+            let bytes = match f.elem {
+                Elem::Fed(r) => chunk.slice(r),
+                Elem::Gathered(v) => Bytes::from(v),
+            };
+            (bytes, f.start)
+        }));
+        if let Err(e) = r {
+            self.fail(e);
+        }
+    }
+
+    /// The document has ended: a document cut short is an error.
+    pub fn finish(&mut self) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        // The group still open ends once the elements before the end are taken.
+        self.pending_error = self.envelope.finish(Op::ARRAY).err();
+    }
+
+    /// Ends the read with an error, which comes out after the items completed before it.
+    pub(crate) fn fail(&mut self, e: BatchError) {
+        if !self.ended {
+            self.ended = true;
+            self.pending_error = Some(e);
+        }
+    }
+
+    /// The next item, or its error; `None` when it needs more bytes (or, if
+    /// [`is_done`](Self::is_done), when the read is over).
+    pub fn next_item(&mut self) -> Option<Result<Item<Op>, BatchError>> {
+        loop {
+            if let Some((item, at)) = self.out.pop_front() {
+                self.last_at = at;
+                if let Some(v) = &mut self.validator {
+                    if let Err(e) = Op::validate(v, &item) {
+                        self.stop();
+                        // At the item's first element, where the broken rule is read.
+                        let e = match e.offset() {
+                            Some(_) => e,
+                            None => e.at_offset(at),
+                        };
+                        return Some(Err(e));
+                    }
+                }
+                return Some(Ok(item));
+            }
+            if self.done {
+                return None;
+            }
+            if let Some(found) = self.ready.pop_front() {
+                if let Err(e) = self.take(found) {
+                    self.ready.clear();
+                    self.group = None;
+                    self.ended = true;
+                    self.pending_error = Some(e);
+                }
+                continue;
+            }
+            // Items completed before an error come out first, then the error.
+            if let Some(e) = self.pending_error.take() {
+                self.stop();
+                return Some(Err(e));
+            }
+            if !self.ended {
+                return None;
+            }
+            if self.group.is_some() {
+                self.end_group();
+                continue;
+            }
+            self.done = true;
+            return None;
+        }
+    }
+
+    /// The read is over: nothing more comes out.
+    fn stop(&mut self) {
+        self.done = true;
+        self.ended = true;
+        self.out.clear();
+        self.ready.clear();
+        self.group = None;
+    }
+
+    /// The group being gathered, if any, is complete.
+    fn end_group(&mut self) {
+        if let Some((c, first)) = self.group.take() {
+            self.out.push_back((Item::Changeset(c), first));
+        }
     }
 
     fn take(&mut self, (bytes, start): (Bytes, (u64, usize, usize))) -> Result<(), BatchError> {
@@ -376,9 +489,7 @@ where
         match (group, &mut self.group) {
             (Some(g), Some((c, _))) if c.id.as_deref() == Some(g.as_str()) => c.ops.push(op),
             (g, _) => {
-                if let Some((c, first)) = self.group.take() {
-                    self.out.push_back((Item::Changeset(c), first));
-                }
+                self.end_group();
                 match g {
                     Some(g) => {
                         self.group = Some((
@@ -397,6 +508,64 @@ where
     }
 }
 
+/// Reads a JSON batch incrementally from a stream of `Bytes`: an adapter over [`JsonItems`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use batchpart::batch::{Item, JsonReader, RequestOp};
+/// use bytes::Bytes;
+/// use futures_core::Stream;
+///
+/// let doc = r#"{"requests":[{"id":"1","method":"get","url":"/People"}]}"#;
+/// let mut items = JsonReader::<_, RequestOp>::new(batchpart::stream::iter([Ok::<_, std::io::Error>(Bytes::from(doc))]));
+/// // `items.next().await` with a `StreamExt`.
+/// let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut items).poll_next(cx)).await;
+/// let Some(Ok(Item::Op(op))) = next else { panic!() };
+/// assert_eq!(op.url, "/People");
+/// # }
+/// ```
+pub struct JsonReader<S, Op> {
+    inner: S,
+    items: JsonItems<Op>,
+}
+
+impl<S, Op> core::fmt::Debug for JsonReader<S, Op> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("JsonReader")
+            .field("items", &self.items)
+            .finish()
+    }
+}
+
+impl<S, E, Op> JsonReader<S, Op>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: core::fmt::Display,
+    Op: JsonOp,
+{
+    /// A reader over a stream of JSON bytes, with the default [`ReadLimits`].
+    pub fn new(inner: S) -> Self {
+        JsonReader {
+            inner,
+            items: JsonItems::new(ReadLimits::default()),
+        }
+    }
+
+    /// Reads under these limits (set before the first item is read).
+    pub fn limits(mut self, limits: ReadLimits) -> Self {
+        let validator = self.items.validator.take();
+        self.items = JsonItems::new(limits);
+        self.items.validator = validator;
+        self
+    }
+
+    /// Validates every item as it is read, with the JSON format's rules on.
+    pub fn validate(mut self, opts: ValidationOptions) -> Self {
+        self.items = self.items.validate(opts);
+        self
+    }
+}
+
 impl<S, E, Op> Stream for JsonReader<S, Op>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -408,92 +577,50 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if let Some((item, at)) = this.out.pop_front() {
-                this.last_at = at;
-                if let Some(v) = &mut this.validator {
-                    if let Err(e) = Op::validate(v, &item) {
-                        this.done = true;
-                        this.out.clear();
-                        // At the item's first element, where the broken rule is read.
-                        let e = match e.offset() {
-                            Some(_) => e,
-                            None => e.at_offset(at),
-                        };
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                }
-                return Poll::Ready(Some(Ok(item)));
+            if let Some(r) = this.items.next_item() {
+                return Poll::Ready(Some(r));
             }
-            if this.done {
+            if this.items.is_done() {
                 return Poll::Ready(None);
-            }
-            if let Some(found) = this.ready.pop_front() {
-                if let Err(e) = this.take(found) {
-                    this.ready.clear();
-                    this.inner_done = true;
-                    this.pending_error = Some(e);
-                }
-                continue;
-            }
-            // Items completed before an error come out first, then the error.
-            if let Some(e) = this.pending_error.take() {
-                this.done = true;
-                return Poll::Ready(Some(Err(e)));
-            }
-            if this.inner_done {
-                match this.envelope.finish(Op::ARRAY) {
-                    Err(e) => this.pending_error = Some(e),
-                    Ok(()) => match this.group.take() {
-                        Some((c, at)) => this.out.push_back((Item::Changeset(c), at)),
-                        None => this.done = true,
-                    },
-                }
-                continue;
             }
             match Pin::new(&mut this.inner).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => this.inner_done = true,
+                Poll::Ready(None) => this.items.finish(),
+                Poll::Ready(Some(Ok(chunk))) => this.items.feed(&chunk),
                 Poll::Ready(Some(Err(e))) => {
-                    this.inner_done = true;
-                    this.pending_error = Some(e.into_batch_error());
-                }
-                Poll::Ready(Some(Ok(chunk))) => {
-                    let mut out = Vec::new();
-                    let r = this.envelope.feed(&chunk, Op::ARRAY, &mut out);
-                    this.ready.extend(out.into_iter().map(|f| {
-                        let bytes = match f.elem {
-                            Elem::Fed(r) => chunk.slice(r),
-                            Elem::Gathered(v) => Bytes::from(v),
-                        };
-                        (bytes, f.start)
-                    }));
-                    if let Err(e) = r {
-                        this.inner_done = true;
-                        this.pending_error = Some(e);
-                    }
+                    this.items.fail(BatchError::new(K::Source, e.to_string()))
                 }
             }
         }
     }
 }
 
-/// Reads a whole JSON batch that is already in memory.
-pub fn read_json<Op: JsonOp + Unpin>(
+/// Reads a whole JSON batch in memory through `items`.
+pub(crate) fn read_whole<Op: JsonOp>(
+    items: &mut JsonItems<Op>,
+    body: &Bytes,
+) -> Result<Vec<Item<Op>>, BatchError> {
+    items.feed(body);
+    items.finish();
+    let mut out = Vec::new();
+    while let Some(item) = items.next_item() {
+        out.push(item?);
+    }
+    Ok(out)
+}
+
+/// Reads a whole JSON batch that is already in memory, under the default [`ReadLimits`].
+pub fn read_json<Op: JsonOp>(
     body: Bytes,
     validation: Option<ValidationOptions>,
 ) -> Result<Batch<Op>, BatchError> {
-    let mut r =
-        JsonReader::<_, Op>::new(crate::stream::iter([Ok::<_, core::convert::Infallible>(
-            body,
-        )]));
+    let mut items = JsonItems::new(ReadLimits::default());
     if let Some(v) = validation {
-        r = r.validate(v);
+        items = items.validate(v);
     }
-    let mut items = Vec::new();
-    for item in crate::block::items(&mut r) {
-        items.push(item?);
-    }
-    Ok(Batch { items })
+    Ok(Batch {
+        items: read_whole(&mut items, &body)?,
+    })
 }
 
 /// Writes a batch in the JSON format, members and headers in model order, JSON bodies as
