@@ -1,4 +1,4 @@
-//! Load, slow readers and soak against the demo server (`examples/server`, release build) over
+//! Load, slow readers and soak against the demo server (`batchpart server`, release build) over
 //! loopback. Not a criterion benchmark: it measures a server under traffic, for BENCHMARKS.md.
 //!
 //! ```text
@@ -43,16 +43,17 @@ fn server() -> Server {
         .args([
             "build",
             "--release",
-            "--all-features",
-            "--example",
-            "server",
+            "--features",
+            "cli",
+            "--bin",
+            "batchpart",
         ])
         .status()
         .expect("cargo runs");
     assert!(status.success(), "the demo server builds");
-    let bin = root.join("target/release/examples/server");
+    let bin = root.join("target/release/batchpart");
     let mut child = Command::new(bin)
-        .args(["127.0.0.1:0", "--max-connections", "1024"])
+        .args(["server", "127.0.0.1:0", "--max-connections", "1024"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

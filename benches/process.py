@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The whole-process benchmark of BENCHMARKS.md: `inspect --summary` against
+"""The whole-process benchmark of BENCHMARKS.md: `batchpart inspect --summary` against
 `count_delimiters` (a memmem count over 64 KiB reads), on one file of 9,000 form-data parts
 of 1 KiB, each process run 15 times; the medians and their ratio go to
 target/process.json, which benches/report.py reads.
@@ -42,13 +42,19 @@ def median_time(cmd, runs=15):
 
 
 def main():
-    subprocess.run(["cargo", "build", "--release", "--features", "stream", "--example", "inspect",
-                    "--example", "count_delimiters"], check=True, cwd=root)
+    subprocess.run(["cargo", "build", "--release", "--features", "cli", "--bin", "batchpart"],
+                   check=True, cwd=root)
+    built = subprocess.run(["cargo", "bench", "--bench", "count_delimiters", "--no-run",
+                            "--message-format=json"], check=True, cwd=root,
+                           capture_output=True, text=True).stdout
+    count = next(m["executable"] for m in map(json.loads, built.splitlines())
+                 if m.get("reason") == "compiler-artifact" and m.get("executable")
+                 and m["target"]["name"] == "count_delimiters")
     write_input()
-    ex = target / "release" / "examples"
-    t_inspect, out = median_time([ex / "inspect", "--summary", "--boundary", boundary, data])
+    tool = target / "release" / "batchpart"
+    t_inspect, out = median_time([tool, "inspect", "--summary", "--boundary", boundary, data])
     assert json.loads(out)["parts"] == 9000, out
-    t_memmem, out = median_time([ex / "count_delimiters", boundary, data])
+    t_memmem, out = median_time([count, boundary, data])
     # The first delimiter opens the file, without a CRLF before it.
     assert int(out) == 9000, out
     result = {

@@ -7,14 +7,12 @@
 //! cargo run --release --example stream_big [-- PARTS]
 //! ```
 
-#[path = "../tests/common/ready.rs"]
-mod ready;
-use ready::block_on_next;
-
+use std::pin::Pin;
 use std::time::Instant;
 
 use batchpart::stream::{PartEvent, PartStream};
 use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
 
 const MIB: usize = 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
@@ -161,7 +159,8 @@ fn vm_hwm_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn main() {
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
     let parts: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
@@ -180,7 +179,8 @@ fn main() {
     let start = Instant::now();
     let (mut part, mut len, mut sum, mut total, mut checked) =
         (0usize, 0usize, Sum::NEW, 0u64, 0usize);
-    while let Some(ev) = block_on_next(&mut events) {
+    // `events.next().await` with a `StreamExt`.
+    while let Some(ev) = std::future::poll_fn(|cx| Pin::new(&mut events).poll_next(cx)).await {
         match ev.expect("the generated body is valid") {
             PartEvent::PartStart(_) => {
                 len = 0;

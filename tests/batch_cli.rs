@@ -1,10 +1,10 @@
-//! The `batch` example's contract: `batch parse` prints the model as JSON, or one error line.
-#![cfg(all(feature = "batch", feature = "json"))]
+//! `batchpart batch`'s contract: `batch parse` prints the model as JSON, or one error line.
+#![cfg(feature = "cli")]
 mod common;
 use serde_json::{json, Value};
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    common::run_example("batch", args, stdin)
+    common::run_tool("batch", args, stdin)
 }
 
 #[test]
@@ -149,10 +149,14 @@ fn every_dialect_prints_the_same_model() {
     );
     assert_eq!(code, 1);
     assert_eq!(err, "error: json: expected `,` or `}` at line 6 column 7\n");
+    // A dialect the tool does not have is a usage error: exit 2, the error, then the usage.
     let (code, _, err) = run(&["parse", "--dialect", "nope", "-"], Some(b"{}"));
-    assert_eq!(
-        (code, err.as_str()),
-        (1, "error: malformed: unknown dialect nope\n")
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!((code, lines.len()), (2, 2), "{err}");
+    assert_eq!(lines[0], "error: unknown dialect nope");
+    assert!(
+        lines[1].starts_with("usage: batchpart batch parse [--dialect "),
+        "{err}"
     );
 }
 
@@ -222,8 +226,11 @@ POST /Employees HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{}\r\n--change
         &["parse", "--odata-version", "5", "-"],
         Some(body.as_bytes()),
     );
-    assert_eq!(code, 1);
-    assert!(err.contains("--odata-version takes"), "{err}");
+    assert_eq!(code, 2, "a value the option does not take is a usage error");
+    assert!(
+        err.starts_with("error: --odata-version takes 2.0, 3.0, 4.0 or 4.01, not 5\nusage: "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -488,4 +495,112 @@ fn the_limit_flags_reach_every_dialect() {
     assert!(err.contains("too-many-operations"), "{err}");
     let (code, _, err) = run(&args[..5], Some(rc));
     assert_eq!(code, 0, "{err}");
+}
+
+/// One exit-code rule for every subcommand: 0 success, 1 invalid input or a failed operation,
+/// 2 a usage error (then the error line and the usage line, on stderr, and nothing on stdout).
+#[test]
+fn every_subcommand_exits_2_on_a_usage_error_and_1_on_bad_input() {
+    let tool = common::batchpart();
+    let usage = |args: &[&str], stdin: Option<&[u8]>, first: &str, usage: &str| {
+        let (code, out, err) = common::run(&tool, args, stdin);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!((code, out.as_str()), (2, ""), "{args:?}: {err}");
+        // The top-level usage lists the subcommands, one line each.
+        assert!(
+            lines.len() == 2 || usage == "usage: batchpart ",
+            "{args:?}: {err}"
+        );
+        assert_eq!(lines[0], first, "{args:?}");
+        assert!(lines[1].starts_with(usage), "{args:?}: {err}");
+    };
+    usage(
+        &[],
+        None,
+        "error: a subcommand is needed",
+        "usage: batchpart ",
+    );
+    usage(
+        &["frobnicate"],
+        None,
+        "error: no subcommand frobnicate",
+        "usage: batchpart ",
+    );
+    usage(
+        &["batch"],
+        None,
+        "error: batch takes parse or split",
+        "usage: batchpart batch parse",
+    );
+    usage(
+        &["batch", "parse", "--chunk"],
+        None,
+        "error: --chunk needs a number",
+        "usage: batchpart batch parse",
+    );
+    usage(
+        &["batch", "parse", "--bogus"],
+        None,
+        "error: a missing or unknown option",
+        "usage: batchpart batch parse",
+    );
+    usage(
+        &["batch", "split", "-"],
+        Some(b"{}"),
+        "error: a missing or unknown option",
+        "usage: batchpart batch split",
+    );
+    usage(
+        &["batch", "split", "--dialect", "x", "-"],
+        Some(b"{}"),
+        "error: batch split has no dialect x",
+        "usage: batchpart batch split",
+    );
+    usage(
+        &["compose", "a", "b"],
+        None,
+        "error: compose takes one FILE or -",
+        "usage: batchpart compose",
+    );
+    usage(
+        &["inspect", "--chunk"],
+        None,
+        "error: --chunk needs a value",
+        "usage: batchpart inspect",
+    );
+    usage(
+        &["server", "--max-connections", "x"],
+        None,
+        "error: --max-connections takes a positive number",
+        "usage: batchpart server",
+    );
+    // Bad input: exit 1 with one error line.
+    for (args, stdin) in [
+        (&["batch", "parse", "-"][..], &b"--b\r\nnot a batch"[..]),
+        (&["compose", "-"][..], &b"not json"[..]),
+        (
+            &["inspect", "--boundary", "b", "-"][..],
+            &b"--b\r\nContent-Type: text/plain\r\n\r\nno end"[..],
+        ),
+    ] {
+        let (code, out, err) = common::run(&tool, args, Some(stdin));
+        assert_eq!(
+            (code, out.as_str(), err.lines().count()),
+            (1, "", 1),
+            "{args:?}: {err}"
+        );
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+    }
+    // Asking for help or the version is a success.
+    let (code, out, _) = common::run(&tool, &["--help"], None);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("usage: batchpart inspect|compose|batch|server"),
+        "{out}"
+    );
+    let (code, out, _) = common::run(&tool, &["--version"], None);
+    assert_eq!(
+        (code, out.trim()),
+        (0, concat!("batchpart ", env!("CARGO_PKG_VERSION")))
+    );
 }

@@ -18,7 +18,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, ServiceExt};
 
+#[cfg(feature = "cli")]
 use common::client::send;
+#[cfg(feature = "cli")]
 use common::demo::start;
 
 /// The application's data: names written, in order.
@@ -300,12 +302,14 @@ async fn an_answer_over_max_body_bytes_is_a_500_that_says_so() {
 // Against the demo server.
 
 /// The store's People, as the demo lists them.
+#[cfg(feature = "cli")]
 async fn people(addr: &str) -> serde_json::Value {
     let (status, _, body) = send(addr, "GET", "/service/People", &[], String::new()).await;
     assert_eq!(status, 200);
     serde_json::from_slice::<serde_json::Value>(&body).unwrap()["value"].clone()
 }
 
+#[cfg(feature = "cli")]
 #[tokio::test(flavor = "current_thread")]
 async fn the_demo_undoes_a_changeset_whose_client_disconnects() {
     use tokio::io::AsyncWriteExt;
@@ -354,6 +358,7 @@ async fn the_demo_undoes_a_changeset_whose_client_disconnects() {
     }
 }
 
+#[cfg(feature = "cli")]
 #[tokio::test(flavor = "current_thread")]
 async fn the_demo_answers_a_panic_with_500_and_keeps_the_connection() {
     let server = start();

@@ -1,18 +1,13 @@
-//! The `inspect` example is the crate's black-box contract: its options, its JSON and its
-//! error line. `cargo test` builds examples, so the binary sits next to the test's.
-#![cfg(feature = "stream")]
+//! `batchpart inspect` (and `compose`, its inverse) is the crate's black-box contract: its
+//! options, its JSON and its error line. Cargo builds the binary for the tests under `cli`.
+#![cfg(feature = "cli")]
 mod common;
 use serde_json::Value;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn inspect() -> Option<PathBuf> {
-    Some(common::example("inspect"))
-}
-
 fn run(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    common::run_example("inspect", args, stdin)
+    common::run_tool("inspect", args, stdin)
 }
 
 #[test]
@@ -127,8 +122,10 @@ fn malformed_input_exits_1_with_one_error_line() {
     assert_eq!(err, "error: invalid request line at byte 80\n");
 }
 
-fn compose() -> PathBuf {
-    inspect().unwrap().with_file_name("compose")
+fn compose() -> Command {
+    let mut c = Command::new(common::batchpart());
+    c.arg("compose");
+    c
 }
 
 /// `compose` reads what `inspect` prints; `inspect` of its output gives the same tree back.
@@ -174,7 +171,7 @@ fn compose_inverts_inspect_for_every_fixture() {
             continue;
         }
         assert_eq!(code, 0, "{}: {err}", f.display());
-        let out = Command::new(compose())
+        let out = compose()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -219,7 +216,7 @@ fn compose_inverts_inspect_for_every_fixture() {
 #[test]
 fn compose_generates_a_boundary_when_the_tree_has_none() {
     let tree = r#"{"boundary": "", "preamble": "", "parts": [{"headers": [["Content-Type", "text/plain"]], "content_id": null, "body": "hi"}], "epilogue": ""}"#;
-    let mut child = Command::new(compose())
+    let mut child = compose()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -245,7 +242,7 @@ fn compose_generates_a_boundary_when_the_tree_has_none() {
         .stdout
         .starts_with(format!("--{b}\r\nContent-Type: text/plain\r\n\r\nhi\r\n--{b}--").as_bytes()));
     // Invalid input: exit 1 with one error line.
-    let mut child = Command::new(compose())
+    let mut child = compose()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -358,12 +355,12 @@ fn compose_refuses_a_body_that_holds_its_delimiter_and_names_the_part() {
         ),
     ];
     for (tree, want) in cases {
-        let (code, out, err) = common::run_example("compose", &["-"], Some(tree.as_bytes()));
+        let (code, out, err) = common::run_tool("compose", &["-"], Some(tree.as_bytes()));
         assert_eq!((code, out.as_str(), err.as_str()), (1, "", want), "{tree}");
     }
     // With a generated boundary the same body is written, under a boundary it does not hold.
     let tree = r#"{"boundary": "", "preamble": "", "parts": [{"headers": [], "content_id": null, "body": "line\n--b1\nmore"}], "epilogue": ""}"#;
-    let (code, out, err) = common::run_example("compose", &["-"], Some(tree.as_bytes()));
+    let (code, out, err) = common::run_tool("compose", &["-"], Some(tree.as_bytes()));
     assert_eq!(code, 0);
     let b = err.trim_end().rsplit("boundary=").next().unwrap();
     let (code, back, _) = run(&["--boundary", b, "-"], Some(out.as_bytes()));
@@ -430,7 +427,7 @@ fn limit_flags_reach_the_decoder() {
     let (code, _, err) = run(&["--max-parts", "x", "-"], Some(nested));
     assert_eq!(code, 2);
     assert!(
-        err.starts_with("error: --max-parts needs a number\nusage: inspect "),
+        err.starts_with("error: --max-parts needs a number\nusage: batchpart inspect "),
         "{err}"
     );
 }

@@ -7,6 +7,7 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
+#[cfg(feature = "cli")]
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -18,7 +19,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, ServiceExt};
 
+#[cfg(feature = "cli")]
 use common::client::send;
+#[cfg(feature = "cli")]
 use common::demo::{start, start_with};
 
 /// What the inner service received: method, path and query, headers.
@@ -635,6 +638,7 @@ async fn the_json_batch_dialect_answer_is_whole_too() {
 
 // Over loopback, against the demo server.
 
+#[cfg(feature = "cli")]
 #[tokio::test(flavor = "current_thread")]
 async fn the_demo_confines_every_dialect() {
     let server = start();
@@ -702,6 +706,7 @@ async fn the_demo_confines_every_dialect() {
 
 /// Peak resident memory of a process, from `/proc` (the allocator hands large blocks back
 /// once freed, so the current figure would miss what a request held).
+#[cfg(feature = "cli")]
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -711,6 +716,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
+#[cfg(feature = "cli")]
 #[tokio::test(flavor = "current_thread")]
 async fn the_demo_bounds_a_ringcentral_read_of_a_large_entity() {
     let server = start();
@@ -749,6 +755,7 @@ async fn the_demo_bounds_a_ringcentral_read_of_a_large_entity() {
     assert!(grown < 100 * 1024, "resident memory grew by {grown} KiB");
 }
 
+#[cfg(feature = "cli")]
 #[tokio::test(flavor = "current_thread")]
 async fn a_stalled_body_does_not_hold_a_connection_slot() {
     use tokio::io::AsyncWriteExt;
@@ -775,6 +782,7 @@ async fn a_stalled_body_does_not_hold_a_connection_slot() {
     drop(stalled);
 }
 
+#[cfg(feature = "cli")]
 #[tokio::test(flavor = "current_thread")]
 async fn a_peer_that_never_reads_its_answer_does_not_hold_a_slot() {
     use tokio::io::AsyncWriteExt;

@@ -1,11 +1,6 @@
-//! Starts `examples/server` on loopback and drives it with a real HTTP client (hyper's) for a
-//! multipart batch and a JSON batch.
-#![cfg(all(
-    feature = "batch",
-    feature = "json",
-    feature = "http",
-    feature = "tower"
-))]
+//! Starts `batchpart server` on loopback and drives it with a real HTTP client (hyper's) for
+//! a multipart batch and a JSON batch.
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The demo server (`examples/server`) on loopback, and one request to it over a fresh
+//! The demo server (`batchpart server`) on loopback, and one request to it over a fresh
 //! connection with a real HTTP client (hyper's).
 
 use std::io::{BufRead, BufReader};
@@ -14,37 +14,36 @@ impl Drop for Server {
     }
 }
 
+#[cfg(feature = "cli")]
 pub fn start() -> Server {
     start_with(&[], None)
 }
 
 /// Starts the server with these options, under `ulimit -n` when a limit is given.
+#[cfg(feature = "cli")]
 pub fn start_with(args: &[&str], open_files: Option<u32>) -> Server {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("server");
-    assert!(
-        bin.exists(),
-        "examples/server was not built; run `cargo test --all-features`"
-    );
+    let bin = super::batchpart();
     let mut cmd = match open_files {
-        None => Command::new(bin),
+        None => {
+            let mut c = Command::new(bin);
+            c.arg("server");
+            c
+        }
         Some(n) => {
             let mut c = Command::new("sh");
             c.arg("-c")
                 .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
-                .arg(bin);
+                .arg(bin)
+                .arg("server");
             c
         }
     };
+    listening(cmd.arg("127.0.0.1:0").args(args))
+}
+
+/// Spawns a server that prints `listening on http://ADDR` first, and waits for that line.
+pub fn listening(cmd: &mut Command) -> Server {
     let mut child = cmd
-        .arg("127.0.0.1:0")
-        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

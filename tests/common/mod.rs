@@ -5,7 +5,7 @@ use batchpart::{Config, Decoder, Error, Event};
 
 #[cfg(all(feature = "std", not(fuzzing)))]
 pub mod client;
-#[cfg(all(feature = "tower", feature = "json", not(fuzzing)))]
+#[cfg(all(feature = "std", not(fuzzing)))]
 pub mod demo;
 pub mod ready;
 #[allow(unused_imports)] // each test binary uses its own subset
@@ -359,11 +359,21 @@ pub fn example(name: &str) -> std::path::PathBuf {
     p
 }
 
-/// Runs an example from the crate root with `args` and `stdin`: exit code, stdout, stderr.
-pub fn run_example(name: &str, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+/// The `batchpart` binary, which cargo builds for the integration tests under feature `cli`.
+#[cfg(all(feature = "cli", not(fuzzing)))]
+pub fn batchpart() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_batchpart"))
+}
+
+/// Runs `program` from the crate root with `args` and `stdin`: exit code, stdout, stderr.
+pub fn run(
+    program: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> (i32, String, String) {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let mut child = Command::new(example(name))
+    let mut child = Command::new(program)
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::piped())
@@ -372,7 +382,7 @@ pub fn run_example(name: &str, args: &[&str], stdin: Option<&[u8]>) -> (i32, Str
         .spawn()
         .unwrap();
     if let Some(input) = stdin {
-        // The example may exit before reading its input (an error in its arguments).
+        // The program may exit before reading its input (an error in its arguments).
         let _ = child.stdin.take().unwrap().write_all(input);
     }
     drop(child.stdin.take());
@@ -382,6 +392,20 @@ pub fn run_example(name: &str, args: &[&str], stdin: Option<&[u8]>) -> (i32, Str
         String::from_utf8(out.stdout).unwrap(),
         String::from_utf8(out.stderr).unwrap(),
     )
+}
+
+/// Runs an example: see [`run`].
+pub fn run_example(name: &str, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+    run(&example(name), args, stdin)
+}
+
+/// Runs `batchpart SUBCOMMAND ARGS...`: see [`run`].
+#[cfg(all(feature = "cli", not(fuzzing)))]
+pub fn run_tool(subcommand: &str, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+    let args: Vec<&str> = std::iter::once(subcommand)
+        .chain(args.iter().copied())
+        .collect();
+    run(&batchpart(), &args, stdin)
 }
 
 /// A test that cannot run here says why; under `CI=true` it fails instead, so that a missing

@@ -1,7 +1,7 @@
 //! `batch`: read a batch request or response, validate it, and print its model as JSON.
 //!
 //! ```text
-//! cargo run --features batch,json --example batch -- parse [--dialect D] [--content-type CT] [--path P]
+//! batchpart batch parse [--dialect D] [--content-type CT] [--path P]
 //!     [--chunk N] [--max-operations N] [--max-body-bytes N] [--max-batch-bytes N] [--max-header-bytes N] [FILE|-]
 //! ```
 //!
@@ -56,13 +56,10 @@ use batchpart::batch::{
 };
 use bytes::Bytes;
 
-#[path = "../tests/common/ready.rs"]
-mod ready;
-#[path = "support/latin1.rs"]
-mod support;
-use ready::block_on_next;
+use crate::latin1::Latin1;
+use crate::ready::block_on_next;
+use crate::Failure;
 use serde::Serialize;
-use support::Latin1;
 
 /// A model string as the latin-1 string of its wire bytes (each char one byte).
 fn text(s: &str) -> Latin1 {
@@ -256,7 +253,7 @@ fn bounded(chunks: Chunks, limits: &ReadLimits) -> Result<Vec<u8>, BatchError> {
 }
 
 const USAGE: &str =
-    "usage: batch parse [--dialect odata|ringcentral|json-batch|ucwa|creatio|graph|google|azure-blob|azure-table] \
+    "usage: batchpart batch parse [--dialect odata|ringcentral|json-batch|ucwa|creatio|graph|google|azure-blob|azure-table] \
 [--content-type CT] [--path P] [--chunk N] [--max-operations N] [--max-body-bytes N] \
 [--max-batch-bytes N] [--max-header-bytes N] [--odata-version 2.0|3.0|4.0|4.01] \
 [--trust-framing] [--strict] [FILE|-]";
@@ -267,15 +264,15 @@ enum Parsed {
     Response(Batch<ResponseOp>),
 }
 
-fn parse(args: &[String]) -> Result<String, BatchError> {
+fn parse(args: &[String]) -> Result<String, Failure> {
     Ok(match parse_model(args)? {
         Parsed::Request(b) => print("request", &b),
         Parsed::Response(b) => print("response", &b),
     })
 }
 
-fn parse_model(args: &[String]) -> Result<Parsed, BatchError> {
-    let usage = || BatchError::new(BatchErrorKind::Malformed, USAGE);
+fn parse_model(args: &[String]) -> Result<Parsed, Failure> {
+    let usage = || Failure::Usage("a missing or unknown option".into(), USAGE);
     let mut ct: Option<String> = None;
     let mut dialect = "odata".to_string();
     let mut trust_framing = false;
@@ -287,10 +284,10 @@ fn parse_model(args: &[String]) -> Result<Parsed, BatchError> {
     let mut limits = ReadLimits::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut number = || -> Result<u64, BatchError> {
-            it.next().and_then(|v| v.parse().ok()).ok_or_else(|| {
-                BatchError::new(BatchErrorKind::Malformed, format!("{a} needs a number"))
-            })
+        let mut number = || -> Result<u64, Failure> {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| Failure::Usage(format!("{a} needs a number"), USAGE))
         };
         match a.as_str() {
             "--content-type" => ct = Some(it.next().ok_or_else(usage)?.clone()),
@@ -306,9 +303,9 @@ fn parse_model(args: &[String]) -> Result<Parsed, BatchError> {
             "--odata-version" => {
                 let v = it.next().ok_or_else(usage)?;
                 version = ODataVersion::from_headers(Some(v), None).ok_or_else(|| {
-                    BatchError::new(
-                        BatchErrorKind::Malformed,
+                    Failure::Usage(
                         format!("--odata-version takes 2.0, 3.0, 4.0 or 4.01, not {v}"),
+                        USAGE,
                     )
                 })?;
             }
@@ -375,14 +372,15 @@ fn parse_model(args: &[String]) -> Result<Parsed, BatchError> {
         "ringcentral" => {
             let input = bounded(chunks, &limits)?;
             let json = json || first == Some(b'[');
-            return ringcentral_model(&input, ct.as_deref(), &path, json, limits);
+            return Ok(ringcentral_model(
+                &input,
+                ct.as_deref(),
+                &path,
+                json,
+                limits,
+            )?);
         }
-        other => {
-            return Err(BatchError::new(
-                BatchErrorKind::Malformed,
-                format!("unknown dialect {other}"),
-            ))
-        }
+        other => return Err(Failure::Usage(format!("unknown dialect {other}"), USAGE)),
     }
     if json {
         let mut v = if dialect == "creatio" {
@@ -590,17 +588,19 @@ fn ringcentral_model(
 }
 
 const SPLIT_USAGE: &str =
-    "usage: batch split --dialect odata|graph|json-batch|google|azure-blob|azure-table \
+    "usage: batchpart batch split --dialect odata|graph|json-batch|google|azure-blob|azure-table \
 [--max-operations N] [--max-batch-bytes N] [--content-type CT] [FILE|-]";
 
 /// `batch split`: the batches to send, as a JSON array of what `batch parse` prints.
-fn split_cmd(args: &[String]) -> Result<String, BatchError> {
-    let usage = || BatchError::new(BatchErrorKind::Malformed, SPLIT_USAGE);
+fn split_cmd(args: &[String]) -> Result<String, Failure> {
+    let usage = || Failure::Usage("a missing or unknown option".into(), SPLIT_USAGE);
     let (mut dialect, mut ops, mut bytes, mut rest) = (None, None, None, Vec::new());
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut number = || -> Result<u64, BatchError> {
-            it.next().and_then(|v| v.parse().ok()).ok_or_else(usage)
+        let mut number = || -> Result<u64, Failure> {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| Failure::Usage(format!("{a} needs a number"), SPLIT_USAGE))
         };
         match a.as_str() {
             "--dialect" => dialect = Some(it.next().ok_or_else(usage)?.clone()),
@@ -626,9 +626,9 @@ fn split_cmd(args: &[String]) -> Result<String, BatchError> {
         "azure-blob" => azure_blob::limits(),
         "azure-table" => azure_table::limits(),
         other => {
-            return Err(BatchError::new(
-                BatchErrorKind::Malformed,
+            return Err(Failure::Usage(
                 format!("batch split has no dialect {other}"),
+                SPLIT_USAGE,
             ))
         }
     };
@@ -716,14 +716,14 @@ fn is_json_input(args: &[String]) -> bool {
         .unwrap_or(false)
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+/// `batchpart batch ARGS`.
+pub fn main(args: Vec<String>) -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("parse") => parse(&args[1..]),
         Some("split") => split_cmd(&args[1..]),
-        _ => Err(BatchError::new(
-            BatchErrorKind::Malformed,
-            "usage: batch parse [--content-type CT] [FILE|-] | batch split --dialect D [FILE|-]",
+        _ => Err(Failure::Usage(
+            "batch takes parse or split".into(),
+            "usage: batchpart batch parse [OPTIONS] [FILE|-] | batchpart batch split --dialect D [OPTIONS] [FILE|-]",
         )),
     };
     match result {
@@ -731,9 +731,6 @@ fn main() -> ExitCode {
             println!("{s}");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => e.exit(),
     }
 }

@@ -1,7 +1,7 @@
 //! `compose`: encode a multipart body from the JSON tree that `inspect` prints.
 //!
 //! ```text
-//! cargo run --example compose -- [FILE|-]
+//! batchpart compose [FILE|-]
 //! ```
 //!
 //! Reads the tree from FILE or stdin, writes the encoded body to stdout and nothing else, and
@@ -13,6 +13,7 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+use crate::Failure;
 use batchpart::encoder::{EncodeErrorKind, EncoderConfig};
 use batchpart::writer::Writer;
 use bytes::{Buf, Bytes};
@@ -115,15 +116,19 @@ fn parts(w: &mut Writer, m: &Value, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn run() -> Result<(), String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+fn run(args: Vec<String>) -> Result<(), Failure> {
     let text = match args.as_slice() {
         [] => read_all(std::io::stdin())?,
         [f] if f == "-" => read_all(std::io::stdin())?,
         [f] if !f.starts_with("--") => {
             read_all(std::fs::File::open(f).map_err(|e| format!("{f}: {e}"))?)?
         }
-        _ => return Err("usage: compose [FILE|-]".into()),
+        _ => {
+            return Err(Failure::Usage(
+                "compose takes one FILE or -".into(),
+                "usage: batchpart compose [FILE|-]",
+            ))
+        }
     };
     let tree: Value = serde_json::from_slice(&text).map_err(|e| format!("invalid JSON: {e}"))?;
     let boundary = latin1(field(&tree, "boundary")?, "boundary")?;
@@ -157,12 +162,10 @@ fn read_all(mut r: impl Read) -> Result<Vec<u8>, String> {
     Ok(v)
 }
 
-fn main() -> ExitCode {
-    match run() {
+/// `batchpart compose ARGS`.
+pub fn main(args: Vec<String>) -> ExitCode {
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => e.exit(),
     }
 }

@@ -24,7 +24,7 @@
 //! `/restapi/message-store/`).
 //!
 //! ```text
-//! cargo run --features batch,json,http,tower --example server -- [ADDR] \
+//! batchpart server [ADDR] \
 //!     [--header-timeout SECS] [--idle-timeout SECS] [--body-timeout SECS] \
 //!     [--write-timeout SECS] [--max-connections N]
 //! ```
@@ -369,7 +369,7 @@ struct Options {
     max_connections: usize,
 }
 
-fn options() -> Result<Options, String> {
+fn options(args: Vec<String>) -> Result<Options, String> {
     let mut o = Options {
         addr: "127.0.0.1:8080".into(),
         header_timeout: Duration::from_secs(10),
@@ -378,7 +378,7 @@ fn options() -> Result<Options, String> {
         write_timeout: Duration::from_secs(30),
         max_connections: 256,
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = args.into_iter();
     while let Some(a) = args.next() {
         let mut number = |name: &str| {
             args.next()
@@ -623,13 +623,14 @@ async fn serve(listener: tokio::net::TcpListener, o: Options) {
     }
 }
 
-fn main() -> std::process::ExitCode {
-    let o = match options() {
+/// `batchpart server ARGS`.
+pub fn main(args: Vec<String>) -> std::process::ExitCode {
+    let o = match options(args) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
             eprintln!(
-                "usage: server [ADDR] [--header-timeout SECS] [--idle-timeout SECS] \
+                "usage: batchpart server [ADDR] [--header-timeout SECS] [--idle-timeout SECS] \
                  [--body-timeout SECS] [--write-timeout SECS] [--max-connections N]"
             );
             return std::process::ExitCode::from(2);

@@ -1,7 +1,7 @@
 //! `inspect`: decode a multipart body and print its structure as one JSON document.
 //!
 //! ```text
-//! cargo run --example inspect -- [--content-type CT | --boundary B] [--chunk N] [--strict] [--opaque]
+//! batchpart inspect [--content-type CT | --boundary B] [--chunk N] [--strict] [--opaque]
 //!     [--summary | --tree] [--max-parts N] [--max-depth N] [--max-header-bytes N] [FILE|-]
 //! ```
 //!
@@ -21,10 +21,6 @@
 //! With no FILE it decodes an embedded sample, Creatio's OData `$batch` request with a
 //! changeset. Strings are latin-1 mapped (byte 0xNN is U+00NN), so every byte survives.
 
-#[path = "../tests/common/ready.rs"]
-mod ready;
-use ready::block_on_next;
-
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
@@ -32,12 +28,11 @@ use batchpart::stream::{HttpKind, PartEvent, PartStream};
 use batchpart::{Config, ContentType};
 use bytes::Bytes;
 
-#[path = "support/latin1.rs"]
-mod support;
+use crate::latin1::Latin1;
+use crate::ready::block_on_next;
 use serde::Serialize;
-use support::Latin1;
 
-const SAMPLE: &[u8] = include_bytes!("../tests/fixtures/creatio_multipart_request.txt");
+const SAMPLE: &[u8] = include_bytes!("../../../tests/fixtures/creatio_multipart_request.txt");
 
 struct Opts {
     content_type: Option<String>,
@@ -55,13 +50,13 @@ struct Opts {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: inspect [--content-type CT | --boundary B] [--chunk N] [--strict] [--opaque] \
+        "usage: batchpart inspect [--content-type CT | --boundary B] [--chunk N] [--strict] [--opaque] \
          [--summary | --tree] [--max-parts N] [--max-depth N] [--max-header-bytes N] [FILE|-]"
     );
     ExitCode::from(2)
 }
 
-fn parse_args() -> Result<Opts, String> {
+fn parse_args(args: Vec<String>) -> Result<Opts, String> {
     let mut o = Opts {
         content_type: None,
         boundary: None,
@@ -75,7 +70,7 @@ fn parse_args() -> Result<Opts, String> {
         max_header_bytes: None,
         file: None,
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = args.into_iter();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--content-type" => {
@@ -492,8 +487,9 @@ fn run(o: Opts) -> Result<String, String> {
     serde_json::to_string(&stack[0]).map_err(|e| e.to_string())
 }
 
-fn main() -> ExitCode {
-    let opts = match parse_args() {
+/// `batchpart inspect ARGS`.
+pub fn main(args: Vec<String>) -> ExitCode {
+    let opts = match parse_args(args) {
         Ok(o) => o,
         Err(e) => {
             if !e.is_empty() {

@@ -4,7 +4,7 @@
 //! do. `inspect --summary` is measured against it (`benches/process.py`).
 //!
 //! ```text
-//! cargo run --release --example count_delimiters -- BOUNDARY FILE
+//! cargo bench --bench count_delimiters --no-run  # then run the built binary: BOUNDARY FILE
 //! ```
 
 use std::io::Read;
