@@ -51,10 +51,9 @@ fn quoted(v: &[u8], i: usize) -> Option<usize> {
     loop {
         match *v.get(p)? {
             b'"' => return Some(p + 1),
-            b'\\' => {
-                v.get(p + 1)?;
-                p += 2;
-            }
+            // A backslash escapes the next byte; one at the end leaves `p` past it, and the
+            // next read ends the value.
+            b'\\' => p += 2,
             b if b >= 0x20 || b == b'\t' => p += 1,
             b'\r' if v.get(p + 1) == Some(&b'\n') && matches!(v.get(p + 2), Some(b' ' | b'\t')) => {
                 p += 3
@@ -326,6 +325,10 @@ mod tests {
             assert!(
                 parse(b"text/plain; x=\"a\\\"").is_err(),
                 "the escaped quote does not close"
+            );
+            assert!(
+                parse(b"text/plain; x=\"a\\").is_err(),
+                "a backslash at the end escapes nothing, and the value never closes"
             );
         }
     }
