@@ -36,11 +36,7 @@ impl<'a> ContentId<'a> {
     /// The value with surrounding white space and RFC 2392 angle brackets removed.
     pub fn normalized(&self) -> Value<'a> {
         let v = self.raw.as_bytes();
-        let v = match v {
-            [b'<', inner @ .., b'>'] => trim(inner),
-            _ => v,
-        };
-        Value::new(v)
+        Value::new(&v[normalized_range(v)])
     }
 
     /// Google's reply form: for `<response-ID>`, the `ID` it answers; `None` otherwise.
@@ -48,6 +44,30 @@ impl<'a> ContentId<'a> {
         let n = self.normalized().as_bytes();
         n.strip_prefix(b"response-").map(Value::new)
     }
+}
+
+/// Where a raw Content-ID's normalized form lies in it: white space (SP, HTAB, CR, LF) and one
+/// pair of RFC 2392 angle brackets around it removed. The one rule for the core's
+/// [`ContentId`] and the batch model's string ids.
+pub(crate) fn normalized_range(v: &[u8]) -> core::ops::Range<usize> {
+    let r = trimmed(v, 0..v.len());
+    if r.len() >= 2 && v[r.start] == b'<' && v[r.end - 1] == b'>' {
+        trimmed(v, r.start + 1..r.end - 1)
+    } else {
+        r
+    }
+}
+
+/// `r` without the white space at its ends.
+fn trimmed(v: &[u8], mut r: core::ops::Range<usize>) -> core::ops::Range<usize> {
+    let ws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    while r.start < r.end && ws(v[r.start]) {
+        r.start += 1;
+    }
+    while r.end > r.start && ws(v[r.end - 1]) {
+        r.end -= 1;
+    }
+    r
 }
 
 #[cfg(test)]
@@ -82,5 +102,20 @@ mod tests {
         );
         let folded = ContentId::from_bytes(b"<uuid\r\n + 1>");
         assert!(folded.normalized().unfolded_eq(b"uuid + 1"));
+    }
+
+    #[test]
+    fn one_rule_for_every_form() {
+        fn n(v: &[u8]) -> &[u8] {
+            &v[normalized_range(v)]
+        }
+        assert_eq!(n(b""), b"");
+        assert_eq!(n(b"<>"), b"");
+        assert_eq!(n(b" \t<\r\n1 >\n"), b"1");
+        assert_eq!(n(b"<"), b"<");
+        assert_eq!(n(b">1<"), b">1<");
+        // One pair only, and only white space of the header grammar: not U+00A0.
+        assert_eq!(n(b"<<1>>"), b"<1>");
+        assert_eq!(n("\u{a0}1".as_bytes()), "\u{a0}1".as_bytes());
     }
 }

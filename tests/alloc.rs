@@ -154,12 +154,7 @@ fn batch_readers_allocate_a_small_constant_per_operation() {
             })
             .collect::<Vec<_>>(),
     };
-    let opts = || {
-        Some(ValidationOptions {
-            max_operations: usize::MAX,
-            ..Default::default()
-        })
-    };
+    let opts = || Some(ValidationOptions::default());
     let per_op = |reader: &dyn Fn(usize) -> usize| {
         let (a, b) = (reader(100), reader(1000));
         (b - a) as f64 / 900.0

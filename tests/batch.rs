@@ -58,8 +58,16 @@ fn content_id_in_part_head_or_both() {
         .collect();
     // The model keeps each value as sent (the MIME part's wins); matching normalizes it.
     assert_eq!(ids, ["1", "2", "<3>"]);
-    let normalized: Vec<_> = ids.iter().map(|i| normalize_content_id(i)).collect();
-    assert_eq!(normalized, ["1", "2", "3"]);
+    let normalized: Vec<_> = ids
+        .iter()
+        .map(|i| {
+            batchpart::ContentId::from_bytes(i.as_bytes())
+                .normalized()
+                .as_bytes()
+                .to_vec()
+        })
+        .collect();
+    assert_eq!(normalized, [&b"1"[..], b"2", b"3"]);
 }
 
 #[test]
@@ -197,12 +205,26 @@ fn each_validation_rule_has_its_error() {
     let many: Vec<String> = (0..101)
         .map(|_| http_part("", "GET /A HTTP/1.1", "", ""))
         .collect();
-    let e = mp(&close(&many)).unwrap_err();
+    // The operation limit is the readers' (validation has none of its own), met as the
+    // operation that crosses it starts.
+    let hundred = ReadLimits {
+        max_operations: 100,
+        ..ReadLimits::default()
+    };
+    let read = |parts: &[String]| {
+        read_multipart_with::<RequestOp>(
+            Bytes::from(close(parts)),
+            b"multipart/mixed; boundary=b",
+            hundred,
+            Some(ValidationOptions::default()),
+        )
+    };
+    let e = read(&many).unwrap_err();
     assert_eq!(
         (e.kind(), e.op()),
         (BatchErrorKind::TooManyOperations, Some((100, None)))
     );
-    assert!(mp(&close(&many[..100])).is_ok());
+    assert!(read(&many[..100]).is_ok());
     // A nested changeset.
     let nested = "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs\r\nContent-Type: multipart/mixed; boundary=cs2\r\n\r\n--cs2--\r\n--cs--\r\n--b--";
     assert_eq!(kind(nested), BatchErrorKind::NestedChangeset);
@@ -506,7 +528,7 @@ proptest! {
             items: ops
                 .into_iter()
                 .enumerate()
-                .map(|(i, op)| Item::Op(op.with_content_id(Some(format!("{}", i + 1)))))
+                .map(|(i, op)| Item::Op(op.with_content_id(format!("{}", i + 1))))
                 .collect(),
         };
         let (ct, mut enc) = write_multipart(&b, b"batch_prop").unwrap();
@@ -1164,12 +1186,12 @@ fn correlation_pairs_answers_across_formats_and_changesets() {
     let requests = mp(&body).unwrap();
     let responses = Batch {
         items: vec![
-            Item::Op(ResponseOp::new(200).with_content_id(Some("<response-a>".into()))),
+            Item::Op(ResponseOp::new(200).with_content_id("<response-a>")),
             Item::Changeset(Changeset {
                 id: None,
-                ops: vec![ResponseOp::new(400).with_content_id(Some("2".into()))],
+                ops: vec![ResponseOp::new(400).with_content_id("2")],
             }),
-            Item::Op(ResponseOp::new(500).with_content_id(Some("zzz".into()))),
+            Item::Op(ResponseOp::new(500).with_content_id("zzz")),
         ],
     };
     let c = correlate(&requests, &responses);

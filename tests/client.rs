@@ -207,7 +207,7 @@ fn renumbering_maps_back_and_rewrites_references() {
 }
 
 fn resp(id: &str, status: u16) -> Item<ResponseOp> {
-    Item::Op(ResponseOp::new(status).with_content_id(Some(id.into())))
+    Item::Op(ResponseOp::new(status).with_content_id(id))
 }
 
 fn outcome(attempt: u32) -> BatchOutcome<'static> {
@@ -242,7 +242,7 @@ fn retry_carries_only_what_failed_and_what_depended_on_it() {
             }),
         ],
     };
-    let mut b = ResponseOp::new(429).with_content_id(Some("b".into()));
+    let mut b = ResponseOp::new(429).with_content_id("b");
     b.headers
         .push("Retry-After", "Sun, 06 Nov 1994 08:49:37 GMT"); // 7 s from `now`
     let responses = Batch {

@@ -759,7 +759,9 @@ mod client_dialects {
         let answers: batch::BatchResponse = Batch {
             items: ops
                 .iter()
-                .map(|o| Item::Op(ResponseOp::new(200).with_content_id(o.content_id.clone())))
+                .map(|o| {
+                    Item::Op(ResponseOp::new(200).with_content_id(o.content_id.clone().unwrap()))
+                })
                 .collect(),
         };
         let (ct2, body) = google::write_response(&answers, b"batch_x").unwrap();

@@ -220,17 +220,23 @@ fn streamed_body_of_unknown_length() {
 
 #[test]
 fn content_type_and_generated_boundaries() {
+    // The value comes from the finished body: the boundary it was finished with.
     let w = Writer::new(b"batch_1.2+34:2j)0?").unwrap();
     assert_eq!(
-        w.content_type("mixed"),
+        w.finish(b"").unwrap().content_type("mixed"),
         "multipart/mixed; boundary=\"batch_1.2+34:2j)0?\""
     );
     let a = Writer::with_random_boundary();
     let b = Writer::with_random_boundary();
     assert_ne!(a.encoder().boundary(), b.encoder().boundary());
+    let a = a.finish(b"").unwrap();
     let ct = a.content_type("batching");
     let parsed = batchpart::ContentType::parse(ct.as_bytes()).unwrap();
-    assert_eq!(parsed.multipart_boundary().unwrap(), a.encoder().boundary());
+    assert_eq!(parsed.multipart_boundary().unwrap(), a.boundary());
+    assert!(
+        ct.starts_with("multipart/batching; boundary=batch_"),
+        "{ct}"
+    );
 }
 
 #[test]

@@ -249,7 +249,7 @@ async fn a_reference_cannot_lead_out_of_the_root() {
         {"id": "3", "method": "GET", "url": "$1/Name", "dependsOn": ["1"]},
     ]});
     let mut c = cfg(Dialect::OData);
-    c.validation.max_operations = 10;
+    c.limits.max_operations = 10;
     let log = Log::default();
     let app = Router::new()
         .route(
@@ -412,7 +412,7 @@ async fn ringcentral_operations_are_counted_before_any_runs() {
     .await;
     assert_eq!(status, 400, "{}", text(&body));
     assert!(text(&body).contains("too-many-operations") || text(&body).contains("max_operations"));
-    // The 101st ID (validation's default limit is 100) starts after the 100th comma.
+    // The 101st ID (the server's default limit is 100) starts after the 100th comma.
     let at = path.match_indices(',').nth(99).unwrap().0 + 1;
     assert!(
         text(&body).contains(&format!("at byte {at}")),
@@ -486,9 +486,9 @@ async fn every_dialect_reads_under_the_configured_limits() {
     assert_eq!(status, 400, "{}", text(&body));
     assert!(text(&body).contains("too-many-operations"));
     assert!(seen.is_empty());
-    // And validation's own limit, for the dialects that had none.
+    // The one operation limit holds in the JSON `/batch` dialect too.
     let mut v = cfg(Dialect::JsonBatch);
-    v.validation.max_operations = 3;
+    v.limits.max_operations = 3;
     let (status, _, _, seen) = call(v, post(), five.to_string()).await;
     assert_eq!((status, seen.len()), (400, 0));
 }

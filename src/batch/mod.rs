@@ -36,11 +36,11 @@ pub use dialects::{azure_blob, google, ucwa};
 pub use dialects::{azure_table, creatio, graph, json_batch, ringcentral};
 pub use error::{BatchError, BatchErrorKind};
 #[cfg(feature = "json")]
-pub use formats::json::{read_json, write_json, JsonItems, JsonOp, JsonReader};
+pub use formats::json::{read_json, read_json_with, write_json, JsonItems, JsonOp, JsonReader};
 pub(crate) use formats::multipart::read_all;
 pub use formats::multipart::{
-    read_multipart, write_multipart, LengthMismatch, MultipartItems, MultipartReader, Operation,
-    WriteOp,
+    read_multipart, read_multipart_with, write_multipart, LengthMismatch, MultipartItems,
+    MultipartReader, Operation, WriteOp,
 };
 pub use model::correlate::{correlate, Correlation, MatchedBy, Pair};
 pub use model::exec::{
@@ -51,6 +51,5 @@ pub use model::prefer::Preferences;
 pub use model::scope::ServiceRoot;
 pub use model::validate::{ODataVersion, ValidationOptions, Validator, FORBIDDEN_HEADERS};
 pub use model::{
-    normalize_content_id, Batch, BatchRequest, BatchResponse, Changeset, Headers, Item, RequestOp,
-    ResponseOp,
+    Batch, BatchRequest, BatchResponse, Changeset, Headers, Item, RequestOp, ResponseOp,
 };

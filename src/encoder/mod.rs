@@ -147,20 +147,6 @@ impl Encoder {
         self.depth
     }
 
-    /// Writes the top-level `Content-Type` value, `multipart/<subtype>; boundary=...`, quoting
-    /// the boundary when it holds a character outside token syntax.
-    pub fn write_content_type<S: Sink + ?Sized>(&self, subtype: &str, dst: &mut S) {
-        write_content_type(self.boundary(), subtype, dst)
-    }
-
-    /// The top-level `Content-Type` value.
-    #[cfg(feature = "std")]
-    pub fn content_type(&self, subtype: &str) -> std::string::String {
-        let mut v = std::vec::Vec::new();
-        self.write_content_type(subtype, &mut v);
-        std::string::String::from_utf8(v).expect("boundary chars are ASCII")
-    }
-
     fn level(&self) -> usize {
         self.depth - 1
     }
@@ -597,7 +583,9 @@ pub(crate) fn counted(
 }
 
 /// Writes `multipart/<subtype>; boundary=<b>` with the boundary quoted when it must be. A
-/// sink without the room gets nothing.
+/// sink without the room gets nothing. The one place the value is built: a finished body's
+/// [`Encoded::content_type`](crate::writer::Encoded::content_type) (and its stream's) write it
+/// for the boundary the body was finished with.
 pub fn write_content_type<S: Sink + ?Sized>(boundary: &[u8], subtype: &str, dst: &mut S) {
     let mut count = Count(0);
     content_type_into(boundary, subtype, &mut count);

@@ -176,6 +176,8 @@ pub struct BatchConfig {
     /// operation cannot claim another client address or host.
     pub trust_forwarded: bool,
     /// The readers' limits; `max_body_bytes` also bounds each answer from the inner service.
+    /// Default: [`ReadLimits::default`] with `max_operations` 100, the limit the seed APIs
+    /// document.
     pub limits: ReadLimits,
     /// The decoder's configuration (multipart).
     pub decoder: crate::Config,
@@ -205,7 +207,10 @@ impl Default for BatchConfig {
             strip_headers: Vec::new(),
             header_case: Default::default(),
             trust_forwarded: false,
-            limits: ReadLimits::default(),
+            limits: ReadLimits {
+                max_operations: 100,
+                ..ReadLimits::default()
+            },
             decoder: crate::Config::default(),
             validation: ValidationOptions::default(),
             concurrency: 1,

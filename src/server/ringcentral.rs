@@ -30,7 +30,9 @@ impl<S: crate::batch::Service> crate::batch::Service for Budget<S> {
     async fn call(&mut self, op: RequestOp) -> ResponseOp {
         if self.over.load(Ordering::SeqCst) {
             // A read batch is refused whole once over: the rest need not run.
-            return ResponseOp::new(503).with_content_id(op.content_id);
+            let mut refused = ResponseOp::new(503);
+            refused.content_id = op.content_id;
+            return refused;
         }
         let mut resp = self.inner.call(op).await;
         let len = resp.body.len() as u64;
@@ -57,9 +59,9 @@ impl<S: crate::batch::Service> crate::batch::Service for Budget<S> {
     }
 }
 
-/// The lower of the readers' and validation's operation limits: every dialect meets both.
+/// The operation limit, as every dialect meets it.
 fn max_operations(cfg: &BatchConfig) -> usize {
-    cfg.limits.max_operations.min(cfg.validation.max_operations)
+    cfg.limits.max_operations
 }
 
 fn too_many(n: usize, max: usize) -> BatchError {

@@ -71,9 +71,8 @@ pub(super) enum Segment {
 /// w.request(Some(("2", ContentIdIn::Part)), "PATCH", "$1",
 ///     [("Content-Type", "application/json"), ("If-Match", "$1")], Bytes::from_static(b"{\"City\":\"Berlin\"}"))?;
 /// w.close_changeset()?;
-/// let content_type = w.content_type("mixed");
 /// let mut body = w.finish(b"")?;
-/// assert_eq!(content_type, "multipart/mixed; boundary=batch_36522ad7");
+/// assert_eq!(body.content_type("mixed"), "multipart/mixed; boundary=batch_36522ad7");
 ///
 /// let wire = body.copy_to_bytes(body.remaining());
 /// let mut dec = batchpart::Decoder::new(b"batch_36522ad7").unwrap();
@@ -181,11 +180,6 @@ impl Writer {
     /// The encoder, for the top-level boundary and the current depth.
     pub fn encoder(&self) -> &Encoder {
         &self.enc
-    }
-
-    /// The `Content-Type` value for the whole body: `multipart/<subtype>; boundary=...`.
-    pub fn content_type(&self, subtype: &str) -> String {
-        self.enc.content_type(subtype)
     }
 
     fn flush_frame(&mut self) {
@@ -538,10 +532,11 @@ impl Writer {
 }
 
 /// The `Content-Type` value `multipart/<subtype>; boundary=...` for a boundary.
-pub(super) fn content_type_of(boundary: &[u8], subtype: &str) -> String {
-    Encoder::new(boundary)
-        .map(|e| e.content_type(subtype))
-        .unwrap_or_default()
+pub(crate) fn content_type_of(boundary: &[u8], subtype: &str) -> String {
+    let mut v = Vec::new();
+    crate::encoder::write_content_type(boundary, subtype, &mut v);
+    // `multipart/`, the subtype, and a boundary's characters (RFC 2046 `bchars`): ASCII.
+    String::from_utf8(v).unwrap_or_default()
 }
 
 /// Replaces generated boundaries that bodies hold with fresh ones of the same shape, in the

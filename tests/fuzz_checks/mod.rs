@@ -596,14 +596,13 @@ pub fn server(data: &[u8]) {
         max_headers_per_request: 16,
         max_depends_on: 8,
     };
-    let mut cfg = BatchConfig {
+    let cfg = BatchConfig {
         dialect,
         limits,
         streaming: flags & 0x10 != 0,
         concurrency: if flags & 0x20 != 0 { 3 } else { 1 },
         ..BatchConfig::default()
     };
-    cfg.validation.max_operations = 16;
     let path = match std::str::from_utf8(path) {
         Ok(p) if p.starts_with('/') && p.parse::<http::Uri>().is_ok() => p.to_string(),
         _ => "/s/$batch".to_string(),

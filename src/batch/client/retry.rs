@@ -129,8 +129,8 @@ fn imf_fixdate(v: &str) -> Option<u64> {
 ///     Item::Op(RequestOp::new("GET", "/b").with_content_id("2")),
 /// ]};
 /// let responses = Batch { items: vec![
-///     Item::Op(ResponseOp::new(200).with_content_id(Some("1".into()))),
-///     Item::Op(ResponseOp::new(429).with_content_id(Some("2".into())).with_header("Retry-After", "7")),
+///     Item::Op(ResponseOp::new(200).with_content_id("1")),
+///     Item::Op(ResponseOp::new(429).with_content_id("2").with_header("Retry-After", "7")),
 /// ]};
 /// let outcome = BatchOutcome { status: 200, retry_after: None, now: SystemTime::now(), attempt: 1 };
 /// let next = retry(&requests, &responses, outcome, &RetryPolicy::default()).unwrap();

@@ -17,14 +17,26 @@
 use bytes::Bytes;
 
 use crate::batch::error::BatchError;
-use crate::batch::formats::json::read_json;
-use crate::batch::formats::multipart::read_multipart;
+use crate::batch::formats::json::{read_json, read_json_with};
+use crate::batch::formats::multipart::{read_multipart, read_multipart_with};
+use crate::batch::model::limits::ReadLimits;
 use crate::batch::model::exec::ExecOptions;
 use crate::batch::model::prefer::Preferences;
 use crate::batch::model::validate::ValidationOptions;
 use crate::batch::model::{BatchRequest, BatchResponse, RequestOp, ResponseOp};
 
-/// Creatio's validation: OData 4.01 rules, 100 operations, ids not necessarily unique.
+/// Requests in one Creatio batch, at most.
+pub const MAX_REQUESTS: usize = 100;
+
+/// Creatio's limits: [`ReadLimits::default`] with at most [`MAX_REQUESTS`] operations.
+pub fn limits() -> ReadLimits {
+    ReadLimits {
+        max_operations: MAX_REQUESTS,
+        ..ReadLimits::default()
+    }
+}
+
+/// Creatio's validation: OData 4.01 rules, ids not necessarily unique.
 pub fn validation() -> ValidationOptions {
     ValidationOptions {
         unique_content_ids: false,
@@ -44,9 +56,9 @@ pub fn read_request(body: Bytes, content_type: &[u8]) -> Result<BatchRequest, Ba
     if is_json(content_type) {
         let mut v = validation();
         v.json = true;
-        read_json::<RequestOp>(body, Some(v))
+        read_json_with::<RequestOp>(body, limits(), Some(v))
     } else {
-        read_multipart::<RequestOp>(body, content_type, Some(validation()))
+        read_multipart_with::<RequestOp>(body, content_type, limits(), Some(validation()))
     }
 }
 

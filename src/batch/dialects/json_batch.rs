@@ -152,7 +152,18 @@ impl Request {
     }
 }
 
-/// Reads a `/batch` request (at most 100 requests, no nested `/batch`).
+/// Requests in one `/batch` request, at most.
+pub const MAX_REQUESTS: usize = 100;
+
+/// The `/batch` limits: [`ReadLimits::default`] with at most [`MAX_REQUESTS`] operations.
+pub fn limits() -> ReadLimits {
+    ReadLimits {
+        max_operations: MAX_REQUESTS,
+        ..ReadLimits::default()
+    }
+}
+
+/// Reads a `/batch` request (at most [`MAX_REQUESTS`] requests, no nested `/batch`).
 ///
 /// ```
 /// let r = batchpart::batch::json_batch::read_request(br#"{"requests":[{"method":"get","path":"/accounts/demo_sample:1","query":"sort=createdDate"}]}"#).unwrap();
@@ -164,17 +175,21 @@ pub fn read_request(body: &[u8]) -> Result<Request, BatchError> {
         forbid_headers: false,
         ..Default::default()
     };
-    read_request_with(body, ReadLimits::default(), opts)
+    read_request_with(body, limits(), opts)
 }
 
 /// Reads a `/batch` request under these limits and validation rules (a server's): the
-/// operation count is the lower of the two `max_operations`, and a
+/// operation limit is the lower of `limits`' and the dialect's [`MAX_REQUESTS`], and a
 /// [`scope`](ValidationOptions::scope) confines every path.
 pub fn read_request_with(
     body: &[u8],
     limits: ReadLimits,
     validation: ValidationOptions,
 ) -> Result<Request, BatchError> {
+    let limits = ReadLimits {
+        max_operations: limits.max_operations.min(MAX_REQUESTS),
+        ..limits
+    };
     let mut r = JsonItems::<ApiRequest>::new(limits).with_validator(Validator::new(validation));
     r.feed(&Bytes::copy_from_slice(body));
     r.finish();
@@ -256,7 +271,7 @@ pub fn read_response(body: &[u8]) -> Result<BatchResponse, BatchError> {
         let status = e.status.ok_or_else(|| {
             BatchError::new(K::Malformed, format!("response {n} has no status")).at_offset(offset)
         })?;
-        let mut r = ResponseOp::new(status).with_content_id(Some(n.to_string()));
+        let mut r = ResponseOp::new(status).with_content_id(n.to_string());
         if let Some(b) = e.body.or(e.data).filter(|b| b.get() != "null") {
             r.headers = Headers::from_iter([("Content-Type", "application/json")]);
             r.body = Bytes::copy_from_slice(b.get().as_bytes());

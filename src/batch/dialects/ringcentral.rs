@@ -261,8 +261,8 @@ fn json_parts_body(
     for b in bodies {
         w.part([("Content-Type", "application/json")], b)?;
     }
-    let ct = w.content_type("mixed");
-    Ok((ct, w.finish(b"")?))
+    let body = w.finish(b"")?;
+    Ok((body.content_type("mixed"), body))
 }
 
 /// Reads a multipart PUT request: one JSON body per ID of the path, paired in order.

@@ -553,7 +553,17 @@ pub fn read_multipart<Op: Operation>(
     content_type: &[u8],
     validation: Option<ValidationOptions>,
 ) -> Result<Batch<Op>, BatchError> {
-    let mut items = MultipartItems::new(ReadLimits::default());
+    read_multipart_with(body, content_type, ReadLimits::default(), validation)
+}
+
+/// [`read_multipart`] under these limits.
+pub fn read_multipart_with<Op: Operation>(
+    body: Bytes,
+    content_type: &[u8],
+    limits: ReadLimits,
+    validation: Option<ValidationOptions>,
+) -> Result<Batch<Op>, BatchError> {
+    let mut items = MultipartItems::new(limits);
     if let Some(v) = validation {
         items = items.validate(v);
     }
@@ -672,6 +682,6 @@ pub fn write_multipart<Op: WriteOp>(
             }
         }
     }
-    let ct = w.content_type("mixed");
-    Ok((ct, w.finish(b"")?))
+    let body = w.finish(b"")?;
+    Ok((body.content_type("mixed"), body))
 }

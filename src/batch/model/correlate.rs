@@ -85,8 +85,8 @@ pub(crate) fn references_of(op: &RequestOp) -> Vec<&str> {
 /// ] };
 /// // The server answered out of order, echoed one id, and dropped the last.
 /// let responses = Batch { items: vec![
-///     Item::Op(ResponseOp::new(204).with_content_id(Some("2".into()))),
-///     Item::Op(ResponseOp::new(201).with_content_id(Some("<1>".into()))),
+///     Item::Op(ResponseOp::new(204).with_content_id("2")),
+///     Item::Op(ResponseOp::new(201).with_content_id("<1>")),
 ///     Item::Op(ResponseOp::new(200)),
 /// ] };
 /// let c = correlate(&requests, &responses);

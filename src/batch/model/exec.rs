@@ -155,10 +155,11 @@ pub(crate) fn error_response(status: u16, id: Option<String>, message: &str) -> 
     );
     #[cfg(not(feature = "json"))]
     let (ct, body) = ("text/plain; charset=utf-8", message.to_string());
-    ResponseOp::new(status)
+    let mut resp = ResponseOp::new(status)
         .with_header("Content-Type", ct)
-        .with_body(body)
-        .with_content_id(id)
+        .with_body(body);
+    resp.content_id = id;
+    resp
 }
 
 struct Run<'s, Svc> {

@@ -9,9 +9,10 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadLimits {
     /// Operations in the batch, counted as each one starts, inside changesets and atomicity
-    /// groups too. Default 1,000 (Google's batch limit; OData validation's own 100 is
-    /// [`ValidationOptions::max_operations`](crate::batch::ValidationOptions::max_operations)).
-    /// Error: [`TooManyOperations`](crate::batch::BatchErrorKind::TooManyOperations).
+    /// groups too: the one operation limit of every reader, format and dialect (validation
+    /// has none of its own). Default 1,000 (Google's batch limit); the tower service's default
+    /// is 100 ([`BatchConfig`](crate::server::BatchConfig)'s, the limit the seed APIs
+    /// document). Error: [`TooManyOperations`](crate::batch::BatchErrorKind::TooManyOperations).
     pub max_operations: usize,
     /// Bytes of one operation's body. Default 16 MiB. Error:
     /// [`BodyTooLarge`](crate::batch::BatchErrorKind::BodyTooLarge).

@@ -142,19 +142,13 @@ impl<N: Into<String>, V: Into<Vec<u8>>> FromIterator<(N, V)> for Headers {
     }
 }
 
-/// A Content-ID as references and matching see it: without the white space and the angle
-/// brackets around it (`<1>` is `1`). The model keeps the value as sent, so that a response
-/// echoes it byte for byte.
-///
-/// ```
-/// assert_eq!(batchpart::batch::normalize_content_id(" <item1:123@example.com> "), "item1:123@example.com");
-/// assert_eq!(batchpart::batch::normalize_content_id("1"), "1");
-/// ```
-pub fn normalize_content_id(id: &str) -> &str {
-    let t = id.trim();
-    t.strip_prefix('<')
-        .and_then(|r| r.strip_suffix('>'))
-        .map_or(t, str::trim)
+/// A Content-ID as references and matching see it, by the rule of
+/// [`ContentId::normalized`](crate::ContentId::normalized): without the white space and the
+/// angle brackets around it (`<1>` is `1`). The model keeps the value as sent, so that a
+/// response echoes it byte for byte.
+pub(crate) fn normalize_content_id(id: &str) -> &str {
+    // The range only drops ASCII bytes from the ends: it falls on character boundaries.
+    &id[crate::content_id::normalized_range(id.as_bytes())]
 }
 
 /// The `$<content-id>` reference at the start of a URL or a header value, split into the id
@@ -275,9 +269,10 @@ impl ResponseOp {
         self
     }
 
-    /// Sets the Content-ID.
-    pub fn with_content_id(mut self, id: Option<String>) -> Self {
-        self.content_id = id;
+    /// Sets the Content-ID (as [`RequestOp::with_content_id`]; an answer without one leaves
+    /// [`content_id`](Self::content_id) `None`).
+    pub fn with_content_id(mut self, id: impl Into<String>) -> Self {
+        self.content_id = Some(id.into());
         self
     }
 

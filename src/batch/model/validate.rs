@@ -82,9 +82,6 @@ pub const FORBIDDEN_HEADERS: &[&str] = &[
 pub struct ValidationOptions {
     /// Which rules apply where the versions differ.
     pub version: ODataVersion,
-    /// Most operations in one batch, changeset members included. Default 100, the limit the
-    /// seed APIs document.
-    pub max_operations: usize,
     /// Refuse the [`FORBIDDEN_HEADERS`] in operations. On by default.
     pub forbid_headers: bool,
     /// JSON format rules: every request has an `id`, ids differ from atomicity groups,
@@ -105,7 +102,6 @@ impl Default for ValidationOptions {
     fn default() -> Self {
         ValidationOptions {
             version: ODataVersion::V4_01,
-            max_operations: 100,
             forbid_headers: true,
             json: false,
             unique_content_ids: true,
@@ -182,14 +178,6 @@ impl Validator {
         for op in item.ops() {
             let index = self.ops;
             self.ops += 1;
-            if self.ops > self.opts.max_operations {
-                return Err(err(
-                    K::TooManyOperations,
-                    index,
-                    op,
-                    format!("more than {} operations", self.opts.max_operations),
-                ));
-            }
             if is_batch_url(&op.url) {
                 return Err(err(
                     K::NestedBatch,

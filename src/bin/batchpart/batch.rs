@@ -50,9 +50,9 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use batchpart::batch::{
-    azure_blob, azure_table, creatio, google, graph, json_batch, normalize_content_id, ringcentral,
-    split, Batch, BatchError, BatchErrorKind, Headers, Item, JsonReader, MultipartReader,
-    ODataVersion, ReadLimits, RequestOp, ResponseOp, SplitLimits, ValidationOptions, Wire,
+    azure_blob, azure_table, creatio, google, graph, json_batch, ringcentral, split, Batch,
+    BatchError, BatchErrorKind, Headers, Item, JsonReader, MultipartReader, ODataVersion,
+    ReadLimits, RequestOp, ResponseOp, SplitLimits, ValidationOptions, Wire,
 };
 use bytes::Bytes;
 
@@ -60,6 +60,13 @@ use crate::latin1::Latin1;
 use crate::ready::block_on_next;
 use crate::Failure;
 use serde::Serialize;
+
+/// A Content-ID as references and matching see it ([`batchpart::ContentId::normalized`]).
+fn normalized(id: &str) -> &str {
+    let n = batchpart::ContentId::from_bytes(id.as_bytes()).normalized();
+    // A slice of `id` without ASCII bytes at its ends: still UTF-8.
+    std::str::from_utf8(n.as_bytes()).unwrap_or(id)
+}
 
 /// A model string as the latin-1 string of its wire bytes (each char one byte).
 fn text(s: &str) -> Latin1 {
@@ -111,11 +118,7 @@ impl Print for RequestOp {
     type Out = Request;
     fn out(&self) -> Request {
         Request {
-            content_id: self
-                .content_id
-                .as_deref()
-                .map(normalize_content_id)
-                .map(text),
+            content_id: self.content_id.as_deref().map(|id| text(normalized(id))),
             method: text(&self.method),
             url: text(&self.url),
             headers: headers(&self.headers),
@@ -128,11 +131,7 @@ impl Print for ResponseOp {
     type Out = Response;
     fn out(&self) -> Response {
         Response {
-            content_id: self
-                .content_id
-                .as_deref()
-                .map(normalize_content_id)
-                .map(text),
+            content_id: self.content_id.as_deref().map(|id| text(normalized(id))),
             status: self.status,
             headers: headers(&self.headers),
             body: Latin1(self.body.to_vec()),
@@ -382,6 +381,9 @@ fn parse_model(args: &[String]) -> Result<Parsed, Failure> {
         }
         other => return Err(Failure::Usage(format!("unknown dialect {other}"), USAGE)),
     }
+    if dialect == "creatio" {
+        limits.max_operations = limits.max_operations.min(creatio::MAX_REQUESTS);
+    }
     if json {
         let mut v = if dialect == "creatio" {
             creatio::validation()
@@ -529,7 +531,7 @@ fn ringcentral_model(
             .map(|x| {
                 Item::Op(
                     ResponseOp::new(x.status)
-                        .with_content_id(Some(x.resource_id))
+                        .with_content_id(x.resource_id)
                         .with_body(x.body),
                 )
             })
@@ -669,17 +671,22 @@ fn read_workload(dialect: &str, args: &[String]) -> Result<Batch<RequestOp>, Bat
     if dialect == "json-batch" {
         return Ok(json_batch::read_request(&input)?.batch);
     }
+    // A workload has any number of operations: the split makes batches of them.
+    let any_number = ReadLimits {
+        max_operations: usize::MAX,
+        ..ReadLimits::default()
+    };
     // Azure Blob's subrequests carry their own Authorization.
     let opts = ValidationOptions {
-        max_operations: usize::MAX,
         version: ODataVersion::V3_0,
         forbid_headers: false,
         ..ValidationOptions::default()
     };
     let first = input.iter().find(|b| !b.is_ascii_whitespace());
     if is_json_input(args) || first == Some(&b'{') {
-        return batchpart::batch::read_json(
+        return batchpart::batch::read_json_with(
             Bytes::from(input),
+            any_number,
             Some(ValidationOptions { json: true, ..opts }),
         );
     }
@@ -694,7 +701,7 @@ fn read_workload(dialect: &str, args: &[String]) -> Result<Batch<RequestOp>, Bat
             )
         }
     };
-    batchpart::batch::read_multipart(Bytes::from(input), ct.as_bytes(), Some(opts))
+    batchpart::batch::read_multipart_with(Bytes::from(input), ct.as_bytes(), any_number, Some(opts))
 }
 
 /// Whether `batch split`'s input is JSON: by `--content-type`, or by its first byte.

@@ -614,7 +614,16 @@ pub fn read_json<Op: JsonOp>(
     body: Bytes,
     validation: Option<ValidationOptions>,
 ) -> Result<Batch<Op>, BatchError> {
-    let mut items = JsonItems::new(ReadLimits::default());
+    read_json_with(body, ReadLimits::default(), validation)
+}
+
+/// [`read_json`] under these limits.
+pub fn read_json_with<Op: JsonOp>(
+    body: Bytes,
+    limits: ReadLimits,
+    validation: Option<ValidationOptions>,
+) -> Result<Batch<Op>, BatchError> {
+    let mut items = JsonItems::new(limits);
     if let Some(v) = validation {
         items = items.validate(v);
     }
