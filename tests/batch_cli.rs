@@ -506,9 +506,11 @@ fn every_subcommand_exits_2_on_a_usage_error_and_1_on_bad_input() {
         let (code, out, err) = common::run(&tool, args, stdin);
         let lines: Vec<&str> = err.lines().collect();
         assert_eq!((code, out.as_str()), (2, ""), "{args:?}: {err}");
-        // The top-level usage lists the subcommands, one line each.
+        // The top-level usage lists the subcommands, and `send`'s explains an option.
         assert!(
-            lines.len() == 2 || usage == "usage: batchpart ",
+            lines.len() == 2
+                || usage == "usage: batchpart "
+                || usage == "usage: batchpart batch send",
             "{args:?}: {err}"
         );
         assert_eq!(lines[0], first, "{args:?}");
@@ -529,7 +531,7 @@ fn every_subcommand_exits_2_on_a_usage_error_and_1_on_bad_input() {
     usage(
         &["batch"],
         None,
-        "error: batch takes parse or split",
+        "error: batch takes parse, split or send",
         "usage: batchpart batch parse",
     );
     usage(
@@ -574,6 +576,54 @@ fn every_subcommand_exits_2_on_a_usage_error_and_1_on_bad_input() {
         "error: --max-connections takes a positive number",
         "usage: batchpart server",
     );
+    usage(
+        &["batch", "send"],
+        None,
+        "error: batch send takes a URL and at most one FILE",
+        "usage: batchpart batch send",
+    );
+    usage(
+        &["batch", "send", "--format", "xml", "http://h/"],
+        None,
+        "error: --format takes multipart or json, not xml",
+        "usage: batchpart batch send",
+    );
+    usage(
+        &[
+            "batch",
+            "send",
+            "--dialect",
+            "graph",
+            "--format",
+            "multipart",
+            "http://h/",
+        ],
+        None,
+        "error: graph batches are JSON",
+        "usage: batchpart batch send",
+    );
+    // A batch that cannot be sent: exit 1, and still one JSON object, each operation with
+    // no status and the error.
+    let work = br#"{"requests":[{"id":"1","method":"GET","url":"People"}]}"#;
+    let (code, out, err) = common::run(
+        &tool,
+        &["batch", "send", "http://127.0.0.1:1/$batch", "-"],
+        Some(work),
+    );
+    assert_eq!(code, 1, "{out} {err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["batches"], 1);
+    let r = &v["results"][0];
+    assert_eq!(
+        (
+            r["status"].clone(),
+            r["attempts"].clone(),
+            r["content_id"].clone()
+        ),
+        (Value::Null, json!(1), json!("1"))
+    );
+    assert!(r["error"].as_str().unwrap().contains("127.0.0.1:1"), "{r}");
+    assert!(err.starts_with("error: batch 1: "), "{err}");
     // Bad input: exit 1 with one error line.
     for (args, stdin) in [
         (&["batch", "parse", "-"][..], &b"--b\r\nnot a batch"[..]),

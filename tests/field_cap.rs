@@ -244,3 +244,158 @@ async fn a_workload_split_into_several_batches() {
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["@odata.count"], 250);
 }
+
+/// `batchpart batch send URL -` with `workload` on stdin: the exit code and the printed
+/// results.
+#[cfg(feature = "cli")]
+fn send_tool(port: u16, args: &[&str], workload: &str) -> (i32, Value, String) {
+    let url = format!("http://127.0.0.1:{port}{ROOT}$batch");
+    let mut all = vec!["batch", "send"];
+    all.extend_from_slice(args);
+    all.extend([url.as_str(), "-"]);
+    let (code, out, err) = common::run(&common::batchpart(), &all, Some(workload.as_bytes()));
+    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    (code, v, err)
+}
+
+#[cfg(feature = "cli")]
+fn statuses(v: &Value) -> Vec<Value> {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].clone())
+        .collect()
+}
+
+/// A multipart workload with a changeset and a `$1` reference, sent by the tool: CAP commits
+/// it, and its REST API shows the PATCH applied to the row the POST made.
+#[cfg(feature = "cli")]
+#[tokio::test(flavor = "current_thread")]
+async fn batch_send_a_changeset_with_a_reference() {
+    let Some(cap) = start() else { return };
+    let work = Batch {
+        items: vec![
+            Item::Changeset(Changeset {
+                id: None,
+                ops: vec![
+                    post(501, "1"),
+                    RequestOp::new("PATCH", "$1")
+                        .with_header("Content-Type", "application/json")
+                        .with_body("{\"stock\":7}")
+                        .with_content_id("2"),
+                ],
+            }),
+            Item::Op(RequestOp::new("GET", "Books(501)").with_content_id("3")),
+        ],
+    };
+    let (_, mut body) = write_multipart(&work, b"wl").unwrap();
+    let text = String::from_utf8(body.copy_to_bytes(body.remaining()).to_vec()).unwrap();
+    let (code, v, err) = send_tool(
+        cap.1,
+        &["--content-type", "multipart/mixed; boundary=wl"],
+        &text,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        (v["batches"].as_u64(), statuses(&v)),
+        (Some(1), vec![201.into(), 200.into(), 200.into()])
+    );
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results[1]["content_id"], "2");
+    assert_eq!(results[0]["attempts"], 1);
+    // The GET's answer is the row as the changeset left it.
+    let got: Value = serde_json::from_str(results[2]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(got["stock"], 7);
+    assert_eq!(book(cap.1, 501).await.unwrap()["stock"], 7);
+}
+
+/// A JSON workload of 250 operations in batches of at most 100: three batches, every row
+/// there afterwards by CAP's own count.
+#[cfg(feature = "cli")]
+#[tokio::test(flavor = "current_thread")]
+async fn batch_send_splits_a_workload() {
+    let Some(cap) = start() else { return };
+    let work = Batch {
+        items: (0..250)
+            .map(|i| Item::Op(post(2000 + i, &format!("w{i}"))))
+            .collect(),
+    };
+    let json = write_json(&work).unwrap();
+    let (code, v, err) = send_tool(
+        cap.1,
+        &["--format", "json", "--max-operations", "100"],
+        &json,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["batches"], 3);
+    assert!(statuses(&v).iter().all(|s| *s == 201), "{v}");
+    assert_eq!(statuses(&v).len(), 250);
+    let path = format!("{ROOT}Books?$count=true&$top=0&$filter=ID%20ge%202000");
+    let (_, _, body) = send(cap.1, "GET", &path, &[], Bytes::new()).await;
+    let count: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(count["@odata.count"], 250);
+}
+
+/// JSON batches run in the workload's order by default, and stop at the first failure: the
+/// request after it is answered 424 and never runs. Unordered, with continue-on-error, it
+/// runs.
+#[cfg(feature = "cli")]
+#[tokio::test(flavor = "current_thread")]
+async fn batch_send_in_json_stops_at_the_first_failure_unless_asked_not_to() {
+    let Some(cap) = start() else { return };
+    let work = |a: u32, b: u32| Batch {
+        items: vec![
+            Item::Op(post(a, "1")),
+            Item::Op(post(a, "2")),
+            Item::Op(post(b, "3")),
+        ],
+    };
+    let json = write_json(&work(601, 602)).unwrap();
+    let (code, v, err) = send_tool(cap.1, &["--format", "json"], &json);
+    assert_eq!(code, 0, "{err}");
+    let s = statuses(&v);
+    assert_eq!(s[0], 201, "{v}");
+    assert!(s[1].as_u64().unwrap() >= 400, "{v}");
+    assert_eq!(s[2], 424, "{v}");
+    assert!(book(cap.1, 602).await.is_none(), "ran after the failure");
+    let json = write_json(&work(611, 612)).unwrap();
+    let args = [
+        "--format",
+        "json",
+        "--unordered",
+        "--header",
+        "Prefer: odata.continue-on-error",
+    ];
+    let (code, v, err) = send_tool(cap.1, &args, &json);
+    assert_eq!(code, 0, "{err}");
+    let s = statuses(&v);
+    assert!(
+        s.contains(&201.into()) && s.iter().any(|x| x.as_u64() >= Some(400)),
+        "{v}"
+    );
+    assert!(book(cap.1, 612).await.is_some());
+}
+
+/// A batch the server refuses as a whole: exit 1, every operation carries its status, the
+/// output is still one JSON object.
+#[cfg(feature = "cli")]
+#[tokio::test(flavor = "current_thread")]
+async fn batch_send_reports_a_batch_refused_whole() {
+    let Some(cap) = start() else { return };
+    let json = write_json(&Batch {
+        items: vec![Item::Op(post(701, "1"))],
+    })
+    .unwrap();
+    let url = format!("http://127.0.0.1:{}/odata/v4/nowhere/$batch", cap.1);
+    let (code, out, err) = common::run(
+        &common::batchpart(),
+        &["batch", "send", "--format", "json", &url, "-"],
+        Some(json.as_bytes()),
+    );
+    assert_eq!(code, 1, "{out} {err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["results"][0]["status"], 404, "{v}");
+    assert!(err.contains("failed as a whole: 404"), "{err}");
+    assert!(book(cap.1, 701).await.is_none());
+}

@@ -62,18 +62,18 @@ use crate::Failure;
 use serde::Serialize;
 
 /// A Content-ID as references and matching see it ([`batchpart::ContentId::normalized`]).
-fn normalized(id: &str) -> &str {
+pub(crate) fn normalized(id: &str) -> &str {
     let n = batchpart::ContentId::from_bytes(id.as_bytes()).normalized();
     // A slice of `id` without ASCII bytes at its ends: still UTF-8.
     std::str::from_utf8(n.as_bytes()).unwrap_or(id)
 }
 
 /// A model string as the latin-1 string of its wire bytes (each char one byte).
-fn text(s: &str) -> Latin1 {
+pub(crate) fn text(s: &str) -> Latin1 {
     Latin1(s.chars().map(|c| c as u32 as u8).collect())
 }
 
-fn headers(h: &Headers) -> Vec<(Latin1, Latin1)> {
+pub(crate) fn headers(h: &Headers) -> Vec<(Latin1, Latin1)> {
     h.iter()
         .map(|(n, v)| (text(n), Latin1(v.to_vec())))
         .collect()
@@ -612,7 +612,25 @@ fn split_cmd(args: &[String]) -> Result<String, Failure> {
         }
     }
     let dialect = dialect.ok_or_else(usage)?;
-    let mut limits = match dialect.as_str() {
+    let mut limits = split_limits(&dialect, ops, bytes, SPLIT_USAGE)?;
+    let work = read_workload(&dialect, &rest)?;
+    // An OData workload in JSON is measured as JSON.
+    if dialect == "odata" && is_json_input(&rest) {
+        limits.wire = Wire::Json;
+    }
+    let plans = plan(&dialect, &work, limits)?;
+    let out: Vec<String> = plans.iter().map(|p| print("request", &p.batch)).collect();
+    Ok(format!("[{}]", out.join(",")))
+}
+
+/// A dialect's split limits, lowered to the operation and byte counts given.
+pub(crate) fn split_limits(
+    dialect: &str,
+    ops: Option<usize>,
+    bytes: Option<u64>,
+    usage: &'static str,
+) -> Result<SplitLimits, Failure> {
+    let mut limits = match dialect {
         "odata" => SplitLimits::default(),
         "graph" => SplitLimits {
             max_operations: graph::MAX_REQUESTS,
@@ -620,7 +638,7 @@ fn split_cmd(args: &[String]) -> Result<String, Failure> {
             ..SplitLimits::default()
         },
         "json-batch" => SplitLimits {
-            max_operations: 100,
+            max_operations: json_batch::MAX_REQUESTS,
             wire: Wire::Json,
             ..SplitLimits::default()
         },
@@ -628,31 +646,41 @@ fn split_cmd(args: &[String]) -> Result<String, Failure> {
         "azure-blob" => azure_blob::limits(),
         "azure-table" => azure_table::limits(),
         other => {
+            let cmd = if usage == SPLIT_USAGE {
+                "split"
+            } else {
+                "send"
+            };
             return Err(Failure::Usage(
-                format!("batch split has no dialect {other}"),
-                SPLIT_USAGE,
-            ))
+                format!("batch {cmd} has no dialect {other}"),
+                usage,
+            ));
         }
     };
     limits.max_operations = ops.map_or(limits.max_operations, |n| n.min(limits.max_operations));
     limits.max_batch_bytes = bytes.unwrap_or(limits.max_batch_bytes);
-    let work = read_workload(&dialect, &rest)?;
-    // An OData workload in JSON is measured as JSON.
-    if dialect == "odata" && is_json_input(&rest) {
-        limits.wire = Wire::Json;
-    }
-    let plans = if dialect == "azure-table" {
-        azure_table::split_transactions(&work, limits)?
+    Ok(limits)
+}
+
+/// The batches a workload is sent in, by the dialect's rule.
+pub(crate) fn plan(
+    dialect: &str,
+    work: &Batch<RequestOp>,
+    limits: SplitLimits,
+) -> Result<Vec<batchpart::batch::Planned>, BatchError> {
+    if dialect == "azure-table" {
+        azure_table::split_transactions(work, limits)
     } else {
-        split(&work, limits)?
-    };
-    let out: Vec<String> = plans.iter().map(|p| print("request", &p.batch)).collect();
-    Ok(format!("[{}]", out.join(",")))
+        split(work, limits)
+    }
 }
 
 /// The workload to split: any number of operations, under the OData rules that need no
 /// Content-ID outside changesets (3.0), JSON or multipart as `batch parse` tells them.
-fn read_workload(dialect: &str, args: &[String]) -> Result<Batch<RequestOp>, BatchError> {
+pub(crate) fn read_workload(
+    dialect: &str,
+    args: &[String],
+) -> Result<Batch<RequestOp>, BatchError> {
     let file = args
         .iter()
         .rev()
@@ -705,7 +733,7 @@ fn read_workload(dialect: &str, args: &[String]) -> Result<Batch<RequestOp>, Bat
 }
 
 /// Whether `batch split`'s input is JSON: by `--content-type`, or by its first byte.
-fn is_json_input(args: &[String]) -> bool {
+pub(crate) fn is_json_input(args: &[String]) -> bool {
     if let Some(i) = args.iter().position(|a| a == "--content-type") {
         return args.get(i + 1).is_some_and(|c| {
             c.trim()
@@ -728,9 +756,10 @@ pub fn main(args: Vec<String>) -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("parse") => parse(&args[1..]),
         Some("split") => split_cmd(&args[1..]),
+        Some("send") => return crate::send::main(&args[1..]),
         _ => Err(Failure::Usage(
-            "batch takes parse or split".into(),
-            "usage: batchpart batch parse [OPTIONS] [FILE|-] | batchpart batch split --dialect D [OPTIONS] [FILE|-]",
+            "batch takes parse, split or send".into(),
+            "usage: batchpart batch parse [OPTIONS] [FILE|-] | batchpart batch split --dialect D [OPTIONS] [FILE|-] | batchpart batch send [OPTIONS] URL [FILE|-]",
         )),
     };
     match result {

@@ -17,6 +17,7 @@ mod compose;
 mod inspect;
 mod latin1;
 mod ready;
+mod send;
 mod server;
 
 use std::process::ExitCode;
@@ -24,7 +25,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: batchpart inspect|compose|batch|server [OPTIONS]
   inspect  decode a multipart body and print its structure as JSON
   compose  encode a multipart body from the JSON tree inspect prints
-  batch    parse a batch request or response (batch parse), or split a workload (batch split)
+  batch    parse a batch (batch parse), split a workload (batch split), or send it (batch send)
   server   serve batches over an in-memory store on loopback";
 
 /// How a subcommand failed: the exit code and the line on stderr follow from it.
