@@ -334,6 +334,16 @@ mod tests {
     }
 
     #[test]
+    fn the_decoder_mode_chooses_the_rule() {
+        let google = b"multipart/mixed; boundary=a=b";
+        assert!(ContentType::parse_in(google, true).is_err(), "strict: RFC 9110");
+        assert_eq!(
+            ContentType::parse_in(google, false).unwrap().boundary(),
+            Some(&b"a=b"[..])
+        );
+    }
+
+    #[test]
     fn lenient_unquoted_values_run_to_the_semicolon() {
         let google = b"multipart/mixed; boundary=batch_pK7JBAk73-E=_AA5eFwv4m2Q=";
         assert_eq!(
