@@ -336,7 +336,10 @@ mod tests {
     #[test]
     fn the_decoder_mode_chooses_the_rule() {
         let google = b"multipart/mixed; boundary=a=b";
-        assert!(ContentType::parse_in(google, true).is_err(), "strict: RFC 9110");
+        assert!(
+            ContentType::parse_in(google, true).is_err(),
+            "strict: RFC 9110"
+        );
         assert_eq!(
             ContentType::parse_in(google, false).unwrap().boundary(),
             Some(&b"a=b"[..])

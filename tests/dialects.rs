@@ -707,6 +707,43 @@ mod client_dialects {
         azure_blob, azure_table, correlate, google, write_multipart, Batch, Headers, MatchedBy,
     };
 
+    /// gcp-storage-emulator's answer: no blank line after each part's MIME headers, no
+    /// Content-IDs. Lenient mode reads it, paired by position; strict mode refuses it where
+    /// the status line stands in for a header.
+    #[test]
+    fn the_gcs_emulator_answer_reads_leniently_and_pairs_by_position() {
+        let ct = b"multipart/mixed; boundary=batch_oqn3R2CxJ3561WOONHOiGBvv9CoCzAah";
+        let body = fx("gcs_emulator_batch_response.txt");
+        let resp = google::read_response(body.clone(), ct).unwrap();
+        let ops: Vec<_> = resp.items.iter().flat_map(|i| i.ops()).collect();
+        let statuses: Vec<u16> = ops.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [204, 404, 200]);
+        assert!(ops.iter().all(|r| r.content_id.is_none()));
+        assert_eq!(
+            ops[0].headers.get_str("content-type"),
+            Some("application/json; charset=UTF-8")
+        );
+        assert!(String::from_utf8_lossy(&ops[2].body).contains("\"metadata\": {\"k\": \"v\"}"));
+        let req = Batch {
+            items: vec![
+                Item::Op(RequestOp::new("DELETE", "/storage/v1/b/bkt/o/a")),
+                Item::Op(RequestOp::new("DELETE", "/storage/v1/b/bkt/o/zz")),
+                Item::Op(RequestOp::new("PATCH", "/storage/v1/b/bkt/o/b")),
+            ],
+        };
+        let c = correlate(&req, &resp);
+        assert!(c
+            .pairs
+            .iter()
+            .all(|p| p.matched_by == Some(MatchedBy::Position)));
+        // Strict: the status line is where a header line should be.
+        let strict = batchpart::Config::strict();
+        let e = batchpart::stream::decode_bytes_with(&body, &ct[26..], strict).unwrap_err();
+        assert_eq!(e.kind(), batchpart::ErrorKind::InvalidHeader);
+        let first_status = body.windows(9).position(|w| w == b"HTTP/1.1 ").unwrap();
+        assert_eq!(e.offset(), first_status as u64);
+    }
+
     #[test]
     fn google_docs_request_response_and_outer_headers() {
         let outer: Headers = [

@@ -614,3 +614,44 @@ fn trust_framing_reports_an_embedded_length_instead_of_refusing() {
     };
     assert_eq!(err(input, strict_trust).0, ErrorKind::ContentLengthMismatch);
 }
+
+/// gcp-storage-emulator's parts: the embedded status line follows the MIME headers with no
+/// blank line. Lenient mode ends the MIME block at a line starting `HTTP/` (never a field
+/// line), on every chunking; any other line without a colon is still an error, and strict mode
+/// refuses the shape at the status line.
+#[test]
+fn a_status_line_right_after_the_mime_headers() {
+    let input = b"--b\r\nContent-Type: application/http\r\nHTTP/1.1 204 No Content\r\nX: 1\r\n\r\n\r\n--b--";
+    let evs = ok(input);
+    match &evs[..] {
+        [Ev::PartStart { headers, .. }, Ev::Response {
+            status,
+            headers: inner,
+            ..
+        }, Ev::PartEnd { .. }, Ev::End] => {
+            assert_eq!(
+                headers,
+                &[(b"Content-Type".to_vec(), b"application/http".to_vec())]
+            );
+            assert_eq!((*status, inner.len()), (204, 1));
+        }
+        other => panic!("{other:?}"),
+    }
+    let status_at = 37;
+    assert_eq!(&input[status_at..status_at + 5], b"HTTP/");
+    assert_eq!(
+        err(input, strict()),
+        (ErrorKind::InvalidHeader, status_at as u64)
+    );
+    // Only a status line: a request line, or any other line without a colon, is an error.
+    let request = b"--b\r\nContent-Type: application/http\r\nGET /a HTTP/1.1\r\n\r\n\r\n--b--";
+    assert_eq!(
+        err(request, Config::default()),
+        (ErrorKind::InvalidHeader, 37)
+    );
+    let junk = b"--b\r\nContent-Type: text/plain\r\nHTTPX\r\n\r\nx\r\n--b--";
+    assert_eq!(err(junk, Config::default()), (ErrorKind::InvalidHeader, 31));
+    // A plain part whose body starts with a status line right after its headers: the body.
+    let plain = ok(b"--b\r\nContent-Type: text/plain\r\nHTTP/1.1 200 OK\r\n--b--");
+    assert_eq!(bodies(&plain), vec![b"HTTP/1.1 200 OK".to_vec()]);
+}

@@ -864,6 +864,13 @@ impl<'d, 'i> Feed<'d, 'i> {
                 blk.picks.fold();
             } else {
                 let Some(colon) = field_line(line) else {
+                    // gcp-storage-emulator writes an `application/http` part's status line
+                    // right after its MIME headers, without the blank line. No field line
+                    // starts `HTTP/` (a name holds no `/`): lenient mode ends the MIME block
+                    // there, as Python's `email` does, and the embedded message starts.
+                    if !strict && !start_line && text.starts_with(b"HTTP/") {
+                        return Ok(Some(BlockEnd::Blank { end: ls, body: ls }));
+                    }
                     return Err(self.err(ErrorKind::InvalidHeader, ls));
                 };
                 blk.picks
