@@ -1,0 +1,165 @@
+//! Against a server someone else wrote: gcp-storage-emulator (PyPI, pinned in
+//! `tests/field/gcs/requirements.txt`, installed by `.ci/run`), Google Cloud Storage's batch
+//! endpoint `/batch/storage/v1`, started on a loopback port and stopped by its process id.
+//!
+//! `batchpart batch send --dialect google` sends the batches; every effect is then checked
+//! through the emulator's own JSON API. Its answers carry no Content-IDs (they pair by
+//! position) and put each status line right after the part's MIME headers.
+#![cfg(all(feature = "cli", not(fuzzing)))]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use batchpart::batch::{write_multipart, Batch, Item, RequestOp};
+use bytes::{Buf, Bytes};
+use serde_json::Value;
+
+const BUCKET: &str = "bkt";
+
+/// The emulator, killed and reaped by its process id on drop.
+struct Gcs(Child, String);
+
+impl Drop for Gcs {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the emulator on a free loopback port, or says why it cannot (and fails under
+/// `CI=true`).
+fn start() -> Option<Gcs> {
+    let installed = Command::new("python3")
+        .args(["-c", "import gcp_storage_emulator"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        common::skip("gcp-storage-emulator is not installed: pip install -r tests/field/gcs/requirements.txt");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("python3")
+        .args(["-m", "gcp_storage_emulator", "start", "--host=127.0.0.1"])
+        .arg(format!("--port={port}"))
+        .args(["--in-memory", &format!("--default-bucket={BUCKET}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    let addr = format!("127.0.0.1:{port}");
+    let gcs = Gcs(child, addr.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "the emulator did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(gcs)
+}
+
+async fn upload(addr: &str, name: &str) {
+    let path = format!("/upload/storage/v1/b/{BUCKET}/o?uploadType=media&name={name}");
+    let ct = [("Content-Type", "text/plain")];
+    let (status, _, body) =
+        common::client::send(addr, "POST", &path, &ct, format!("hello {name}")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+/// The object's metadata by the emulator's JSON API; `None` for a 404.
+async fn object(addr: &str, name: &str) -> Option<Value> {
+    let path = format!("/storage/v1/b/{BUCKET}/o/{name}");
+    let (status, _, body) = common::client::send(addr, "GET", &path, &[], Bytes::new()).await;
+    match status {
+        404 => None,
+        200 => Some(serde_json::from_slice(&body).unwrap()),
+        s => panic!("GET {name} answered {s}"),
+    }
+}
+
+/// `batchpart batch send --dialect google` of `work`: the exit code and the printed results.
+fn send_tool(addr: &str, args: &[&str], work: &Batch<RequestOp>) -> (i32, Value, String) {
+    let (ct, mut body) = write_multipart(work, b"workload").unwrap();
+    let body = body.copy_to_bytes(body.remaining());
+    let url = format!("http://{addr}/batch/storage/v1");
+    let mut all = vec![
+        "batch",
+        "send",
+        "--dialect",
+        "google",
+        "--content-type",
+        ct.as_str(),
+    ];
+    all.extend_from_slice(args);
+    all.extend([url.as_str(), "-"]);
+    let (code, out, err) = common::run(&common::batchpart(), &all, Some(&body));
+    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    (code, v, err)
+}
+
+fn op(method: &str, name: &str) -> RequestOp {
+    RequestOp::new(method, format!("/storage/v1/b/{BUCKET}/o/{name}"))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn deletes_and_a_metadata_patch_pair_by_position() {
+    let Some(gcs) = start() else { return };
+    for name in ["a", "b"] {
+        upload(&gcs.1, name).await;
+    }
+    let work = Batch {
+        items: vec![
+            Item::Op(op("DELETE", "a")),
+            Item::Op(op("DELETE", "missing")),
+            Item::Op(
+                op("PATCH", "b")
+                    .with_header("Content-Type", "application/json")
+                    .with_body(r#"{"metadata":{"k":"v"}}"#),
+            ),
+        ],
+    };
+    let (code, v, err) = send_tool(&gcs.1, &[], &work);
+    assert_eq!(code, 0, "{err}");
+    let statuses: Vec<&Value> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["status"])
+        .collect();
+    assert_eq!(statuses, [204, 404, 200]);
+    let patched: Value =
+        serde_json::from_str(v["results"][2]["body"].as_str().unwrap().trim()).unwrap();
+    assert_eq!(patched["name"], "b");
+    // Read back through the emulator's own API.
+    assert!(object(&gcs.1, "a").await.is_none());
+    assert_eq!(object(&gcs.1, "b").await.unwrap()["metadata"]["k"], "v");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_hundred_and_fifty_deletes_go_in_two_batches() {
+    let Some(gcs) = start() else { return };
+    let names: Vec<String> = (0..150).map(|i| format!("o{i:03}")).collect();
+    for n in &names {
+        upload(&gcs.1, n).await;
+    }
+    let work = Batch {
+        items: names.iter().map(|n| Item::Op(op("DELETE", n))).collect(),
+    };
+    let (code, v, err) = send_tool(&gcs.1, &["--max-operations", "100"], &work);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["batches"], 2);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 150);
+    assert!(results.iter().all(|r| r["status"] == 204), "{v}");
+    let path = format!("/storage/v1/b/{BUCKET}/o");
+    let (_, _, body) = common::client::send(&gcs.1, "GET", &path, &[], Bytes::new()).await;
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        list["items"].as_array().is_none_or(|a| a.is_empty()),
+        "{list}"
+    );
+}
