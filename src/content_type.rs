@@ -334,6 +334,21 @@ mod tests {
     }
 
     #[test]
+    fn is_compares_the_whole_essence() {
+        let ct = ContentType::parse(b"application/http").unwrap();
+        assert!(ct.is("application/http") && ct.is("APPLICATION/Http"));
+        // Each part of the comparison on its own: the length, the type, the slash, the
+        // subtype.
+        assert!(!ct.is("application/htt"));
+        assert!(!ct.is("applicatioX/http"));
+        assert!(!ct.is("applicationXhttp"));
+        assert!(!ct.is("application/httX"));
+        assert!(!ct.is("message/http"));
+        assert!(ContentType::parse(b"message/http").unwrap().is_http());
+        assert!(!ContentType::parse(b"text/http").unwrap().is_http());
+    }
+
+    #[test]
     fn the_decoder_mode_chooses_the_rule() {
         let google = b"multipart/mixed; boundary=a=b";
         assert!(

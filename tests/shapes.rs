@@ -655,3 +655,54 @@ fn a_status_line_right_after_the_mime_headers() {
     let plain = ok(b"--b\r\nContent-Type: text/plain\r\nHTTP/1.1 200 OK\r\n--b--");
     assert_eq!(bodies(&plain), vec![b"HTTP/1.1 200 OK".to_vec()]);
 }
+
+/// The decoder's accessors say where it is: depth inside a nested multipart, the offset of the
+/// first byte a feed left, and `Limits::none` lifting every limit a default decoder meets.
+#[test]
+fn depth_offset_and_no_limits() {
+    let body =
+        b"--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n\r\nx\r\n--c--\r\n--b--";
+    let mut dec = Decoder::new(b"b").unwrap();
+    assert_eq!((dec.depth(), dec.offset()), (1, 0));
+    let mut depths = Vec::new();
+    {
+        let mut feed = dec.feed(body, true);
+        while let Some(ev) = feed.next() {
+            ev.unwrap();
+            depths.push(feed.depth());
+        }
+    }
+    assert_eq!(depths.iter().max(), Some(&2));
+    assert_eq!((dec.depth(), dec.offset()), (1, body.len() as u64));
+    // A feed that stops inside a header block leaves its bytes for the next one.
+    let mut dec = Decoder::new(b"b").unwrap();
+    let cut = b"--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\nX: 1";
+    let mut seen = 0;
+    {
+        let mut feed = dec.feed(cut, false);
+        while let Some(ev) = feed.next() {
+            ev.unwrap();
+            seen += 1;
+        }
+    }
+    assert_eq!(
+        dec.depth(),
+        2,
+        "inside the nested multipart ({seen} events)"
+    );
+    assert_eq!(dec.offset(), (cut.len() - b"X: 1".len()) as u64);
+    // Limits::none: a part count and a header size a default decoder refuses.
+    let many = "--b\r\n\r\n\r\n".repeat(10_001) + "--b--";
+    let run = |cfg: Config| {
+        let mut dec = Decoder::with_config(b"b", cfg).unwrap();
+        let r = dec.feed(many.as_bytes(), true).try_for_each(|ev| ev.map(drop));
+        r.map_err(|e| e.kind())
+    };
+    assert_eq!(run(Config::default()), Err(ErrorKind::TooManyParts));
+    let none = Config {
+        limits: Limits::none(),
+        ..Config::default()
+    };
+    assert_eq!(run(none), Ok(()));
+    assert_ne!(Limits::none(), Limits::default());
+}
