@@ -678,12 +678,9 @@ fn depth_offset_and_no_limits() {
     let mut dec = Decoder::new(b"b").unwrap();
     let cut = b"--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\nX: 1";
     let mut seen = 0;
-    {
-        let mut feed = dec.feed(cut, false);
-        while let Some(ev) = feed.next() {
-            ev.unwrap();
-            seen += 1;
-        }
+    for ev in dec.feed(cut, false) {
+        ev.unwrap();
+        seen += 1;
     }
     assert_eq!(
         dec.depth(),
