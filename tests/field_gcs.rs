@@ -163,3 +163,47 @@ async fn a_hundred_and_fifty_deletes_go_in_two_batches() {
         "{list}"
     );
 }
+
+/// The port of OpenDAL's GCS batch delete (`examples/gcs_batch_delete.rs`): 120 objects, two
+/// of them missing, in batches of 100; one line per object with its status, in order, and the
+/// objects gone by the emulator's own listing.
+#[tokio::test(flavor = "current_thread")]
+async fn the_batch_delete_port() {
+    let Some(gcs) = start() else { return };
+    let names: Vec<String> = (0..120).map(|i| format!("dir/obj {i}")).collect();
+    for n in names
+        .iter()
+        .filter(|n| !n.ends_with(" 7") && !n.ends_with(" 99"))
+    {
+        upload(&gcs.1, &n.replace(' ', "%20").replace('/', "%2F")).await;
+    }
+    let endpoint = format!("http://{}", gcs.1);
+    let mut args = vec!["--endpoint", endpoint.as_str(), "--bucket", BUCKET];
+    args.extend(names.iter().map(String::as_str));
+    let (code, out, err) = common::run(&common::example("gcs_batch_delete"), &args, None);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 120);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["object"], names[i]);
+        let expected = if i == 7 || i == 99 { 404 } else { 204 };
+        assert_eq!(l["status"], expected, "{l}");
+    }
+    let path = format!("/storage/v1/b/{BUCKET}/o");
+    let (_, _, body) = common::client::send(&gcs.1, "GET", &path, &[], Bytes::new()).await;
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        list["items"].as_array().map_or(true, |a| a.is_empty()),
+        "{list}"
+    );
+    // A usage error.
+    let (code, _, _) = common::run(
+        &common::example("gcs_batch_delete"),
+        &["--bucket", "b"],
+        None,
+    );
+    assert_eq!(code, 2);
+}

@@ -692,7 +692,9 @@ fn depth_offset_and_no_limits() {
     let many = "--b\r\n\r\n\r\n".repeat(10_001) + "--b--";
     let run = |cfg: Config| {
         let mut dec = Decoder::with_config(b"b", cfg).unwrap();
-        let r = dec.feed(many.as_bytes(), true).try_for_each(|ev| ev.map(drop));
+        let r = dec
+            .feed(many.as_bytes(), true)
+            .try_for_each(|ev| ev.map(drop));
         r.map_err(|e| e.kind())
     };
     assert_eq!(run(Config::default()), Err(ErrorKind::TooManyParts));
