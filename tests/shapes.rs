@@ -705,3 +705,25 @@ fn depth_offset_and_no_limits() {
     assert_eq!(run(none), Ok(()));
     assert_ne!(Limits::none(), Limits::default());
 }
+
+/// The decoder says whether it is done and why it failed, and prints where it is.
+#[test]
+fn done_failed_and_debug() {
+    let mut dec = Decoder::new(b"b").unwrap();
+    assert!(!dec.is_done() && dec.error().is_none());
+    let printed = format!("{dec:?}");
+    assert!(printed.starts_with("Decoder {") && printed.contains("offset: 0"), "{printed}");
+    assert!(printed.contains("depth: 1"), "{printed}");
+    for ev in dec.feed(b"--b\r\n\r\nx\r\n--b--", true) {
+        ev.unwrap();
+    }
+    assert!(dec.is_done() && dec.error().is_none());
+    let mut bad = Decoder::new(b"b").unwrap();
+    let e = bad
+        .feed(b"--b\r\nno colon\r\n\r\n--b--", true)
+        .find_map(Result::err)
+        .unwrap();
+    assert!(!bad.is_done());
+    assert_eq!(bad.error(), Some(e));
+    assert_eq!(e.kind(), ErrorKind::InvalidHeader);
+}
