@@ -11,7 +11,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use batchpart::batch::{
     correlate, read_json, read_multipart, split, write_json, write_multipart, Batch, BatchRequest,
@@ -23,14 +23,7 @@ use serde_json::Value;
 const ROOT: &str = "/odata/v4/catalog/";
 
 /// The CAP server, killed and reaped by its process id on drop.
-struct Cap(Child, u16);
-
-impl Drop for Cap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+type Cap = common::field::Server;
 
 /// Starts CAP on a free loopback port, or says why it cannot (and fails under `CI=true`).
 fn start() -> Option<Cap> {
@@ -61,7 +54,7 @@ fn start() -> Option<Cap> {
         .expect("CAP prints the port it listens on");
     // CAP logs every request: keep its stdout drained, or a closed pipe ends it.
     std::thread::spawn(move || lines.for_each(drop));
-    Some(Cap(child, port))
+    Some(common::field::Server(child, port))
 }
 
 /// One request to CAP.

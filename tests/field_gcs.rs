@@ -9,8 +9,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+use common::field;
 
 use batchpart::batch::{write_multipart, Batch, Item, RequestOp};
 use bytes::{Buf, Bytes};
@@ -18,49 +19,26 @@ use serde_json::Value;
 
 const BUCKET: &str = "bkt";
 
-/// The emulator, killed and reaped by its process id on drop.
-struct Gcs(Child, String);
-
-impl Drop for Gcs {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts the emulator on a free loopback port, or says why it cannot (and fails under
 /// `CI=true`).
 fn start() -> Option<Gcs> {
-    let installed = Command::new("python3")
-        .args(["-c", "import gcp_storage_emulator"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
+    if !field::python_has("gcp_storage_emulator") {
         common::skip("gcp-storage-emulator is not installed: pip install -r tests/field/gcs/requirements.txt");
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("python3")
-        .args(["-m", "gcp_storage_emulator", "start", "--host=127.0.0.1"])
+    let port = field::free_port();
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "gcp_storage_emulator", "start", "--host=127.0.0.1"])
         .arg(format!("--port={port}"))
-        .args(["--in-memory", &format!("--default-bucket={BUCKET}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 runs");
-    let addr = format!("127.0.0.1:{port}");
-    let gcs = Gcs(child, addr.clone());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "the emulator did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(gcs)
+        .args(["--in-memory", &format!("--default-bucket={BUCKET}")]);
+    Some(Gcs(
+        field::spawn(&mut cmd, port),
+        format!("127.0.0.1:{port}"),
+    ))
 }
+
+/// The emulator and its address.
+struct Gcs(#[allow(dead_code)] field::Server, String);
 
 async fn upload(addr: &str, name: &str) {
     let path = format!("/upload/storage/v1/b/{BUCKET}/o?uploadType=media&name={name}");

@@ -712,7 +712,10 @@ fn done_failed_and_debug() {
     let mut dec = Decoder::new(b"b").unwrap();
     assert!(!dec.is_done() && dec.error().is_none());
     let printed = format!("{dec:?}");
-    assert!(printed.starts_with("Decoder {") && printed.contains("offset: 0"), "{printed}");
+    assert!(
+        printed.starts_with("Decoder {") && printed.contains("offset: 0"),
+        "{printed}"
+    );
     assert!(printed.contains("depth: 1"), "{printed}");
     for ev in dec.feed(b"--b\r\n\r\nx\r\n--b--", true) {
         ev.unwrap();

@@ -7,6 +7,8 @@ use batchpart::{Config, Decoder, Error, Event};
 pub mod client;
 #[cfg(all(feature = "std", not(fuzzing)))]
 pub mod demo;
+#[cfg(all(feature = "std", not(fuzzing)))]
+pub mod field;
 pub mod ready;
 #[allow(unused_imports)] // each test binary uses its own subset
 pub use ready::{block_on, block_on_next};

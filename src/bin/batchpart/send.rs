@@ -418,7 +418,11 @@ fn write(o: &Opts, batch: &BatchRequest) -> Result<(String, Bytes), BatchError> 
     let json = |r: Result<String, BatchError>| r.map(|s| ("application/json".into(), s.into()));
     match o.dialect.as_str() {
         "google" => multipart(google::write_request(batch, b)),
-        "azure-blob" => multipart(azure_blob::write_request(batch, &boundary)),
+        // Its boundary is `batch_<guid>`: the generated one's hex is the guid.
+        "azure-blob" => {
+            let guid = boundary.trim_start_matches("batch_");
+            multipart(azure_blob::write_request(batch, guid))
+        }
         "azure-table" => multipart(azure_table::write_request(batch, b)),
         "graph" => json(graph::write_request(batch)),
         "json-batch" => json(json_batch::write_request(&json_batch::Request {
