@@ -13,7 +13,7 @@ use std::process::Command;
 
 use common::field;
 
-use batchpart::batch::{write_multipart, Batch, Item, RequestOp};
+use batchpart::batch::{google, write_multipart, Batch, Item, RequestOp};
 use bytes::{Buf, Bytes};
 use serde_json::Value;
 
@@ -184,4 +184,138 @@ async fn the_batch_delete_port() {
         None,
     );
     assert_eq!(code, 2);
+}
+
+/// The batch that google-cloud-storage's `client.batch()` sends, captured on loopback: LF-only
+/// framing, a quoted boundary holding `=`, no Content-IDs, absolute URLs. The crate reads it;
+/// the answer the crate writes is read back by the client itself, paired by position.
+#[test]
+fn the_python_client_batch_reads_and_is_answered() {
+    if !field::python_has("google.cloud.storage") {
+        common::skip("google-cloud-storage is not installed: pip install -r tests/field/gcs/requirements.txt");
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let answer = Batch {
+        items: vec![
+            Item::Op(batchpart::batch::ResponseOp::new(204)),
+            Item::Op(
+                batchpart::batch::ResponseOp::new(404)
+                    .with_header("Content-Type", "application/json")
+                    .with_body(r#"{"error":{"code":404,"message":"No such object: bkt/b c"}}"#),
+            ),
+            Item::Op(
+                batchpart::batch::ResponseOp::new(200)
+                    .with_header("Content-Type", "application/json")
+                    .with_body(r#"{"name":"d","bucket":"bkt","metadata":{"k":"v"}}"#),
+            ),
+        ],
+    };
+    // Answers whatever the client asks, on any connection (it may also read the bucket), and
+    // the batch with the crate's answer; keeps the batch request as it came.
+    let captured = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let keep = captured.clone();
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let (conn, keep, answer) = (conn.unwrap(), keep.clone(), answer.clone());
+            std::thread::spawn(move || serve(conn, &answer, &keep));
+        }
+    });
+    let script = "tests/field/gcs/client_batch.py";
+    let (code, out, err) = common::run(
+        std::path::Path::new("python3"),
+        &[script, &port.to_string()],
+        None,
+    );
+    let (ct, body): (String, Bytes) = captured.lock().unwrap().take().expect("the batch came");
+    // What the client sent, read by the crate.
+    assert!(ct.starts_with("multipart/mixed; boundary=\"==="), "{ct}");
+    assert!(!body.windows(2).any(|w| w == b"\r\n"), "LF-only framing");
+    let req = google::read_request(body, ct.as_bytes(), &Default::default()).unwrap();
+    let ops: Vec<_> = req.items.iter().flat_map(|i| i.ops()).collect();
+    let calls: Vec<(&str, &str)> = ops
+        .iter()
+        .map(|o| (o.method.as_str(), o.url.as_str()))
+        .collect();
+    let base = format!("http://127.0.0.1:{port}/storage/v1/b/bkt/o");
+    assert_eq!(
+        calls,
+        [
+            ("DELETE", format!("{base}/a?prettyPrint=false").as_str()),
+            ("DELETE", format!("{base}/b%20c?prettyPrint=false").as_str()),
+            (
+                "PATCH",
+                format!("{base}/d?projection=full&prettyPrint=false").as_str()
+            ),
+        ]
+    );
+    assert!(ops.iter().all(|o| o.content_id.is_none()));
+    let patch: Value = serde_json::from_slice(&ops[2].body).unwrap();
+    assert_eq!(patch["metadata"]["k"], "v");
+    // What the client read of the crate's answer.
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["204", "404", "200"],
+        "{err}"
+    );
+}
+
+/// Serves one connection's requests: the batch with `answer` (and keeps it in `keep`), any
+/// other request with a bucket's JSON.
+fn serve(
+    conn: std::net::TcpStream,
+    answer: &Batch<batchpart::batch::ResponseOp>,
+    keep: &std::sync::Mutex<Option<(String, Bytes)>>,
+) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut conn = conn;
+    loop {
+        let mut start = String::new();
+        if reader.read_line(&mut start).unwrap_or(0) == 0 {
+            return;
+        }
+        let (mut ct, mut len) = (String::new(), 0usize);
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((n, v)) = line.split_once(':') {
+                match n.to_ascii_lowercase().as_str() {
+                    "content-type" => ct = v.trim().to_string(),
+                    "content-length" => len = v.trim().parse().unwrap(),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let (rct, out) = if start.starts_with("POST /batch/storage/v1 ") {
+            keep.lock().unwrap().get_or_insert((ct, Bytes::from(body)));
+            let (rct, mut out) = google::write_response(answer, b"batch_answer").unwrap();
+            (rct, out.copy_to_bytes(out.remaining()))
+        } else {
+            (
+                "application/json".into(),
+                Bytes::from_static(br#"{"name":"bkt"}"#),
+            )
+        };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {rct}\r\nContent-Length: {}\r\n\r\n",
+            out.len()
+        );
+        if conn.write_all(head.as_bytes()).is_err() || conn.write_all(&out).is_err() {
+            return;
+        }
+    }
 }
