@@ -392,7 +392,8 @@ fn json_body_encodings() {
         ),
         None,
     );
-    assert_eq!(bad64.unwrap_err().kind(), BatchErrorKind::Malformed);
+    // The kind its docs give a body that does not decode.
+    assert_eq!(bad64.unwrap_err().kind(), BatchErrorKind::Body);
 }
 
 #[test]
@@ -1018,10 +1019,8 @@ fn base64_bodies_in_either_alphabet_with_or_without_padding() {
         let doc = format!(
             r#"{{"requests":[{{"id":"1","method":"post","url":"/x","headers":{{"content-type":"application/octet-stream"}},"body":"{bad}"}}]}}"#
         );
-        assert!(
-            read_json::<RequestOp>(Bytes::from(doc), None).is_err(),
-            "{bad}"
-        );
+        let e = read_json::<RequestOp>(Bytes::from(doc), None).unwrap_err();
+        assert_eq!(e.kind(), BatchErrorKind::Body, "{bad}: {e}");
     }
 }
 
@@ -1094,12 +1093,13 @@ fn a_late_malformed_part_never_half_applies_a_batch() {
     let doc = r#"{"requests":[{"id":"1","method":"post","url":"/a"},{"id":"2","method":"post","url":"/b"},{"id":"3","method":"post","url":}]}"#;
     let applied = RefCell::new(Vec::new());
     let reader = JsonReader::<_, RequestOp>::new(iter([Ok::<_, std::io::Error>(Bytes::from(doc))]));
-    assert!(block_on(execute(
+    let e = block_on(execute(
         reader,
         &mut recording(&applied),
-        ExecOptions::default()
+        ExecOptions::default(),
     ))
-    .is_err());
+    .unwrap_err();
+    assert_eq!(e.kind(), BatchErrorKind::Json, "{e}");
     assert!(applied.borrow().is_empty());
     let applied = RefCell::new(Vec::new());
     let reader = JsonReader::<_, RequestOp>::new(iter([Ok::<_, std::io::Error>(Bytes::from(doc))]));
@@ -1120,7 +1120,9 @@ fn a_late_malformed_part_never_half_applies_a_batch() {
         Bytes::from_static(b"{\"requests\":[{\"method\":}]}"),
     )]));
     let applied = RefCell::new(Vec::new());
-    assert!(block_on(execute(reader, &mut recording(&applied), opts)).is_err());
+    let e = block_on(execute(reader, &mut recording(&applied), opts)).unwrap_err();
+    assert_eq!(e.kind(), BatchErrorKind::Json, "{e}");
+    assert!(applied.borrow().is_empty());
 }
 
 #[test]

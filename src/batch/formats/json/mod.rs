@@ -250,12 +250,18 @@ fn parse_element<Op: JsonOp>(
         };
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        let kind = if msg.starts_with("duplicate field") {
-            K::DuplicateMember
-        } else if e.is_syntax() || e.is_eof() {
-            K::Json
-        } else {
-            K::Malformed
+        // A body that does not decode comes through serde from `payload_from`, as the
+        // `BatchError` it was, its kind in front.
+        let body = msg
+            .strip_prefix(K::Body.as_str())
+            .and_then(|m| m.strip_prefix(": "))
+            .filter(|_| e.is_data())
+            .map(str::to_string);
+        let (kind, msg) = match body {
+            Some(detail) => (K::Body, detail),
+            None if msg.starts_with("duplicate field") => (K::DuplicateMember, msg),
+            None if e.is_syntax() || e.is_eof() => (K::Json, msg),
+            None => (K::Malformed, msg),
         };
         BatchError::new(kind, format!("{msg} at line {line} column {col}"))
             .at_offset(offset)
