@@ -129,16 +129,11 @@ async fn main() -> Result<(), String> {
 
     // Build and split.
     let work = workload();
-    let limits = SplitLimits {
-        max_operations: 10,
-        wire: Wire::Json,
-        ..SplitLimits::default()
-    };
+    let limits = SplitLimits::default()
+        .with_max_operations(10)
+        .with_wire(Wire::Json);
     let plans = split(&work, limits).map_err(|e| e.to_string())?;
-    let policy = RetryPolicy {
-        base_delay: Duration::from_millis(50),
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::default().with_base_delay(Duration::from_millis(50));
 
     let mut finals: HashMap<String, (ResponseOp, u32)> = HashMap::new();
     let mut answered: HashMap<u16, usize> = HashMap::new();

@@ -174,6 +174,24 @@
 #[cfg(all(test, not(feature = "std")))]
 extern crate std;
 
+/// Builder methods for a configuration struct's public fields, one `with_<field>` each, so
+/// that a `#[non_exhaustive]` struct is built as `T::default().with_x(..)`: a new field is then
+/// not a breaking change. Each method's docs point at its field's.
+macro_rules! setters {
+    ($ty:ty { $($with:ident => $field:ident: $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+                #[must_use]
+                pub fn $with(mut self, value: $t) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
 #[cfg(feature = "batch")]
 pub mod batch;
 mod boundary;

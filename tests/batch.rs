@@ -165,10 +165,7 @@ fn each_validation_rule_has_its_error() {
         changeset(&[op("1", "POST /B HTTP/1.1")]).replace("cs", "cs2"),
     ]);
     assert_eq!(kind(&across), BatchErrorKind::DuplicateContentId);
-    let v40 = ValidationOptions {
-        version: ODataVersion::V4_0,
-        ..Default::default()
-    };
+    let v40 = ValidationOptions::default().with_version(ODataVersion::V4_0);
     assert!(read_multipart::<RequestOp>(
         Bytes::from(across),
         b"multipart/mixed; boundary=b",
@@ -207,10 +204,7 @@ fn each_validation_rule_has_its_error() {
         .collect();
     // The operation limit is the readers' (validation has none of its own), met as the
     // operation that crosses it starts.
-    let hundred = ReadLimits {
-        max_operations: 100,
-        ..ReadLimits::default()
-    };
+    let hundred = ReadLimits::default().with_max_operations(100);
     let read = |parts: &[String]| {
         read_multipart_with::<RequestOp>(
             Bytes::from(close(parts)),
@@ -612,10 +606,7 @@ fn an_empty_changeset_named_like_an_id_is_an_error_not_a_panic() {
         b"--b\r\nContent-Type: application/http\r\nContent-ID: cs\r\n\r\nGET /a HTTP/1.1\r\n\r\n\r\n\
           --b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs--\r\n--b--",
     );
-    let opts = ValidationOptions {
-        json: true,
-        ..ValidationOptions::default()
-    };
+    let opts = ValidationOptions::default().with_json(true);
     let e =
         read_multipart::<RequestOp>(body, b"multipart/mixed; boundary=b", Some(opts)).unwrap_err();
     assert_eq!(e.kind(), BatchErrorKind::IdEqualsGroup);
@@ -639,10 +630,7 @@ fn a_reference_reads_the_same_in_validation_and_execution() {
             ResponseOp::new(200).with_body(op.url)
         }
     });
-    let opts = ExecOptions {
-        refs: RefScope::Anywhere,
-        ..ExecOptions::default()
-    };
+    let opts = ExecOptions::default().with_refs(RefScope::Anywhere);
     let r = common::block_on(execute(items, &mut svc, opts)).unwrap();
     let urls: Vec<&[u8]> = r
         .items
@@ -774,10 +762,7 @@ fn a_failed_changeset_rolls_back_and_answers_once() {
     });
     let r = run(
         vec![cs, Item::Op(RequestOp::new("GET", "/b"))],
-        ExecOptions {
-            continue_on_error: true,
-            ..Default::default()
-        },
+        ExecOptions::default().with_continue_on_error(true),
         &store,
     );
     assert_eq!(statuses(&r), [vec![400], vec![200]]);
@@ -823,10 +808,7 @@ fn references_in_urls_and_if_match() {
     let store = Store::default();
     let r = run(
         two(),
-        ExecOptions {
-            refs: RefScope::Anywhere,
-            ..Default::default()
-        },
+        ExecOptions::default().with_refs(RefScope::Anywhere),
         &store,
     );
     assert_eq!(statuses(&r), [vec![201], vec![204]]);
@@ -855,11 +837,9 @@ fn failed_dependencies_get_424() {
     let r = block_on(execute(
         reader,
         &mut svc,
-        ExecOptions {
-            continue_on_error: true,
-            refs: RefScope::Anywhere,
-            ..Default::default()
-        },
+        ExecOptions::default()
+            .with_continue_on_error(true)
+            .with_refs(RefScope::Anywhere),
     ))
     .unwrap();
     assert_eq!(statuses(&r), [[500], [424], [200]]);
@@ -922,10 +902,7 @@ fn the_handler_sees_operation_1_before_operation_100_is_read() {
             async { ResponseOp::new(200) }
         }
     });
-    let streaming = ExecOptions {
-        streaming: true,
-        ..Default::default()
-    };
+    let streaming = ExecOptions::default().with_streaming(true);
     let r = block_on(execute(reader, &mut svc, streaming)).unwrap();
     assert_eq!(r.items.len(), 100);
     {
@@ -972,10 +949,7 @@ fn responses_echo_content_ids_and_write_back() {
     .unwrap();
     let r = run(
         model.items,
-        ExecOptions {
-            continue_on_error: true,
-            ..Default::default()
-        },
+        ExecOptions::default().with_continue_on_error(true),
         &store,
     );
     let ids: Vec<_> = r
@@ -1068,11 +1042,9 @@ fn a_late_malformed_part_never_half_applies_a_batch() {
             b"multipart/mixed; boundary=b",
         )
         .unwrap();
-        let opts = ExecOptions {
-            streaming: true,
-            continue_on_error: true,
-            ..Default::default()
-        };
+        let opts = ExecOptions::default()
+            .with_streaming(true)
+            .with_continue_on_error(true);
         let resp = block_on(execute(reader, &mut recording(&applied), opts)).unwrap();
         assert_eq!(applied.borrow().len(), 2);
         let statuses: Vec<(u16, Option<String>)> = resp
@@ -1103,11 +1075,9 @@ fn a_late_malformed_part_never_half_applies_a_batch() {
     assert!(applied.borrow().is_empty());
     let applied = RefCell::new(Vec::new());
     let reader = JsonReader::<_, RequestOp>::new(iter([Ok::<_, std::io::Error>(Bytes::from(doc))]));
-    let opts = ExecOptions {
-        streaming: true,
-        continue_on_error: true,
-        ..Default::default()
-    };
+    let opts = ExecOptions::default()
+        .with_streaming(true)
+        .with_continue_on_error(true);
     let resp = block_on(execute(reader, &mut recording(&applied), opts)).unwrap();
     assert_eq!(applied.borrow().len(), 2);
     let json = write_json(&resp).unwrap();
@@ -1335,11 +1305,9 @@ fn concurrent_run(urls: &[&str], opts: ExecOptions) -> (Vec<String>, Rc<Flight>)
 
 #[test]
 fn independent_operations_run_together_and_answer_in_order() {
-    let opts = ExecOptions {
-        continue_on_error: true,
-        concurrency: 3,
-        ..Default::default()
-    };
+    let opts = ExecOptions::default()
+        .with_continue_on_error(true)
+        .with_concurrency(3);
     let urls = ["/w5", "/w1", "/w3", "/w0", "/w2", "/w4"];
     let (emitted, flight) = concurrent_run(&urls, opts);
     let want: Vec<String> = urls
@@ -1350,19 +1318,10 @@ fn independent_operations_run_together_and_answer_in_order() {
     assert_eq!(emitted, want);
     assert_eq!(flight.max.get(), 3);
     // Without continue-on-error nothing may run after a failure: one at a time.
-    let (_, flight) = concurrent_run(
-        &urls,
-        ExecOptions {
-            concurrency: 3,
-            ..Default::default()
-        },
-    );
+    let (_, flight) = concurrent_run(&urls, ExecOptions::default().with_concurrency(3));
     assert_eq!(flight.max.get(), 1);
     // A reference waits for everything before it.
-    let anywhere = ExecOptions {
-        refs: RefScope::Anywhere,
-        ..opts
-    };
+    let anywhere = opts.with_refs(RefScope::Anywhere);
     let (emitted, flight) = concurrent_run(&["/w3", "/w2", "$1/w0", "/w1"], anywhere);
     assert_eq!(emitted.len(), 4);
     let at = flight.at_start.borrow();

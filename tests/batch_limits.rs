@@ -87,12 +87,10 @@ fn check(
 }
 
 fn small_limits() -> ReadLimits {
-    ReadLimits {
-        max_operations: 100,
-        max_body_bytes: 64 * 1024,
-        max_batch_bytes: 128 * MIB as u64,
-        ..ReadLimits::default()
-    }
+    ReadLimits::default()
+        .with_max_operations(100)
+        .with_max_body_bytes(64 * 1024)
+        .with_max_batch_bytes(128 * MIB as u64)
 }
 
 fn repeat_to(unit: &str, head: &str, tail: &str, size: usize) -> Bytes {
@@ -230,11 +228,9 @@ fn bodies_and_batches_are_bounded_as_bytes_arrive() {
     );
     // A batch over max_batch_bytes, each part within its limits.
     let part = "--b\r\nContent-Type: application/http\r\n\r\nPOST /a HTTP/1.1\r\n\r\n{}\r\n";
-    let many = ReadLimits {
-        max_operations: usize::MAX,
-        max_batch_bytes: 4 * MIB as u64,
-        ..limits
-    };
+    let many = limits
+        .with_max_operations(usize::MAX)
+        .with_max_batch_bytes(4 * MIB as u64);
     let body = repeat_to(part, "", "--b--", size().max(5 * MIB));
     let read = |c| {
         drain(
@@ -363,10 +359,7 @@ fn json_that_is_not_json_is_refused_with_line_and_column() {
 fn limit_errors_carry_the_operation_and_an_offset() {
     let part = "--b\r\nContent-Type: application/http\r\n\r\nGET /a HTTP/1.1\r\n\r\n\r\n";
     let body = Bytes::from(format!("{part}{part}--b--"));
-    let limits = ReadLimits {
-        max_operations: 1,
-        ..ReadLimits::default()
-    };
+    let limits = ReadLimits::default().with_max_operations(1);
     let mut r = MultipartReader::<_, RequestOp>::new(
         batchpart::stream::iter([Ok::<_, std::convert::Infallible>(body)]),
         b"multipart/mixed; boundary=b",
@@ -432,10 +425,7 @@ fn ringcentral_readers_take_chunks() {
         parts,
         vec![Bytes::from_static(b"{\"a\":1}"), Bytes::from_static(b"{}")]
     );
-    let small = ReadLimits {
-        max_operations: 1,
-        ..ReadLimits::default()
-    };
+    let small = ReadLimits::default().with_max_operations(1);
     let three = Bytes::from_static(b"--b\r\n\r\n{}\r\n--b\r\n\r\n{}\r\n--b\r\n\r\n{}\r\n--b--");
     let mut r = PartsReader::new(
         batchpart::stream::iter(chunks(&three, 3)),

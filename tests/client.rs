@@ -122,7 +122,7 @@ proptest! {
         json in any::<bool>(),
     ) {
         let wire = if json { Wire::Json } else { Wire::Multipart };
-        let limits = SplitLimits { max_operations: max_ops, max_batch_bytes: max_bytes, wire, renumber: false };
+        let limits = SplitLimits::default().with_max_operations(max_ops).with_max_batch_bytes(max_bytes).with_wire(wire).with_renumber(false);
         let comps = components(&work);
         let too_big: Vec<&Vec<usize>> = comps
             .iter()
@@ -183,11 +183,9 @@ fn renumbering_maps_back_and_rewrites_references() {
             Item::Op(RequestOp::new("DELETE", "/y").with_content_id("c")),
         ],
     };
-    let limits = SplitLimits {
-        max_operations: 2,
-        renumber: true,
-        ..SplitLimits::default()
-    };
+    let limits = SplitLimits::default()
+        .with_max_operations(2)
+        .with_renumber(true);
     let plans = split(&work, limits).unwrap();
     assert_eq!(plans.len(), 2);
     let first: Vec<&RequestOp> = plans[0].batch.items.iter().flat_map(|i| i.ops()).collect();
@@ -289,10 +287,7 @@ fn a_batch_refused_whole_is_resent_whole_and_the_wait_is_capped() {
             Item::Op(RequestOp::new("GET", "/b").with_content_id("b")),
         ],
     };
-    let policy = RetryPolicy {
-        max_delay: Duration::from_secs(30),
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::default().with_max_delay(Duration::from_secs(30));
     let whole = BatchOutcome {
         status: 503,
         retry_after: Some(b"3600"),

@@ -194,10 +194,7 @@ mod ringcentral_seed {
         let mut svc = batch::service_fn(|op: RequestOp| async move {
             ResponseOp::new(if op.url.ends_with("/404") { 404 } else { 200 }).with_body(op.body)
         });
-        let opts = batch::ExecOptions {
-            continue_on_error: true,
-            ..Default::default()
-        };
+        let opts = batch::ExecOptions::default().with_continue_on_error(true);
         let r = block_on(batch::execute(
             batchpart::stream::iter(b.items.into_iter().map(Ok)),
             &mut svc,

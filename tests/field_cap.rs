@@ -217,11 +217,9 @@ async fn a_workload_split_into_several_batches() {
             .map(|i| Item::Op(post(1000 + i, &format!("w{i}"))))
             .collect(),
     };
-    let limits = SplitLimits {
-        max_operations: 100,
-        wire: Wire::Multipart,
-        ..SplitLimits::default()
-    };
+    let limits = SplitLimits::default()
+        .with_max_operations(100)
+        .with_wire(Wire::Multipart);
     let plans = split(&work, limits).unwrap();
     assert_eq!(plans.len(), 3);
     let mut answered = 0;

@@ -296,10 +296,7 @@ fn ucwa_requests_with_part_content_length() {
         let e = decode_with(
             &fixture(name),
             b"EA370946",
-            Config {
-                strict: true,
-                ..Default::default()
-            },
+            Config::default().with_strict(true),
             &[],
         )
         .unwrap_err();

@@ -160,14 +160,8 @@ fn read_batch(
     let ct = req.header("content-type").unwrap();
     let mut r = MultipartReader::<_, RequestOp>::new(chunks, ct.as_bytes())
         .unwrap()
-        .config(Config {
-            trust_framing,
-            ..Config::default()
-        })
-        .validate(ValidationOptions {
-            version,
-            ..Default::default()
-        });
+        .config(Config::default().with_trust_framing(trust_framing))
+        .validate(ValidationOptions::default().with_version(version));
     let mut items = Vec::new();
     while let Some(item) = block_on_next(&mut r) {
         items.push(item.unwrap());
@@ -183,10 +177,7 @@ fn answer(batch: BatchRequest, f: impl FnMut(RequestOp) -> ResponseOp, status: u
     let response = block_on(execute(
         items,
         &mut svc,
-        ExecOptions {
-            continue_on_error: true,
-            ..Default::default()
-        },
+        ExecOptions::default().with_continue_on_error(true),
     ))
     .unwrap();
     let (content_type, body) = write_multipart(&response, b"batchresponse_1").unwrap();

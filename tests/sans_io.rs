@@ -149,10 +149,7 @@ fn a_multipart_items_error_is_final() {
 #[test]
 fn multipart_items_count_the_batch_bytes_by_the_offsets_pushed() {
     let body = multipart_body();
-    let limits = ReadLimits {
-        max_batch_bytes: 100,
-        ..Default::default()
-    };
+    let limits = ReadLimits::default().with_max_batch_bytes(100);
     let mut m = MultipartItems::<RequestOp>::new(limits);
     let e = events(&body, 1)
         .into_iter()
@@ -248,10 +245,7 @@ fn json_items_end_a_cut_document_with_an_error() {
 #[test]
 fn json_items_count_the_batch_bytes_as_they_are_fed() {
     let body = json_body();
-    let limits = ReadLimits {
-        max_batch_bytes: 60,
-        ..Default::default()
-    };
+    let limits = ReadLimits::default().with_max_batch_bytes(60);
     let mut m = JsonItems::<RequestOp>::new(limits);
     let mut fed = 0;
     let err = loop {

@@ -92,10 +92,7 @@ fn app(log: Log) -> Router {
 }
 
 fn cfg(dialect: Dialect) -> BatchConfig {
-    BatchConfig {
-        dialect,
-        ..BatchConfig::default()
-    }
+    BatchConfig::default().with_dialect(dialect)
 }
 
 /// Sends one batch request through the layer: status, content type, body, and what the
@@ -291,10 +288,7 @@ async fn streaming_mode_answers_the_escaping_operation_alone() {
         "GET ../admin/users HTTP/1.1\r\n",
         "GET People HTTP/1.1\r\n",
     ]);
-    let c = BatchConfig {
-        streaming: true,
-        ..cfg(Dialect::OData)
-    };
+    let c = cfg(Dialect::OData).with_streaming(true);
     let (status, ct, body, seen) = call(
         c.clone(),
         odata_multipart().header("Prefer", "odata.continue-on-error"),
@@ -330,10 +324,7 @@ fn body_of_three() -> String {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_configured_absolute_root_fixes_the_origin() {
-    let c = BatchConfig {
-        service_root: Some("https://odata.example.org/svc/".into()),
-        ..cfg(Dialect::OData)
-    };
+    let c = cfg(Dialect::OData).with_service_root(Some("https://odata.example.org/svc/".into()));
     let ok = multipart(&["GET https://odata.example.org/svc/People HTTP/1.1\r\n"]);
     let (status, _, _, seen) = call(c.clone(), odata_multipart(), ok).await;
     assert_eq!((status, seen.len()), (200, 1));
@@ -346,10 +337,7 @@ async fn a_configured_absolute_root_fixes_the_origin() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_misconfigured_root_is_the_servers_error_and_runs_nothing() {
     for root in ["ftp://h/svc/", "relative/", "https://h/svc/?q"] {
-        let c = BatchConfig {
-            service_root: Some(root.into()),
-            ..cfg(Dialect::OData)
-        };
+        let c = cfg(Dialect::OData).with_service_root(Some(root.into()));
         let body = multipart(&["GET People HTTP/1.1\r\n"]);
         let (status, _, body, seen) = call(c, odata_multipart(), body).await;
         assert_eq!(status, 500, "{root}");
@@ -360,10 +348,7 @@ async fn a_misconfigured_root_is_the_servers_error_and_runs_nothing() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn json_batch_paths_and_queries_stay_under_the_root() {
-    let c = BatchConfig {
-        service_root: Some("/".into()),
-        ..cfg(Dialect::JsonBatch)
-    };
+    let c = cfg(Dialect::JsonBatch).with_service_root(Some("/".into()));
     let req = || http::Request::post("/batch").header("Content-Type", "application/json");
     for path in [
         "//evil.example/admin",
@@ -450,18 +435,16 @@ async fn ringcentral_answers_are_bounded_by_the_batch_byte_limit() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn every_dialect_reads_under_the_configured_limits() {
-    let limits = ReadLimits {
-        max_operations: 2,
-        max_body_bytes: 10,
-        ..ReadLimits::default()
-    };
+    let limits = ReadLimits::default()
+        .with_max_operations(2)
+        .with_max_body_bytes(10);
     let five = serde_json::json!({"requests": (0..5)
         .map(|_| serde_json::json!({"method": "get", "path": "/a"}))
         .collect::<Vec<_>>()});
-    let with = |dialect| BatchConfig {
-        limits,
-        service_root: Some("/".into()),
-        ..cfg(dialect)
+    let with = |dialect| {
+        cfg(dialect)
+            .with_limits(limits)
+            .with_service_root(Some("/".into()))
     };
     let post = || http::Request::post("/batch").header("Content-Type", "application/json");
     let (status, _, body, seen) = call(with(Dialect::JsonBatch), post(), five.to_string()).await;
@@ -478,10 +461,7 @@ async fn every_dialect_reads_under_the_configured_limits() {
     let (status, _, body, seen) = call(with(Dialect::JsonBatch), post(), big.to_string()).await;
     assert_eq!(status, 413, "{}", text(&body));
     assert!(seen.is_empty());
-    let rc = BatchConfig {
-        service_root: None,
-        ..with(Dialect::RingCentral)
-    };
+    let rc = with(Dialect::RingCentral).with_service_root(None);
     let (status, _, body, seen) = call(rc, http::Request::get("/store/1,2,3,4,5"), "").await;
     assert_eq!(status, 400, "{}", text(&body));
     assert!(text(&body).contains("too-many-operations"));
@@ -549,11 +529,9 @@ async fn operation_headers_cannot_widen_the_batch_or_smuggle_a_request() {
     assert_eq!(s.method, "POST");
 
     // Configured otherwise: forwarded headers trusted, and one more name stripped.
-    let c = BatchConfig {
-        trust_forwarded: true,
-        strip_headers: vec![http::HeaderName::from_static("x-custom")],
-        ..c
-    };
+    let c = c
+        .with_trust_forwarded(true)
+        .with_strip_headers(vec![http::HeaderName::from_static("x-custom")]);
     let (_, _, _, seen) = call(c, req(), multipart(&[op])).await;
     let s = &seen[0];
     assert_eq!(header(s, "x-forwarded-for"), [b"10.0.0.1".as_slice()]);
@@ -624,10 +602,7 @@ async fn the_json_batch_dialect_answer_is_whole_too() {
         {"method": "post", "path": "/svc/notjson", "body": {}},
         {"method": "post", "path": "/svc/marker", "body": {}},
     ]});
-    let c = BatchConfig {
-        service_root: Some("/".into()),
-        ..cfg(Dialect::JsonBatch)
-    };
+    let c = cfg(Dialect::JsonBatch).with_service_root(Some("/".into()));
     let req = http::Request::post("/batch").header("Content-Type", "application/json");
     let (status, _, body, seen) = call(c, req, body.to_string()).await;
     assert_eq!(status, 200);

@@ -238,13 +238,7 @@ fn nesting_limit() {
     for i in (0..depth).rev() {
         input.extend_from_slice(format!("\r\n--l{i}--").as_bytes());
     }
-    let cfg = |d| Config {
-        limits: Limits {
-            max_depth: d,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let cfg = |d| Config::default().with_limits(Limits::default().with_max_depth(d));
     let evs = decode_all_ways(&input, b"l0", cfg(5)).unwrap();
     assert_eq!(bodies(&evs), vec![b"leaf".to_vec()]);
     let e = decode_all_ways(&input, b"l0", cfg(4)).unwrap_err();
@@ -256,10 +250,7 @@ fn limits_fire_and_name_themselves() {
     let lim = |f: fn(&mut Limits)| {
         let mut l = Limits::default();
         f(&mut l);
-        Config {
-            limits: l,
-            ..Config::default()
-        }
+        Config::default().with_limits(l)
     };
     let three = b"--b\r\n\r\n1\r\n--b\r\n\r\n2\r\n--b\r\n\r\n3\r\n--b--";
     assert_eq!(
@@ -483,13 +474,7 @@ mod http_parts {
 
     #[test]
     fn embedded_header_limits_apply() {
-        let cfg = Config {
-            limits: Limits {
-                max_headers: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let cfg = Config::default().with_limits(Limits::default().with_max_headers(1));
         let input = b"--b\r\nContent-Type: application/http\r\n\r\nGET /x HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n\r\n--b--";
         assert_eq!(
             decode_all_ways(input, b"b", cfg).unwrap_err().kind(),
@@ -552,10 +537,7 @@ Content-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n\r\ninner\r\n--c--\r\n--
     assert!(all.iter().any(|e| matches!(e, Ev::Request { .. })));
     assert!(all.iter().any(|e| matches!(e, Ev::MultipartStart(_))));
     let plain = |cfg: Config| decode_all_ways(body, b"b", cfg).unwrap();
-    let no_http = plain(Config {
-        interpret_http: false,
-        ..Config::default()
-    });
+    let no_http = plain(Config::default().with_interpret_http(false));
     assert!(!no_http.iter().any(|e| matches!(e, Ev::Request { .. })));
     assert!(no_http.iter().any(|e| matches!(e, Ev::MultipartStart(_))));
     assert!(bodies(&no_http).contains(&b"GET /x HTTP/1.1\r\n\r\n".to_vec()));
@@ -581,10 +563,7 @@ fn trust_framing_reports_an_embedded_length_instead_of_refusing() {
         err(input, Config::default()),
         (ErrorKind::ContentLengthMismatch, 81) // the first byte past the declared length
     );
-    let trust = Config {
-        trust_framing: true,
-        ..Config::default()
-    };
+    let trust = Config::default().with_trust_framing(true);
     let evs = decode_all_ways(input, b"b", trust).unwrap();
     assert_eq!(bodies(&evs), vec![b"caf\xc3\xa9!".to_vec()]);
     assert!(evs.iter().any(|e| matches!(
@@ -608,10 +587,7 @@ fn trust_framing_reports_an_embedded_length_instead_of_refusing() {
         )));
     }
     // Strict mode refuses a mismatch even when told to trust the framing.
-    let strict_trust = Config {
-        trust_framing: true,
-        ..Config::strict()
-    };
+    let strict_trust = Config::strict().with_trust_framing(true);
     assert_eq!(err(input, strict_trust).0, ErrorKind::ContentLengthMismatch);
 }
 
@@ -698,10 +674,7 @@ fn depth_offset_and_no_limits() {
         r.map_err(|e| e.kind())
     };
     assert_eq!(run(Config::default()), Err(ErrorKind::TooManyParts));
-    let none = Config {
-        limits: Limits::none(),
-        ..Config::default()
-    };
+    let none = Config::default().with_limits(Limits::none());
     assert_eq!(run(none), Ok(()));
     assert_ne!(Limits::none(), Limits::default());
 }

@@ -245,13 +245,8 @@ async fn a_malformed_batch_is_refused_before_anything_runs() {
     );
     assert_eq!(c.started.load(Ordering::SeqCst), 0);
     // Over the batch byte limit: 413, counted as the bytes arrive.
-    let cfg = BatchConfig {
-        limits: batchpart::batch::ReadLimits {
-            max_batch_bytes: 64,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let cfg = BatchConfig::default()
+        .with_limits(batchpart::batch::ReadLimits::default().with_max_batch_bytes(64));
     let svc = BatchLayer::new(cfg).layer(app(c.clone()));
     let (status, _, _) = send(svc, request(multipart(&["GET quick HTTP/1.1\r\n"; 3]))).await;
     assert_eq!(status, 413);
@@ -261,10 +256,7 @@ async fn a_malformed_batch_is_refused_before_anything_runs() {
 #[tokio::test(flavor = "current_thread")]
 async fn independent_operations_run_concurrently_up_to_the_limit() {
     let c = Arc::new(Counters::default());
-    let cfg = BatchConfig {
-        concurrency: 2,
-        ..Default::default()
-    };
+    let cfg = BatchConfig::default().with_concurrency(2);
     let svc = BatchLayer::new(cfg).layer(app(c.clone()));
     let mut req = request(multipart(&["GET delay/50 HTTP/1.1\r\n"; 5]));
     req.headers_mut()
@@ -278,11 +270,9 @@ async fn independent_operations_run_concurrently_up_to_the_limit() {
 #[tokio::test(flavor = "current_thread")]
 async fn the_time_budget_cuts_the_batch_short_and_says_what_ran() {
     let c = Arc::new(Counters::default());
-    let cfg = BatchConfig {
-        time_budget: Some(Duration::from_millis(100)),
-        sleep: Some(Arc::new(|d| Box::pin(tokio::time::sleep(d)))),
-        ..Default::default()
-    };
+    let cfg = BatchConfig::default()
+        .with_time_budget(Some(Duration::from_millis(100)))
+        .with_sleep(Some(Arc::new(|d| Box::pin(tokio::time::sleep(d)))));
     let svc = BatchLayer::new(cfg).layer(app(c.clone()));
     let mut req = request(multipart(&[
         "GET quick HTTP/1.1\r\n",
@@ -402,11 +392,9 @@ async fn json_odata_json_batch_and_versions() {
     let (status, _, _) = send(svc, req).await;
     assert_eq!(status, 202);
     // The JSON /batch dialect.
-    let cfg = BatchConfig {
-        dialect: Dialect::JsonBatch,
-        service_root: Some("/service".into()),
-        ..Default::default()
-    };
+    let cfg = BatchConfig::default()
+        .with_dialect(Dialect::JsonBatch)
+        .with_service_root(Some("/service".into()));
     let svc = BatchLayer::new(cfg).layer(app(c));
     let req = http::Request::post("/batch")
         .body(Full::new(Bytes::from(
@@ -484,10 +472,7 @@ async fn over_loopback_the_inner_operations_see_the_outer_identity() {
 #[tokio::test(flavor = "current_thread")]
 async fn streaming_mode_runs_as_it_reads_and_a_late_error_is_the_last_part() {
     let c = Arc::new(Counters::default());
-    let cfg = BatchConfig {
-        streaming: true,
-        ..Default::default()
-    };
+    let cfg = BatchConfig::default().with_streaming(true);
     let svc = BatchLayer::new(cfg).layer(app(c.clone()));
     let body = "--b\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\nGET quick HTTP/1.1\r\n\r\n\r\n\
                 --b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n";
@@ -530,10 +515,7 @@ async fn answer_header_names_are_spelled_as_services_spell_them() {
             ["etag", "location", "x-ms-request-id", "content-type"],
         ),
     ] {
-        let cfg = BatchConfig {
-            header_case: case,
-            ..BatchConfig::default()
-        };
+        let cfg = BatchConfig::default().with_header_case(case);
         let svc = BatchLayer::new(cfg).layer(app.clone());
         // Multipart: the embedded answer's head.
         let (_, ct, body) =

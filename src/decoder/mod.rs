@@ -51,6 +51,7 @@ pub const MAX_DEPTH: usize = 16;
 
 /// Resource limits. Every one is counted across chunk edges, never reset per fed slice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Bytes in one header block, one embedded HTTP head, or one delimiter line's transport
     /// padding. Default 16 KiB: twice odata.net's 8000-byte boundary-line limit, and above
@@ -70,6 +71,14 @@ pub struct Limits {
     /// [`ErrorKind::PreambleTooLarge`](crate::ErrorKind::PreambleTooLarge).
     pub max_preamble_bytes: u64,
 }
+
+setters!(Limits {
+    with_max_header_bytes => max_header_bytes: usize,
+    with_max_headers => max_headers: usize,
+    with_max_parts => max_parts: u64,
+    with_max_depth => max_depth: usize,
+    with_max_preamble_bytes => max_preamble_bytes: u64,
+});
 
 impl Default for Limits {
     fn default() -> Self {
@@ -102,6 +111,7 @@ impl Limits {
 /// The default is lenient, opens `application/http` parts and nested multiparts, and has the
 /// default [`Limits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Accept only what the RFCs allow: CRLF line endings only, a blank line closing every
     /// embedded HTTP head, request lines with a version, status lines `httparse` accepts,
@@ -128,6 +138,14 @@ pub struct Config {
     /// The resource limits.
     pub limits: Limits,
 }
+
+setters!(Config {
+    with_strict => strict: bool,
+    with_interpret_http => interpret_http: bool,
+    with_nested => nested: bool,
+    with_trust_framing => trust_framing: bool,
+    with_limits => limits: Limits,
+});
 
 impl Default for Config {
     fn default() -> Self {

@@ -148,6 +148,7 @@ pub type Sleep = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>
 
 /// How the service reads, runs and answers batches.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct BatchConfig {
     /// The batch convention. Default: OData.
     pub dialect: Dialect,
@@ -193,6 +194,22 @@ pub struct BatchConfig {
     /// The timer that enforces [`time_budget`](Self::time_budget) while an operation runs.
     pub sleep: Option<Sleep>,
 }
+
+setters!(BatchConfig {
+    with_dialect => dialect: Dialect,
+    with_service_root => service_root: Option<String>,
+    with_forward_headers => forward_headers: Vec<http::HeaderName>,
+    with_strip_headers => strip_headers: Vec<http::HeaderName>,
+    with_header_case => header_case: crate::batch::http_interop::HeaderCase,
+    with_trust_forwarded => trust_forwarded: bool,
+    with_limits => limits: ReadLimits,
+    with_decoder => decoder: crate::Config,
+    with_validation => validation: ValidationOptions,
+    with_concurrency => concurrency: usize,
+    with_streaming => streaming: bool,
+    with_time_budget => time_budget: Option<Duration>,
+    with_sleep => sleep: Option<Sleep>,
+});
 
 impl Default for BatchConfig {
     fn default() -> Self {

@@ -49,10 +49,7 @@ fn cfg(flags: u8) -> Config {
     } else {
         Config::default()
     };
-    Config {
-        trust_framing: flags & 2 == 2,
-        ..base
-    }
+    base.with_trust_framing(flags & 2 == 2)
 }
 
 /// The sans-IO decoder never panics, always ends done or failed, and gives the same events
@@ -171,10 +168,7 @@ pub fn content_type(data: &[u8]) {
 /// limits off on both sides: the property is about how the two read a body, not about where
 /// the decoder's resource policy stops (a part of 129 header lines is not a disagreement).
 pub fn differential(data: &[u8]) {
-    let strict = Config {
-        limits: batchpart::Limits::none(),
-        ..Config::strict()
-    };
+    let strict = Config::strict().with_limits(batchpart::Limits::none());
     let [blen, rest @ ..] = data else { return };
     let blen = usize::from(*blen % 6) + 1;
     if rest.len() < blen {
@@ -344,10 +338,7 @@ pub fn roundtrip(tree: &Tree, sizes: &[usize]) {
     let wire = enc.copy_to_bytes(enc.remaining());
     // The decoder's resource limits are its own policy; the property is about what the
     // encoder accepts, so decode without them.
-    let cfg = Config {
-        limits: batchpart::Limits::none(),
-        ..Config::default()
-    };
+    let cfg = Config::default().with_limits(batchpart::Limits::none());
     let evs = decode_with(&wire, b"rt-0", cfg, &[])
         .unwrap_or_else(|e| panic!("encoder output refused: {e}"));
     assert_eq!(decode_with(&wire, b"rt-0", cfg, sizes).unwrap(), evs);
@@ -517,14 +508,13 @@ fn limited(mode: u8, body: &bytes::Bytes) {
         json_batch, ringcentral, Item, JsonReader, MultipartReader, ReadLimits, RequestOp,
         ResponseOp,
     };
-    let limits = ReadLimits {
-        max_operations: 3,
-        max_body_bytes: 16,
-        max_batch_bytes: 512,
-        max_header_bytes: 64,
-        max_headers_per_request: 4,
-        max_depends_on: 2,
-    };
+    let limits = ReadLimits::default()
+        .with_max_operations(3)
+        .with_max_body_bytes(16)
+        .with_max_batch_bytes(512)
+        .with_max_header_bytes(64)
+        .with_max_headers_per_request(4)
+        .with_max_depends_on(2);
     let size = usize::from(mode >> 1).max(1);
     let chunks: Vec<Result<bytes::Bytes, std::convert::Infallible>> = (0..body.len())
         .step_by(size)
@@ -588,21 +578,18 @@ pub fn server(data: &[u8]) {
         _ => Dialect::RingCentral,
     };
     let method = ["POST", "PUT", "GET", "DELETE"][usize::from(flags >> 2) % 4];
-    let limits = ReadLimits {
-        max_operations: 16,
-        max_body_bytes: 4096,
-        max_batch_bytes: 64 << 10,
-        max_header_bytes: 2048,
-        max_headers_per_request: 16,
-        max_depends_on: 8,
-    };
-    let cfg = BatchConfig {
-        dialect,
-        limits,
-        streaming: flags & 0x10 != 0,
-        concurrency: if flags & 0x20 != 0 { 3 } else { 1 },
-        ..BatchConfig::default()
-    };
+    let limits = ReadLimits::default()
+        .with_max_operations(16)
+        .with_max_body_bytes(4096)
+        .with_max_batch_bytes(64 << 10)
+        .with_max_header_bytes(2048)
+        .with_max_headers_per_request(16)
+        .with_max_depends_on(8);
+    let cfg = BatchConfig::default()
+        .with_dialect(dialect)
+        .with_limits(limits)
+        .with_streaming(flags & 0x10 != 0)
+        .with_concurrency(if flags & 0x20 != 0 { 3 } else { 1 });
     let path = match std::str::from_utf8(path) {
         Ok(p) if p.starts_with('/') && p.parse::<http::Uri>().is_ok() => p.to_string(),
         _ => "/s/$batch".to_string(),

@@ -8,6 +8,7 @@ use crate::batch::model::{normalize_content_id, Batch, BatchRequest, BatchRespon
 
 /// Which answers are worth another try, how often, and how long to wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Statuses to retry. Default: 429, 502, 503, 504.
     pub statuses: Vec<u16>,
@@ -18,6 +19,13 @@ pub struct RetryPolicy {
     /// The wait when no `Retry-After` says: doubled at each attempt. Default 1 s.
     pub base_delay: Duration,
 }
+
+setters!(RetryPolicy {
+    with_statuses => statuses: Vec<u16>,
+    with_max_attempts => max_attempts: u32,
+    with_max_delay => max_delay: Duration,
+    with_base_delay => base_delay: Duration,
+});
 
 impl Default for RetryPolicy {
     fn default() -> Self {

@@ -21,6 +21,7 @@ pub enum Wire {
 
 /// What one batch may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SplitLimits {
     /// Operations per batch, changeset members included.
     pub max_operations: usize,
@@ -32,6 +33,13 @@ pub struct SplitLimits {
     /// them are rewritten with them, and [`Planned::original`] maps back.
     pub renumber: bool,
 }
+
+setters!(SplitLimits {
+    with_max_operations => max_operations: usize,
+    with_max_batch_bytes => max_batch_bytes: u64,
+    with_wire => wire: Wire,
+    with_renumber => renumber: bool,
+});
 
 impl Default for SplitLimits {
     /// 1,000 operations and 16 MiB per multipart batch, ids kept.
@@ -129,7 +137,7 @@ fn name_of(items: &[Item<RequestOp>], i: usize) -> String {
 /// let mut work = Batch { items: ops.collect() };
 /// // The third depends on the first: they share a batch.
 /// if let Item::Op(op) = &mut work.items[2] { op.depends_on = vec!["1".into()]; }
-/// let plan = split(&work, SplitLimits { max_operations: 2, ..SplitLimits::default() }).unwrap();
+/// let plan = split(&work, SplitLimits::default().with_max_operations(2)).unwrap();
 /// let ids: Vec<Vec<usize>> = plan.iter().map(|p| p.original.iter().map(|o| o.0).collect()).collect();
 /// assert_eq!(ids, [vec![0, 2], vec![1, 3], vec![4]]);
 /// ```

@@ -100,6 +100,7 @@ pub enum RefScope {
 
 /// How the executor runs a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ExecOptions {
     /// Go on after a failed operation (`Prefer: continue-on-error`).
     pub continue_on_error: bool,
@@ -118,6 +119,13 @@ pub struct ExecOptions {
     /// keep the request order.
     pub concurrency: usize,
 }
+
+setters!(ExecOptions {
+    with_continue_on_error => continue_on_error: bool,
+    with_refs => refs: RefScope,
+    with_streaming => streaming: bool,
+    with_concurrency => concurrency: usize,
+});
 
 impl ExecOptions {
     /// Options from the batch request's preferences (stop on error unless asked otherwise).

@@ -7,6 +7,7 @@
 ///
 /// The defaults suit a public `$batch` endpoint: set them from what the service accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReadLimits {
     /// Operations in the batch, counted as each one starts, inside changesets and atomicity
     /// groups too: the one operation limit of every reader, format and dialect (validation
@@ -31,6 +32,15 @@ pub struct ReadLimits {
     /// [`TooManyDependencies`](crate::batch::BatchErrorKind::TooManyDependencies).
     pub max_depends_on: usize,
 }
+
+setters!(ReadLimits {
+    with_max_operations => max_operations: usize,
+    with_max_body_bytes => max_body_bytes: usize,
+    with_max_batch_bytes => max_batch_bytes: u64,
+    with_max_header_bytes => max_header_bytes: usize,
+    with_max_headers_per_request => max_headers_per_request: usize,
+    with_max_depends_on => max_depends_on: usize,
+});
 
 impl Default for ReadLimits {
     fn default() -> Self {

@@ -79,6 +79,7 @@ pub const FORBIDDEN_HEADERS: &[&str] = &[
 
 /// What validation checks, and its limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ValidationOptions {
     /// Which rules apply where the versions differ.
     pub version: ODataVersion,
@@ -97,6 +98,14 @@ pub struct ValidationOptions {
     /// references are substituted, what it dispatches.
     pub scope: Option<ServiceRoot>,
 }
+
+setters!(ValidationOptions {
+    with_version => version: ODataVersion,
+    with_forbid_headers => forbid_headers: bool,
+    with_json => json: bool,
+    with_unique_content_ids => unique_content_ids: bool,
+    with_scope => scope: Option<ServiceRoot>,
+});
 
 impl Default for ValidationOptions {
     fn default() -> Self {

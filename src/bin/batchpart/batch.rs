@@ -348,10 +348,7 @@ fn parse_model(args: &[String]) -> Result<Parsed, Failure> {
                 if is_response(&sniffed, true, None) || first == Some(b'[') {
                     Parsed::Response(json_batch::read_response(&input)?)
                 } else {
-                    let v = ValidationOptions {
-                        forbid_headers: false,
-                        ..ValidationOptions::default()
-                    };
+                    let v = ValidationOptions::default().with_forbid_headers(false);
                     Parsed::Request(json_batch::read_request_with(&input, limits, v)?.batch)
                 },
             );
@@ -361,10 +358,8 @@ fn parse_model(args: &[String]) -> Result<Parsed, Failure> {
             return Ok(if is_response(&sniffed, true, None) {
                 Parsed::Response(graph::read_response(&input)?)
             } else {
-                let limits = ReadLimits {
-                    max_operations: limits.max_operations.min(graph::MAX_REQUESTS),
-                    ..limits
-                };
+                let limits =
+                    limits.with_max_operations(limits.max_operations.min(graph::MAX_REQUESTS));
                 Parsed::Request(graph::read_request_with(&input, limits)?)
             });
         }
@@ -450,15 +445,13 @@ fn parse_model(args: &[String]) -> Result<Parsed, Failure> {
         "creatio" => Some(creatio::validation()),
         _ => Some(ValidationOptions::default()),
     }
-    .map(|v| ValidationOptions { version, ..v });
-    let cfg = batchpart::Config {
-        trust_framing,
-        ..if strict {
-            batchpart::Config::strict()
-        } else {
-            batchpart::Config::default()
-        }
-    };
+    .map(|v| v.with_version(version));
+    let cfg = if strict {
+        batchpart::Config::strict()
+    } else {
+        batchpart::Config::default()
+    }
+    .with_trust_framing(trust_framing);
     Ok(if response {
         let mut r = MultipartReader::<_, ResponseOp>::new(stream(chunks), ct.as_bytes())?
             .config(cfg)
@@ -632,16 +625,12 @@ pub(crate) fn split_limits(
 ) -> Result<SplitLimits, Failure> {
     let mut limits = match dialect {
         "odata" => SplitLimits::default(),
-        "graph" => SplitLimits {
-            max_operations: graph::MAX_REQUESTS,
-            wire: Wire::Json,
-            ..SplitLimits::default()
-        },
-        "json-batch" => SplitLimits {
-            max_operations: json_batch::MAX_REQUESTS,
-            wire: Wire::Json,
-            ..SplitLimits::default()
-        },
+        "graph" => SplitLimits::default()
+            .with_max_operations(graph::MAX_REQUESTS)
+            .with_wire(Wire::Json),
+        "json-batch" => SplitLimits::default()
+            .with_max_operations(json_batch::MAX_REQUESTS)
+            .with_wire(Wire::Json),
         "google" => google::limits(google::MAX_CALLS),
         "azure-blob" => azure_blob::limits(),
         "azure-table" => azure_table::limits(),
@@ -700,22 +689,17 @@ pub(crate) fn read_workload(
         return Ok(json_batch::read_request(&input)?.batch);
     }
     // A workload has any number of operations: the split makes batches of them.
-    let any_number = ReadLimits {
-        max_operations: usize::MAX,
-        ..ReadLimits::default()
-    };
+    let any_number = ReadLimits::default().with_max_operations(usize::MAX);
     // Azure Blob's subrequests carry their own Authorization.
-    let opts = ValidationOptions {
-        version: ODataVersion::V3_0,
-        forbid_headers: false,
-        ..ValidationOptions::default()
-    };
+    let opts = ValidationOptions::default()
+        .with_version(ODataVersion::V3_0)
+        .with_forbid_headers(false);
     let first = input.iter().find(|b| !b.is_ascii_whitespace());
     if is_json_input(args) || first == Some(&b'{') {
         return batchpart::batch::read_json_with(
             Bytes::from(input),
             any_number,
-            Some(ValidationOptions { json: true, ..opts }),
+            Some(opts.with_json(true)),
         );
     }
     let ct = match args.iter().position(|a| a == "--content-type") {

@@ -194,11 +194,9 @@ async fn run(o: Opts) -> Result<(String, bool), Failure> {
         .timeout(o.timeout)
         .build()
         .map_err(|e| Failure::Input(e.to_string()))?;
-    let policy = RetryPolicy {
-        max_attempts: o.retries.saturating_add(1),
-        max_delay: o.max_wait,
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::default()
+        .with_max_attempts(o.retries.saturating_add(1))
+        .with_max_delay(o.max_wait);
     let ops: Vec<&RequestOp> = work.items.iter().flat_map(|i| i.ops()).collect();
     let mut outcomes: Vec<Outcome> = ops
         .iter()

@@ -325,12 +325,10 @@ impl Endpoints {
         let app = app(store.clone());
         let undo = Undo(store);
         let with = |dialect, root: Option<&str>| {
-            let cfg = BatchConfig {
-                dialect,
-                service_root: root.map(str::to_string),
-                sleep: Some(Arc::new(|d| Box::pin(tokio::time::sleep(d)))),
-                ..BatchConfig::default()
-            };
+            let cfg = BatchConfig::default()
+                .with_dialect(dialect)
+                .with_service_root(root.map(str::to_string))
+                .with_sleep(Some(Arc::new(|d| Box::pin(tokio::time::sleep(d)))));
             BatchLayer::new(cfg)
                 .atomicity(undo.clone())
                 .layer(app.clone())
