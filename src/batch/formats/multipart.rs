@@ -302,7 +302,8 @@ impl<Op: Operation> MultipartItems<Op> {
     }
 
     /// Takes the next part event; returns the item it completes, if it completes one. `at` is
-    /// the decoder's offset after the event ([`PartStream::offset`], or
+    /// the decoder's offset after the event
+    /// ([`PartStream::event_end`](crate::stream::PartStream::event_end), or
     /// [`Feed::consumed`](crate::Feed::consumed) plus what was fed before): an error that has
     /// no better offset carries it. An error is final: every later call returns it again.
     pub fn push(&mut self, ev: PartEvent, at: u64) -> Result<Option<Item<Op>>, BatchError> {

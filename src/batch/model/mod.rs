@@ -170,7 +170,29 @@ pub(crate) fn text_of(b: &[u8]) -> String {
     }
 }
 
-/// One request operation.
+/// One request operation of a batch: an HTTP request without its connection, as the
+/// multipart format carries it in an `application/http` part and the JSON format in an
+/// element of `requests`.
+///
+/// - `method` and `url` are text. Bytes that are UTF-8 read as UTF-8 (the writers write text
+///   as UTF-8, so a URL such as `/Städte('東京')` goes out as it came); other bytes read one
+///   character per byte (Latin-1), so nothing is lost.
+/// - The `Content-ID` is kept as sent (`<1>` stays `<1>`, so an answer can echo it byte for
+///   byte); references and pairing compare it normalized
+///   ([`ContentId::normalized`](crate::ContentId::normalized)). [`content_id_in`](Self::content_id_in)
+///   says where the multipart writer puts it.
+/// - Header values are bytes, shared with the input where they were read; `body` too.
+/// - `depends_on` and `if_condition` exist in the JSON format only; the multipart writer
+///   leaves them out.
+///
+/// ```
+/// use batchpart::batch::RequestOp;
+/// let op = RequestOp::new("PATCH", "Customers('ALFKI')")
+///     .with_content_id("1")
+///     .with_header("Content-Type", "application/json")
+///     .with_body(r#"{"City":"Berlin"}"#);
+/// assert_eq!(op.headers.get_str("content-type"), Some("application/json"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RequestOp {
     /// The method, as sent (`MERGE` and lowercase methods are kept).
@@ -201,7 +223,21 @@ pub struct RequestOp {
     pub if_condition: Option<String>,
 }
 
-/// One response operation.
+/// One response operation of a batch: an HTTP response without its connection, the answer
+/// to one [`RequestOp`].
+///
+/// It carries the request's `Content-ID` back (as the request sent it), through which
+/// [`correlate`](crate::batch::correlate) pairs it; an answer without one pairs by position.
+/// The reason phrase is not kept: the writers write the standard one for the status, or none
+/// (`HTTP/1.1 299 `).
+///
+/// ```
+/// use batchpart::batch::ResponseOp;
+/// let answer = ResponseOp::new(201)
+///     .with_content_id("1")
+///     .with_header("Location", "Customers('ADA')");
+/// assert!(!answer.is_error());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ResponseOp {
     /// The status code.
@@ -310,7 +346,27 @@ impl<Op> Item<Op> {
     }
 }
 
-/// A batch: items in order.
+/// A batch: its items in order, each one operation or a changeset (a JSON atomicity group)
+/// of operations that succeed or fail together. [`BatchRequest`] and [`BatchResponse`] are
+/// its two directions.
+///
+/// The model is the same whatever the wire: [`read_multipart`](crate::batch::read_multipart),
+/// [`read_json`](crate::batch::read_json) and every dialect's reader make one, and
+/// [`write_multipart`](crate::batch::write_multipart), [`write_json`](crate::batch::write_json)
+/// and the dialects' writers write one. Operations are counted changeset members included
+/// ([`op_count`](Self::op_count)), as every limit counts them.
+///
+/// ```
+/// use batchpart::batch::{Batch, Changeset, Item, RequestOp};
+/// let batch = Batch { items: vec![
+///     Item::Op(RequestOp::new("GET", "Customers")),
+///     Item::Changeset(Changeset { id: None, ops: vec![
+///         RequestOp::new("POST", "Customers").with_content_id("1"),
+///         RequestOp::new("PATCH", "$1").with_content_id("2"),
+///     ]}),
+/// ]};
+/// assert_eq!((batch.items.len(), batch.op_count()), (2, 3));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch<Op> {
     /// The items.
