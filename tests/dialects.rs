@@ -945,3 +945,125 @@ mod client_dialects {
         );
     }
 }
+
+/// Every dialect behind the one trait: found by its name, its requests and responses read back
+/// what it wrote (the operations' methods, URLs and statuses, in order), and its limits are the
+/// ones its module documents.
+mod one_trait {
+    use super::*;
+    use batch::{dialect, Batch, BatchRequest, BatchResponse, ResponseOp};
+
+    fn request(name: &str) -> BatchRequest {
+        let ops: Vec<RequestOp> = match name {
+            "azure-blob" => (0..2)
+                .map(|i| {
+                    RequestOp::new("DELETE", format!("/c/b{i}"))
+                        .with_header("x-ms-date", "Sun, 06 Dec 2026 10:00:00 GMT")
+                        .with_header("Authorization", "SharedKey a:b")
+                })
+                .collect(),
+            "azure-table" => (0..2)
+                .map(|i| {
+                    RequestOp::new("POST", "https://a.table.core.windows.net/T")
+                        .with_header("Content-Type", "application/json")
+                        .with_body(format!(r#"{{"PartitionKey":"p","RowKey":"{i}"}}"#))
+                })
+                .collect(),
+            _ => vec![
+                RequestOp::new("GET", "/People"),
+                RequestOp::new("DELETE", "/People(1)"),
+            ],
+        };
+        let ops: Vec<RequestOp> = ops
+            .into_iter()
+            .enumerate()
+            .map(|(i, op)| op.with_content_id((i + 1).to_string()))
+            .collect();
+        match name {
+            "azure-table" => Batch {
+                items: vec![Item::Changeset(batch::Changeset { id: None, ops })],
+            },
+            _ => Batch {
+                items: ops.into_iter().map(Item::Op).collect(),
+            },
+        }
+    }
+
+    fn calls(b: &BatchRequest) -> Vec<(String, String)> {
+        let ops = b.items.iter().flat_map(|i| i.ops());
+        ops.map(|o| (o.method.clone(), o.url.clone())).collect()
+    }
+
+    #[test]
+    fn every_dialect_reads_what_it_writes() {
+        let names: Vec<&str> = dialect::ALL.iter().map(|d| d.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "odata",
+                "odata-json",
+                "google",
+                "azure-blob",
+                "azure-table",
+                "graph",
+                "json-batch",
+                "ucwa",
+                "creatio"
+            ]
+        );
+        for d in dialect::ALL {
+            let found = dialect::by_name(d.name()).unwrap();
+            assert_eq!(found.name(), d.name());
+            let req = request(d.name());
+            let (ct, body) = d
+                .write_request(&req, "batch_one")
+                .unwrap_or_else(|e| panic!("{}: {e}", d.name()));
+            let back = d
+                .read_request(body, ct.as_bytes())
+                .unwrap_or_else(|e| panic!("{}: {e}", d.name()));
+            assert_eq!(calls(&back), calls(&req), "{}", d.name());
+            let resp: BatchResponse = Batch {
+                items: vec![
+                    Item::Op(ResponseOp::new(200).with_content_id("1")),
+                    Item::Op(ResponseOp::new(404).with_content_id("2")),
+                ],
+            };
+            let (ct, body) = d
+                .write_response(&resp, "batchresponse_one")
+                .unwrap_or_else(|e| panic!("{}: {e}", d.name()));
+            let back = d
+                .read_response(body, ct.as_bytes())
+                .unwrap_or_else(|e| panic!("{}: {e}", d.name()));
+            let statuses: Vec<u16> = back
+                .items
+                .iter()
+                .flat_map(|i| i.ops())
+                .map(|r| r.status)
+                .collect();
+            assert_eq!(statuses, [200, 404], "{}", d.name());
+        }
+        assert!(dialect::by_name("soap").is_none());
+    }
+
+    #[test]
+    fn each_dialect_has_its_documented_limits() {
+        let limit = |n: &str| dialect::by_name(n).unwrap().limits();
+        assert_eq!(limit("graph").max_operations, batch::graph::MAX_REQUESTS);
+        assert_eq!(limit("google").max_operations, batch::google::MAX_CALLS);
+        assert_eq!(
+            limit("azure-blob").max_operations,
+            batch::azure_blob::MAX_SUBREQUESTS
+        );
+        assert!(limit("azure-blob").renumber);
+        assert_eq!(
+            limit("json-batch").max_operations,
+            batch::json_batch::MAX_REQUESTS
+        );
+        assert_eq!(
+            limit("creatio").max_operations,
+            batch::creatio::MAX_REQUESTS
+        );
+        assert_eq!(limit("graph").wire, batch::Wire::Json);
+        assert_eq!(limit("odata").wire, batch::Wire::Multipart);
+    }
+}

@@ -31,7 +31,8 @@ pub(crate) mod model;
 
 pub use client::retry::{retry, retry_after, BatchOutcome, Retry, RetryPolicy};
 pub use client::split::{split, Planned, SplitLimits, Wire};
-pub use dialects::{azure_blob, google, ucwa};
+pub use dialects::dialect::Dialect;
+pub use dialects::{azure_blob, dialect, google, ucwa};
 #[cfg(feature = "json")]
 pub use dialects::{azure_table, creatio, graph, json_batch, ringcentral};
 pub use error::{BatchError, BatchErrorKind};

@@ -6,6 +6,7 @@ pub mod azure_blob;
 pub mod azure_table;
 #[cfg(feature = "json")]
 pub mod creatio;
+pub mod dialect;
 pub mod google;
 #[cfg(feature = "json")]
 pub mod graph;

@@ -623,29 +623,30 @@ pub(crate) fn split_limits(
     bytes: Option<u64>,
     usage: &'static str,
 ) -> Result<SplitLimits, Failure> {
-    let mut limits = match dialect {
-        "odata" => SplitLimits::default(),
-        "graph" => SplitLimits::default()
-            .with_max_operations(graph::MAX_REQUESTS)
-            .with_wire(Wire::Json),
-        "json-batch" => SplitLimits::default()
-            .with_max_operations(json_batch::MAX_REQUESTS)
-            .with_wire(Wire::Json),
-        "google" => google::limits(google::MAX_CALLS),
-        "azure-blob" => azure_blob::limits(),
-        "azure-table" => azure_table::limits(),
-        other => {
-            let cmd = if usage == SPLIT_USAGE {
-                "split"
-            } else {
-                "send"
-            };
-            return Err(Failure::Usage(
-                format!("batch {cmd} has no dialect {other}"),
-                usage,
-            ));
-        }
+    let known = [
+        "odata",
+        "graph",
+        "json-batch",
+        "google",
+        "azure-blob",
+        "azure-table",
+    ];
+    let Some(d) = known
+        .contains(&dialect)
+        .then(|| batchpart::batch::dialect::by_name(dialect))
+        .flatten()
+    else {
+        let cmd = if usage == SPLIT_USAGE {
+            "split"
+        } else {
+            "send"
+        };
+        return Err(Failure::Usage(
+            format!("batch {cmd} has no dialect {dialect}"),
+            usage,
+        ));
     };
+    let mut limits = d.limits();
     limits.max_operations = ops.map_or(limits.max_operations, |n| n.min(limits.max_operations));
     limits.max_batch_bytes = bytes.unwrap_or(limits.max_batch_bytes);
     Ok(limits)

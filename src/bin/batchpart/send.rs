@@ -20,9 +20,9 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use batchpart::batch::{
-    azure_blob, azure_table, correlate, google, graph, json_batch, retry, write_json,
-    write_multipart, Batch, BatchError, BatchOutcome, BatchRequest, BatchResponse, Item,
-    JsonReader, MultipartReader, ReadLimits, RequestOp, ResponseOp, RetryPolicy, Wire,
+    correlate, dialect, retry, Batch, BatchError, BatchErrorKind, BatchOutcome, BatchRequest,
+    BatchResponse, Dialect, Item, JsonReader, MultipartReader, ReadLimits, RequestOp, ResponseOp,
+    RetryPolicy, Wire,
 };
 use bytes::Bytes;
 use futures_core::Stream;
@@ -406,40 +406,30 @@ fn settle(
     }
 }
 
-/// Writes `batch` for the dialect and format: the Content-Type and the body.
-fn write(o: &Opts, batch: &BatchRequest) -> Result<(String, Bytes), BatchError> {
-    let boundary = batchpart::encoder::random_boundary();
-    let b = boundary.as_bytes();
-    let multipart = |r: Result<(String, batchpart::writer::Encoded), BatchError>| {
-        r.map(|(ct, e)| (ct, e.into_bytes()))
+/// The dialect the batches are written and read in.
+fn dialect(o: &Opts) -> Result<&'static dyn Dialect, BatchError> {
+    let name = match (o.dialect.as_str(), o.json) {
+        ("odata", true) => "odata-json",
+        (name, _) => name,
     };
-    let json = |r: Result<String, BatchError>| r.map(|s| ("application/json".into(), s.into()));
-    match o.dialect.as_str() {
-        "google" => multipart(google::write_request(batch, b)),
-        // Its boundary is `batch_<guid>`: the generated one's hex is the guid.
-        "azure-blob" => {
-            let guid = boundary.trim_start_matches("batch_");
-            multipart(azure_blob::write_request(batch, guid))
-        }
-        "azure-table" => multipart(azure_table::write_request(batch, b)),
-        "graph" => json(graph::write_request(batch)),
-        "json-batch" => json(json_batch::write_request(&json_batch::Request {
-            batch: batch.clone(),
-            stop_on_error: false,
-        })),
-        _ if o.json => {
-            let continue_on_error = o.headers.iter().any(|(n, v)| {
-                n.eq_ignore_ascii_case("prefer")
-                    && v.to_ascii_lowercase().contains("continue-on-error")
-            });
-            if o.unordered || continue_on_error {
-                json(write_json(batch))
-            } else {
-                json(write_json(&chain(batch)))
-            }
-        }
-        _ => multipart(write_multipart(batch, b)),
-    }
+    dialect::by_name(name)
+        .ok_or_else(|| BatchError::new(BatchErrorKind::Malformed, format!("no dialect {name}")))
+}
+
+/// Writes `batch` for the dialect and format: the Content-Type and the body. An OData JSON
+/// batch is chained with `dependsOn` unless asked not to be.
+fn write(o: &Opts, batch: &BatchRequest) -> Result<(String, Bytes), BatchError> {
+    let continue_on_error = o.headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("prefer") && v.to_ascii_lowercase().contains("continue-on-error")
+    });
+    let chained;
+    let batch = if o.dialect == "odata" && o.json && !o.unordered && !continue_on_error {
+        chained = chain(batch);
+        &chained
+    } else {
+        batch
+    };
+    dialect(o)?.write_request(batch, &batchpart::encoder::random_boundary())
 }
 
 /// Sends one batch and reads its answer.
@@ -493,18 +483,15 @@ async fn read_answer(
     limits: ReadLimits,
 ) -> Result<BatchResponse, String> {
     let e = |e: BatchError| e.to_string();
-    let buffer = |chunks| gather(chunks, limits.max_batch_bytes);
-    match o.dialect.as_str() {
-        "google" => google::read_response(buffer(chunks).await?, ct).map_err(e),
-        "azure-blob" => azure_blob::read_response(buffer(chunks).await?, ct).map_err(e),
-        "azure-table" => azure_table::read_response(buffer(chunks).await?, ct).map_err(e),
-        "graph" => graph::read_response(&buffer(chunks).await?).map_err(e),
-        "json-batch" => json_batch::read_response(&buffer(chunks).await?).map_err(e),
-        _ if is_json(ct) => collect(JsonReader::<_, ResponseOp>::new(chunks).limits(limits)).await,
-        _ => {
-            let r = MultipartReader::<_, ResponseOp>::new(chunks, ct).map_err(e)?;
-            collect(r.limits(limits)).await
-        }
+    if o.dialect != "odata" {
+        let body = gather(chunks, limits.max_batch_bytes).await?;
+        return dialect(o).map_err(e)?.read_response(body, ct).map_err(e);
+    }
+    if is_json(ct) {
+        collect(JsonReader::<_, ResponseOp>::new(chunks).limits(limits)).await
+    } else {
+        let r = MultipartReader::<_, ResponseOp>::new(chunks, ct).map_err(e)?;
+        collect(r.limits(limits)).await
     }
 }
 
