@@ -812,3 +812,61 @@ fn a_slice_sink_gets_whole_writes_or_none() {
     }
     let _ = &mut e;
 }
+
+/// A write that needs exactly the room a slice has fits; one byte less does not. A preamble is
+/// written where it is given and only there; the encoder says when it has finished; a target
+/// may never start or end with a space, even where spaces inside it are allowed.
+#[test]
+fn exact_room_preambles_finish_and_target_edges() {
+    use batchpart::encoder::{EncoderConfig, SliceWriter};
+    let e = Encoder::new(b"b").unwrap();
+    let mut whole = Vec::new();
+    e.clone().part([("X-A", "1")], &mut whole).unwrap();
+    let mut exact = vec![0u8; whole.len()];
+    let mut out = SliceWriter::new(&mut exact);
+    e.clone().part([("X-A", "1")], &mut out).unwrap();
+    assert_eq!(out.written(), &whole[..]);
+    let mut short = vec![0u8; whole.len() - 1];
+    let mut out = SliceWriter::new(&mut short);
+    let err = e.clone().part([("X-A", "1")], &mut out).unwrap_err();
+    assert_eq!((err.kind(), out.len()), (K::NeedsRoom, 0));
+
+    let mut enc = Encoder::new(b"b").unwrap();
+    let mut wire = Vec::new();
+    enc.preamble(b"", &mut wire).unwrap();
+    enc.preamble(b"before", &mut wire).unwrap();
+    assert_eq!(wire, b"before");
+    // Once written, no second preamble.
+    assert_eq!(
+        enc.preamble(b"again", &mut wire).unwrap_err().kind(),
+        K::OutOfOrder
+    );
+    assert!(!enc.is_finished());
+    enc.part(no_headers(), &mut wire).unwrap();
+    enc.finish(b"", &mut wire).unwrap();
+    assert!(enc.is_finished());
+    assert!(
+        wire.starts_with(b"before\r\n--b\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&wire)
+    );
+
+    let cfg = EncoderConfig {
+        allow_spaces_in_target: true,
+    };
+    for (target, ok) in [
+        (&b"a b"[..], true),
+        (b" ab", false),
+        (b"ab ", false),
+        (b"", false),
+    ] {
+        let mut enc = Encoder::with_config(b"b", cfg).unwrap();
+        let mut wire = Vec::new();
+        enc.part(no_headers(), &mut wire).unwrap();
+        let r = enc.request_head(b"GET", target, Some(b"HTTP/1.1"), no_headers(), &mut wire);
+        match ok {
+            true => assert!(r.is_ok(), "{target:?}"),
+            false => assert_eq!(r.unwrap_err().kind(), K::InvalidTarget, "{target:?}"),
+        }
+    }
+}
