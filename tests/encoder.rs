@@ -859,6 +859,8 @@ fn exact_room_preambles_finish_and_target_edges() {
         (b" ab", false),
         (b"ab ", false),
         (b"", false),
+        (b"a\x01b", false),
+        (b"a\x7fb", false),
     ] {
         let mut enc = Encoder::with_config(b"b", cfg).unwrap();
         let mut wire = Vec::new();
