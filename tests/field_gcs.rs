@@ -115,6 +115,17 @@ async fn deletes_and_a_metadata_patch_pair_by_position() {
     // Read back through the emulator's own API.
     assert!(object(&gcs.1, "a").await.is_none());
     assert_eq!(object(&gcs.1, "b").await.unwrap()["metadata"]["k"], "v");
+    // One operation, answered 404 without a Content-ID (the emulator echoes none): that
+    // operation's answer, not a batch failed whole.
+    let one = Batch {
+        items: vec![Item::Op(op("DELETE", "missing"))],
+    };
+    let (code, v, err) = send_tool(&gcs.1, &[], &one);
+    assert_eq!(
+        (code, &v["results"][0]["status"]),
+        (0, &Value::from(404)),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -232,7 +232,7 @@ async fn run(o: Opts) -> Result<(String, bool), Failure> {
                     break;
                 }
             };
-            let whole = whole_failure(&answer);
+            let whole = whole_failure(&answer, &pending);
             settle(&pending, &answer, whole.as_ref(), &at, &mut outcomes);
             let outcome = BatchOutcome {
                 status: whole.as_ref().map_or(answer.status, |w| w.0),
@@ -355,14 +355,25 @@ struct Answer {
     responses: BatchResponse,
 }
 
-/// A batch answered as a whole: a non-2xx status, or a single part without a Content-ID
-/// (Azure's whole-batch errors). Its status and body.
-fn whole_failure(a: &Answer) -> Option<(u16, Bytes)> {
+/// A batch answered as a whole: a non-2xx status, or a single error part without a
+/// Content-ID (Azure's whole-batch errors) where that part cannot be one operation's own
+/// answer: the batch had more than one, or its one carried a Content-ID. (A server that
+/// echoes no Content-IDs, as Google's emulator, answers a one-operation batch so.) Its status
+/// and body.
+fn whole_failure(a: &Answer, sent: &BatchRequest) -> Option<(u16, Bytes)> {
     if !(200..300).contains(&a.status) {
         return Some((a.status, a.body.clone()));
     }
+    let named = sent
+        .items
+        .iter()
+        .flat_map(|i| i.ops())
+        .any(|o| o.content_id.is_some());
+    let theirs = sent.op_count() > 1 || named;
     match a.responses.items.as_slice() {
-        [Item::Op(r)] if r.content_id.is_none() && r.is_error() => Some((r.status, r.body.clone())),
+        [Item::Op(r)] if r.content_id.is_none() && r.is_error() && theirs => {
+            Some((r.status, r.body.clone()))
+        }
         _ => None,
     }
 }
