@@ -9,7 +9,8 @@
 //! only then with an `error`, where no answer came; `attempts` is 0 for an operation never
 //! sent. The operations of a changeset that one error part answers carry that part's status,
 //! and so do all the operations of a batch answered whole: by a non-2xx status (its body is
-//! each one's), or by a single part without a Content-ID (Azure's whole-batch errors).
+//! each one's), or by a single error part without a Content-ID (Azure's whole-batch errors)
+//! that cannot be one operation's own answer.
 //!
 //! Exit codes: 0 when every batch was answered, whatever the operations' statuses; 1 when a
 //! batch failed as a whole or could not be sent (its status and body, or the error, go to
