@@ -690,10 +690,19 @@ fn done_failed_and_debug() {
         "{printed}"
     );
     assert!(printed.contains("depth: 1"), "{printed}");
-    for ev in dec.feed(b"--b\r\n\r\nx\r\n--b--", true) {
-        ev.unwrap();
+    assert!(printed.contains("state: \"bom\""), "{printed}");
+    {
+        let feed = dec.feed(b"--b\r\n\r\nx\r\n--b--", true);
+        let shown = format!("{feed:?}");
+        assert!(shown.starts_with("Feed"), "{shown}");
+        for ev in feed {
+            ev.unwrap();
+        }
     }
     assert!(dec.is_done() && dec.error().is_none());
+    let done = format!("{dec:?}");
+    assert!(done.contains("state: \"done\""), "{done}");
+    assert!(dec.stats().bytes_examined > 0);
     let mut bad = Decoder::new(b"b").unwrap();
     let e = bad
         .feed(b"--b\r\nno colon\r\n\r\n--b--", true)
