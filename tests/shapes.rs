@@ -712,3 +712,23 @@ fn done_failed_and_debug() {
     assert_eq!(bad.error(), Some(e));
     assert_eq!(e.kind(), ErrorKind::InvalidHeader);
 }
+
+/// Only the headers so named are the part's Content-Type and Content-Length, whatever other
+/// header of the same length comes first.
+#[test]
+fn same_length_names_are_not_the_framing_headers() {
+    // `X-Request-Id` is as long as `Content-Type`, `X-Forwarded-By` as `Content-Length`.
+    let body = "HTTP/1.1 204 No Content\r\n\r\n";
+    let input = format!(
+        "--b\r\nX-Request-Id: text/plain\r\nContent-Type: application/http\r\nX-Forwarded-By: 999\r\nContent-Length: {}\r\n\r\n{body}\r\n--b--",
+        body.len()
+    );
+    let evs = ok(input.as_bytes());
+    match &evs[..] {
+        [Ev::PartStart { content_length, .. }, Ev::Response { status, .. }, Ev::PartEnd { .. }, Ev::End] =>
+        {
+            assert_eq!((*content_length, *status), (Some(body.len() as u64), 204));
+        }
+        other => panic!("{other:?}"),
+    }
+}
