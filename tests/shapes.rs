@@ -732,3 +732,24 @@ fn same_length_names_are_not_the_framing_headers() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A feed shorter than what the last one left unconsumed fails the decoder, at the offset where
+/// that slice ends; every feed is counted.
+#[test]
+fn a_short_representation_fails_where_it_ends() {
+    let mut dec = Decoder::new(b"b").unwrap();
+    let first = b"--b\r\nContent-Type: text/pla";
+    for ev in dec.feed(first, false) {
+        ev.unwrap();
+    }
+    let kept = dec.offset();
+    assert!(
+        kept < first.len() as u64,
+        "the header block is left for the next feed"
+    );
+    let e = dec.feed(b"Con", false).find_map(Result::err).unwrap();
+    assert_eq!(e.kind(), ErrorKind::UnconsumedInputMissing);
+    assert_eq!(e.offset(), kept + 3);
+    assert_eq!(dec.error(), Some(e));
+    assert_eq!(dec.stats().feeds, 2);
+}
