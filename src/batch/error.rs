@@ -70,6 +70,9 @@ pub enum BatchErrorKind {
     Source,
     /// The encoder refused the model.
     Encode,
+    /// A status monitor answered with neither `202` (still running) nor the batch's answer:
+    /// unknown, expired, cancelled, or not the caller's.
+    Monitor,
 }
 
 impl BatchErrorKind {
@@ -103,6 +106,7 @@ impl BatchErrorKind {
             BatchErrorKind::Body => "body",
             BatchErrorKind::Source => "source",
             BatchErrorKind::Encode => "encode",
+            BatchErrorKind::Monitor => "monitor",
         }
     }
 }

@@ -29,6 +29,7 @@ pub(crate) mod formats;
 pub mod http_interop;
 pub(crate) mod model;
 
+pub use client::monitor::{read_monitor, Accepted, FinalAnswer, MonitorAnswer};
 pub use client::retry::{retry, retry_after, BatchOutcome, Retry, RetryPolicy};
 pub use client::split::{split, Planned, SplitLimits, Wire};
 pub use dialects::dialect::Dialect;

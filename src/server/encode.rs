@@ -85,6 +85,41 @@ fn write_op(w: &mut Writer, op: ResponseOp) -> Result<(), BatchError> {
     }
 }
 
+/// At most what an operation's answer takes in either format: its body twice over (JSON may
+/// escape or base64 it), its headers twice, and room for the status line, the part's own
+/// headers, its delimiter or the JSON members around it.
+fn most(op: &ResponseOp) -> u64 {
+    let headers: usize = op.headers.iter().map(|(n, v)| n.len() + v.len() + 8).sum();
+    let id = op.content_id.as_ref().map_or(0, |c| c.len());
+    (2 * (op.body.len() + headers + id) + 256) as u64
+}
+
+/// The item as it fits in what is `left` of an answer bounded by `bound` bytes: each
+/// operation whose answer would take it past the bound is the `500` that says it ran.
+pub(crate) fn within(item: Item<ResponseOp>, left: &mut u64, bound: u64) -> Item<ResponseOp> {
+    let mut fit = |op: ResponseOp| {
+        let size = most(&op);
+        let op = match left.checked_sub(size) {
+            Some(l) => {
+                *left = l;
+                op
+            }
+            None => unwritable(
+                &op,
+                &format!("its answer would take the stored batch answer past {bound} bytes"),
+            ),
+        };
+        op
+    };
+    match item {
+        Item::Op(op) => Item::Op(fit(op)),
+        Item::Changeset(mut c) => {
+            c.ops = c.ops.into_iter().map(&mut fit).collect();
+            Item::Changeset(c)
+        }
+    }
+}
+
 /// Writes the answer's bytes, one item at a time.
 pub(crate) enum Encoder {
     Multipart(Box<Writer>),

@@ -103,6 +103,7 @@
 mod body;
 mod dispatch;
 mod encode;
+mod monitor;
 #[cfg(feature = "json")]
 mod ringcentral;
 
@@ -115,6 +116,9 @@ use std::time::{Duration, Instant};
 
 pub use body::{BatchBody, OpBody};
 pub use dispatch::{Atomicity, NoAtomicity};
+pub use monitor::{
+    AsyncBatches, Identify, Identity, MemoryStore, Monitor, MonitorId, MonitorStore, Spawn,
+};
 
 #[cfg(feature = "json")]
 use crate::batch::formats::json::EnvelopeWriter;
@@ -193,6 +197,10 @@ pub struct BatchConfig {
     pub time_budget: Option<Duration>,
     /// The timer that enforces [`time_budget`](Self::time_budget) while an operation runs.
     pub sleep: Option<Sleep>,
+    /// Asynchronous batches (`Prefer: respond-async`), with the spawner and store they run
+    /// on. Default `None`: the preference is ignored, and no `Preference-Applied` says
+    /// otherwise. See [Asynchronous batches](self#asynchronous-batches).
+    pub respond_async: Option<AsyncBatches>,
 }
 
 setters!(BatchConfig {
@@ -209,6 +217,7 @@ setters!(BatchConfig {
     with_streaming => streaming: bool,
     with_time_budget => time_budget: Option<Duration>,
     with_sleep => sleep: Option<Sleep>,
+    with_respond_async => respond_async: Option<AsyncBatches>,
 });
 
 impl Default for BatchConfig {
@@ -234,6 +243,7 @@ impl Default for BatchConfig {
             streaming: false,
             time_budget: None,
             sleep: None,
+            respond_async: None,
         }
     }
 }
@@ -252,6 +262,7 @@ impl core::fmt::Debug for BatchConfig {
             .field("streaming", &self.streaming)
             .field("time_budget", &self.time_budget)
             .field("sleep", &self.sleep.is_some())
+            .field("respond_async", &self.respond_async)
             .finish()
     }
 }
@@ -465,6 +476,13 @@ where
     A: Atomicity,
 {
     let (parts, body) = req.into_parts();
+    if let Some(batches) = &cfg.respond_async {
+        let root = cfg.service_root.as_deref().map(ServiceRoot::new);
+        let root = root.and_then(Result::ok);
+        if let Some(id) = monitor::monitor_in(parts.uri.path(), root.as_ref().map(|r| r.path())) {
+            return monitor::serve(batches, &parts, id).await;
+        }
+    }
     // The batch request's `Host`, or its URI's authority (HTTP/2): the origin operations may
     // name, and the `Host` every operation carries.
     let host = parts.headers.get(http::header::HOST).cloned().or_else(|| {
@@ -546,15 +564,22 @@ async fn gather(mut items: Items, streaming: bool) -> Result<Items, BatchError> 
     Ok(Box::pin(crate::stream::iter(all)))
 }
 
-/// Starts the answer: the run goes ahead as the client reads the body.
-fn answer<S, A>(
+/// The answer's status and headers.
+struct Head<'a> {
     status: u16,
-    content_type: &str,
+    content_type: &'a str,
     extra: Option<(&'static str, &'static str)>,
+}
+
+/// Starts the answer: the run goes ahead as the client reads the body. With a `bound`, an
+/// answer that would take the body past it is replaced by the `500` that says it ran.
+fn answer<S, A>(
+    head: Head<'_>,
     items: Items,
     mut dispatch: Dispatch<S, A>,
     opts: ExecOptions,
     mut enc: Encoder,
+    bound: Option<u64>,
 ) -> http::Response<BatchBody>
 where
     S: App,
@@ -564,7 +589,12 @@ where
     let out = queue.clone();
     let run = async move {
         let mut failed = None;
+        let mut left = bound;
         let result = execute_each(items, &mut dispatch, opts, |item| {
+            let item = match &mut left {
+                Some(left) => encode::within(item, left, bound.unwrap_or(0)),
+                None => item,
+            };
             if failed.is_none() {
                 match enc.item(item) {
                     Ok(chunks) => body::push(&out, chunks),
@@ -587,11 +617,15 @@ where
         }
     };
     let mut headers = crate::batch::Headers::new();
-    headers.push("Content-Type", content_type);
-    if let Some((n, v)) = extra {
+    headers.push("Content-Type", head.content_type);
+    if let Some((n, v)) = head.extra {
         headers.push(n, v);
     }
-    respond(status, &headers, BatchBody::streaming(Box::pin(run), queue))
+    respond(
+        head.status,
+        &headers,
+        BatchBody::streaming(Box::pin(run), queue),
+    )
 }
 
 async fn odata<S, A, B>(
@@ -681,15 +715,25 @@ where
         Ok(i) => i,
         Err(e) => return refuse(&e),
     };
-    answer(
-        version.batch_status(),
-        &content_type,
-        Some(version_header),
+    let accepted = monitor::accept(cfg, parts, version);
+    let root = dispatch.shared.root.path().to_string();
+    let head = Head {
+        status: version.batch_status(),
+        content_type: &content_type,
+        extra: Some(version_header),
+    };
+    let resp = answer(
+        head,
         items,
         dispatch,
         opts,
         enc,
-    )
+        accepted.as_ref().map(|a| a.bound()),
+    );
+    match accepted {
+        Some(a) => a.submit(resp, &root),
+        None => resp,
+    }
 }
 
 #[cfg(feature = "json")]
@@ -722,13 +766,17 @@ where
         ..req.exec_options()
     };
     let items: Items = Box::pin(crate::stream::iter(req.batch.items.into_iter().map(Ok)));
+    let head = Head {
+        status: 200,
+        content_type: "application/json",
+        extra: None,
+    };
     answer(
-        200,
-        "application/json",
-        None,
+        head,
         items,
         dispatch,
         opts,
         Encoder::JsonBatch(EnvelopeWriter::new("responses")),
+        None,
     )
 }
