@@ -96,6 +96,44 @@
 //! every operation, so mount auth on the routes, not only on the batch endpoint), isolation
 //! between concurrent batches, and its HTTP server's connection timeouts.
 //!
+//! # Asynchronous batches
+//!
+//! With [`BatchConfig::respond_async`] set (it is off by default), an OData 4.0 or 4.01
+//! batch, multipart or JSON, read validate-first, whose request carries
+//! `Prefer: respond-async` (OData 4.01 Part 1 §8.2.8.8, §11.7.10) runs in the background:
+//!
+//! 1. The batch is read and validated as always: a malformed batch is still answered `400`
+//!    at once, and nothing has run.
+//! 2. It is answered `202 Accepted` with `Location: <service root>$monitor/<32 hex digits>`,
+//!    `Preference-Applied: respond-async`, `Retry-After`, and no body. Its run is handed to
+//!    [`AsyncBatches::spawn`]: the same inner service, atomicity hook, limits and time
+//!    budget (counted from when the batch arrived) as a synchronous run.
+//! 3. `GET` on the monitor answers `202` with `Retry-After` while it runs, then `200` with
+//!    `Content-Type: application/http`, `Content-Transfer-Encoding: binary` and (as 4.01's
+//!    `AsyncResult`) the batch's status: the body is the whole answer the synchronous
+//!    request would have had, status line, headers, `Content-Length` and body. It answers
+//!    every `GET` until its time to live ends, then `404`. Mount the service on the monitor
+//!    paths too (`/service/$monitor/{id}` beside `/service/$batch`): every request to it
+//!    whose path is `<root>$monitor/<id>` is a monitor request.
+//! 4. `DELETE` on the monitor cancels: the run is never polled again, so what has not
+//!    started never runs, and it is dropped before the `204` goes out, so an open group has
+//!    rolled back through [`Atomicity::cancel`] (the disconnect contract). On a finished
+//!    batch it removes the answer: `204`, then `404`.
+//!
+//! Where the preference is not honoured the batch runs synchronously, with no
+//! `Preference-Applied`, as the preference is only a request: OData 2.0 and 3.0 (which answer
+//! `202` synchronously), streaming mode, the JSON `/batch` dialect, RingCentral, a store with
+//! no room ([`MonitorStore::begin`] says no), and an operating system generator that fails.
+//! The monitor is a bearer capability: see [`AsyncBatches`] for how it is bound to its
+//! submitter (a mismatch answers `404`). A stored answer is bounded by
+//! [`AsyncBatches::max_result_bytes`]: an operation whose answer does not fit is answered
+//! `500`, saying that it ran and with what status. OData 4.01's partial answers (a final
+//! `202` part pointing at the rest) are not written: every answer is whole when it is
+//! stored, which keeps the result one document and the monitor's life one state change.
+//!
+//! The client half is [`Accepted`](crate::batch::Accepted) and
+//! [`read_monitor`](crate::batch::read_monitor), and `batchpart batch send --async`.
+//!
 //! Formats, by [`Dialect`] and the request's Content-Type: OData multipart
 //! (`multipart/mixed`) and JSON (`application/json`, feature `json`), the JSON `/batch`
 //! dialect, and RingCentral (feature `json`).

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
-/// One request with any method, path and headers.
+/// One request with any method, path and headers: status, Content-Type and body.
 pub async fn send(
     addr: &str,
     method: &str,
@@ -12,6 +12,22 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> (u16, String, Bytes) {
+    let (status, h, body) = exchange(addr, method, path, headers, body).await;
+    let ct = h
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, ct, body)
+}
+
+/// One request with any method, path and headers: status, every header, and body.
+pub async fn exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> (u16, http::HeaderMap, Bytes) {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut s, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
         .await
@@ -29,14 +45,10 @@ pub async fn send(
         .await
         .unwrap();
     let status = res.status().as_u16();
-    let ct = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
+    let headers = res.headers().clone();
     (
         status,
-        ct,
+        headers,
         res.into_body().collect().await.unwrap().to_bytes(),
     )
 }

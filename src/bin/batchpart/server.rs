@@ -11,12 +11,21 @@
 //!   after that many milliseconds (at most 60 s), to watch a batch's answers stream;
 //!   `POST`, `PATCH` and `DELETE /service/delay/{ms}` wait as long, ignore the body and answer
 //!   `204`: a slow write that holds a changeset open;
+//! - `POST /delay/release`: with `--hold-delays`, every delay above, once its time is up,
+//!   also waits until this request opens the gate (it stays open): a test can then know that
+//!   an operation is still running without measuring time. Answers `204`;
 //! - `GET` or `POST /service/panic`: the handler panics. The server answers `500` and keeps
 //!   the connection, inside a batch and outside;
 //! - `/service/echo`, any method: answers `200` with `{"method", "uri", "headers":
 //!   [[name, value]...], "body_len"}` for what the handler received (the path and query;
 //!   names in lower case, one pair per field, in order; values that are not UTF-8 as Latin-1
 //!   text): what an operation delivers.
+//!
+//! - `GET` and `DELETE .../$monitor/{id}`: the status monitors of asynchronous OData batches.
+//!   A `POST .../$batch` with `Prefer: respond-async` (OData 4.0 and 4.01, multipart or JSON)
+//!   is answered `202` with the monitor in `Location`, and runs in the background on the
+//!   server's runtime, its answer kept in memory (100 batches, 256 MiB, 10 minutes);
+//!   `--no-async` turns this off, and the preference is then ignored.
 //!
 //! Each batch endpoint confines its operations to its service root: OData's is the directory
 //! of the batch path (`/service/$batch` gives `/service/`), the JSON `/batch` endpoint's `/`
@@ -26,7 +35,7 @@
 //! ```text
 //! batchpart server [ADDR] \
 //!     [--header-timeout SECS] [--idle-timeout SECS] [--body-timeout SECS] \
-//!     [--write-timeout SECS] [--max-connections N]
+//!     [--write-timeout SECS] [--max-connections N] [--no-async] [--hold-delays]
 //! ```
 //!
 //! ADDR defaults to 127.0.0.1:8080 and may use port 0; the server prints `listening on
@@ -61,7 +70,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use batchpart::batch::ResponseOp;
-use batchpart::server::{Atomicity, BatchConfig, BatchLayer, BatchService, Dialect};
+use batchpart::server::{AsyncBatches, Atomicity, BatchConfig, BatchLayer, BatchService, Dialect};
 use bytes::Bytes;
 use tower::{Layer, ServiceExt};
 
@@ -256,15 +265,35 @@ async fn entity(
     }
 }
 
-async fn delay(Path(ms): Path<u64>) -> String {
-    let ms = ms.min(60_000);
-    tokio::time::sleep(Duration::from_millis(ms)).await;
-    format!("{{\"delayed_ms\":{ms}}}")
+/// The gate that `--hold-delays` closes and `POST /delay/release` opens.
+#[derive(Clone)]
+struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Gate {
+    fn new(open: bool) -> Self {
+        Gate(Arc::new(tokio::sync::watch::channel(open).0))
+    }
+
+    async fn wait(ms: u64, gate: &Gate) {
+        tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;
+        // The sender lives as long as the router: the wait ends only when the gate opens.
+        let _ = gate.0.subscribe().wait_for(|open| *open).await;
+    }
+}
+
+async fn delay(Path(ms): Path<u64>, Extension(gate): Extension<Gate>) -> String {
+    Gate::wait(ms, &gate).await;
+    format!("{{\"delayed_ms\":{}}}", ms.min(60_000))
 }
 
 /// A slow write: waits, ignores the body, answers `204`.
-async fn delay_write(Path(ms): Path<u64>) -> StatusCode {
-    tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;
+async fn delay_write(Path(ms): Path<u64>, Extension(gate): Extension<Gate>) -> StatusCode {
+    Gate::wait(ms, &gate).await;
+    StatusCode::NO_CONTENT
+}
+
+async fn release(Extension(gate): Extension<Gate>) -> StatusCode {
+    gate.0.send_replace(true);
     StatusCode::NO_CONTENT
 }
 
@@ -296,7 +325,7 @@ async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Resp
 }
 
 /// The application's own routes, which every batch operation goes through.
-fn app(store: Shared) -> Router {
+fn app(store: Shared, gate: Gate) -> Router {
     use axum::routing::any;
     let slow = get(delay)
         .post(delay_write)
@@ -304,11 +333,13 @@ fn app(store: Shared) -> Router {
         .delete(delay_write);
     Router::new()
         .route("/delay/{ms}", get(delay))
+        .route("/delay/release", axum::routing::post(release))
         .route("/service/delay/{ms}", slow)
         .route("/service/panic", get(panic_route).post(panic_route))
         .route("/service/echo", any(echo))
         .fallback(entity)
         .layer(Extension(store))
+        .layer(Extension(gate))
 }
 
 /// The three batch endpoints, each a [`BatchService`] over the same routes.
@@ -321,14 +352,16 @@ struct Endpoints {
 }
 
 impl Endpoints {
-    fn new(store: Shared) -> Self {
-        let app = app(store.clone());
+    fn new(store: Shared, o: &Options) -> Self {
+        let app = app(store.clone(), Gate::new(!o.hold_delays));
         let undo = Undo(store);
+        let batches = AsyncBatches::new(Arc::new(|run| drop(tokio::spawn(run))));
         let with = |dialect, root: Option<&str>| {
             let cfg = BatchConfig::default()
                 .with_dialect(dialect)
                 .with_service_root(root.map(str::to_string))
-                .with_sleep(Some(Arc::new(|d| Box::pin(tokio::time::sleep(d)))));
+                .with_sleep(Some(Arc::new(|d| Box::pin(tokio::time::sleep(d)))))
+                .with_respond_async(o.respond_async.then(|| batches.clone()));
             BatchLayer::new(cfg)
                 .atomicity(undo.clone())
                 .layer(app.clone())
@@ -345,7 +378,8 @@ impl Endpoints {
         let path = req.uri().path();
         let last = path.rsplit('/').next().unwrap_or("");
         let post = req.method() == Method::POST;
-        let resp = if post && path.ends_with("/$batch") {
+        let monitor = path.rsplit('/').nth(1) == Some("$monitor");
+        let resp = if (post && path.ends_with("/$batch")) || monitor {
             self.odata.oneshot(req).await?.map(Body::new)
         } else if post && (path == "/batch" || path.ends_with("/batch")) {
             self.json_batch.oneshot(req).await?.map(Body::new)
@@ -365,6 +399,8 @@ struct Options {
     body_timeout: Duration,
     write_timeout: Duration,
     max_connections: usize,
+    respond_async: bool,
+    hold_delays: bool,
 }
 
 fn options(args: Vec<String>) -> Result<Options, String> {
@@ -375,6 +411,8 @@ fn options(args: Vec<String>) -> Result<Options, String> {
         body_timeout: Duration::from_secs(30),
         write_timeout: Duration::from_secs(30),
         max_connections: 256,
+        respond_async: true,
+        hold_delays: false,
     };
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
@@ -390,6 +428,8 @@ fn options(args: Vec<String>) -> Result<Options, String> {
             "--body-timeout" => o.body_timeout = Duration::from_secs(number(&a)?),
             "--write-timeout" => o.write_timeout = Duration::from_secs(number(&a)?),
             "--max-connections" => o.max_connections = number(&a)? as usize,
+            "--no-async" => o.respond_async = false,
+            "--hold-delays" => o.hold_delays = true,
             _ if !a.starts_with("--") => o.addr = a,
             _ => return Err(format!("unknown option {a}")),
         }
@@ -548,7 +588,7 @@ where
 }
 
 async fn serve(listener: tokio::net::TcpListener, o: Options) {
-    let endpoints = Endpoints::new(Shared::default());
+    let endpoints = Endpoints::new(Shared::default(), &o);
     let slots = Arc::new(tokio::sync::Semaphore::new(o.max_connections));
     let mut backoff = Duration::from_millis(5);
     loop {
@@ -629,7 +669,8 @@ pub fn main(args: Vec<String>) -> std::process::ExitCode {
             eprintln!("error: {e}");
             eprintln!(
                 "usage: batchpart server [ADDR] [--header-timeout SECS] [--idle-timeout SECS] \
-                 [--body-timeout SECS] [--write-timeout SECS] [--max-connections N]"
+                 [--body-timeout SECS] [--write-timeout SECS] [--max-connections N] \
+                 [--no-async] [--hold-delays]"
             );
             return std::process::ExitCode::from(2);
         }
