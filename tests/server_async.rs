@@ -26,7 +26,7 @@ const JSON: &str = r#"{"requests":[
     {"id":"2","method":"POST","url":"People","dependsOn":["1"],
      "headers":{"content-type":"application/json"},"body":{"Name":"Ada"}}]}"#;
 
-fn headers_of(h: &http::HeaderMap) -> Headers {
+fn headers_of(h: &hyper::HeaderMap) -> Headers {
     let mut out = Headers::new();
     for (n, v) in h {
         out.push(n.as_str(), v.as_bytes());
@@ -161,5 +161,41 @@ async fn without_the_preference_or_with_no_async_nothing_changes() {
         assert_eq!(h.get_str("location"), None);
         let ct = h.get_str("content-type").unwrap().to_string();
         assert_eq!(ops(&ct, b).len(), 2);
+    }
+}
+
+/// `batch send --async` prints what a synchronous `batch send` prints, against a server that
+/// runs the batch asynchronously and against one that ignores the preference.
+#[test]
+fn batch_send_async_prints_what_the_synchronous_send_prints() {
+    let work = br#"{"requests":[
+        {"id":"1","method":"POST","url":"People","headers":{"content-type":"application/json"},"body":{"Name":"Ada"}},
+        {"id":"2","method":"GET","url":"People(1)"},
+        {"id":"3","method":"GET","url":"delay/5"}]}"#;
+    let send = |args: &[&str], server: &[&str]| {
+        let s = start_with(server, None);
+        let url = format!("http://{}/service/$batch", s.1);
+        let mut all = vec!["send", "--max-wait", "0"];
+        all.extend_from_slice(args);
+        all.extend([url.as_str(), "-"]);
+        let (code, out, err) = common::run_tool("batch", &all, Some(work));
+        assert_eq!(code, 0, "{args:?} {server:?}: {err}");
+        out
+    };
+    let sync = send(&[], &[]);
+    let v: serde_json::Value = serde_json::from_str(&sync).unwrap();
+    let statuses: Vec<_> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [201, 200, 200]);
+    for format in [&[][..], &["--format", "json"][..]] {
+        let sync = send(format, &[]);
+        let mut args = format.to_vec();
+        args.push("--async");
+        assert_eq!(send(&args, &[]), sync, "{format:?}");
+        assert_eq!(send(&args, &["--no-async"]), sync, "{format:?}");
     }
 }

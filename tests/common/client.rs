@@ -27,7 +27,7 @@ pub async fn exchange(
     path: &str,
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
-) -> (u16, http::HeaderMap, Bytes) {
+) -> (u16, hyper::HeaderMap, Bytes) {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut s, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
         .await

@@ -59,7 +59,7 @@ impl Accepted {
             .filter(|(n, _)| n.eq_ignore_ascii_case("preference-applied"))
             .flat_map(|(_, v)| v.split(|&b| b == b','))
             .map(|p| p.split(|&b| b == b';').next().unwrap_or_default())
-            .any(|p| p.trim_ascii().eq_ignore_ascii_case(b"respond-async"));
+            .any(|p| crate::headers::trim(p).eq_ignore_ascii_case(b"respond-async"));
         if status != 202 || !applied {
             return None;
         }
@@ -120,10 +120,7 @@ pub fn read_monitor(
         200 => {
             let ct = headers.get("content-type").unwrap_or_default();
             let essence = ct.split(|&b| b == b';').next().unwrap_or_default();
-            if !essence
-                .trim_ascii()
-                .eq_ignore_ascii_case(b"application/http")
-            {
+            if !crate::headers::trim(essence).eq_ignore_ascii_case(b"application/http") {
                 return Err(BatchError::new(
                     BatchErrorKind::Malformed,
                     format!(

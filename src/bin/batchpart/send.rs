@@ -12,6 +12,13 @@
 //! each one's), or by a single error part without a Content-ID (Azure's whole-batch errors)
 //! that cannot be one operation's own answer.
 //!
+//! With `--async`, each batch is posted with `Prefer: respond-async`. A `202` that carries
+//! `Location` and `Preference-Applied: respond-async` names a status monitor: it is polled
+//! (GET, with the same `--header`s, waiting its `Retry-After`, or 1 s, up to `--max-wait`
+//! each time) until it answers `200 application/http`, whose response is then read as the
+//! batch's answer, so the output is what a synchronous `batch send` prints. A server that
+//! ignores the preference answers synchronously, and that answer is read as it is.
+//!
 //! Exit codes: 0 when every batch was answered, whatever the operations' statuses; 1 when a
 //! batch failed as a whole or could not be sent (its status and body, or the error, go to
 //! stderr, and the later batches are still sent); 2 a usage error.
@@ -21,9 +28,9 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use batchpart::batch::{
-    correlate, dialect, retry, Batch, BatchError, BatchErrorKind, BatchOutcome, BatchRequest,
-    BatchResponse, Dialect, Item, JsonReader, MultipartReader, ReadLimits, RequestOp, ResponseOp,
-    RetryPolicy, Wire,
+    correlate, dialect, read_monitor, retry, Accepted, Batch, BatchError, BatchErrorKind,
+    BatchOutcome, BatchRequest, BatchResponse, Dialect, FinalAnswer, Headers, Item, JsonReader,
+    MonitorAnswer, MultipartReader, ReadLimits, RequestOp, ResponseOp, RetryPolicy, Wire,
 };
 use bytes::Bytes;
 use futures_core::Stream;
@@ -36,11 +43,13 @@ use crate::Failure;
 pub(crate) const USAGE: &str = "usage: batchpart batch send \
 [--dialect odata|google|azure-blob|azure-table|graph|json-batch] [--format multipart|json] \
 [--header 'Name: value']... [--max-operations N] [--max-batch-bytes N] [--retries N] \
-[--max-wait SECS] [--timeout SECS] [--unordered] [--content-type CT] URL [FILE|-]
+[--max-wait SECS] [--timeout SECS] [--unordered] [--async] [--content-type CT] URL [FILE|-]
   --format json (OData) chains each request to the one before it with dependsOn, so that the
   server runs them in order and stops at the first failure (later ones are answered 424);
   --unordered, or Prefer: odata.continue-on-error among the headers, adds none, and the
-  order is the server's.";
+  order is the server's.
+  --async asks for asynchronous batches (Prefer: respond-async) and follows each status
+  monitor until its answer is ready, waiting its Retry-After (or 1 s) up to --max-wait.";
 
 /// What the command line asks for.
 struct Opts {
@@ -53,6 +62,7 @@ struct Opts {
     max_wait: Duration,
     timeout: Duration,
     unordered: bool,
+    respond_async: bool,
     url: String,
     /// The workload's FILE and `--content-type`, as `batch split` reads them.
     input: Vec<String>,
@@ -70,6 +80,7 @@ fn options(args: &[String]) -> Result<Opts, Failure> {
         max_wait: Duration::from_secs(60),
         timeout: Duration::from_secs(300),
         unordered: false,
+        respond_async: false,
         url: String::new(),
         input: Vec::new(),
     };
@@ -97,6 +108,7 @@ fn options(args: &[String]) -> Result<Opts, Failure> {
             "--max-wait" => o.max_wait = Duration::from_secs(number(value()?)?),
             "--timeout" => o.timeout = Duration::from_secs(number(value()?)?.max(1)),
             "--unordered" => o.unordered = true,
+            "--async" => o.respond_async = true,
             "--content-type" => {
                 let ct = value()?.clone();
                 o.input.extend(["--content-type".to_string(), ct]);
@@ -451,19 +463,26 @@ async fn send(client: &reqwest::Client, o: &Opts, batch: &BatchRequest) -> Resul
     for (n, v) in &o.headers {
         req = req.header(n.as_str(), v.as_str());
     }
+    if o.respond_async {
+        req = req.header("Prefer", "respond-async");
+    }
     let res = req.send().await.map_err(|e| format!("{}: {e}", o.url))?;
-    let status = res.status().as_u16();
-    let retry_after = res
-        .headers()
-        .get("retry-after")
-        .map(|v| v.as_bytes().to_vec());
-    let ct = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.as_bytes().to_vec())
-        .unwrap_or_default();
     let limits = ReadLimits::default();
-    let chunks = Box::pin(res.bytes_stream());
+    let status = res.status().as_u16();
+    let accepted = Accepted::from_answer(status, &headers_of(res.headers()), SystemTime::now());
+    let (status, headers, chunks): (u16, Headers, Chunks) = match accepted {
+        Some(a) if o.respond_async => {
+            let done = follow(client, o, a, limits.max_batch_bytes).await?;
+            (done.status, done.headers, Box::pin(Once(Some(done.body))))
+        }
+        _ => (
+            status,
+            headers_of(res.headers()),
+            Box::pin(res.bytes_stream()),
+        ),
+    };
+    let retry_after = headers.get("retry-after").map(<[u8]>::to_vec);
+    let ct = headers.get("content-type").unwrap_or_default().to_vec();
     if !(200..300).contains(&status) {
         let body = gather(chunks, limits.max_batch_bytes).await?;
         return Ok(Answer {
@@ -485,6 +504,59 @@ async fn send(client: &reqwest::Client, o: &Opts, batch: &BatchRequest) -> Resul
 }
 
 type Chunks = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+
+fn headers_of(h: &reqwest::header::HeaderMap) -> Headers {
+    let mut out = Headers::new();
+    for (n, v) in h {
+        out.push(n.as_str(), v.as_bytes());
+    }
+    out
+}
+
+/// A body already read whole, as the chunk stream the readers take.
+struct Once(Option<Bytes>);
+
+impl Stream for Once {
+    type Item = Result<Bytes, reqwest::Error>;
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.take().map(Ok))
+    }
+}
+
+/// Polls a status monitor until it holds the batch's answer.
+async fn follow(
+    client: &reqwest::Client,
+    o: &Opts,
+    accepted: Accepted,
+    max: u64,
+) -> Result<FinalAnswer, String> {
+    let base = reqwest::Url::parse(&o.url).map_err(|e| format!("{}: {e}", o.url))?;
+    let monitor = base
+        .join(&accepted.location)
+        .map_err(|e| format!("the status monitor {}: {e}", accepted.location))?;
+    let mut wait = accepted.retry_after;
+    loop {
+        let pause = wait.unwrap_or(Duration::from_secs(1)).min(o.max_wait);
+        tokio::time::sleep(pause).await;
+        let mut req = client.get(monitor.clone());
+        for (n, v) in &o.headers {
+            req = req.header(n.as_str(), v.as_str());
+        }
+        let res = req.send().await.map_err(|e| format!("{monitor}: {e}"))?;
+        let status = res.status().as_u16();
+        let headers = headers_of(res.headers());
+        let body = gather(Box::pin(res.bytes_stream()), max).await?;
+        match read_monitor(status, &headers, body, SystemTime::now()) {
+            Ok(MonitorAnswer::Done(done)) => return Ok(done),
+            Ok(MonitorAnswer::Running { retry_after }) => wait = retry_after,
+            Ok(_) => return Err(format!("{monitor}: an answer this command does not know")),
+            Err(e) => return Err(format!("{monitor}: {e}")),
+        }
+    }
+}
 
 /// The answer, read as a stream where the dialect's reader takes one, gathered (within the
 /// batch byte limit) where it takes a buffer.
