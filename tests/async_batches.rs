@@ -512,3 +512,53 @@ async fn where_the_preference_is_ignored() {
     let a = call(&f.svc, req).await;
     assert_eq!((a.status, header(&a, "preference-applied")), (200, None));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_run_its_spawner_drops_says_so_at_its_monitor() {
+    let dropping = AsyncBatches::new(Arc::new(drop));
+    let f = fixture(BatchConfig::default().with_respond_async(Some(dropping)));
+    let location = submit(&f, &multipart(&["POST items HTTP/1.1\r\n"]), false, None).await;
+    let done = finished(&f, &location, None).await;
+    assert_eq!(done.status, 200);
+    assert_eq!(header(&done, "asyncresult"), Some("500"));
+    let MonitorAnswer::Done(r) =
+        read_monitor(200, &done.headers, done.body, SystemTime::now()).unwrap()
+    else {
+        panic!("not done")
+    };
+    assert_eq!(r.status, 500);
+    let msg = String::from_utf8_lossy(&r.body);
+    assert!(msg.contains("operations may have taken effect"), "{msg}");
+    assert_eq!(f.seen.writes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_accepted_answer_names_its_version_and_the_result_pairs_with_the_request() {
+    let f = with_async();
+    let body = multipart(&["GET quick HTTP/1.1\r\n", "POST items HTTP/1.1\r\n"]);
+    let a = call(&f.svc, batch(&body, false, true, None)).await;
+    assert_eq!(a.status, 202);
+    assert_eq!(
+        header(&a, "odata-version"),
+        Some("4.01"),
+        "the default version"
+    );
+    let location = header(&a, "location").unwrap().to_string();
+    let done = finished(&f, &location, None).await;
+    let MonitorAnswer::Done(r) =
+        read_monitor(200, &done.headers, done.body, SystemTime::now()).unwrap()
+    else {
+        panic!("not done")
+    };
+    let ct = r.headers.get_str("content-type").unwrap().to_string();
+    let answer: BatchResponse = read_multipart(r.body, ct.as_bytes(), None).unwrap();
+    let request: batchpart::batch::BatchRequest =
+        read_multipart(Bytes::from(body), &b"multipart/mixed; boundary=b"[..], None).unwrap();
+    let pairs = batchpart::batch::correlate(&request, &answer);
+    let statuses: Vec<u16> = pairs
+        .pairs
+        .iter()
+        .map(|p| p.response.unwrap().1.status)
+        .collect();
+    assert_eq!(statuses, [200, 201]);
+}

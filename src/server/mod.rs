@@ -769,7 +769,7 @@ where
         accepted.as_ref().map(|a| a.bound()),
     );
     match accepted {
-        Some(a) => a.submit(resp, &root),
+        Some(a) => a.submit(resp, &root, version_header),
         None => resp,
     }
 }

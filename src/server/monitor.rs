@@ -44,7 +44,9 @@ pub type Identify = Arc<dyn Fn(&http::request::Parts) -> Identity + Send + Sync>
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct AsyncBatches {
-    /// Runs the accepted batches.
+    /// Runs the accepted batches. A run it drops before it finishes (a runtime shutting
+    /// down) leaves at its monitor a `500` answer that says operations may have taken effect,
+    /// its open group rolled back through [`Atomicity::cancel`](super::Atomicity::cancel).
     pub spawn: Spawn,
     /// Where pending and finished batches are kept. Default: [`MemoryStore::default`].
     pub store: Arc<dyn MonitorStore>,
@@ -414,14 +416,33 @@ struct Background {
     id: MonitorId,
     control: Arc<Control>,
     running: Arc<Mutex<HashMap<MonitorId, Arc<Control>>>>,
+    store: Arc<dyn MonitorStore>,
     run: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
+/// The stored answer of a run dropped before it finished, not by a DELETE: the spawner
+/// dropped it (a runtime shutting down). Its operations' fate is unknown, so it says so.
+const ABANDONED: &str = "the batch's run was dropped before it finished (the server stopped \
+it): operations may have taken effect; an open changeset or atomicity group was rolled back";
+
 impl Background {
     fn stop(&mut self) {
+        let abandoned = self.run.is_some() && !self.control.state().cancelled;
         // Dropping the run resolves its open group (the disconnect contract) before anyone
         // waiting on the cancellation hears that it is done.
         self.run = None;
+        if abandoned {
+            let op = error_op(500, None, ABANDONED);
+            let mut doc = b"HTTP/1.1 500 Internal Server Error\r\n".to_vec();
+            for (n, v) in op.headers.iter() {
+                doc.extend_from_slice(format!("{n}: ").as_bytes());
+                doc.extend_from_slice(v);
+                doc.extend_from_slice(b"\r\n");
+            }
+            doc.extend_from_slice(format!("Content-Length: {}\r\n\r\n", op.body.len()).as_bytes());
+            doc.extend_from_slice(&op.body);
+            self.store.finish(self.id, doc.into(), Instant::now());
+        }
         self.running
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -449,6 +470,7 @@ impl Future for Background {
                 if run.as_mut().poll(cx).is_pending() {
                     return Poll::Pending;
                 }
+                self.run = None;
             }
         }
         self.stop();
@@ -458,7 +480,7 @@ impl Future for Background {
 
 impl Drop for Background {
     fn drop(&mut self) {
-        if self.run.is_some() {
+        if !self.control.state().done {
             self.stop();
         }
     }
@@ -512,6 +534,7 @@ impl Accepted {
         self,
         answer: http::Response<BatchBody>,
         root: &str,
+        version: (&str, &str),
     ) -> http::Response<BatchBody> {
         let Accepted { id, batches } = self;
         let control = Arc::new(Control::default());
@@ -525,12 +548,14 @@ impl Accepted {
             id,
             control,
             running: batches.running.clone(),
+            store: batches.store.clone(),
             run: Some(Box::pin(run)),
         }));
         let mut h = Headers::new();
         h.push("Location", format!("{root}$monitor/{id}"));
         h.push("Preference-Applied", "respond-async");
         h.push("Retry-After", seconds(batches.retry_after));
+        h.push(version.0, version.1);
         respond(202, &h, BatchBody::whole(Bytes::new()))
     }
 }
