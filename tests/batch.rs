@@ -1138,6 +1138,14 @@ fn header_values_go_in_and_come_out_byte_for_byte() {
     );
 }
 
+/// Each request's answer's status, in request order.
+fn paired_statuses(c: &batchpart::batch::Correlation<'_>) -> Vec<Option<u16>> {
+    c.pairs
+        .iter()
+        .map(|p| p.response.map(|(_, r)| r.status))
+        .collect()
+}
+
 #[test]
 fn correlation_pairs_answers_across_formats_and_changesets() {
     // A multipart request with a changeset, answered in JSON-like order by a server that
@@ -1167,11 +1175,7 @@ fn correlation_pairs_answers_across_formats_and_changesets() {
         ],
     };
     let c = correlate(&requests, &responses);
-    let statuses: Vec<Option<u16>> = c
-        .pairs
-        .iter()
-        .map(|p| p.response.map(|(_, r)| r.status))
-        .collect();
+    let statuses = paired_statuses(&c);
     assert_eq!(statuses, [Some(200), None, Some(400)]);
     assert!(c
         .pairs
@@ -1199,6 +1203,47 @@ fn correlation_pairs_answers_across_formats_and_changesets() {
     assert_eq!(c.pairs[0].matched_by, Some(MatchedBy::Position));
     assert_eq!(c.pairs[1].matched_by, Some(MatchedBy::ContentId));
     assert_eq!(c.pairs[1].response.unwrap().1.status, 404);
+}
+
+#[test]
+fn a_changeset_answered_by_one_part_shifts_no_positional_answer() {
+    // odatapy and CAP answer a failed changeset with one error part: the un-ID'd GETs after
+    // it pair with the answers at their items, not at their flat positions.
+    let requests = Batch {
+        items: vec![
+            Item::Changeset(Changeset {
+                id: None,
+                ops: vec![
+                    RequestOp::new("POST", "/x").with_content_id("1"),
+                    RequestOp::new("POST", "/x").with_content_id("2"),
+                ],
+            }),
+            Item::Op(RequestOp::new("GET", "/a")),
+            Item::Op(RequestOp::new("GET", "/b")),
+        ],
+    };
+    let responses = Batch {
+        items: vec![
+            Item::Changeset(Changeset {
+                id: None,
+                ops: vec![ResponseOp::new(409).with_content_id("2")],
+            }),
+            Item::Op(ResponseOp::new(200)),
+            Item::Op(ResponseOp::new(404)),
+        ],
+    };
+    let c = correlate(&requests, &responses);
+    let statuses = paired_statuses(&c);
+    assert_eq!(statuses, [None, Some(409), Some(200), Some(404)]);
+    assert_eq!(c.pairs[2].matched_by, Some(MatchedBy::Position));
+    assert!(c.unmatched_responses.is_empty());
+    // With the item counts differing, positions are flat.
+    let mut fewer = responses.clone();
+    fewer.items.pop();
+    fewer.items.remove(0);
+    let c = correlate(&requests, &fewer);
+    assert_eq!(c.pairs[0].response.map(|(_, r)| r.status), Some(200));
+    assert!(c.pairs[2].response.is_none());
 }
 
 #[test]

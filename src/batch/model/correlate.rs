@@ -69,10 +69,43 @@ pub(crate) fn references_of(op: &RequestOp) -> Vec<&str> {
     out
 }
 
+/// Maps a request's flat position to the response position at the same place: the same
+/// item and the same place within it when both batches have as many items, else the same
+/// flat position.
+fn position_map(
+    requests: &BatchRequest,
+    responses: &BatchResponse,
+) -> impl Fn(usize) -> Option<usize> {
+    let starts = |lens: &mut dyn Iterator<Item = usize>| -> Vec<usize> {
+        let mut at = 0;
+        lens.map(|n| {
+            let s = at;
+            at += n;
+            s
+        })
+        .collect()
+    };
+    let by_item = requests.items.len() == responses.items.len();
+    let req_lens: Vec<usize> = requests.items.iter().map(|i| i.ops().len()).collect();
+    let resp_lens: Vec<usize> = responses.items.iter().map(|i| i.ops().len()).collect();
+    let req_starts = starts(&mut req_lens.iter().copied());
+    let resp_starts = starts(&mut resp_lens.iter().copied());
+    move |flat| {
+        if !by_item {
+            return Some(flat);
+        }
+        let item = req_starts.partition_point(|&s| s <= flat).checked_sub(1)?;
+        let within = flat - req_starts[item];
+        (within < resp_lens[item]).then(|| resp_starts[item] + within)
+    }
+}
+
 /// Pairs each request of `requests` with the response that answers it, in any format or
 /// dialect: by Content-ID (MIME or embedded, or JSON `id`), compared normalized, across
 /// changesets; by position where a response has no id and the request at its position has no
-/// answer yet. Responses that answer nothing, and requests that got no answer, are reported,
+/// answer yet. A position is the item and the place within it when both batches have as
+/// many items (a changeset answered by one error part then shifts nothing), else the place
+/// among all operations. Responses that answer nothing, and requests that got no answer, are reported,
 /// never dropped; each pair notes the pairs its request refers to by `$<content-id>`.
 ///
 /// ```
@@ -130,8 +163,13 @@ pub fn correlate<'a>(requests: &'a BatchRequest, responses: &'a BatchResponse) -
         })
         .collect();
     // Position as the fallback: a response without an id answers the request at its place.
+    // Where both batches have as many items, a place is the item and the place within it, so
+    // that a changeset answered by its one error part does not shift the answers after it.
+    let place = position_map(requests, responses);
     for p in pairs.iter_mut().filter(|p| p.response.is_none()) {
-        let j = p.request.0;
+        let Some(j) = place(p.request.0) else {
+            continue;
+        };
         if let Some(&r) = resps.get(j) {
             if !used[j] && r.content_id.is_none() {
                 used[j] = true;

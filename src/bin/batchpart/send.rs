@@ -7,7 +7,8 @@
 //! `{"batches": K, "results": [{"content_id", "method", "url", "status", "headers", "body",
 //! "attempts"}...]}`, one result per operation in workload order. `status` is `null`, and
 //! only then with an `error`, where no answer came; `attempts` is 0 for an operation never
-//! sent. The operations of a changeset that one error part answers carry that part's status,
+//! sent. The operations of a changeset that one error part answers carry that part's status
+//! (so do the members of a JSON atomicity group answered by one member's error),
 //! and so do all the operations of a batch answered whole: by a non-2xx status (its body is
 //! each one's), or by a single error part without a Content-ID (Azure's whole-batch errors)
 //! that cannot be one operation's own answer.
@@ -418,6 +419,33 @@ fn settle(
                 }
             }
             first += n;
+        }
+    }
+    // An atomicity group is undone whole: a member with no answer of its own, beside a
+    // member answered with an error (a JSON group's one error answer, under that member's
+    // id), carries that error.
+    let answered: Vec<Option<&ResponseOp>> = {
+        let mut v = vec![None; at.len()];
+        for p in &pairs.pairs {
+            v[p.request.0] = p.response.map(|(_, r)| r);
+        }
+        v
+    };
+    let mut first = 0;
+    for req in &pending.items {
+        let members = first..first + req.ops().len();
+        first = members.end;
+        if !matches!(req, Item::Changeset(_)) {
+            continue;
+        }
+        let failed = answered[members.clone()]
+            .iter()
+            .flatten()
+            .find(|r| r.is_error());
+        if let Some(r) = failed {
+            for i in members.filter(|&i| answered[i].is_none()) {
+                outcomes[at[i]].answer.get_or_insert_with(|| (*r).clone());
+            }
         }
     }
     if let Some((status, body)) = whole {
