@@ -6,8 +6,13 @@
 //!
 //! ```text
 //! cargo run --features batch,json --example azure_blob_delete -- \
-//!     --endpoint URL --account NAME --key BASE64 --container NAME BLOB...
+//!     --endpoint URL --account NAME --key BASE64 --container NAME BLOB... [--tier TIER BLOB...]
 //! ```
+//!
+//! The blobs before any `--tier` are deleted; `--tier TIER` sets the access tier (`Hot`,
+//! `Cool`, `Cold`, `Archive`) of the blobs after it instead, as the Azure SDK's
+//! `set_standard_blob_tier_blobs` does, and `--delete` goes back to deleting. (Azure takes one
+//! kind of subrequest per batch: a batch that mixes them is refused as a whole.)
 //!
 //! `--endpoint` is the blob service endpoint, path-style for Azurite
 //! (`http://127.0.0.1:10000/devstoreaccount1`); this example speaks plain HTTP. Batches of
@@ -31,6 +36,9 @@ use http_body_util::{BodyExt, Full};
 use sha2::Sha256;
 
 const VERSION: &str = "2023-11-03";
+
+/// A blob and, to set its tier instead of deleting it, the tier.
+type Blob = (String, Option<String>);
 
 /// A storage account and its key.
 struct Account {
@@ -100,23 +108,31 @@ impl Account {
 
 // The batch-specific code: from here to `percent` (see the README's count).
 
-/// One signed DELETE per blob, its Content-ID its index in the batch (as the writer numbers
-/// them): the answers pair back by it.
-fn deletes(
+/// One signed subrequest per blob, a DELETE or, with a tier, a `PUT ?comp=tier`; its
+/// Content-ID its index in the batch (as the writer numbers them): the answers pair back by it.
+fn subrequests(
     account: &Account,
     base: &str,
     container: &str,
-    blobs: &[String],
+    blobs: &[Blob],
     date: &str,
 ) -> BatchRequest {
-    let op = |blob: &String| {
+    let op = |(blob, tier): &Blob| {
         let path = format!("{base}/{container}/{}", percent(blob));
-        let headers = [
+        let mut headers = vec![
             ("x-ms-date".to_string(), date.to_string()),
             ("Content-Length".into(), "0".into()),
         ];
-        let auth = account.authorize("DELETE", &path, &[], &headers);
-        let op = RequestOp::new("DELETE", path).with_header("x-ms-date", date);
+        headers.extend(tier.iter().map(|t| ("x-ms-access-tier".into(), t.clone())));
+        let (method, query, url) = match tier {
+            None => ("DELETE", &[][..], path.clone()),
+            Some(_) => ("PUT", &[("comp", "tier")][..], format!("{path}?comp=tier")),
+        };
+        let auth = account.authorize(method, &path, query, &headers);
+        let mut op = RequestOp::new(method, url);
+        for (n, v) in headers.into_iter().filter(|(n, _)| n != "Content-Length") {
+            op = op.with_header(n, v);
+        }
         op.with_header("Authorization", auth)
     };
     let ops = blobs.iter().enumerate();
@@ -130,10 +146,8 @@ fn deletes(
 /// Each blob's status: its answer's by Content-ID; a batch answered whole (one part without a
 /// Content-ID) gives that part's status to every blob.
 fn statuses(req: &BatchRequest, resp: &BatchResponse) -> Result<Vec<u16>, u16> {
-    if let [Item::Op(whole)] = resp.items.as_slice() {
-        if whole.content_id.is_none() && whole.is_error() {
-            return Err(whole.status);
-        }
+    if let Some(whole) = azure_blob::whole_batch_error(resp) {
+        return Err(whole.status);
     }
     let pairs = correlate(req, resp).pairs;
     Ok(pairs
@@ -189,16 +203,17 @@ async fn send(
     Ok((status, ct, body.to_bytes()))
 }
 
-/// Deletes one batch of blobs: each blob's status, or the batch's when it failed as a whole.
+/// Sends one batch of subrequests: each blob's status, or the batch's when it failed as a
+/// whole.
 async fn batch(
     account: &Account,
     endpoint: &hyper::Uri,
     container: &str,
-    blobs: &[String],
+    blobs: &[Blob],
 ) -> Result<Vec<u16>, (u16, String)> {
     let base = endpoint.path().trim_end_matches('/');
     let date = httpdate::fmt_http_date(SystemTime::now());
-    let req = deletes(account, base, container, blobs, &date);
+    let req = subrequests(account, base, container, blobs, &date);
     let guid = batchpart::encoder::random_boundary().replace("batch_", "");
     let (ct, body) = azure_blob::write_request(&req, &guid).map_err(|e| (0, e.to_string()))?;
     let body = body.into_bytes();
@@ -232,9 +247,10 @@ async fn batch(
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let usage = "usage: azure_blob_delete --endpoint URL --account NAME --key BASE64 --container NAME BLOB...";
+    let usage = "usage: azure_blob_delete --endpoint URL --account NAME --key BASE64 --container NAME BLOB... [--tier TIER BLOB...] [--delete BLOB...]";
     let (mut endpoint, mut name, mut key, mut container, mut blobs) =
-        (None, None, None, None, Vec::new());
+        (None, None, None, None, Vec::<Blob>::new());
+    let mut tier: Option<String> = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -242,7 +258,15 @@ async fn main() -> ExitCode {
             "--account" => name = it.next(),
             "--key" => key = it.next(),
             "--container" => container = it.next(),
-            _ => blobs.push(a),
+            "--tier" => {
+                let Some(t) = it.next() else {
+                    eprintln!("{usage}");
+                    return ExitCode::from(2);
+                };
+                tier = Some(t);
+            }
+            "--delete" => tier = None,
+            _ => blobs.push((a, tier.clone())),
         }
     }
     let key = key.and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok());
@@ -264,7 +288,7 @@ async fn main() -> ExitCode {
                 vec![status; chunk.len()]
             }
         };
-        for (blob, s) in chunk.iter().zip(statuses) {
+        for ((blob, _), s) in chunk.iter().zip(statuses) {
             println!("{}", serde_json::json!({"blob": blob, "status": s}));
         }
     }

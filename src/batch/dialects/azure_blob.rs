@@ -141,6 +141,25 @@ pub fn read_response(body: Bytes, content_type: &[u8]) -> Result<BatchResponse, 
     read_all(body, content_type, limits, false)
 }
 
+/// The error that refused a batch as a whole, if it was: Azure answers such a batch `202`
+/// with a single error part that carries no Content-ID (`AllBatchSubRequestsShouldBeSameApi`;
+/// Azurite says `InvalidInput`), where a subrequest's own answer carries its Content-ID. Every
+/// subrequest of the batch then has that part's status.
+///
+/// ```
+/// use batchpart::batch::{azure_blob, Batch, Item, ResponseOp};
+/// let refused = Batch { items: vec![Item::Op(ResponseOp::new(400))] };
+/// assert_eq!(azure_blob::whole_batch_error(&refused).map(|r| r.status), Some(400));
+/// let answered = Batch { items: vec![Item::Op(ResponseOp::new(404).with_content_id("0"))] };
+/// assert!(azure_blob::whole_batch_error(&answered).is_none());
+/// ```
+pub fn whole_batch_error(answer: &BatchResponse) -> Option<&crate::batch::ResponseOp> {
+    match answer.items.as_slice() {
+        [Item::Op(r)] if r.content_id.is_none() && r.is_error() => Some(r),
+        _ => None,
+    }
+}
+
 /// Writes a batch response under a `batchresponse_<guid>` boundary.
 pub fn write_response(batch: &BatchResponse, guid: &str) -> Result<(String, Encoded), BatchError> {
     write_multipart(batch, format!("batchresponse_{guid}").as_bytes())

@@ -218,3 +218,62 @@ pub fn write_response(
 ) -> Result<(String, Encoded), BatchError> {
     write_multipart(batch, boundary)
 }
+
+/// The position, from 0, of the operation that failed a transaction, as the service names it:
+/// the error answer's message starts with it (`1:The specified entity already exists.`), in
+/// JSON (`odata.error.message.value`, or `odata.error.message` as a string) or in the XML
+/// error's `<message>`. `None` when the answer names none: a failure of the batch as a whole.
+///
+/// ```
+/// use batchpart::batch::{azure_table, ResponseOp};
+/// let body = r#"{"odata.error":{"code":"EntityAlreadyExists","message":{"lang":"en-US","value":"1:The specified entity already exists."}}}"#;
+/// assert_eq!(azure_table::failed_index(&ResponseOp::new(409).with_body(body)), Some(1));
+/// ```
+pub fn failed_index(answer: &crate::batch::ResponseOp) -> Option<usize> {
+    let message = match serde_json::from_slice::<serde_json::Value>(&answer.body) {
+        Ok(v) => {
+            let m = &v["odata.error"]["message"];
+            m["value"].as_str().or_else(|| m.as_str())?.to_string()
+        }
+        Err(_) => {
+            let text = core::str::from_utf8(&answer.body).ok()?;
+            let open = text.find("<message")?;
+            let start = open + text[open..].find('>')? + 1;
+            let end = start + text[start..].find('<')?;
+            text[start..end].to_string()
+        }
+    };
+    let (index, _) = message.trim_start().split_once(':')?;
+    if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    index.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::ResponseOp;
+
+    #[test]
+    fn the_failed_index_comes_from_the_message_in_either_format() {
+        let json = |m: &str| ResponseOp::new(409).with_body(m.to_string());
+        let value = r#"{"odata.error":{"message":{"value":" 12:Bad."}}}"#;
+        assert_eq!(failed_index(&json(value)), Some(12));
+        let plain = r#"{"odata.error":{"code":"x","message":"0:The entity."}}"#;
+        assert_eq!(failed_index(&json(plain)), Some(0));
+        let xml = "<?xml version=\"1.0\"?><error><code>E</code><message xml:lang=\"en-US\">3:Bad.</message></error>";
+        assert_eq!(failed_index(&json(xml)), Some(3));
+        for none in [
+            r#"{"odata.error":{"message":{"value":"The batch."}}}"#,
+            r#"{"odata.error":{"message":{"value":":x"}}}"#,
+            r#"{"odata.error":{"message":{"value":"1a:x"}}}"#,
+            r#"{"other":1}"#,
+            "<error><message>no index</message></error>",
+            "<error>",
+            "\u{ff}",
+        ] {
+            assert_eq!(failed_index(&json(none)), None, "{none}");
+        }
+    }
+}
