@@ -330,3 +330,52 @@ fn serve(
         }
     }
 }
+
+/// google-cloud-storage's own `client.batch()` against the emulator reports, call by call, the
+/// statuses that `batch send --dialect google` reports for the same operations on a twin
+/// emulator.
+#[tokio::test(flavor = "current_thread")]
+async fn the_python_clients_batch_reports_what_ours_reports() {
+    if !field::python_has("google.cloud.storage") {
+        common::skip("google-cloud-storage is not installed: pip install -r tests/field/gcs/requirements.txt");
+        return;
+    }
+    let (Some(ours), Some(theirs)) = (start(), start()) else {
+        return;
+    };
+    for gcs in [&ours, &theirs] {
+        for name in ["a", "d"] {
+            upload(&gcs.1, name).await;
+        }
+    }
+    let work = Batch {
+        items: vec![
+            Item::Op(op("DELETE", "a")),
+            Item::Op(op("DELETE", "b%20c")),
+            Item::Op(
+                op("PATCH", "d")
+                    .with_header("Content-Type", "application/json")
+                    .with_body(r#"{"metadata":{"k":"v"}}"#),
+            ),
+        ],
+    };
+    let (code, v, err) = send_tool(&ours.1, &[], &work);
+    assert_eq!(code, 0, "{err}");
+    let mine: Vec<u64> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    let port = theirs.1.rsplit(':').next().unwrap().to_string();
+    let script = "tests/field/gcs/client_batch.py";
+    let (code, out, err) = common::run(std::path::Path::new("python3"), &[script, &port], None);
+    assert_eq!(code, 0, "{err}");
+    let sdk: Vec<u64> = out.lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert_eq!(mine, [204, 404, 200]);
+    assert_eq!(mine, sdk);
+    for gcs in [&ours, &theirs] {
+        assert!(object(&gcs.1, "a").await.is_none());
+        assert_eq!(object(&gcs.1, "d").await.unwrap()["metadata"]["k"], "v");
+    }
+}
