@@ -532,13 +532,142 @@ mod batch_groups {
     }
 }
 
+/// The `realistic-ops` group: a 100-operation OData batch of the shape users send, the core
+/// beside the same parsing done with the field's standard parts (memchr's `memmem` for each
+/// delimiter, httparse for the part's MIME headers and the embedded request head), the
+/// Stream layer, and the batch readers (multipart, and JSON on the same operations).
+#[cfg(all(feature = "batch", feature = "json"))]
+mod realistic {
+    use super::*;
+    use batchpart::batch::{read_json, read_multipart, BatchRequest, RequestOp};
+
+    pub const BOUNDARY: &str = "batch_36522ad7-fc75-4b56-8c71-56071383e77b";
+
+    /// Even parts `GET Customers('ALFKn')?$select=Name,City` with `Accept` and
+    /// `OData-MaxVersion`; odd parts `POST Customers` with `Content-Type`, `Accept`,
+    /// `Content-Length` and a 60-byte JSON body; every part `Content-Type`,
+    /// `Content-Transfer-Encoding` and `Content-ID`.
+    pub fn multipart() -> Bytes {
+        let mut s = String::new();
+        for i in 0..100 {
+            s += &format!(
+                "--{BOUNDARY}\r\nContent-Type: application/http\r\n\
+                 Content-Transfer-Encoding: binary\r\nContent-ID: {}\r\n\r\n",
+                i + 1
+            );
+            if i % 2 == 0 {
+                s += &format!(
+                    "GET Customers('ALFK{i}')?$select=Name,City HTTP/1.1\r\n\
+                     Accept: application/json\r\nOData-MaxVersion: 4.0\r\n\r\n\r\n"
+                );
+            } else {
+                let body = format!(
+                    "{{\"CustomerID\":\"C{i:04}\",\"CompanyName\":\"Company {i:04} GmbH\"}}"
+                );
+                let body = format!("{body:<60}");
+                s += &format!(
+                    "POST Customers HTTP/1.1\r\nContent-Type: application/json\r\n\
+                     Accept: application/json\r\nContent-Length: {}\r\n\r\n{body}\r\n",
+                    body.len()
+                );
+            }
+        }
+        s += &format!("--{BOUNDARY}--\r\n");
+        Bytes::from(s)
+    }
+
+    /// The core: one feed of the whole body, every event taken.
+    pub fn core(body: &[u8], ct: &[u8]) -> usize {
+        let mut dec = Decoder::from_content_type(ct, batchpart::Config::default()).unwrap();
+        dec.feed(body, true).filter(|e| e.is_ok()).count()
+    }
+
+    /// The yardstick: each delimiter by `memmem`, each part's MIME headers by
+    /// `httparse::parse_headers`, each embedded head by `httparse::Request::parse`; the body is
+    /// what lies between the head and the next delimiter. It does less than the core must:
+    /// no obs-fold, no limits, no nesting, no checks of the framing.
+    pub fn memmem_httparse(body: &[u8], finder: &memchr::memmem::Finder<'_>) -> usize {
+        let mut n = 0;
+        let mut starts = finder.find_iter(body).peekable();
+        while let Some(at) = starts.next() {
+            let from = at + finder.needle().len();
+            if body[from..].starts_with(b"--") {
+                break;
+            }
+            let end = starts.peek().copied().unwrap_or(body.len());
+            let part = &body[from + 2..end];
+            let mut mime = [httparse::EMPTY_HEADER; 16];
+            let Ok(httparse::Status::Complete((h, fields))) =
+                httparse::parse_headers(part, &mut mime)
+            else {
+                panic!("the MIME headers")
+            };
+            let mut head = [httparse::EMPTY_HEADER; 16];
+            let mut req = httparse::Request::new(&mut head);
+            let Ok(httparse::Status::Complete(r)) = req.parse(&part[h..]) else {
+                panic!("the embedded head")
+            };
+            n += fields.len() + req.headers.len() + (part.len() - h - r);
+        }
+        n
+    }
+
+    pub fn group(c: &mut Criterion) {
+        let body = multipart();
+        let ct = format!("multipart/mixed; boundary={BOUNDARY}");
+        let model: BatchRequest = read_multipart(body.clone(), ct.as_bytes(), None).unwrap();
+        assert_eq!(model.op_count(), 100);
+        let json = Bytes::from(batchpart::batch::write_json(&model).unwrap());
+        let needle = format!("\r\n--{BOUNDARY}");
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        // The first delimiter has no CRLF before it: the yardstick sees the body after one.
+        let framed = Bytes::from([&b"\r\n"[..], &body].concat());
+        let expected: usize = model
+            .items
+            .iter()
+            .flat_map(|i| i.ops())
+            .map(|o| 3 + o.headers.len() + o.body.len())
+            .sum();
+        assert_eq!(memmem_httparse(&framed, &finder), expected);
+        let mut g = c.benchmark_group("realistic-ops");
+        g.throughput(Throughput::Elements(100));
+        g.sample_size(30)
+            .measurement_time(Duration::from_secs(3))
+            .warm_up_time(Duration::from_millis(500));
+        g.bench_function("memmem+httparse", |x| {
+            x.iter(|| memmem_httparse(black_box(&framed), &finder))
+        });
+        g.bench_function("core", |x| x.iter(|| core(black_box(&body), ct.as_bytes())));
+        g.bench_function("stream", |x| {
+            x.iter(|| {
+                stream(
+                    black_box(&body),
+                    BOUNDARY.as_bytes(),
+                    body.len(),
+                    64 * KIB as u64,
+                )
+            })
+        });
+        g.bench_function("reader/multipart", |x| {
+            x.iter(|| {
+                read_multipart::<RequestOp>(black_box(body.clone()), ct.as_bytes(), None).unwrap()
+            })
+        });
+        g.bench_function("reader/json", |x| {
+            x.iter(|| read_json::<RequestOp>(black_box(json.clone()), None).unwrap())
+        });
+        g.finish();
+    }
+}
+
 #[cfg(all(feature = "batch", feature = "json"))]
 criterion_group!(
     benches,
     decode_shapes,
     one_byte_chunks,
     slow_shapes,
-    batch_groups::batches
+    batch_groups::batches,
+    realistic::group
 );
 #[cfg(not(all(feature = "batch", feature = "json")))]
 criterion_group!(benches, decode_shapes, one_byte_chunks, slow_shapes);

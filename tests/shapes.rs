@@ -753,3 +753,50 @@ fn a_short_representation_fails_where_it_ends() {
     assert_eq!(dec.error(), Some(e));
     assert_eq!(dec.stats().feeds, 2);
 }
+
+/// Whole blocks go through httparse's scanner, blocks cut by a chunk edge through the line
+/// scanner: every variant of a MIME block and of an embedded head decodes the same, events or
+/// error, whole, byte by byte and under every split (`decode_all_ways` asserts it).
+#[test]
+fn the_whole_block_scanner_agrees_with_the_line_scanner() {
+    let many: String = (0..20).map(|i| format!("X-{i}: v\r\n")).collect();
+    let blocks: Vec<String> = vec![
+        "Content-Type: text/plain\r\n".into(),
+        "Content-Type: text/plain\n".into(),
+        "A: 1\r\n folded\r\n".into(),
+        "A: caf\u{e9} \u{7f}\r\n".into(),
+        "A: a\rb\r\n".into(),
+        "A:\r\nB: \t \r\n".into(),
+        "A : 1\r\n".into(),
+        ": 1\r\n".into(),
+        "A\r\n".into(),
+        many.clone(),
+        "Content-Length: 3\r\nContent-Length: 3\r\n".into(),
+        "Content-ID: <1>\r\nContent-Type: application/octet-stream\r\n".into(),
+    ];
+    for block in &blocks {
+        let input = format!("--b\r\n{block}\r\nabc\r\n--b--");
+        let whole = decode_with(input.as_bytes(), b"b", Config::default(), &[]);
+        assert_eq!(
+            decode_all_ways(input.as_bytes(), b"b", Config::default()),
+            whole,
+            "{block:?}"
+        );
+        // The same fields in an embedded head, and first lines the line scanner judges.
+        for first in ["GET /x HTTP/1.1\r\n", "-- HTTP/1.1\r\n", "\r\n", "\n"] {
+            let body = format!("{first}{block}\r\n");
+            let input = format!("--b\r\nContent-Type: application/http\r\n\r\n{body}\r\n--b--");
+            let whole = decode_with(input.as_bytes(), b"b", Config::default(), &[]);
+            assert_eq!(
+                decode_all_ways(input.as_bytes(), b"b", Config::default()),
+                whole,
+                "{first:?} {block:?}"
+            );
+        }
+    }
+    // More fields than the limit: the same error either way.
+    let cfg = Config::default().with_limits(Limits::default().with_max_headers(5));
+    let input = format!("--b\r\n{many}\r\nabc\r\n--b--");
+    let e = decode_all_ways(input.as_bytes(), b"b", cfg).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooManyHeaders);
+}
