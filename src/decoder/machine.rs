@@ -74,10 +74,6 @@ struct Tail {
     pad: usize,
 }
 
-/// The most fields of a MIME block that [`Feed::whole_block`] reads at once; a block with
-/// more goes to the line scanner.
-const WHOLE_BLOCK_FIELDS: usize = 16;
-
 /// Progress through a header block, which may straddle chunk edges.
 #[derive(Debug, Clone, Copy, Default)]
 struct Block {
@@ -800,11 +796,6 @@ impl<'d, 'i> Feed<'d, 'i> {
     /// line from where the last attempt stopped.
     fn scan_block(&mut self, blk: &mut Block, start_line: bool) -> Result<Option<BlockEnd>, Error> {
         let strict = self.strict();
-        if !strict && blk.scanned == 0 && blk.partial == 0 {
-            if let Some(end) = self.whole_block(blk, start_line) {
-                return Ok(Some(end));
-            }
-        }
         let limits = self.dec.cfg.limits;
         let blen = self.boundary(self.dec.depth - 1).len();
         let input = self.input;
@@ -891,59 +882,6 @@ impl<'d, 'i> Feed<'d, 'i> {
             }
             ls = le + 1;
         }
-    }
-
-    /// A header block read at once by httparse's vectorized scanner, on the first attempt
-    /// only and only when it is whole in this input and httparse's rules are ours (lenient
-    /// mode: a token name, a colon right after it, a value of HT, SP, visible and obs-text
-    /// bytes, CRLF or LF line ends). An embedded head's first line (`start_line`) is skipped
-    /// here, as the line scanner skips it: the head parser judges it. Anything else, an
-    /// obs-fold, a delimiter or a status line where a field should be, a block cut by the
-    /// input's end, an error, is `None`: the line scanner reads the block from its start, and
-    /// it alone reports errors and resumes across feeds. So each block is scanned at most
-    /// twice, whatever the chunking.
-    fn whole_block(&mut self, blk: &mut Block, start_line: bool) -> Option<BlockEnd> {
-        let limits = self.dec.cfg.limits;
-        let bs = self.pos;
-        let window = &self.input[bs..];
-        let window = &window[..window.len().min(limits.max_header_bytes)];
-        let first = match start_line {
-            // A first line that is empty or may be a delimiter is the line scanner's case.
-            true => match memchr::memchr(b'\n', window) {
-                Some(lf) if lf > 1 && window[0] != b'-' => lf + 1,
-                _ => return None,
-            },
-            false => 0,
-        };
-        let mut fields = [httparse::EMPTY_HEADER; WHOLE_BLOCK_FIELDS];
-        let parsed = httparse::parse_headers(&window[first..], &mut fields);
-        let Ok(httparse::Status::Complete((n, hs))) = parsed else {
-            return None;
-        };
-        let n = first + n;
-        if hs.len() > limits.max_headers {
-            return None;
-        }
-        self.dec.stats.bytes_examined += n as u64;
-        for h in hs.iter() {
-            let line = self.index_of(h.name.as_bytes()) - bs;
-            let colon = line + h.name.len();
-            let end = match h.value {
-                [] => colon + 1,
-                v => self.index_of(v) - bs + v.len(),
-            };
-            blk.picks.note(h.name.as_bytes(), line, colon, end);
-        }
-        blk.fields = hs.len();
-        let blank = if n >= 2 && window[n - 2] == b'\r' {
-            2
-        } else {
-            1
-        };
-        Some(BlockEnd::Blank {
-            end: bs + n - blank,
-            body: bs + n,
-        })
     }
 
     /// What the decoder acts on, from the lines [`Picks`] noted in `block` (which starts at
