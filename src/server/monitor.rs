@@ -724,6 +724,23 @@ mod tests {
         assert_eq!(of(b"k", &[]), of(b"k", &[("Accept", "*/*")]));
         assert_eq!(Identity::of(b"u1"), Identity::of(b"u1"));
         assert_ne!(Identity::of(b"u1"), Identity::of(b"u2"));
+        // Two differences that would cancel in an XOR fold still differ.
+        let mut twice = [0u8; 32];
+        twice[3] = 1;
+        twice[9] = 1;
+        assert_ne!(Identity([0; 32]), Identity(twice));
+        assert_eq!(format!("{:?}", Identity([7; 32])), "Identity(..)");
+    }
+
+    #[test]
+    fn debug_names_without_telling_secrets() {
+        let id = MonitorId([0xab; 16]);
+        assert_eq!(format!("{id:?}"), format!("MonitorId({id})"));
+        let b = AsyncBatches::new(Arc::new(drop)).with_max_result_bytes(77);
+        let text = format!("{b:?}");
+        assert!(text.starts_with("AsyncBatches {"), "{text}");
+        assert!(text.contains("max_result_bytes: 77"), "{text}");
+        assert!(text.contains("retry_after: 1s"), "{text}");
     }
 
     #[test]
@@ -760,6 +777,8 @@ mod tests {
         );
         // A result for a removed (cancelled) batch is not kept.
         s.remove(id(3));
+        // The removal gave back exactly the 90 reserved: 10 left + 91 is over 100.
+        assert!(!s.begin(id(9), owner, 91, t0 + ttl));
         s.finish(id(3), Bytes::from_static(b"late"), t0 + ttl);
         assert!(s.get(id(3), t0 + ttl).is_none());
         assert!(s.begin(id(5), owner, 90, t0 + ttl), "10 + 90 bytes again");
