@@ -1,4 +1,12 @@
 //! The envelope of a JSON batch, read to the JSON grammar as bytes arrive.
+//!
+//! A hand-written scanner, one small function per state, because no library does what it
+//! must: serde_json reads a whole document (or a stream of whole documents), not the elements
+//! of one array as their bytes arrive across slices, while limits are counted. It finds each
+//! element's end with one pass of byte tests (`Skip`: strings, escapes, nesting) and hands the
+//! element, uncopied where it lies in one slice, to serde_json, which does the parsing: the
+//! bytes are examined once by the scanner and once by the parser, the least a streaming
+//! reader that counts limits as bytes arrive can do.
 
 use serde_json::value::RawValue;
 
@@ -301,147 +309,181 @@ impl Envelope {
         Ok(to)
     }
 
+    /// One byte outside a captured element: the state's own function judges it.
     fn byte(&mut self, b: u8, target: &str) -> Result<(), BatchError> {
         let ws = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
         match self.state {
-            Env::Start => {
-                const BOM: &[u8] = b"\xEF\xBB\xBF";
-                let at = self.offset as usize - 1;
-                if at < BOM.len() && usize::from(self.bom) == at && b == BOM[at] {
-                    self.bom += 1;
-                } else if self.bom > 0 && usize::from(self.bom) < BOM.len() {
-                    return Err(self.syntax("an incomplete byte order mark"));
-                } else if b == b'{' && !target.is_empty() {
-                    self.state = Env::Key { first: true };
-                } else if b == b'[' && target.is_empty() {
-                    self.bare = true;
-                    self.state = Env::Element { first: true };
-                } else if !ws {
-                    return Err(self.syntax(if target.is_empty() {
-                        "expected ["
-                    } else {
-                        "expected {"
-                    }));
-                }
-            }
-            Env::Key { first } => match b {
-                b'"' => {
-                    self.buf.clear();
-                    self.buf.push(b);
-                    self.skip = Skip {
-                        in_str: true,
-                        ..Skip::default()
-                    };
-                    self.state = Env::InKey;
-                }
-                b'}' if first => self.state = Env::Done,
-                b'}' => return Err(self.syntax("a comma before }")),
-                _ if ws => {}
-                _ => return Err(self.syntax("expected a member name")),
-            },
-            Env::InKey => {
-                self.capture(b, self.limits.max_header_bytes, "a member name")?;
-                if self.skip.take(b) == Some(true) {
-                    let key: String = serde_json::from_slice(&self.buf)
-                        .map_err(|e| self.syntax("invalid member name").with_source(e))?;
-                    if self.keys.contains(&key) {
-                        return Err(BatchError::new(
-                            K::DuplicateMember,
-                            format!(
-                                "member \"{key}\" named twice (line {} column {})",
-                                self.line, self.col
-                            ),
-                        )
-                        .at_offset(self.offset - 1));
-                    }
-                    self.keys.push(key.clone());
-                    self.key = key;
-                    self.state = Env::Colon;
-                }
-            }
-            Env::Colon => match b {
-                b':' => {
-                    self.state = if self.key == target {
-                        Env::Array
-                    } else {
-                        Env::Value
-                    };
-                }
-                _ if ws => {}
-                _ => return Err(self.syntax("expected : after a member name")),
-            },
+            Env::Start => self.start(b, ws, target),
+            Env::Key { first } => self.key(b, ws, first),
+            Env::InKey => self.in_key(b),
+            Env::Colon => self.colon(b, ws, target),
+            Env::Value if ws => Ok(()),
             Env::Value => {
-                if !ws {
-                    self.buf.clear();
-                    self.skip = Skip::default();
-                    self.state = Env::Other;
-                    // Handled again in the state just entered: the first byte of a value, or the
-                    // delimiter that ended a scalar.
-                    return self.byte(b, target);
-                }
+                self.buf.clear();
+                self.skip = Skip::default();
+                self.state = Env::Other;
+                // Handled again in the state just entered: the first byte of the value.
+                self.byte(b, target)
             }
-            Env::Other => match self.skip.take(b) {
-                None => {
-                    self.other_done()?;
-                    return self.byte(b, target);
-                }
-                Some(done) => {
-                    self.capture(b, self.limits.max_header_bytes, "a member's value")?;
-                    if done {
-                        self.other_done()?;
-                    }
-                }
-            },
-            Env::Array => match b {
-                b'[' => self.state = Env::Element { first: true },
-                _ if ws => {}
-                _ => return Err(self.syntax(&format!("\"{target}\" must be an array"))),
-            },
-            Env::Element { first } => match b {
-                b'{' => {
-                    // Counted as it starts, inside atomicity groups too.
-                    self.elements += 1;
-                    if self.elements > self.limits.max_operations {
-                        return Err(BatchError::new(
-                            K::TooManyOperations,
-                            format!("over max_operations ({})", self.limits.max_operations),
-                        )
-                        .at_op(self.elements - 1, None)
-                        .at_offset(self.offset - 1));
-                    }
-                    // Gathered only if it crosses the slice's end (see `element_run`).
-                    self.buf.clear();
-                    self.skip = Skip {
-                        depth: 1,
-                        ..Skip::default()
-                    };
-                    self.element_start = (self.offset - 1, self.line, self.col);
-                    self.state = Env::InElement;
-                }
-                b']' if first => self.state = self.after_array(),
-                b']' => return Err(self.syntax("trailing comma")),
-                _ if ws => {}
-                _ => return Err(self.syntax("expected an object")),
-            },
+            Env::Other => self.other(b, target),
+            Env::Array => self.array(b, ws, target),
+            Env::Element { first } => self.element(b, ws, first),
             // Read by `element_run`.
-            Env::InElement => {}
-            Env::AfterElement => match b {
-                b',' => self.state = Env::Element { first: false },
-                b']' => self.state = self.after_array(),
-                _ if ws => {}
-                _ => return Err(self.syntax("expected , or ] (a missing comma?)")),
-            },
-            Env::AfterValue => match b {
-                b',' => self.state = Env::Key { first: false },
-                b'}' => self.state = Env::Done,
-                _ if ws => {}
-                _ => return Err(self.syntax("expected , or } (a missing comma?)")),
-            },
-            Env::Done => {
-                if !ws {
-                    return Err(self.syntax("text after the JSON document"));
-                }
+            Env::InElement => Ok(()),
+            Env::AfterElement => self.after(b, ws, b']', "expected , or ] (a missing comma?)"),
+            Env::AfterValue => self.after(b, ws, b'}', "expected , or } (a missing comma?)"),
+            Env::Done if ws => Ok(()),
+            Env::Done => Err(self.syntax("text after the JSON document")),
+        }
+    }
+
+    /// Before the document: a byte order mark, then `{` (or `[` for a bare array).
+    fn start(&mut self, b: u8, ws: bool, target: &str) -> Result<(), BatchError> {
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
+        let at = self.offset as usize - 1;
+        if at < BOM.len() && usize::from(self.bom) == at && b == BOM[at] {
+            self.bom += 1;
+        } else if self.bom > 0 && usize::from(self.bom) < BOM.len() {
+            return Err(self.syntax("an incomplete byte order mark"));
+        } else if b == b'{' && !target.is_empty() {
+            self.state = Env::Key { first: true };
+        } else if b == b'[' && target.is_empty() {
+            self.bare = true;
+            self.state = Env::Element { first: true };
+        } else if !ws {
+            let expected = if target.is_empty() {
+                "expected ["
+            } else {
+                "expected {"
+            };
+            return Err(self.syntax(expected));
+        }
+        Ok(())
+    }
+
+    /// After `{` or `,`: a member name's opening quote (or `}` right after `{`).
+    fn key(&mut self, b: u8, ws: bool, first: bool) -> Result<(), BatchError> {
+        match b {
+            b'"' => {
+                self.buf.clear();
+                self.buf.push(b);
+                self.skip = Skip {
+                    in_str: true,
+                    ..Skip::default()
+                };
+                self.state = Env::InKey;
             }
+            b'}' if first => self.state = Env::Done,
+            b'}' => return Err(self.syntax("a comma before }")),
+            _ if ws => {}
+            _ => return Err(self.syntax("expected a member name")),
+        }
+        Ok(())
+    }
+
+    /// Inside a member name: captured to its closing quote, then refused if named before.
+    fn in_key(&mut self, b: u8) -> Result<(), BatchError> {
+        self.capture(b, self.limits.max_header_bytes, "a member name")?;
+        if self.skip.take(b) != Some(true) {
+            return Ok(());
+        }
+        let key: String = serde_json::from_slice(&self.buf)
+            .map_err(|e| self.syntax("invalid member name").with_source(e))?;
+        if self.keys.contains(&key) {
+            let at = format!("line {} column {}", self.line, self.col);
+            return Err(BatchError::new(
+                K::DuplicateMember,
+                format!("member \"{key}\" named twice ({at})"),
+            )
+            .at_offset(self.offset - 1));
+        }
+        self.keys.push(key.clone());
+        self.key = key;
+        self.state = Env::Colon;
+        Ok(())
+    }
+
+    /// After a member name: `:`, then the target array or another value.
+    fn colon(&mut self, b: u8, ws: bool, target: &str) -> Result<(), BatchError> {
+        match b {
+            b':' if self.key == target => self.state = Env::Array,
+            b':' => self.state = Env::Value,
+            _ if ws => {}
+            _ => return Err(self.syntax("expected : after a member name")),
+        }
+        Ok(())
+    }
+
+    /// Inside another member's value: captured to its end (a scalar ends at the delimiter
+    /// after it, which is then judged in the state that follows).
+    fn other(&mut self, b: u8, target: &str) -> Result<(), BatchError> {
+        match self.skip.take(b) {
+            None => {
+                self.other_done()?;
+                self.byte(b, target)
+            }
+            Some(done) => {
+                self.capture(b, self.limits.max_header_bytes, "a member's value")?;
+                if done {
+                    self.other_done()?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The target member's value: it must be an array.
+    fn array(&mut self, b: u8, ws: bool, target: &str) -> Result<(), BatchError> {
+        match b {
+            b'[' => self.state = Env::Element { first: true },
+            _ if ws => {}
+            _ => return Err(self.syntax(&format!("\"{target}\" must be an array"))),
+        }
+        Ok(())
+    }
+
+    /// In the target array: an element's `{`, counted as it starts (inside atomicity groups
+    /// too), or `]` right after `[`.
+    fn element(&mut self, b: u8, ws: bool, first: bool) -> Result<(), BatchError> {
+        match b {
+            b'{' => {
+                self.elements += 1;
+                if self.elements > self.limits.max_operations {
+                    return Err(BatchError::new(
+                        K::TooManyOperations,
+                        format!("over max_operations ({})", self.limits.max_operations),
+                    )
+                    .at_op(self.elements - 1, None)
+                    .at_offset(self.offset - 1));
+                }
+                // Gathered only if it crosses the slice's end (see `element_run`).
+                self.buf.clear();
+                self.skip = Skip {
+                    depth: 1,
+                    ..Skip::default()
+                };
+                self.element_start = (self.offset - 1, self.line, self.col);
+                self.state = Env::InElement;
+            }
+            b']' if first => self.state = self.after_array(),
+            b']' => return Err(self.syntax("trailing comma")),
+            _ if ws => {}
+            _ => return Err(self.syntax("expected an object")),
+        }
+        Ok(())
+    }
+
+    /// After an element or a member's value: `,` goes on, `close` ends the array or the
+    /// object.
+    fn after(&mut self, b: u8, ws: bool, close: u8, expected: &str) -> Result<(), BatchError> {
+        let in_array = close == b']';
+        match b {
+            b',' if in_array => self.state = Env::Element { first: false },
+            b',' => self.state = Env::Key { first: false },
+            _ if b == close && in_array => self.state = self.after_array(),
+            _ if b == close => self.state = Env::Done,
+            _ if ws => {}
+            _ => return Err(self.syntax(expected)),
         }
         Ok(())
     }
