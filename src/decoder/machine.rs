@@ -182,9 +182,8 @@ enum State {
     Tail(Tail),
     /// A part's MIME header block.
     Headers(Block),
-    /// An `application/http` part's embedded head; `Some(true)` when its `msgtype` says
-    /// request, `Some(false)` response.
-    HttpHead(Block, Option<bool>),
+    /// An `application/http` part's embedded head, and what its `msgtype` says it is.
+    HttpHead(Block, HeadKind),
     /// The part ended; report it.
     EndPart(PartEnd),
     /// A nested multipart opened; report it, then scan its preamble.
@@ -347,14 +346,25 @@ enum BlockEnd {
     Delim { end: usize, after: usize },
 }
 
+/// What an `application/http` part's embedded head is: as its `msgtype` parameter says, or,
+/// without one, told by its first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeadKind {
+    Request,
+    Response,
+    Sniff,
+}
+
 /// What one step of the state machine did.
 enum Flow<'i> {
     /// Produced an event.
     Emit(Event<'i>),
     /// Changed state; step again.
     Continue,
-    /// Needs more input (or is done).
+    /// Needs more input.
     Wait,
+    /// Finished or failed: nothing more, whatever is fed.
+    Done,
 }
 
 impl<'i> From<Option<Event<'i>>> for Flow<'i> {
@@ -444,7 +454,7 @@ impl<'d, 'i> Feed<'d, 'i> {
             State::Scan(sc) => self.scan(sc),
             State::Tail(t) => self.tail(t),
             State::Headers(blk) => self.headers(blk),
-            State::HttpHead(blk, msgtype) => self.http_head(blk, msgtype),
+            State::HttpHead(blk, kind) => self.http_head(blk, kind),
             State::EndPart(end) => {
                 self.dec.state = State::Tail(Tail {
                     step: TailStep::AfterBoundary,
@@ -462,7 +472,7 @@ impl<'d, 'i> Feed<'d, 'i> {
                 self.dec.state = State::Done;
                 Ok(Flow::Emit(Event::End))
             }
-            State::Done | State::Failed(_) => Ok(Flow::Wait),
+            State::Done | State::Failed(_) => Ok(Flow::Done),
         }
     }
 
@@ -1001,16 +1011,12 @@ impl<'d, 'i> Feed<'d, 'i> {
                     self.open_nested(nb, at)?;
                     State::OpenNested(self.virtual_pending(false))
                 } else if let Some((ct, _)) = http {
-                    let msgtype = ct.param("msgtype").and_then(|m| {
-                        if m.eq_ignore_ascii_case(b"request") {
-                            Some(true)
-                        } else if m.eq_ignore_ascii_case(b"response") {
-                            Some(false)
-                        } else {
-                            None
-                        }
-                    });
-                    State::HttpHead(Block::default(), msgtype)
+                    let kind = match ct.param("msgtype") {
+                        Some(m) if m.eq_ignore_ascii_case(b"request") => HeadKind::Request,
+                        Some(m) if m.eq_ignore_ascii_case(b"response") => HeadKind::Response,
+                        _ => HeadKind::Sniff,
+                    };
+                    State::HttpHead(Block::default(), kind)
                 } else {
                     State::Scan(Scan::new(Region::Body, Some(self.virtual_pending(false))))
                 };
@@ -1039,10 +1045,10 @@ impl<'d, 'i> Feed<'d, 'i> {
         Ok(())
     }
 
-    fn http_head(&mut self, mut blk: Block, msgtype: Option<bool>) -> Step<'i> {
+    fn http_head(&mut self, mut blk: Block, kind: HeadKind) -> Step<'i> {
         let strict = self.strict();
         let Some(end) = self.scan_block(&mut blk, true)? else {
-            self.dec.state = State::HttpHead(blk, msgtype);
+            self.dec.state = State::HttpHead(blk, kind);
             return Ok(Flow::Wait);
         };
         let bs = self.pos;
@@ -1061,7 +1067,11 @@ impl<'d, 'i> Feed<'d, 'i> {
             content_length: f.content_length,
             content_id: f.content_id,
         };
-        let is_request = msgtype.unwrap_or_else(|| !looks_like_status_line(start_line));
+        let is_request = match kind {
+            HeadKind::Request => true,
+            HeadKind::Response => false,
+            HeadKind::Sniff => !looks_like_status_line(start_line),
+        };
         let ev = if is_request {
             let (method, target, version) = parse_request_line(start_line, strict)
                 .ok_or_else(|| self.err(ErrorKind::InvalidRequestLine, bs))?;
@@ -1114,7 +1124,7 @@ impl<'i> Iterator for Feed<'_, 'i> {
             match self.step() {
                 Ok(Flow::Emit(ev)) => break Some(Ok(ev)),
                 Ok(Flow::Continue) => {}
-                Ok(Flow::Wait) => break None,
+                Ok(Flow::Wait | Flow::Done) => break None,
                 Err(e) => {
                     self.dec.state = State::Failed(e);
                     self.reported = true;

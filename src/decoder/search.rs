@@ -27,8 +27,17 @@ enum KeyScan {
     Dense(usize),
 }
 
+/// What the packed-pair searcher said.
+enum Packed {
+    /// This target has no such searcher, or the haystack is too short for it.
+    Unavailable,
+    /// It searched: the needle's first occurrence, if any.
+    Searched(Option<usize>),
+}
+
 /// Runs memchr's packed-pair searcher of type `$finder` if this CPU has it: `return`s the
-/// search's answer, or `None` when `$hay` is shorter than the searcher can take.
+/// search's answer, or [`Packed::Unavailable`] when `$hay` is shorter than the searcher can
+/// take.
 #[cfg(any(
     target_arch = "x86_64",
     target_arch = "aarch64",
@@ -37,14 +46,17 @@ enum KeyScan {
 macro_rules! packed_pair {
     ($finder:ty, $needle:expr, $pair:expr, $hay:expr) => {
         if let Some(f) = <$finder>::with_pair($needle, $pair) {
-            return ($hay.len() >= f.min_haystack_len()).then(|| f.find($hay, $needle));
+            return match $hay.len() >= f.min_haystack_len() {
+                true => Packed::Searched(f.find($hay, $needle)),
+                false => Packed::Unavailable,
+            };
         }
     };
 }
 
 /// The first occurrence of `needle` in `hay` by memchr's packed-pair vector searcher, checking
-/// the needle's first and last bytes together: `None` when this target has no such searcher or
-/// `hay` is too short for it.
+/// the needle's first and last bytes together: [`Packed::Unavailable`] when this target has no
+/// such searcher or `hay` is too short for it.
 ///
 /// The searcher stores no needle and takes a few vector broadcasts to build, so it is built
 /// per search and the decoder holds nothing (a `memmem::Finder` would cost about 240 ns to
@@ -52,8 +64,13 @@ macro_rules! packed_pair {
 /// decoder). A candidate is compared from the needle's first byte on; since that byte (the
 /// CR or LF) occurs nowhere else in the needle, the compares started at different candidates
 /// never overlap, and the search stays linear whatever the needle's length.
-fn packed_find(needle: &[u8], hay: &[u8]) -> Option<Option<usize>> {
-    let pair = Pair::with_indices(needle, 0, u8::try_from(needle.len() - 1).ok()?)?;
+fn packed_find(needle: &[u8], hay: &[u8]) -> Packed {
+    let Some(last) = u8::try_from(needle.len() - 1).ok() else {
+        return Packed::Unavailable;
+    };
+    let Some(pair) = Pair::with_indices(needle, 0, last) else {
+        return Packed::Unavailable;
+    };
     #[cfg(target_arch = "x86_64")]
     {
         packed_pair!(
@@ -84,7 +101,7 @@ fn packed_find(needle: &[u8], hay: &[u8]) -> Option<Option<usize>> {
         hay
     );
     let _ = (pair, hay);
-    None
+    Packed::Unavailable
 }
 
 impl Feed<'_, '_> {
@@ -123,7 +140,7 @@ impl Feed<'_, '_> {
         let input = self.input;
         let needle = &self.delimiter(level).as_bytes()[1 - cr..];
         match packed_find(needle, &input[from..]) {
-            Some(hit) => {
+            Packed::Searched(hit) => {
                 let hit = hit.map(|i| from + i);
                 let end = hit.map_or(input.len(), |h| h + nlen);
                 let stats = self.stats_mut();
@@ -131,7 +148,7 @@ impl Feed<'_, '_> {
                 stats.bytes_examined += (end - from) as u64;
                 hit.map(|h| h + cr)
             }
-            None => match self.scan_for_key(level, from, false) {
+            Packed::Unavailable => match self.scan_for_key(level, from, false) {
                 KeyScan::Found(lf) => Some(lf),
                 _ => None,
             },
