@@ -19,15 +19,13 @@
 //! let mut h = Headers::new();
 //! h.push("Content-Type", "application/http");
 //! let doc = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"responses\":[]}";
-//! match read_monitor(200, &h, doc.into(), now).unwrap() {
-//!     MonitorAnswer::Done(answer) => {
-//!         assert_eq!(answer.status, 200);
-//!         assert_eq!(answer.headers.get("content-type"), Some(&b"application/json"[..]));
-//!         assert_eq!(&answer.body[..], b"{\"responses\":[]}");
-//!         // ... read answer.body as the synchronous answer, and correlate it.
-//!     }
-//!     MonitorAnswer::Running { .. } => unreachable!(),
-//! }
+//! let MonitorAnswer::Done(answer) = read_monitor(200, &h, doc.into(), now).unwrap() else {
+//!     unreachable!("a 200 is done");
+//! };
+//! assert_eq!(answer.status, 200);
+//! assert_eq!(answer.headers.get("content-type"), Some(&b"application/json"[..]));
+//! assert_eq!(&answer.body[..], b"{\"responses\":[]}");
+//! // ... read answer.body as the synchronous answer, and correlate it.
 //! ```
 
 use std::time::{Duration, SystemTime};
