@@ -373,7 +373,8 @@ impl<'i> From<Option<Event<'i>>> for Flow<'i> {
     }
 }
 
-type Step<'i> = Result<Flow<'i>, Error>;
+/// What a state's function returns: the state to go on in, and what it did.
+type Step<'i> = Result<(State, Flow<'i>), Error>;
 
 /// What a header block says that the decoder acts on.
 #[derive(Default)]
@@ -448,32 +449,33 @@ impl<'d, 'i> Feed<'d, 'i> {
             .min(self.input.len())
     }
 
-    fn step(&mut self) -> Step<'i> {
-        match self.dec.state {
+    /// Runs the current state's function and moves to the state it returns: the one place
+    /// the state changes (but for a failure, which `next` records).
+    fn step(&mut self) -> Result<Flow<'i>, Error> {
+        let (next, flow) = match self.dec.state {
             State::Bom(n) => self.bom(n),
             State::Scan(sc) => self.scan(sc),
             State::Tail(t) => self.tail(t),
             State::Headers(blk) => self.headers(blk),
             State::HttpHead(blk, kind) => self.http_head(blk, kind),
-            State::EndPart(end) => {
-                self.dec.state = State::Tail(Tail {
+            State::EndPart(end) => Ok((
+                State::Tail(Tail {
                     step: TailStep::AfterBoundary,
                     pad: 0,
-                });
-                Ok(Flow::Emit(Event::PartEnd(end)))
-            }
+                }),
+                Flow::Emit(Event::PartEnd(end)),
+            )),
             State::OpenNested(p) => {
                 let b = Boundary::new(self.boundary(self.dec.depth - 1));
-                self.dec.state = State::Scan(Scan::new(Region::Preamble, Some(p)));
-                Ok(Flow::Emit(Event::MultipartStart(b)))
+                let next = State::Scan(Scan::new(Region::Preamble, Some(p)));
+                Ok((next, Flow::Emit(Event::MultipartStart(b))))
             }
             State::TopEpilogue => self.top_epilogue(),
-            State::End => {
-                self.dec.state = State::Done;
-                Ok(Flow::Emit(Event::End))
-            }
-            State::Done | State::Failed(_) => Ok(Flow::Done),
-        }
+            State::End => Ok((State::Done, Flow::Emit(Event::End))),
+            done @ (State::Done | State::Failed(_)) => Ok((done, Flow::Done)),
+        }?;
+        self.dec.state = next;
+        Ok(flow)
     }
 
     /// Skips a UTF-8 BOM at the very start, then lets the first delimiter open the body with
@@ -487,10 +489,7 @@ impl<'d, 'i> Feed<'d, 'i> {
                 }
                 Some(_) => break,
                 None if self.eof => break,
-                None => {
-                    self.dec.state = State::Bom(n);
-                    return Ok(Flow::Wait);
-                }
+                None => return Ok((State::Bom(n), Flow::Wait)),
             }
         }
         if (n as usize) < BOM.len() && n > 0 {
@@ -498,12 +497,13 @@ impl<'d, 'i> Feed<'d, 'i> {
             // delimiter, so none may open it without a line end.
             let mut sc = Scan::new(Region::Preamble, None);
             let ev = self.content(&mut sc, Chunk::Carried(Carried::new(&BOM[..n as usize])), 0);
-            self.dec.state = State::Scan(sc);
-            return Ok(ev?.into());
+            return Ok((State::Scan(sc), ev?.into()));
         }
         let p = self.virtual_pending(false);
-        self.dec.state = State::Scan(Scan::new(Region::Preamble, Some(p)));
-        Ok(Flow::Continue)
+        Ok((
+            State::Scan(Scan::new(Region::Preamble, Some(p))),
+            Flow::Continue,
+        ))
     }
 
     /// The next delimiter may share the line end that was just consumed.
@@ -576,22 +576,19 @@ impl<'d, 'i> Feed<'d, 'i> {
                     return Err(Error::new(ErrorKind::HeadWithoutBlankLine, p.offset));
                 }
                 self.pos = q;
-                self.delimiter_found(sc.region, p.offset)?;
-                return Ok(Flow::Continue);
+                return Ok((self.delimiter_found(sc.region, p.offset)?, Flow::Continue));
             }
             if q == self.input.len() && !self.eof {
                 sc.pending = Some(Pending { to: i as u8, ..p });
                 self.pos = q;
-                self.dec.state = State::Scan(sc);
-                return Ok(Flow::Wait);
+                return Ok((State::Scan(sc), Flow::Wait));
             }
             self.hint = q;
             if p.content_from < p.to {
                 // Bytes held back from an earlier slice turned out to be content.
                 let held = self.carried(level, p.content_from as usize, p.to as usize);
                 let ev = self.content(&mut sc, Chunk::Carried(held), p.offset);
-                self.dec.state = State::Scan(sc);
-                return Ok(ev?.into());
+                return Ok((State::Scan(sc), ev?.into()));
             }
         }
         let start = self.pos;
@@ -606,17 +603,15 @@ impl<'d, 'i> Feed<'d, 'i> {
             let abs_start = self.abs(start);
             self.pos = lf + dlen - 1;
             let ev = self.content(&mut sc, Chunk::Input(s), abs_start)?;
-            self.delimiter_found(sc.region, self.abs(ds))?;
-            return Ok(ev.into());
+            return Ok((self.delimiter_found(sc.region, self.abs(ds))?, ev.into()));
         }
         let end = self.input.len();
         let abs_start = self.abs(start);
         if self.eof {
             self.pos = end;
             let ev = self.content(&mut sc, Chunk::Input(&self.input[start..]), abs_start)?;
-            self.dec.state = State::Scan(sc);
             return match ev {
-                Some(ev) => Ok(Flow::Emit(ev)),
+                Some(ev) => Ok((State::Scan(sc), Flow::Emit(ev))),
                 None => Err(self.err(ErrorKind::MissingCloseDelimiter, end)),
             };
         }
@@ -632,9 +627,8 @@ impl<'d, 'i> Feed<'d, 'i> {
         let cut = hold.map_or(end, |(at, _)| at);
         self.pos = end;
         let ev = self.content(&mut sc, Chunk::Input(&self.input[start..cut]), abs_start)?;
-        self.dec.state = State::Scan(sc);
         // Everything up to the end was searched: an empty remainder means wait for more.
-        Ok(ev.map_or(Flow::Wait, Flow::Emit))
+        Ok((State::Scan(sc), ev.map_or(Flow::Wait, Flow::Emit)))
     }
 
     /// `D[from..to]` of level `level`'s delimiter, as an owned chunk.
@@ -643,9 +637,10 @@ impl<'d, 'i> Feed<'d, 'i> {
         Carried::new(&d[..d.len().min(super::types::MAX_CARRIED)])
     }
 
-    /// A delimiter of the current level ends at `self.pos`; `at` is where it started.
-    fn delimiter_found(&mut self, region: Region, at: u64) -> Result<(), Error> {
-        self.dec.state = match region {
+    /// A delimiter of the current level ends at `self.pos`; `at` is where it started. Returns
+    /// the state that reads what follows it.
+    fn delimiter_found(&mut self, region: Region, at: u64) -> Result<State, Error> {
+        Ok(match region {
             Region::Preamble => State::Tail(Tail {
                 step: TailStep::AfterBoundary,
                 pad: 0,
@@ -660,8 +655,7 @@ impl<'d, 'i> Feed<'d, 'i> {
                 };
                 State::EndPart(self.finish_part(at)?)
             }
-        };
-        Ok(())
+        })
     }
 
     /// The end of the current part, whose framing ends at absolute offset `at`.
@@ -705,8 +699,7 @@ impl<'d, 'i> Feed<'d, 'i> {
                     }
                     return Err(self.err(ErrorKind::MissingCloseDelimiter, self.pos));
                 }
-                self.dec.state = State::Tail(t);
-                return Ok(Flow::Wait);
+                return Ok((State::Tail(t), Flow::Wait));
             };
             let at = self.pos;
             let bad = |s: &Self, k| Err(s.err(k, at));
@@ -761,27 +754,28 @@ impl<'d, 'i> Feed<'d, 'i> {
     /// A close delimiter was consumed, with its line end when `eol`.
     fn close_done(&mut self, eol: bool) -> Step<'i> {
         if self.dec.depth == 1 {
-            self.dec.state = State::TopEpilogue;
-            return Ok(Flow::Continue);
+            return Ok((State::TopEpilogue, Flow::Continue));
         }
         self.dec.depth -= 1;
         // The close line's end may be the enclosing delimiter's leading CRLF.
         let pending = eol.then(|| self.virtual_pending(false));
-        self.dec.state = State::Scan(Scan::new(Region::Epilogue, pending));
-        Ok(Flow::Emit(Event::MultipartEnd))
+        let next = State::Scan(Scan::new(Region::Epilogue, pending));
+        Ok((next, Flow::Emit(Event::MultipartEnd)))
     }
 
     fn top_epilogue(&mut self) -> Step<'i> {
         if self.pos < self.input.len() {
             let s = &self.input[self.pos..];
             self.pos = self.input.len();
-            return Ok(Flow::Emit(Event::Epilogue(Chunk::Input(s))));
+            return Ok((
+                State::TopEpilogue,
+                Flow::Emit(Event::Epilogue(Chunk::Input(s))),
+            ));
         }
         if self.eof {
-            self.dec.state = State::End;
-            return Ok(Flow::Continue);
+            return Ok((State::End, Flow::Continue));
         }
-        Ok(Flow::Wait)
+        Ok((State::TopEpilogue, Flow::Wait))
     }
 
     fn open_part(&mut self, at: usize) -> Step<'i> {
@@ -957,8 +951,7 @@ impl<'d, 'i> Feed<'d, 'i> {
 
     fn headers(&mut self, mut blk: Block) -> Step<'i> {
         let Some(end) = self.scan_block(&mut blk, false)? else {
-            self.dec.state = State::Headers(blk);
-            return Ok(Flow::Wait);
+            return Ok((State::Headers(blk), Flow::Wait));
         };
         let bs = self.pos;
         let block_end = match end {
@@ -991,7 +984,7 @@ impl<'d, 'i> Feed<'d, 'i> {
         let http = f
             .content_type
             .filter(|(ct, _)| cfg.interpret_http && ct.is_http());
-        match end {
+        let next = match end {
             BlockEnd::Delim { after, end } => {
                 if nested.is_some() {
                     return Err(self.err(ErrorKind::MissingCloseDelimiter, end));
@@ -1002,12 +995,12 @@ impl<'d, 'i> Feed<'d, 'i> {
                 self.dec.part.body_start = self.abs(end);
                 let pe = self.finish_part(self.abs(end))?;
                 self.pos = after;
-                self.dec.state = State::EndPart(pe);
+                State::EndPart(pe)
             }
             BlockEnd::Blank { body, .. } => {
                 self.pos = body;
                 self.dec.part.body_start = self.abs(body);
-                self.dec.state = if let Some((nb, at)) = nested {
+                if let Some((nb, at)) = nested {
                     self.open_nested(nb, at)?;
                     State::OpenNested(self.virtual_pending(false))
                 } else if let Some((ct, _)) = http {
@@ -1019,10 +1012,10 @@ impl<'d, 'i> Feed<'d, 'i> {
                     State::HttpHead(Block::default(), kind)
                 } else {
                     State::Scan(Scan::new(Region::Body, Some(self.virtual_pending(false))))
-                };
+                }
             }
-        }
-        Ok(Flow::Emit(Event::PartStart(part)))
+        };
+        Ok((next, Flow::Emit(Event::PartStart(part))))
     }
 
     fn open_nested(&mut self, nb: &'i [u8], at: usize) -> Result<(), Error> {
@@ -1048,8 +1041,7 @@ impl<'d, 'i> Feed<'d, 'i> {
     fn http_head(&mut self, mut blk: Block, kind: HeadKind) -> Step<'i> {
         let strict = self.strict();
         let Some(end) = self.scan_block(&mut blk, true)? else {
-            self.dec.state = State::HttpHead(blk, kind);
-            return Ok(Flow::Wait);
+            return Ok((State::HttpHead(blk, kind), Flow::Wait));
         };
         let bs = self.pos;
         let (block_end, after) = match end {
@@ -1096,7 +1088,7 @@ impl<'d, 'i> Feed<'d, 'i> {
         self.dec.part.http_limit = info.content_length;
         self.dec.part.http_body = 0;
         self.pos = after;
-        self.dec.state = match end {
+        let next = match end {
             BlockEnd::Blank { .. } => {
                 State::Scan(Scan::new(Region::Body, Some(self.virtual_pending(true))))
             }
@@ -1105,7 +1097,7 @@ impl<'d, 'i> Feed<'d, 'i> {
                 State::EndPart(self.finish_part(self.abs(end))?)
             }
         };
-        Ok(Flow::Emit(ev))
+        Ok((next, Flow::Emit(ev)))
     }
 }
 
