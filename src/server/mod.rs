@@ -580,7 +580,7 @@ where
     };
     let body = Incoming(Box::pin(body));
     match cfg.dialect {
-        Dialect::OData => odata(dispatch, &cfg, &parts, body, opts).await,
+        Dialect::OData => odata(dispatch, &cfg, &parts, &prefs, body, opts).await,
         #[cfg(feature = "json")]
         Dialect::JsonBatch => json_batch(dispatch, &cfg, body, opts).await,
         #[cfg(feature = "json")]
@@ -670,6 +670,7 @@ async fn odata<S, A, B>(
     dispatch: Dispatch<S, A>,
     cfg: &BatchConfig,
     parts: &http::request::Parts,
+    prefs: &Preferences,
     body: Incoming<B>,
     opts: ExecOptions,
 ) -> http::Response<BatchBody>
@@ -753,7 +754,7 @@ where
         Ok(i) => i,
         Err(e) => return refuse(&e),
     };
-    let accepted = monitor::accept(cfg, parts, version);
+    let accepted = monitor::accept(cfg, parts, prefs, version);
     let root = dispatch.shared.root.path().to_string();
     let head = Head {
         status: version.batch_status(),

@@ -497,16 +497,10 @@ pub(crate) struct Accepted {
 pub(crate) fn accept(
     cfg: &BatchConfig,
     parts: &http::request::Parts,
+    prefs: &Preferences,
     version: ODataVersion,
 ) -> Option<Accepted> {
     let batches = cfg.respond_async.as_ref()?;
-    let prefs = Preferences::parse(
-        parts
-            .headers
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
     let v4 = matches!(version, ODataVersion::V4_0 | ODataVersion::V4_01);
     if !prefs.respond_async || !v4 || cfg.streaming {
         return None;
