@@ -513,23 +513,74 @@ async fn where_the_preference_is_ignored() {
     assert_eq!((a.status, header(&a, "preference-applied")), (200, None));
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn a_run_its_spawner_drops_says_so_at_its_monitor() {
-    let dropping = AsyncBatches::new(Arc::new(drop));
-    let f = fixture(BatchConfig::default().with_respond_async(Some(dropping)));
-    let location = submit(&f, &multipart(&["POST items HTTP/1.1\r\n"]), false, None).await;
-    let done = finished(&f, &location, None).await;
+/// The stored answer of a run that its spawner dropped (a runtime shutting down).
+async fn dropped_run_answer(f: &Fixture, location: &str) -> Vec<(u16, Option<String>, Bytes)> {
+    let done = finished(f, location, None).await;
     assert_eq!(done.status, 200);
-    assert_eq!(header(&done, "asyncresult"), Some("500"));
     let MonitorAnswer::Done(r) =
         read_monitor(200, &done.headers, done.body, SystemTime::now()).unwrap()
     else {
         panic!("not done")
     };
-    assert_eq!(r.status, 500);
-    let msg = String::from_utf8_lossy(&r.body);
-    assert!(msg.contains("operations may have taken effect"), "{msg}");
+    assert_eq!(r.status, 200, "the batch's own status");
+    let ct = r.headers.get_str("content-type").unwrap().to_string();
+    ops(&ct, r.body)
+        .into_iter()
+        .map(|(status, id, _, body)| (status, id, body))
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_run_its_spawner_drops_unpolled_says_so_at_its_monitor() {
+    let dropping = AsyncBatches::new(Arc::new(drop));
+    let f = fixture(BatchConfig::default().with_respond_async(Some(dropping)));
+    let location = submit(&f, &multipart(&["POST items HTTP/1.1\r\n"]), false, None).await;
+    let got = dropped_run_answer(&f, &location).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, 500);
+    let msg = String::from_utf8_lossy(&got[0].2);
+    assert!(msg.contains("dropped before it finished"), "{msg}");
     assert_eq!(f.seen.writes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_run_dropped_midway_keeps_the_answers_of_what_ran() {
+    // The spawner drops the run when told: as a runtime shutting down would.
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let signal = stop.clone();
+    let spawn = AsyncBatches::new(Arc::new(move |run| {
+        let stop = signal.clone();
+        drop(tokio::spawn(async move {
+            tokio::select! {
+                _ = run => {}
+                _ = stop.notified() => {}
+            }
+        }));
+    }));
+    let f = fixture(BatchConfig::default().with_respond_async(Some(spawn)));
+    let body = multipart(&[
+        "GET quick HTTP/1.1\r\n",
+        "GET hold HTTP/1.1\r\n",
+        "POST items HTTP/1.1\r\n",
+    ]);
+    let location = submit(&f, &body, false, None).await;
+    until_held(&f.seen, 1).await;
+    stop.notify_one();
+    let got = dropped_run_answer(&f, &location).await;
+    let statuses: Vec<u16> = got.iter().map(|o| o.0).collect();
+    assert_eq!(statuses, [200, 500], "{got:?}");
+    assert_eq!(got[0].1.as_deref(), Some("1"));
+    assert_eq!(&got[0].2[..], b"{\"quick\":true}");
+    let msg = String::from_utf8_lossy(&got[1].2);
+    assert!(
+        msg.contains("the answers above are the operations that ran"),
+        "{msg}"
+    );
+    assert_eq!(
+        f.seen.writes.load(Ordering::SeqCst),
+        0,
+        "the POST never ran"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

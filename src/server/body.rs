@@ -165,6 +165,21 @@ impl BatchBody {
             queue,
         })
     }
+
+    /// The queue a streaming body's run writes to.
+    pub(crate) fn queue(&self) -> Option<Queue> {
+        match &self.0 {
+            Kind::Whole(_) => None,
+            Kind::Streaming { queue, .. } => Some(queue.clone()),
+        }
+    }
+}
+
+/// Takes everything the queue holds, in order.
+pub(crate) fn drain(queue: &Queue, into: &mut Vec<u8>) {
+    while let Some(b) = pop(queue) {
+        into.extend_from_slice(&b);
+    }
 }
 
 impl Body for BatchBody {

@@ -10,6 +10,8 @@ use crate::batch::formats::multipart::sealed::WriteOp as _;
 use crate::batch::{BatchError, Item, ResponseOp};
 use crate::writer::Writer;
 
+use super::body::Queue;
+
 /// An answer that is already going out cannot change its boundary: an operation whose answer
 /// holds the delimiter (a chance of one in 2^128 with the generated boundaries, unless the
 /// application echoes the response boundary back) is answered by a `500` that says it ran.
@@ -116,6 +118,62 @@ pub(crate) fn within(item: Item<ResponseOp>, left: &mut u64, bound: u64) -> Item
         Item::Changeset(mut c) => {
             c.ops = c.ops.into_iter().map(&mut fit).collect();
             Item::Changeset(c)
+        }
+    }
+}
+
+/// The last part of an answer whose run was dropped before it finished.
+const STOPPED: &str = "the batch's run was dropped before it finished (the server stopped \
+it): the answers above are the operations that ran; an operation running when it stopped may \
+have taken effect; an open changeset or atomicity group was rolled back; none after it ran";
+
+/// One run's encoder and the queue it writes to. Dropped before [`finish`](Self::finish) (the
+/// run dropped: a runtime shutting down, an answer nobody reads), it closes the document with
+/// a last `500` answer that says the run stopped, so that what was written stays one whole
+/// document whose answers say what ran.
+pub(crate) struct Output {
+    enc: Option<Encoder>,
+    queue: Queue,
+}
+
+impl Output {
+    pub(crate) fn new(enc: Encoder, queue: Queue) -> Self {
+        Output {
+            enc: Some(enc),
+            queue,
+        }
+    }
+
+    /// Writes one item. An item the encoder refuses leaves the document broken: nothing
+    /// more is written.
+    pub(crate) fn item(&mut self, item: Item<ResponseOp>) {
+        if let Some(enc) = &mut self.enc {
+            match enc.item(item) {
+                Ok(chunks) => super::body::push(&self.queue, chunks),
+                Err(_) => self.enc = None,
+            }
+        }
+    }
+
+    /// Closes the document.
+    pub(crate) fn finish(mut self) {
+        if let Some(enc) = self.enc.take() {
+            if let Ok(chunks) = enc.finish() {
+                super::body::push(&self.queue, chunks);
+            }
+        }
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if self.enc.is_some() {
+            self.item(Item::Op(error_op(500, None, STOPPED)));
+            Output {
+                enc: self.enc.take(),
+                queue: self.queue.clone(),
+            }
+            .finish();
         }
     }
 }

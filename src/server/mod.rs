@@ -616,7 +616,7 @@ fn answer<S, A>(
     items: Items,
     mut dispatch: Dispatch<S, A>,
     opts: ExecOptions,
-    mut enc: Encoder,
+    enc: Encoder,
     bound: Option<u64>,
 ) -> http::Response<BatchBody>
 where
@@ -625,34 +625,25 @@ where
 {
     let queue = dispatch.shared.queue.clone();
     let out = queue.clone();
+    // Made before the run, so that a run dropped even before its first poll still closes
+    // its document.
+    let mut output = encode::Output::new(enc, out);
     let run = async move {
-        let mut failed = None;
         let mut left = bound;
         let result = execute_each(items, &mut dispatch, opts, |item| {
             let item = match &mut left {
                 Some(left) => encode::within(item, left, bound.unwrap_or(0)),
                 None => item,
             };
-            if failed.is_none() {
-                match enc.item(item) {
-                    Ok(chunks) => body::push(&out, chunks),
-                    Err(e) => failed = Some(e),
-                }
-            }
+            output.item(item);
         })
         .await;
         // Only a streaming read can fail here, before any operation ran: the head is out, so
         // the error is the answer's last part.
         if let Err(e) = result {
-            if let Ok(chunks) = enc.item(Item::Op(error_op(400, None, &e.to_string()))) {
-                body::push(&out, chunks);
-            }
+            output.item(Item::Op(error_op(400, None, &e.to_string())));
         }
-        if failed.is_none() {
-            if let Ok(chunks) = enc.finish() {
-                body::push(&out, chunks);
-            }
-        }
+        output.finish();
     };
     let mut headers = crate::batch::Headers::new();
     headers.push("Content-Type", head.content_type);

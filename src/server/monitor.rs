@@ -45,8 +45,9 @@ pub type Identify = Arc<dyn Fn(&http::request::Parts) -> Identity + Send + Sync>
 #[non_exhaustive]
 pub struct AsyncBatches {
     /// Runs the accepted batches. A run it drops before it finishes (a runtime shutting
-    /// down) leaves at its monitor a `500` answer that says operations may have taken effect,
-    /// its open group rolled back through [`Atomicity::cancel`](super::Atomicity::cancel).
+    /// down) leaves at its monitor the answers written so far and a last `500` answer that
+    /// says the run stopped, its open group rolled back through
+    /// [`Atomicity::cancel`](super::Atomicity::cancel).
     pub spawn: Spawn,
     /// Where pending and finished batches are kept. Default: [`MemoryStore::default`].
     pub store: Arc<dyn MonitorStore>,
@@ -99,7 +100,7 @@ impl AsyncBatches {
     }
 
     fn control(&self) -> MutexGuard<'_, HashMap<MonitorId, Arc<Control>>> {
-        self.running.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.running)
     }
 }
 
@@ -385,7 +386,7 @@ struct ControlState {
 
 impl Control {
     fn state(&self) -> MutexGuard<'_, ControlState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.0)
     }
 
     /// Stops the run (its next poll drops it) and waits until it has been dropped: an open
@@ -417,36 +418,42 @@ struct Background {
     control: Arc<Control>,
     running: Arc<Mutex<HashMap<MonitorId, Arc<Control>>>>,
     store: Arc<dyn MonitorStore>,
+    /// What the run has written so far: kept when the run is dropped unfinished.
+    partial: Partial,
     run: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
-/// The stored answer of a run dropped before it finished, not by a DELETE: the spawner
-/// dropped it (a runtime shutting down). Its operations' fate is unknown, so it says so.
-const ABANDONED: &str = "the batch's run was dropped before it finished (the server stopped \
-it): operations may have taken effect; an open changeset or atomicity group was rolled back";
+/// The answer's head, the bytes the run has drained from its body, and the body's queue.
+#[derive(Clone)]
+struct Partial {
+    head: Head,
+    drained: Arc<Mutex<Vec<u8>>>,
+    queue: Option<super::body::Queue>,
+}
+
+/// The status and headers of the answer.
+#[derive(Clone)]
+struct Head {
+    status: http::StatusCode,
+    headers: http::HeaderMap,
+}
 
 impl Background {
     fn stop(&mut self) {
         let abandoned = self.run.is_some() && !self.control.state().cancelled;
         // Dropping the run resolves its open group (the disconnect contract) before anyone
-        // waiting on the cancellation hears that it is done.
+        // waiting on the cancellation hears that it is done. A run dropped unfinished closes
+        // its document with a last answer that says it stopped (see `encode::Output`).
         self.run = None;
         if abandoned {
-            let op = error_op(500, None, ABANDONED);
-            let mut doc = b"HTTP/1.1 500 Internal Server Error\r\n".to_vec();
-            for (n, v) in op.headers.iter() {
-                doc.extend_from_slice(format!("{n}: ").as_bytes());
-                doc.extend_from_slice(v);
-                doc.extend_from_slice(b"\r\n");
+            let mut bytes = core::mem::take(&mut *lock(&self.partial.drained));
+            if let Some(q) = &self.partial.queue {
+                super::body::drain(q, &mut bytes);
             }
-            doc.extend_from_slice(format!("Content-Length: {}\r\n\r\n", op.body.len()).as_bytes());
-            doc.extend_from_slice(&op.body);
-            self.store.finish(self.id, doc.into(), Instant::now());
+            let doc = document(&self.partial.head, &bytes);
+            self.store.finish(self.id, doc, Instant::now());
         }
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.id);
+        lock(&self.running).remove(&self.id);
         let waiters = {
             let mut s = self.control.state();
             s.done = true;
@@ -534,15 +541,29 @@ impl Accepted {
         let control = Arc::new(Control::default());
         batches.control().insert(id, control.clone());
         let store = batches.store.clone();
-        let run = async move {
-            let result = application_http(answer).await;
-            store.finish(id, result, Instant::now());
+        let (parts, body) = answer.into_parts();
+        let partial = Partial {
+            head: Head {
+                status: parts.status,
+                headers: parts.headers,
+            },
+            drained: Arc::default(),
+            queue: body.queue(),
+        };
+        let run = {
+            let partial = partial.clone();
+            async move {
+                drain_body(body, &partial.drained).await;
+                let bytes = core::mem::take(&mut *lock(&partial.drained));
+                store.finish(id, document(&partial.head, &bytes), Instant::now());
+            }
         };
         (batches.spawn)(Box::pin(Background {
             id,
             control,
             running: batches.running.clone(),
             store: batches.store.clone(),
+            partial,
             run: Some(Box::pin(run)),
         }));
         let mut h = Headers::new();
@@ -562,32 +583,39 @@ fn seconds(d: Duration) -> String {
     (d.as_secs() + u64::from(d.subsec_nanos() > 0)).to_string()
 }
 
-/// The whole answer as `application/http`: status line, headers, `Content-Length`, body.
-async fn application_http(answer: http::Response<BatchBody>) -> Bytes {
-    let (parts, body) = answer.into_parts();
+/// Reads the answer's body to its end into `into`: each frame is added as it comes, so that a
+/// run dropped meanwhile leaves there what it wrote.
+async fn drain_body(body: BatchBody, into: &Mutex<Vec<u8>>) {
     let mut body = core::pin::pin!(body);
-    let mut bytes = Vec::new();
     while let Some(frame) = core::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
         let frame = frame.unwrap_or_else(|never| match never {});
         if let Ok(data) = frame.into_data() {
-            bytes.extend_from_slice(&data);
+            lock(into).extend_from_slice(&data);
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The whole answer as `application/http`: status line, headers, `Content-Length`, body.
+fn document(head: &Head, body: &[u8]) -> Bytes {
     let mut out = format!(
         "HTTP/1.1 {} {}\r\n",
-        parts.status.as_u16(),
-        parts.status.canonical_reason().unwrap_or("")
+        head.status.as_u16(),
+        head.status.canonical_reason().unwrap_or("")
     )
     .into_bytes();
-    for (n, v) in &parts.headers {
+    for (n, v) in &head.headers {
         let name = crate::batch::http_interop::HeaderCase::Title.spell(n.as_str());
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(v.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", bytes.len()).as_bytes());
-    out.extend_from_slice(&bytes);
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
     out.into()
 }
 
