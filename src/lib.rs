@@ -26,7 +26,7 @@
 //! | `batch` | no | the [`batch`] module: model, multipart format, validation, executor, dialects |
 //! | `json` | no | the OData JSON format and the JSON dialects (`serde`, `serde_json`, `base64`) |
 //! | `http` | no | conversions to and from the `http` crate's `Request` and `Response` |
-//! | `tower` | no | the `server` module: a tower `$batch` service (`tower-service`, `tower-layer`, `http-body`) |
+//! | `tower` | no | the `server` module: a tower `$batch` service, with asynchronous batches (`tower-service`, `tower-layer`, `http-body`; `getrandom` for status monitor ids, `sha2` for the submitter's digest) |
 //!
 //! ## Limits
 //!
