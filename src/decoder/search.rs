@@ -32,6 +32,14 @@ enum Packed {
     /// This target has no such searcher, or the haystack is too short for it.
     Unavailable,
     /// It searched: the needle's first occurrence, if any.
+    #[cfg_attr(
+        not(any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            all(target_arch = "wasm32", target_feature = "simd128")
+        )),
+        allow(dead_code)
+    )]
     Searched(Option<usize>),
 }
 
