@@ -613,3 +613,60 @@ async fn the_accepted_answer_names_its_version_and_the_result_pairs_with_the_req
         .collect();
     assert_eq!(statuses, [200, 201]);
 }
+
+/// A store that counts what the service asks of it, over the in-memory one.
+struct Counting {
+    inner: MemoryStore,
+    finished: AtomicUsize,
+}
+
+impl batchpart::server::MonitorStore for Counting {
+    fn begin(
+        &self,
+        id: batchpart::server::MonitorId,
+        owner: batchpart::server::Identity,
+        room: u64,
+        now: std::time::Instant,
+    ) -> bool {
+        self.inner.begin(id, owner, room, now)
+    }
+    fn finish(&self, id: batchpart::server::MonitorId, result: Bytes, now: std::time::Instant) {
+        self.finished.fetch_add(1, Ordering::SeqCst);
+        self.inner.finish(id, result, now)
+    }
+    fn get(
+        &self,
+        id: batchpart::server::MonitorId,
+        now: std::time::Instant,
+    ) -> Option<batchpart::server::Monitor> {
+        self.inner.get(id, now)
+    }
+    fn remove(&self, id: batchpart::server::MonitorId) {
+        self.inner.remove(id)
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_is_told_each_result_once_and_never_a_cancelled_ones() {
+    let store = Arc::new(Counting {
+        inner: MemoryStore::default(),
+        finished: AtomicUsize::new(0),
+    });
+    let f = fixture(
+        BatchConfig::default().with_respond_async(Some(spawn_on_tokio().with_store(store.clone()))),
+    );
+    let location = submit(&f, &multipart(&["GET quick HTTP/1.1\r\n"]), false, None).await;
+    assert_eq!(finished(&f, &location, None).await.status, 200);
+    assert_eq!(store.finished.load(Ordering::SeqCst), 1);
+    let location = submit(&f, &multipart(&["GET hold HTTP/1.1\r\n"]), false, None).await;
+    until_held(&f.seen, 1).await;
+    let deleted = call(&f.svc, get_or_delete("DELETE", &location, None)).await;
+    assert_eq!(deleted.status, 204);
+    f.gate.add_permits(10);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        store.finished.load(Ordering::SeqCst),
+        1,
+        "a cancelled run stores nothing"
+    );
+}
