@@ -833,6 +833,15 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        let s = |ms| seconds(Duration::from_millis(ms));
+        assert_eq!(
+            [s(0), s(200), s(1000), s(1500), s(2000)],
+            ["0", "1", "1", "2", "2"]
+        );
+    }
+
+    #[test]
     fn monitor_paths() {
         let id = "0123456789abcdef0123456789abcdef";
         let parsed = MonitorId::parse(id);
