@@ -180,7 +180,8 @@ fn unwrap(doc: Bytes) -> Result<FinalAnswer, BatchError> {
                 (Some(n), _) => length = Some(n),
             }
         }
-        headers.push(f.name, f.value);
+        // Shared with the document, not copied: httparse's slices are slices of it.
+        headers.push_shared(doc.slice_ref(f.name.as_bytes()), doc.slice_ref(f.value));
     }
     let rest = doc.len() - head;
     let len = length.unwrap_or(rest);
