@@ -26,7 +26,7 @@ use axum::Router;
 use batchpart::batch::http_interop::ContentIdExtension;
 use batchpart::batch::{
     correlate, read_json, retry, split, write_json, Batch, BatchOutcome, BatchRequest, Item,
-    RequestOp, ResponseOp, RetryPolicy, SplitLimits, Wire,
+    RequestOp, ResponseOp, RetryPolicy, SplitLimits, Text, Wire,
 };
 use batchpart::server::{BatchConfig, BatchLayer};
 use bytes::Bytes;
@@ -45,7 +45,7 @@ async fn mock_op(
         .unwrap_or_default();
     let n = {
         let mut s = seen.lock().unwrap_or_else(|e| e.into_inner());
-        let n = s.entry(id.clone()).or_insert(0);
+        let n = s.entry(id.to_string()).or_insert(0);
         *n += 1;
         *n
     };
@@ -135,7 +135,7 @@ async fn main() -> Result<(), String> {
     let plans = split(&work, limits).map_err(|e| e.to_string())?;
     let policy = RetryPolicy::default().with_base_delay(Duration::from_millis(50));
 
-    let mut finals: HashMap<String, (ResponseOp, u32)> = HashMap::new();
+    let mut finals: HashMap<Text, (ResponseOp, u32)> = HashMap::new();
     let mut answered: HashMap<u16, usize> = HashMap::new();
     let mut sends = 0;
     for plan in plans {
@@ -174,8 +174,8 @@ async fn main() -> Result<(), String> {
     }
     let mut ok = 0;
     for op in work.items.iter().flat_map(|i| i.ops()) {
-        let id = op.content_id.clone().unwrap_or_default();
-        match finals.get(&id) {
+        let id = op.content_id.as_deref().unwrap_or_default();
+        match finals.get(id) {
             Some((r, attempts)) => {
                 ok += usize::from(r.status < 400);
                 println!("{id} {} {attempts}", r.status);

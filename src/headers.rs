@@ -51,7 +51,10 @@ impl<'a> HeaderBlock<'a> {
 
     /// The headers in wire order.
     pub fn iter(&self) -> HeaderIter<'a> {
-        HeaderIter { rest: self.block }
+        HeaderIter {
+            rest: self.block,
+            at: 0,
+        }
     }
 
     /// The first header with this name (ASCII case-insensitive).
@@ -178,11 +181,21 @@ impl<'a> Iterator for Segments<'a> {
 #[derive(Debug, Clone)]
 pub struct HeaderIter<'a> {
     rest: &'a [u8],
+    /// Where `rest` starts in the block.
+    at: usize,
 }
 
 impl<'a> Iterator for HeaderIter<'a> {
     type Item = Header<'a>;
     fn next(&mut self) -> Option<Header<'a>> {
+        self.next_at().map(|(h, _)| h)
+    }
+}
+
+impl<'a> HeaderIter<'a> {
+    /// The next header, and the index in the block where its trimmed value starts: counted
+    /// as it is parsed, so that an error can name the byte.
+    pub(crate) fn next_at(&mut self) -> Option<(Header<'a>, usize)> {
         if self.rest.is_empty() {
             return None;
         }
@@ -204,27 +217,34 @@ impl<'a> Iterator for HeaderIter<'a> {
             }
         }
         self.rest = &block[end..];
+        let line_at = self.at;
+        self.at += end;
         let line = &block[..end];
         // Validated by the decoder: every header line has a colon.
         let colon = memchr(b':', line)?;
-        Some(Header {
+        let value = &line[colon + 1..];
+        let r = trim_range(value);
+        let h = Header {
             name: &line[..colon],
             value: Value {
-                raw: trim(&line[colon + 1..]),
+                raw: &value[r.clone()],
             },
-        })
+        };
+        Some((h, line_at + colon + 1 + r.start))
     }
 }
 
 /// Trims SP, HT, CR and LF at both ends.
-pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t' | b'\r' | b'\n', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t' | b'\r' | b'\n'] = s {
-        s = rest;
-    }
-    s
+pub(crate) fn trim(s: &[u8]) -> &[u8] {
+    &s[trim_range(s)]
+}
+
+/// The range of `s` that [`trim`] keeps.
+pub(crate) fn trim_range(s: &[u8]) -> core::ops::Range<usize> {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = s.iter().position(|b| !ws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !ws(b)).map_or(start, |i| i + 1);
+    start..end
 }
 
 /// `tchar` (RFC 9110 section 5.6.2): the bytes of a field name.

@@ -211,7 +211,12 @@ fn ops(ct: &str, body: Bytes) -> Ops {
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_vec()))
                 .collect();
-            (o.status, o.content_id.clone(), h, o.body.clone())
+            (
+                o.status,
+                o.content_id.as_deref().map(str::to_owned),
+                h,
+                o.body.clone(),
+            )
         })
         .collect()
 }

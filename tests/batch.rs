@@ -1051,7 +1051,7 @@ fn a_late_malformed_part_never_half_applies_a_batch() {
             .items
             .iter()
             .flat_map(|i| i.ops())
-            .map(|r| (r.status, r.content_id.clone()))
+            .map(|r| (r.status, r.content_id.as_deref().map(str::to_owned)))
             .collect();
         assert_eq!(statuses, vec![(201, None), (201, None), (400, None)]);
         // Written back, the last answer is a last application/http part.
@@ -1302,7 +1302,9 @@ impl Service for Forkable {
         let f = &self.0;
         f.now.set(f.now.get() + 1);
         f.max.set(f.max.get().max(f.now.get()));
-        f.at_start.borrow_mut().push((op.url.clone(), f.now.get()));
+        f.at_start
+            .borrow_mut()
+            .push((op.url.to_string(), f.now.get()));
         // Later operations finish first: each yields as often as its URL's number says.
         let yields: usize = op.url.trim_start_matches("/w").parse().unwrap_or(0);
         for _ in 0..yields {
@@ -1393,4 +1395,28 @@ fn validation_errors_carry_a_byte_offset_in_both_formats() {
     assert_eq!(e.kind(), BatchErrorKind::GetInChangeset, "{e}");
     let at = e.offset().expect("an offset");
     assert!(at > 0 && at <= body.len() as u64, "{at}");
+}
+
+/// The JSON reader's text: a string is shared with the element where it has no escape and
+/// unescaped where it has one; `method` and `url` take strings only, an `id` any scalar (a
+/// number reads as its text), a header value any value (as compact JSON text).
+#[test]
+fn json_strings_escaped_or_not_and_other_values() {
+    let b = json(
+        r#"{"requests":[{"id":7,"method":"GET","url":"St\u00e4dte\/x?$a=1","headers":{"X-N":5,"X-\u0041":"\u00e9"}}]}"#,
+    )
+    .unwrap();
+    let op = &b.items[0].ops()[0];
+    assert_eq!(
+        (op.content_id.as_deref(), &*op.method, &*op.url),
+        (Some("7"), "GET", "Städte/x?$a=1")
+    );
+    let h: Vec<_> = op.headers.iter().collect();
+    assert_eq!(h, [("X-N", &b"5"[..]), ("X-A", "é".as_bytes())]);
+    for bad in [
+        r#"{"requests":[{"id":"1","method":5,"url":"a"}]}"#,
+        r#"{"requests":[{"id":"1","method":"GET","url":["a"]}]}"#,
+    ] {
+        assert_eq!(json(bad).unwrap_err().kind(), BatchErrorKind::Malformed, "{bad}");
+    }
 }

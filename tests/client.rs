@@ -77,7 +77,7 @@ fn components(work: &BatchRequest) -> Vec<Vec<usize>> {
         .flat_map(|(i, it)| {
             it.ops()
                 .iter()
-                .map(move |o| (o.content_id.clone().unwrap(), i))
+                .map(move |o| (o.content_id.as_deref().unwrap().to_string(), i))
         })
         .collect();
     let mut comp: Vec<usize> = (0..work.items.len()).collect();
@@ -143,7 +143,7 @@ proptest! {
                     let pos: Vec<usize> = p.original.iter().map(|o| o.0).collect();
                     prop_assert!(pos.windows(2).all(|w| w[0] < w[1]), "order kept");
                     let here: HashSet<String> = p.batch.items.iter().flat_map(|i| i.ops())
-                        .map(|o| o.content_id.clone().unwrap()).collect();
+                        .map(|o| o.content_id.as_deref().unwrap().to_string()).collect();
                     for o in p.batch.items.iter().flat_map(|i| i.ops()) {
                         for d in &o.depends_on {
                             prop_assert!(here.contains(d), "{d} is in another batch");
@@ -195,13 +195,13 @@ fn renumbering_maps_back_and_rewrites_references() {
     assert_eq!(first[1].headers.get("if-match"), Some(&b"$0"[..]));
     assert_eq!(
         plans[0].original,
-        [(0, Some("a".to_string())), (1, Some("b".to_string()))]
+        [(0, Some("a".into())), (1, Some("b".into()))]
     );
     assert_eq!(
         plans[1].batch.items[0].ops()[0].content_id.as_deref(),
         Some("0")
     );
-    assert_eq!(plans[1].original, [(2, Some("c".to_string()))]);
+    assert_eq!(plans[1].original, [(2, Some("c".into()))]);
 }
 
 fn resp(id: &str, status: u16) -> Item<ResponseOp> {

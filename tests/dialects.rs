@@ -221,7 +221,7 @@ mod json_batch_seed {
             .items
             .iter()
             .flat_map(Item::ops)
-            .map(|o| (o.method.clone(), o.url.clone()))
+            .map(|o| (o.method.to_string(), o.url.to_string()))
             .collect()
     }
 
@@ -877,7 +877,7 @@ mod client_dialects {
             .items
             .iter()
             .flat_map(|i| i.ops())
-            .map(|r| (r.status, r.content_id.clone()))
+            .map(|r| (r.status, r.content_id.as_deref().map(str::to_owned)))
             .collect();
         assert_eq!(
             got,
@@ -991,7 +991,8 @@ mod one_trait {
 
     fn calls(b: &BatchRequest) -> Vec<(String, String)> {
         let ops = b.items.iter().flat_map(|i| i.ops());
-        ops.map(|o| (o.method.clone(), o.url.clone())).collect()
+        ops.map(|o| (o.method.to_string(), o.url.to_string()))
+            .collect()
     }
 
     #[test]

@@ -63,7 +63,13 @@ fn ops(ct: &str, body: Bytes) -> Vec<(u16, Option<String>, Bytes)> {
     r.items
         .iter()
         .flat_map(|i| i.ops())
-        .map(|o| (o.status, o.content_id.clone(), o.body.clone()))
+        .map(|o| {
+            (
+                o.status,
+                o.content_id.as_deref().map(str::to_owned),
+                o.body.clone(),
+            )
+        })
         .collect()
 }
 

@@ -801,3 +801,31 @@ fn header_blocks_decode_the_same_under_every_chunking() {
     let e = decode_all_ways(input.as_bytes(), b"b", cfg).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooManyHeaders);
 }
+
+/// An error in a header value names the value's first byte, counted from what was parsed:
+/// past white space after the colon, inside a folded value, on the second of two
+/// `Content-Length` lines, in MIME part headers and in an embedded head alike, whatever the
+/// chunking (`decode_all_ways`).
+#[test]
+fn value_errors_name_the_values_first_byte() {
+    // "--b\r\n" 5, "X-A: 1\r\n" 8, "Content-Type:" 13, three spaces: the `"` is byte 29.
+    let spaced = b"--b\r\nX-A: 1\r\nContent-Type:   \"\r\n\r\nx\r\n--b--";
+    assert_eq!(err(spaced, strict()), (ErrorKind::InvalidContentType, 29));
+    // Folded: "Content-Type:" ends at 18, then CR LF SP: the `"` is byte 21.
+    let folded = b"--b\r\nContent-Type:\r\n \"\r\n\r\nx\r\n--b--";
+    assert_eq!(err(folded, strict()), (ErrorKind::InvalidContentType, 21));
+    // "Content-Length: 1\r\n" is 19 bytes from 5; the second value is past 15 and two spaces.
+    let twice = b"--b\r\nContent-Length: 1\r\nContent-Length:  2\r\n\r\nx\r\n--b--";
+    assert_eq!(
+        err(twice, Config::default()),
+        (ErrorKind::ConflictingContentLength, 41)
+    );
+    // In an embedded head: it starts at 39, its request line ends at 55, the second
+    // "Content-Length:" line at 74, and its value after the colon and a space: byte 90.
+    let head = b"--b\r\nContent-Type: application/http\r\n\r\nGET / HTTP/1.1\r\n\
+        Content-Length: 1\r\nContent-Length: 2\r\n\r\nx\r\n--b--";
+    assert_eq!(
+        err(head, Config::default()),
+        (ErrorKind::ConflictingContentLength, 90)
+    );
+}

@@ -121,7 +121,7 @@ type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
 pub struct BatchError {
     kind: BatchErrorKind,
     detail: String,
-    op: Option<(usize, Option<String>)>,
+    op: Option<(usize, Option<crate::batch::Text>)>,
     offset: Option<u64>,
     source: Option<Source>,
 }
@@ -139,7 +139,7 @@ impl BatchError {
     }
 
     /// Names the operation: its index in the batch (from 0) and its Content-ID.
-    pub fn at_op(mut self, index: usize, content_id: Option<String>) -> Self {
+    pub fn at_op(mut self, index: usize, content_id: Option<crate::batch::Text>) -> Self {
         self.op = Some((index, content_id));
         self
     }

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
-use crate::batch::model::{Headers, RequestOp, ResponseOp};
+use crate::batch::model::{Headers, RequestOp, ResponseOp, Text};
 
 pub(crate) fn to_header_map(h: &Headers) -> Result<http::HeaderMap, BatchError> {
     let mut map = http::HeaderMap::with_capacity(h.len());
@@ -113,14 +113,14 @@ impl TryFrom<&RequestOp> for http::Request<Bytes> {
 /// The operation's Content-ID, carried in the request's extensions (the value as sent; the
 /// crate's one Content-ID type, [`ContentId`](crate::ContentId), reads it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContentIdExtension(pub String);
+pub struct ContentIdExtension(pub Text);
 
 impl From<http::Request<Bytes>> for RequestOp {
     fn from(req: http::Request<Bytes>) -> Self {
         let (parts, body) = req.into_parts();
         RequestOp {
-            method: parts.method.as_str().to_string(),
-            url: parts.uri.to_string(),
+            method: Text::from(parts.method.as_str()),
+            url: Text::from(parts.uri.to_string()),
             headers: headers_from(&parts.headers, HeaderCase::Title),
             content_id: parts
                 .extensions

@@ -53,5 +53,5 @@ pub use model::prefer::Preferences;
 pub use model::scope::ServiceRoot;
 pub use model::validate::{ODataVersion, ValidationOptions, Validator, FORBIDDEN_HEADERS};
 pub use model::{
-    Batch, BatchRequest, BatchResponse, Changeset, Headers, Item, RequestOp, ResponseOp,
+    Batch, BatchRequest, BatchResponse, Changeset, Headers, Item, RequestOp, ResponseOp, Text,
 };

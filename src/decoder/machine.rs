@@ -220,15 +220,16 @@ pub(super) struct Inner {
     part: Framing,
     /// For each nested level, the framing of the part that holds it.
     outer: [Framing; MAX_DEPTH],
-    /// Levels opened in the current feed; their delimiters become the stored ones when the
-    /// next feed starts (until then, the feed reads their boundaries from its input).
-    staged: u32,
-    staged_delims: [Delimiter; MAX_DEPTH],
+    /// The delimiter of each open level, the top one first: the one record of the nesting
+    /// (a level's boundary is copied in when it opens, and read from here alone).
+    pub(super) levels: [Delimiter; MAX_DEPTH],
     stats: Stats,
 }
 
 impl Inner {
-    pub(super) fn new(cfg: Config) -> Self {
+    pub(super) fn new(boundary: &[u8], cfg: Config) -> Self {
+        let mut levels = [Delimiter::EMPTY; MAX_DEPTH];
+        levels[0] = Delimiter::new(boundary);
         Inner {
             cfg,
             state: State::Bom(0),
@@ -239,22 +240,13 @@ impl Inner {
             parts: 0,
             part: Framing::default(),
             outer: [Framing::default(); MAX_DEPTH],
-            staged: 0,
-            staged_delims: [Delimiter::EMPTY; MAX_DEPTH],
+            levels,
             stats: Stats::default(),
         }
     }
 
-    /// Commits the staged levels and checks that the new slice can hold what the last one
-    /// left unconsumed.
-    pub(super) fn start_feed(&mut self, levels: &mut [Delimiter; MAX_DEPTH], len: usize) {
-        let mut staged = self.staged;
-        while staged != 0 {
-            let i = staged.trailing_zeros() as usize;
-            levels[i] = self.staged_delims[i];
-            staged &= staged - 1;
-        }
-        self.staged = 0;
+    /// Checks that the new slice can hold what the last one left unconsumed.
+    pub(super) fn start_feed(&mut self, len: usize) {
         let carry = self.fed - self.consumed;
         self.base += self.consumed as u64;
         self.fed = len;
@@ -317,11 +309,8 @@ impl Inner {
 /// The events of one fed slice. Iterate it until it returns `None`, then read
 /// [`Feed::consumed`]. The events borrow the slice (`'i`), not the decoder (`'d`).
 pub struct Feed<'d, 'i> {
-    pub(super) levels: &'d [Delimiter; MAX_DEPTH],
     dec: &'d mut Inner,
     pub(super) input: &'i [u8],
-    /// Levels opened in this feed: where their boundaries are in `input`.
-    pub(super) opened: [Option<(usize, usize)>; MAX_DEPTH],
     pos: usize,
     /// Input bytes before this index were already compared (after a failed held-back match).
     hint: usize,
@@ -388,17 +377,10 @@ struct Fields<'a> {
 }
 
 impl<'d, 'i> Feed<'d, 'i> {
-    pub(super) fn new(
-        levels: &'d [Delimiter; MAX_DEPTH],
-        dec: &'d mut Inner,
-        input: &'i [u8],
-        eof: bool,
-    ) -> Self {
+    pub(super) fn new(dec: &'d mut Inner, input: &'i [u8], eof: bool) -> Self {
         Feed {
-            levels,
             dec,
             input,
-            opened: [None; MAX_DEPTH],
             pos: 0,
             hint: 0,
             eof,
@@ -421,13 +403,9 @@ impl<'d, 'i> Feed<'d, 'i> {
         &mut self.dec.stats
     }
 
-    /// The delimiter of `level`: stored, or staged by this feed when the level opened in it.
+    /// The delimiter of `level`.
     pub(super) fn delimiter(&self, level: usize) -> &Delimiter {
-        if self.opened[level].is_some() {
-            &self.dec.staged_delims[level]
-        } else {
-            &self.levels[level]
-        }
+        &self.dec.levels[level]
     }
 
     pub(super) fn strict(&self) -> bool {
@@ -440,13 +418,6 @@ impl<'d, 'i> Feed<'d, 'i> {
 
     fn err(&self, kind: ErrorKind, at: usize) -> Error {
         Error::new(kind, self.abs(at))
-    }
-
-    /// The index in the input of `s`, a sub-slice of it.
-    fn index_of(&self, s: &[u8]) -> usize {
-        (s.as_ptr() as usize)
-            .saturating_sub(self.input.as_ptr() as usize)
-            .min(self.input.len())
     }
 
     /// Runs the current state's function and moves to the state it returns: the one place
@@ -890,25 +861,29 @@ impl<'d, 'i> Feed<'d, 'i> {
 
     /// What the decoder acts on, from the lines [`Picks`] noted in `block` (which starts at
     /// `self.pos`); the `Content-Type` only for a MIME part's headers. Only a block with two
-    /// `Content-Length` lines is walked again, to compare them.
+    /// `Content-Length` lines is walked again, to compare them. Every index is counted from
+    /// what was parsed: where a line was noted, and where its value starts on it.
     fn fields(&self, block: &'i [u8], picks: Picks, part: bool) -> Result<Fields<'i>, Error> {
-        // A value on one line is taken where it was noted; a folded one is read with its folds.
-        let value = |p: Option<Pick>| -> Option<crate::headers::Value<'i>> {
+        let bs = self.pos;
+        // A value on one line is taken where it was noted; a folded one is read with its
+        // folds. With the index in the input where it starts.
+        let value = |p: Option<Pick>| -> Option<(crate::headers::Value<'i>, usize)> {
             let p = p?;
             if p.folded {
-                return HeaderBlock::new(block.get(p.line..)?)
-                    .iter()
-                    .next()
-                    .map(|h| h.value());
+                let (h, at) = HeaderBlock::new(block.get(p.line..)?).iter().next_at()?;
+                return Some((h.value(), bs + p.line + at));
             }
             let raw = block.get(p.value.0..p.value.1)?;
-            Some(crate::headers::Value::new(crate::headers::trim(raw)))
+            let r = crate::headers::trim_range(raw);
+            Some((
+                crate::headers::Value::new(&raw[r.clone()]),
+                bs + p.value.0 + r.start,
+            ))
         };
         let mut f = Fields::default();
         if part {
-            if let Some(v) = value(picks.content_type) {
+            if let Some((v, at)) = value(picks.content_type) {
                 let raw = v.as_bytes();
-                let at = self.index_of(raw);
                 f.content_type_raw = Some((raw, at));
                 // Only these types change what the decoder does; any other is parsed by
                 // whoever asks for it (strict mode checks them all).
@@ -919,18 +894,18 @@ impl<'d, 'i> Feed<'d, 'i> {
                 }
             }
         }
-        f.content_id = value(picks.content_id).map(ContentId::new);
+        f.content_id = value(picks.content_id).map(|(v, _)| ContentId::new(v));
         let Some(first) = picks.content_length.map(|p| p.line) else {
             return Ok(f);
         };
         // From the first Content-Length on: that one line, or every one when there are more.
-        let lengths = HeaderBlock::new(block.get(first..).unwrap_or_default())
-            .iter()
-            .filter(|h| h.name().eq_ignore_ascii_case(b"content-length"))
+        let mut lines = HeaderBlock::new(block.get(first..).unwrap_or_default()).iter();
+        let lengths = core::iter::from_fn(|| lines.next_at())
+            .filter(|(h, _)| h.name().eq_ignore_ascii_case(b"content-length"))
             .take(picks.lengths);
-        for h in lengths {
+        for (h, at) in lengths {
             let v = h.value();
-            let at = self.index_of(v.as_bytes());
+            let at = bs + first.min(block.len()) + at;
             let len = parse_content_length(v.as_bytes())
                 .ok_or_else(|| self.err(ErrorKind::InvalidContentLength, at))?;
             // RFC 9112 §6.3: differing values are an error; a repeat of the same value
@@ -1030,10 +1005,7 @@ impl<'d, 'i> Feed<'d, 'i> {
         }
         let level = self.dec.depth;
         self.dec.outer[level] = self.dec.part;
-        let s = self.index_of(nb);
-        self.opened[level] = Some((s, s + nb.len()));
-        self.dec.staged_delims[level] = Delimiter::new(nb);
-        self.dec.staged |= 1 << level;
+        self.dec.levels[level] = Delimiter::new(nb);
         self.dec.depth += 1;
         Ok(())
     }

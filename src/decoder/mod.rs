@@ -42,7 +42,7 @@ mod types;
 pub use machine::Feed;
 pub use types::{Carried, Chunk, Event, Part, PartEnd, MAX_CARRIED};
 
-use crate::boundary::{validate_boundary, Delimiter};
+use crate::boundary::validate_boundary;
 use crate::content_type::ContentType;
 use crate::error::Error;
 
@@ -238,9 +238,6 @@ pub struct Stats {
 /// ```
 #[derive(Clone)]
 pub struct Decoder {
-    /// The delimiter of each open level, as stored when its level was opened in an earlier
-    /// feed (a level opened in the current feed is read from that feed's input).
-    levels: [Delimiter; MAX_DEPTH],
     inner: machine::Inner,
 }
 
@@ -263,13 +260,10 @@ impl Decoder {
     /// A decoder for a body with this boundary and configuration.
     pub fn with_config(boundary: &[u8], cfg: Config) -> Result<Self, Error> {
         validate_boundary(boundary)?;
-        let mut levels = [Delimiter::EMPTY; MAX_DEPTH];
-        levels[0] = Delimiter::new(boundary);
         let mut cfg = cfg;
         cfg.limits.max_depth = cfg.limits.max_depth.clamp(1, MAX_DEPTH);
         Ok(Decoder {
-            levels,
-            inner: machine::Inner::new(cfg),
+            inner: machine::Inner::new(boundary, cfg),
         })
     }
 
@@ -300,8 +294,8 @@ impl Decoder {
     /// than what was left unconsumed fails the decoder with
     /// [`ErrorKind::UnconsumedInputMissing`](crate::ErrorKind::UnconsumedInputMissing).
     pub fn feed<'d, 'i>(&'d mut self, input: &'i [u8], eof: bool) -> Feed<'d, 'i> {
-        self.inner.start_feed(&mut self.levels, input.len());
-        Feed::new(&self.levels, &mut self.inner, input, eof)
+        self.inner.start_feed(input.len());
+        Feed::new(&mut self.inner, input, eof)
     }
 
     /// The current nesting depth (1 at the top level).

@@ -113,13 +113,9 @@ fn packed_find(needle: &[u8], hay: &[u8]) -> Packed {
 }
 
 impl Feed<'_, '_> {
-    /// The boundary of `level`: stored in the decoder, or, for a level opened during this
-    /// feed, read from this feed's input.
+    /// The boundary of `level`.
     pub(super) fn boundary(&self, level: usize) -> &[u8] {
-        match self.opened[level] {
-            Some((s, e)) => &self.input[s..e],
-            None => self.levels[level].boundary(),
-        }
+        self.delimiter(level).boundary()
     }
 
     /// The index of the LF of the next delimiter of `level` whose line end starts at or after

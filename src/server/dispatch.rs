@@ -253,7 +253,7 @@ where
             let msg = format!("{}: {e}", e.kind().as_str());
             error_op(400, op.content_id.clone(), &msg)
         };
-        op.url = target(shared, &op.url).map_err(refuse)?;
+        op.url = target(shared, &op.url).map_err(refuse)?.into();
         let mut req = http::Request::<Bytes>::try_from(&op).map_err(refuse)?;
         let had_length = req.headers().contains_key(http::header::CONTENT_LENGTH);
         sanitize(req.headers_mut(), shared, op.body.len(), had_length);

@@ -6,7 +6,9 @@ use bytes::Bytes;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::model::correlate::references_of;
-use crate::batch::model::{normalize_content_id, reference, Batch, BatchRequest, Item, RequestOp};
+use crate::batch::model::{
+    normalize_content_id, reference, Batch, BatchRequest, Item, RequestOp, Text,
+};
 
 /// The wire format batches are measured in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,7 +63,7 @@ pub struct Planned {
     /// For each of its operations, in order (changeset members included), its position among
     /// the input's operations, and its Content-ID as the caller gave it: the answers pair
     /// back through these even where the batch was renumbered.
-    pub original: Vec<(usize, Option<String>)>,
+    pub original: Vec<(usize, Option<Text>)>,
 }
 
 /// A batch's length as written in `wire`.
@@ -280,7 +282,7 @@ fn plan(items: &[Item<RequestOp>], idx: &[usize], first_op: &[usize], renumber: 
                 Item::Changeset(c) => &mut c.ops,
             };
             for op in ops {
-                op.content_id = Some(n.to_string());
+                op.content_id = Some(n.to_string().into());
                 n += 1;
                 renumber_refs(op, &map);
             }
@@ -297,7 +299,7 @@ fn renumber_refs(op: &mut RequestOp, map: &HashMap<String, String>) {
         Some(format!("${new}{rest}"))
     };
     if let Some(u) = swap(&op.url) {
-        op.url = u;
+        op.url = u.into();
     }
     for v in op.headers.values_mut() {
         if let Some(new) = core::str::from_utf8(v).ok().and_then(swap) {

@@ -122,7 +122,7 @@ pub fn write_request(batch: &BatchRequest, guid: &str) -> Result<(String, Encode
             }
         }
         let mut op = op.clone();
-        op.content_id = Some(i.to_string());
+        op.content_id = Some(i.to_string().into());
         if op.headers.get("content-length").is_none() {
             op.headers.push("Content-Length", "0");
         }

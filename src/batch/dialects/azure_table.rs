@@ -185,8 +185,8 @@ fn item_name(item: &Item<RequestOp>, i: usize) -> String {
         Item::Changeset(c) => c.id.clone().unwrap_or_else(|| format!("at item {}", i + 1)),
         Item::Op(op) => op
             .content_id
-            .clone()
-            .unwrap_or_else(|| format!("at item {}", i + 1)),
+            .as_ref()
+            .map_or_else(|| format!("at item {}", i + 1), |id| id.to_string()),
     }
 }
 

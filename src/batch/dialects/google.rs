@@ -127,11 +127,11 @@ pub fn write_response(
     let mut out = batch.clone();
     for item in &mut out.items {
         if let Item::Op(op) = item {
-            op.content_id = op.content_id.as_deref().map(|id| {
-                if normalize_content_id(id).starts_with("response-") {
-                    id.to_string()
+            op.content_id = op.content_id.take().map(|id| {
+                if normalize_content_id(&id).starts_with("response-") {
+                    id
                 } else {
-                    response_id(id)
+                    response_id(&id).into()
                 }
             });
         }

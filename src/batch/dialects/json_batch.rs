@@ -203,7 +203,7 @@ pub fn read_request_with(
         })?;
         if let Item::Op(ApiRequest(mut op)) = item {
             n += 1;
-            op.content_id = Some(n.to_string());
+            op.content_id = Some(n.to_string().into());
             items.push(Item::Op(op));
         }
     }

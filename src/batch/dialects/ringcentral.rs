@@ -679,7 +679,7 @@ pub fn from_batch(response: &BatchResponse) -> Vec<ResourceResult> {
         .iter()
         .flat_map(|i| i.ops())
         .map(|r: &ResponseOp| ResourceResult {
-            resource_id: r.content_id.clone().unwrap_or_default(),
+            resource_id: r.content_id.as_deref().unwrap_or_default().to_string(),
             status: r.status,
             href: None,
             description: crate::encoder::canonical_reason(r.status).map(str::to_string),

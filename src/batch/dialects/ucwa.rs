@@ -17,7 +17,7 @@ use bytes::Bytes;
 use crate::batch::error::BatchError;
 use crate::batch::formats::multipart::read_multipart;
 use crate::batch::model::validate::ValidationOptions;
-use crate::batch::model::{text_of, Batch, Item, RequestOp, ResponseOp};
+use crate::batch::model::{Batch, Item, RequestOp, ResponseOp};
 use crate::writer::{Encoded, Writer};
 
 /// Reads a UCWA batch request (`multipart/batching; boundary="..."`).
@@ -117,6 +117,6 @@ fn start_part(w: &mut Writer, msgtype: &str, len: usize) -> Result<(), BatchErro
 fn quoted(w: &Writer) -> String {
     format!(
         "multipart/batching; boundary=\"{}\"",
-        text_of(w.encoder().boundary())
+        String::from_utf8_lossy(w.encoder().boundary())
     )
 }

@@ -12,7 +12,7 @@ pub(crate) use crate::batch::formats::drive::boundary_of;
 use crate::batch::formats::drive::{read_whole, Driven, Machine};
 use crate::batch::model::limits::{check_op, MeterError, ReadLimits};
 use crate::batch::model::validate::{ValidationOptions, Validator};
-use crate::batch::model::{text_of, Batch, Changeset, Headers, Item, RequestOp, ResponseOp};
+use crate::batch::model::{Batch, Changeset, Headers, Item, RequestOp, ResponseOp, Text};
 use crate::stream::{HttpHead, HttpKind, PartEvent};
 use crate::writer::{ContentIdIn, Encoded, Writer};
 use crate::Config;
@@ -38,7 +38,7 @@ pub(crate) mod sealed {
         /// MIME part header wins over the embedded one) and the body.
         fn from_http(
             head: &HttpHead,
-            content_id: (Option<String>, ContentIdIn),
+            content_id: (Option<Text>, ContentIdIn),
             body: Bytes,
         ) -> Result<Self, BatchError>;
 
@@ -57,13 +57,18 @@ pub(crate) mod sealed {
     }
 }
 
-/// A header value as model text (see `text_of`), unfolded; one allocation, none for the unfolding
-/// of a value that has no fold.
-fn value_text(v: crate::Value<'_>) -> String {
+/// A header value of `block` as model text ([`Text::from_wire`]): a view of the block; only
+/// a folded value is copied, unfolded.
+fn value_text(block: &Bytes, v: crate::Value<'_>) -> Text {
+    Text::from_wire(value_bytes(block, v))
+}
+
+/// A header value of `block` as bytes: a view of the block, or a folded value unfolded.
+fn value_bytes(block: &Bytes, v: crate::Value<'_>) -> Bytes {
     if v.is_folded() {
-        text_of(&v.to_unfolded())
+        Bytes::from(v.to_unfolded())
     } else {
-        text_of(v.as_bytes())
+        block.slice_ref(v.as_bytes())
     }
 }
 
@@ -77,14 +82,8 @@ fn headers_of(h: &HttpHead, content_id_in: ContentIdIn) -> Headers {
         if content_id_in == ContentIdIn::Head && f.name().eq_ignore_ascii_case(b"content-id") {
             continue;
         }
-        let v = f.value();
-        let value = if v.is_folded() {
-            Bytes::from(v.to_unfolded())
-        } else {
-            block.slice_ref(v.as_bytes())
-        };
         // Header names are tokens (ASCII), as the decoder validated them.
-        out.push_shared(block.slice_ref(f.name()), value);
+        out.push_shared(block.slice_ref(f.name()), value_bytes(block, f.value()));
     }
     out
 }
@@ -96,13 +95,13 @@ impl sealed::Operation for RequestOp {
 
     fn from_http(
         head: &HttpHead,
-        (content_id, content_id_in): (Option<String>, ContentIdIn),
+        (content_id, content_id_in): (Option<Text>, ContentIdIn),
         body: Bytes,
     ) -> Result<Self, BatchError> {
         match head.kind() {
             HttpKind::Request { method, target, .. } => Ok(RequestOp {
-                method: text_of(method),
-                url: text_of(target),
+                method: Text::from_wire(head.block().slice_ref(method)),
+                url: Text::from_wire(head.block().slice_ref(target)),
                 headers: headers_of(head, content_id_in),
                 content_id,
                 content_id_in,
@@ -128,7 +127,7 @@ impl sealed::Operation for ResponseOp {
 
     fn from_http(
         head: &HttpHead,
-        (content_id, content_id_in): (Option<String>, ContentIdIn),
+        (content_id, content_id_in): (Option<Text>, ContentIdIn),
         body: Bytes,
     ) -> Result<Self, BatchError> {
         match head.kind() {
@@ -195,7 +194,7 @@ impl Body {
 /// The op being assembled from a part's events.
 #[derive(Default)]
 struct Pending {
-    part_id: Option<String>,
+    part_id: Option<Text>,
     head: Option<HttpHead>,
     body: Body,
 }
@@ -205,7 +204,7 @@ impl Pending {
         let head = self
             .head
             .ok_or_else(|| BatchError::new(K::NotHttp, "a batch part must be application/http"))?;
-        let head_id = head.content_id().map(|c| value_text(c.raw()));
+        let head_id = head.content_id().map(|c| value_text(head.block(), c.raw()));
         // The MIME part's wins; one inside the head alone is the op's, kept in its place; one
         // inside besides the MIME part's stays among the headers, apart.
         let id = match (self.part_id, head_id) {
@@ -258,7 +257,7 @@ pub struct LengthMismatch {
     /// The operation's position in the batch, changeset members counted, from 0.
     pub op: usize,
     /// Its Content-ID as sent, if any.
-    pub content_id: Option<String>,
+    pub content_id: Option<Text>,
     /// The embedded `Content-Length`.
     pub declared: u64,
     /// The bytes the framing gave the body.
@@ -352,7 +351,7 @@ impl<Op: Operation> MultipartItems<Op> {
                 self.count_op()?;
                 self.op = Some(Pending {
                     // As sent: the response echoes it byte for byte; matching normalizes.
-                    part_id: p.content_id().map(|c| value_text(c.raw())),
+                    part_id: p.content_id().map(|c| value_text(p.raw_headers(), c.raw())),
                     ..Default::default()
                 });
             }
@@ -368,7 +367,7 @@ impl<Op: Operation> MultipartItems<Op> {
                 self.op = None;
                 self.depth += 1;
                 self.changeset = Some(Changeset {
-                    id: Some(text_of(&b)),
+                    id: Some(Text::from_wire(b).into()),
                     ops: Vec::new(),
                 });
             }
@@ -572,26 +571,20 @@ pub fn read_multipart_with<Op: Operation>(
     Ok(Batch { items })
 }
 
-fn header_pairs(h: &Headers) -> Vec<(Vec<u8>, Vec<u8>)> {
-    h.iter()
-        .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
-        .collect()
-}
-
 // An operation is written whole or not at all: its head is checked (by the code that writes
 // it) before its part starts, and each step after that is itself atomic, so a refused
 // operation leaves the writer as it was and the caller can write another in its place.
 impl sealed::WriteOp for RequestOp {
     fn write(&self, w: &mut Writer) -> Result<(), BatchError> {
-        let part = http_part_headers(&self.content_id, self.content_id_in);
-        let hs = head_pairs(&self.headers, &self.content_id, self.content_id_in);
-        let pairs = || hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice()));
+        let id = self.content_id.as_deref();
+        let part = http_part_headers(id, self.content_id_in);
+        let pairs = || head_pairs(&self.headers, id, self.content_id_in);
         let (method, url) = (self.method.as_bytes(), self.url.as_bytes());
         crate::encoder::counted(|s| {
             w.encoder()
                 .request_head_into(method, url, Some(b"HTTP/1.1"), pairs(), s)
         })?;
-        w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
+        w.part_start(part)?;
         w.request_head(method, url, Some(b"HTTP/1.1"), pairs())?;
         w.body(self.body.clone())?;
         Ok(())
@@ -600,46 +593,48 @@ impl sealed::WriteOp for RequestOp {
 
 impl sealed::WriteOp for ResponseOp {
     fn write(&self, w: &mut Writer) -> Result<(), BatchError> {
-        let part = http_part_headers(&self.content_id, self.content_id_in);
-        let hs = head_pairs(&self.headers, &self.content_id, self.content_id_in);
-        let pairs = || hs.iter().map(|(n, v)| (n.as_slice(), v.as_slice()));
+        let id = self.content_id.as_deref();
+        let part = http_part_headers(id, self.content_id_in);
+        let pairs = || head_pairs(&self.headers, id, self.content_id_in);
         crate::encoder::counted(|s| {
             w.encoder()
                 .response_head_into(b"HTTP/1.1", self.status, None, pairs(), s)
         })?;
-        w.part_start(part.iter().map(|(n, v)| (*n, v.as_slice())))?;
+        w.part_start(part)?;
         w.response_head(b"HTTP/1.1", self.status, None, pairs())?;
         w.body(self.body.clone())?;
         Ok(())
     }
 }
 
-/// The MIME headers of an operation's part; model text goes back to its wire bytes.
+/// The MIME headers of an operation's part, borrowed from the model: nothing is copied.
 fn http_part_headers(
-    content_id: &Option<String>,
+    content_id: Option<&str>,
     at: ContentIdIn,
-) -> Vec<(&'static [u8], Vec<u8>)> {
-    let mut part: Vec<(&'static [u8], Vec<u8>)> = vec![
-        (b"Content-Type", b"application/http".to_vec()),
-        (b"Content-Transfer-Encoding", b"binary".to_vec()),
-    ];
-    if let Some(id) = content_id.as_ref().filter(|_| at != ContentIdIn::Head) {
-        part.push((b"Content-ID", id.as_bytes().to_vec()));
-    }
-    part
+) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
+    let id = content_id
+        .filter(|_| at != ContentIdIn::Head)
+        .map(|id| (&b"Content-ID"[..], id.as_bytes()));
+    [
+        (&b"Content-Type"[..], &b"application/http"[..]),
+        (b"Content-Transfer-Encoding", b"binary"),
+    ]
+    .into_iter()
+    .chain(id)
 }
 
-/// The embedded head's headers, with the Content-ID first where it is carried inside.
-fn head_pairs(
-    h: &Headers,
-    content_id: &Option<String>,
+/// The embedded head's headers, with the Content-ID first where it is carried inside;
+/// borrowed from the model.
+fn head_pairs<'a>(
+    h: &'a Headers,
+    content_id: Option<&'a str>,
     at: ContentIdIn,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
+) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone {
     let id = content_id
-        .as_ref()
         .filter(|_| at != ContentIdIn::Part)
-        .map(|id| (b"Content-ID".to_vec(), id.as_bytes().to_vec()));
-    id.into_iter().chain(header_pairs(h)).collect()
+        .map(|id| (&b"Content-ID"[..], id.as_bytes()));
+    id.into_iter()
+        .chain(h.iter().map(|(n, v)| (n.as_bytes(), v)))
 }
 
 /// Writes a batch as a multipart body: returns its `Content-Type` and the body, whose

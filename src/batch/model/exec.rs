@@ -31,7 +31,7 @@ use futures_core::Stream;
 use crate::batch::error::BatchError;
 use crate::batch::model::prefer::Preferences;
 use crate::batch::model::{
-    normalize_content_id, reference, BatchResponse, Changeset, Item, RequestOp, ResponseOp,
+    normalize_content_id, reference, BatchResponse, Changeset, Item, RequestOp, ResponseOp, Text,
 };
 
 /// What a batch's operations are run by.
@@ -155,7 +155,7 @@ impl<S: Stream + Unpin> Future for Next<'_, S> {
 
 /// An error response the executor answers by itself: an OData error object with feature
 /// `json`, the message as text without it.
-pub(crate) fn error_response(status: u16, id: Option<String>, message: &str) -> ResponseOp {
+pub(crate) fn error_response(status: u16, id: Option<Text>, message: &str) -> ResponseOp {
     #[cfg(feature = "json")]
     let (ct, body) = (
         "application/json",
@@ -207,7 +207,7 @@ impl<Svc: Service> Run<'_, Svc> {
                     .location
                     .clone()
                     .ok_or_else(|| format!("${id} has no Location to refer to"))?;
-                op.url = format!("{loc}{rest}");
+                op.url = format!("{loc}{rest}").into();
             }
         }
         let if_match = op
@@ -334,7 +334,7 @@ struct Window<F> {
 }
 
 struct Slot<F> {
-    id: Option<String>,
+    id: Option<Text>,
     at: crate::writer::ContentIdIn,
     fut: Option<Pin<Box<F>>>,
     done: Option<ResponseOp>,

@@ -6,7 +6,10 @@ pub(crate) mod exec;
 pub(crate) mod limits;
 pub(crate) mod prefer;
 pub(crate) mod scope;
+pub(crate) mod text;
 pub(crate) mod validate;
+
+pub use text::Text;
 
 use bytes::Bytes;
 
@@ -61,6 +64,11 @@ impl Headers {
     /// No headers.
     pub fn new() -> Self {
         Headers(Vec::new())
+    }
+
+    /// No headers, with room for `n`.
+    pub fn with_capacity(n: usize) -> Self {
+        Headers(Vec::with_capacity(n))
     }
 
     /// The first value of `name` (ASCII case-insensitive), as bytes.
@@ -161,15 +169,6 @@ pub(crate) fn reference(s: &str) -> Option<(&str, &str)> {
     (end > 0).then(|| rest.split_at(end))
 }
 
-/// Wire bytes as model text: UTF-8 where they are valid UTF-8 (every writer writes text as
-/// UTF-8, so what it wrote reads back equal), one char per byte (Latin-1) where they are not.
-pub(crate) fn text_of(b: &[u8]) -> String {
-    match core::str::from_utf8(b) {
-        Ok(s) => s.to_owned(),
-        Err(_) => b.iter().map(|&c| char::from(c)).collect(),
-    }
-}
-
 /// One request operation of a batch: an HTTP request without its connection, as the
 /// multipart format carries it in an `application/http` part and the JSON format in an
 /// element of `requests`.
@@ -196,7 +195,7 @@ pub(crate) fn text_of(b: &[u8]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RequestOp {
     /// The method, as sent (`MERGE` and lowercase methods are kept).
-    pub method: String,
+    pub method: Text,
     /// The URL: absolute, an absolute path, or relative to the batch URL; may start with a
     /// `$<content-id>` reference.
     ///
@@ -205,11 +204,11 @@ pub struct RequestOp {
     /// its UTF-8, never folded to one byte per char), the JSON writer as JSON strings. The
     /// multipart readers read UTF-8 back as text, and bytes that are not UTF-8 one char per
     /// byte (Latin-1), so a foreign sender's Latin-1 URL reads as the text it meant.
-    pub url: String,
+    pub url: Text,
     /// The headers of the embedded request.
     pub headers: Headers,
     /// The Content-ID (multipart, from the MIME part or the embedded head; JSON: `id`).
-    pub content_id: Option<String>,
+    pub content_id: Option<Text>,
     /// Where the Content-ID is carried: the MIME part header (OData 4.0), inside the
     /// embedded head (OData 2.0/3.0, Creatio), or both. A reader sets it from where it found
     /// the value, the executor gives a response its request's, and the multipart writer
@@ -245,7 +244,7 @@ pub struct ResponseOp {
     /// The headers of the embedded response.
     pub headers: Headers,
     /// The Content-ID echoed from the request.
-    pub content_id: Option<String>,
+    pub content_id: Option<Text>,
     /// Where the Content-ID is carried: the MIME part header (OData 4.0), inside the
     /// embedded head (OData 2.0/3.0, Creatio), or both. A reader sets it from where it found
     /// the value, the executor gives a response its request's, and the multipart writer
@@ -257,7 +256,7 @@ pub struct ResponseOp {
 
 impl RequestOp {
     /// A request with this method and URL.
-    pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
+    pub fn new(method: impl Into<Text>, url: impl Into<Text>) -> Self {
         RequestOp {
             method: method.into(),
             url: url.into(),
@@ -266,7 +265,7 @@ impl RequestOp {
     }
 
     /// Sets the Content-ID.
-    pub fn with_content_id(mut self, id: impl Into<String>) -> Self {
+    pub fn with_content_id(mut self, id: impl Into<Text>) -> Self {
         self.content_id = Some(id.into());
         self
     }
@@ -307,7 +306,7 @@ impl ResponseOp {
 
     /// Sets the Content-ID (as [`RequestOp::with_content_id`]; an answer without one leaves
     /// [`content_id`](Self::content_id) `None`).
-    pub fn with_content_id(mut self, id: impl Into<String>) -> Self {
+    pub fn with_content_id(mut self, id: impl Into<Text>) -> Self {
         self.content_id = Some(id.into());
         self
     }

@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 
 use crate::batch::error::{BatchError, BatchErrorKind as K};
-use crate::batch::model::normalize_content_id;
 use crate::batch::model::scope::ServiceRoot;
+use crate::batch::model::{normalize_content_id, Text};
 use crate::batch::model::{reference, Item, RequestOp};
 
 /// The OData version whose rules apply where the versions differ.
@@ -124,7 +124,7 @@ impl Default for ValidationOptions {
 pub struct Validator {
     opts: ValidationOptions,
     ops: usize,
-    ids: HashSet<String>,
+    ids: HashSet<Text>,
     groups: HashSet<String>,
     last_group: Option<String>,
 }
@@ -175,7 +175,7 @@ impl Validator {
                         format!("atomicity group {g} is split by other requests"),
                     ));
                 }
-                if self.ids.contains(g) {
+                if self.ids.contains(g.as_str()) {
                     return Err(first(
                         K::IdEqualsGroup,
                         format!("atomicity group {g} is also a request id"),
@@ -183,7 +183,7 @@ impl Validator {
                 }
             }
         }
-        let mut changeset_ids: HashSet<String> = HashSet::new();
+        let mut changeset_ids: HashSet<&str> = HashSet::new();
         for op in item.ops() {
             let index = self.ops;
             self.ops += 1;
@@ -250,7 +250,7 @@ impl Validator {
                     (
                         ODataVersion::V2_0 | ODataVersion::V3_0 | ODataVersion::V4_0,
                         Item::Changeset(_),
-                    ) => !changeset_ids.insert(id.to_string()),
+                    ) => !changeset_ids.insert(id),
                     (ODataVersion::V2_0 | ODataVersion::V3_0 | ODataVersion::V4_0, Item::Op(_)) => {
                         false
                     }
@@ -283,7 +283,7 @@ impl Validator {
             }
             if self.opts.json {
                 for d in &op.depends_on {
-                    let earlier = self.ids.contains(d)
+                    let earlier = self.ids.contains(d.as_str())
                         || self.groups.contains(d) && group.as_deref() != Some(d.as_str());
                     if !earlier {
                         return Err(err(
@@ -305,8 +305,9 @@ impl Validator {
                     }
                 }
             }
-            if let Some(id) = op.content_id.as_deref().map(normalize_content_id) {
-                self.ids.insert(id.to_string());
+            if let Some(id) = &op.content_id {
+                // A view of the op's own id: no copy.
+                self.ids.insert(id.slice_of(normalize_content_id(id)));
             }
         }
         if let Some(g) = group {

@@ -321,7 +321,7 @@ fn name_every_request(work: &mut BatchRequest) {
         for op in ops {
             n += 1;
             if op.content_id.is_none() {
-                op.content_id = Some(format!("r{n}"));
+                op.content_id = Some(format!("r{n}").into());
             }
         }
     }
@@ -341,7 +341,7 @@ fn chain(batch: &BatchRequest) -> BatchRequest {
                         op.depends_on.push(b);
                     }
                 }
-                before = op.content_id.clone();
+                before = op.content_id.as_deref().map(str::to_owned);
             }
             Item::Changeset(c) => {
                 let mut inside = before.take();
@@ -351,7 +351,7 @@ fn chain(batch: &BatchRequest) -> BatchRequest {
                             op.depends_on.push(b);
                         }
                     }
-                    inside = op.content_id.clone();
+                    inside = op.content_id.as_deref().map(str::to_owned);
                 }
                 before = c.id.clone();
             }

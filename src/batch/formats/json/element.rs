@@ -9,7 +9,7 @@ use crate::batch::error::{BatchError, BatchErrorKind as K};
 use serde_json::Value;
 
 use super::body::{body_to_json, headers_for_body, Bodies};
-use crate::batch::model::Headers;
+use crate::batch::model::{Headers, Text};
 
 /// A `headers` object, its members in model order.
 pub(super) struct OutHeaders<'a>(pub(super) &'a Headers);
@@ -108,58 +108,116 @@ pub(super) struct OutResponse<'a> {
 /// A `headers` object with its members in document order (`serde_json::Map` would sort
 /// them, and header order is worth keeping). Names and string values are borrowed from the
 /// element where they hold no escape, so that [`headers_from`] can share them with it.
-pub(super) struct OrderedHeaders<'a>(Vec<(Text<'a>, Text<'a>)>);
+///
+/// The first [`INLINE`](Self::INLINE) members are held in place, the rest in a `Vec`: an
+/// operation's few headers cost no allocation on their way to the model's list.
+pub(super) struct OrderedHeaders<'a> {
+    len: usize,
+    inline: [(JsonText<'a>, JsonText<'a>); OrderedHeaders::INLINE],
+    spill: Vec<(JsonText<'a>, JsonText<'a>)>,
+}
+
+impl<'a> OrderedHeaders<'a> {
+    const INLINE: usize = 8;
+
+    fn new() -> Self {
+        const EMPTY: (JsonText<'static>, JsonText<'static>) =
+            (JsonText(Cow::Borrowed("")), JsonText(Cow::Borrowed("")));
+        OrderedHeaders {
+            len: 0,
+            inline: [EMPTY; OrderedHeaders::INLINE],
+            spill: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, pair: (JsonText<'a>, JsonText<'a>)) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = pair,
+            None => self.spill.push(pair),
+        }
+        self.len += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(JsonText<'a>, JsonText<'a>)> {
+        self.inline[..self.len.min(Self::INLINE)]
+            .iter()
+            .chain(&self.spill)
+    }
+
+    fn into_iter(self) -> impl Iterator<Item = (JsonText<'a>, JsonText<'a>)> {
+        let inline = self.len.min(Self::INLINE);
+        self.inline.into_iter().take(inline).chain(self.spill)
+    }
+}
+
+/// A JSON string and nothing else, borrowed from the document where it holds no escape
+/// (serde's own `Cow<str>` borrows only where it is not inside an `Option`).
+pub(super) struct JsonStr<'a>(pub(super) Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for JsonStr<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Only a string reaches the visitor: any other value is refused as of the wrong type.
+        d.deserialize_str(TextVisitor::<'a>("a string", core::marker::PhantomData))
+            .map(JsonStr)
+    }
+}
 
 /// A JSON string, borrowed from the document where it holds no escape; as a header value,
 /// any other JSON value as compact JSON text.
-pub(super) struct Text<'a>(Cow<'a, str>);
+pub(super) struct JsonText<'a>(Cow<'a, str>);
 
-impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
+impl<'de: 'a, 'a> serde::Deserialize<'de> for JsonText<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(core::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
-            type Value = Text<'a>;
-            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str("a header value")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Owned(Value::from(v).to_string())))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Owned(Value::from(v).to_string())))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Owned(Value::from(v).to_string())))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Owned(Value::from(v).to_string())))
-            }
-            fn visit_unit<E>(self) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Owned(Value::Null.to_string())))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, a: A) -> Result<Text<'a>, A::Error> {
-                let v: Value = serde::Deserialize::deserialize(
-                    serde::de::value::SeqAccessDeserializer::new(a),
-                )?;
-                Ok(Text(Cow::Owned(v.to_string())))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<Text<'a>, A::Error> {
-                let v: Value = serde::Deserialize::deserialize(
-                    serde::de::value::MapAccessDeserializer::new(a),
-                )?;
-                Ok(Text(Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_any(V(core::marker::PhantomData))
+        d.deserialize_any(TextVisitor::<'a>(
+            "a header value",
+            core::marker::PhantomData,
+        ))
+        .map(JsonText)
+    }
+}
+
+/// Reads [`JsonStr`] and [`JsonText`]: a string borrowed where it can be, any other value as
+/// its compact JSON text. Names what it expects.
+struct TextVisitor<'a>(&'static str, core::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for TextVisitor<'a> {
+    type Value = Cow<'a, str>;
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0)
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'a, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'a, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Cow<'a, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Cow<'a, str>, E> {
+        Ok(Cow::Owned(Value::from(v).to_string()))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Cow<'a, str>, E> {
+        Ok(Cow::Owned(Value::from(v).to_string()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Cow<'a, str>, E> {
+        Ok(Cow::Owned(Value::from(v).to_string()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Cow<'a, str>, E> {
+        Ok(Cow::Owned(Value::from(v).to_string()))
+    }
+    fn visit_unit<E>(self) -> Result<Cow<'a, str>, E> {
+        Ok(Cow::Owned(Value::Null.to_string()))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, a: A) -> Result<Cow<'a, str>, A::Error> {
+        let v: Value =
+            serde::Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(a))?;
+        Ok(Cow::Owned(v.to_string()))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<Cow<'a, str>, A::Error> {
+        let v: Value =
+            serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(a))?;
+        Ok(Cow::Owned(v.to_string()))
     }
 }
 
@@ -172,14 +230,14 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for OrderedHeaders<'a> {
                 f.write_str("an object of header names to values")
             }
             fn visit_unit<E>(self) -> Result<OrderedHeaders<'a>, E> {
-                Ok(OrderedHeaders(Vec::new()))
+                Ok(OrderedHeaders::new())
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut m: A,
             ) -> Result<OrderedHeaders<'a>, A::Error> {
-                let mut h: Vec<(Text<'a>, Text<'a>)> = Vec::new();
-                while let Some(k) = m.next_key::<Text<'a>>()? {
+                let mut h = OrderedHeaders::new();
+                while let Some(k) = m.next_key::<JsonText<'a>>()? {
                     // Two parsers would keep different values of a name given twice.
                     if h.iter().any(|(n, _)| n.0 == k.0) {
                         return Err(serde::de::Error::custom(format_args!(
@@ -187,26 +245,33 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for OrderedHeaders<'a> {
                             k.0
                         )));
                     }
-                    let v = m.next_value::<Text<'a>>()?;
+                    let v = m.next_value::<JsonText<'a>>()?;
                     h.push((k, v));
                 }
-                Ok(OrderedHeaders(h))
+                Ok(h)
             }
         }
         d.deserialize_any(V(core::marker::PhantomData))
     }
 }
 
-/// The model's headers: borrowed text shared with `element` (which it is a slice of), the
-/// rest moved in.
-pub(super) fn headers_from(v: Option<OrderedHeaders<'_>>, element: &Bytes) -> Headers {
-    let mut h = Headers::new();
-    let share = |t: Text<'_>| match t.0 {
-        Cow::Borrowed(s) => element.slice_ref(s.as_bytes()),
-        Cow::Owned(s) => Bytes::from(s),
+/// A string of the element `doc` as model text: shared with `doc` where serde borrowed it
+/// (no escape in it), moved in where it was unescaped into a `String`.
+pub(super) fn shared(doc: &Text, s: Cow<'_, str>) -> Text {
+    match s {
+        Cow::Borrowed(s) => doc.slice_of(s),
+        Cow::Owned(s) => Text::from(s),
+    }
+}
+
+/// The model's headers, their names and values shared with `doc` (see [`shared`]).
+pub(super) fn headers_from(v: Option<OrderedHeaders<'_>>, doc: &Text) -> Headers {
+    let Some(v) = v else {
+        return Headers::new();
     };
-    for (n, v) in v.map(|v| v.0).unwrap_or_default() {
-        h.push_shared(share(n), share(v));
+    let mut h = Headers::with_capacity(v.len);
+    for (n, v) in v.into_iter() {
+        h.push_shared(shared(doc, n.0).into_bytes(), shared(doc, v.0).into_bytes());
     }
     h
 }
@@ -214,9 +279,12 @@ pub(super) fn headers_from(v: Option<OrderedHeaders<'_>>, element: &Bytes) -> He
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct JsonRequest<'a> {
-    pub(super) id: Option<Value>,
-    pub(super) method: Option<String>,
-    pub(super) url: Option<String>,
+    #[serde(borrow)]
+    pub(super) id: Option<JsonText<'a>>,
+    #[serde(borrow)]
+    pub(super) method: Option<JsonStr<'a>>,
+    #[serde(borrow)]
+    pub(super) url: Option<JsonStr<'a>>,
     #[serde(borrow)]
     pub(super) headers: Option<OrderedHeaders<'a>>,
     #[serde(borrow)]
@@ -231,7 +299,8 @@ pub(super) struct JsonRequest<'a> {
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct JsonResponse<'a> {
-    pub(super) id: Option<Value>,
+    #[serde(borrow)]
+    pub(super) id: Option<JsonText<'a>>,
     pub(super) status: Option<u16>,
     #[serde(borrow)]
     pub(super) headers: Option<OrderedHeaders<'a>>,
@@ -240,10 +309,8 @@ pub(super) struct JsonResponse<'a> {
     pub(super) atomicity_group: Option<String>,
 }
 
-pub(super) fn id_of(v: Option<Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    }
+/// An `id` as the model's Content-ID: a string as it is, shared with `doc`; a number or any
+/// other value as its compact JSON text; `null` as none.
+pub(super) fn id_of(v: Option<JsonText<'_>>, doc: &Text) -> Option<Text> {
+    v.map(|v| shared(doc, v.0))
 }

@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::model::limits::{check_op, MeterError, ReadLimits};
 use crate::batch::model::validate::{ValidationOptions, Validator};
-use crate::batch::model::{Batch, Changeset, Item, RequestOp, ResponseOp};
+use crate::batch::model::{Batch, Changeset, Item, RequestOp, ResponseOp, Text};
 
 mod body;
 mod element;
@@ -29,7 +29,8 @@ mod envelope;
 use body::body_from_json;
 pub(crate) use body::Bodies;
 use element::{
-    headers_from, id_of, JsonRequest, JsonResponse, OutHeaders, OutRequest, OutResponse, Payload,
+    headers_from, id_of, shared, JsonRequest, JsonResponse, OutHeaders, OutRequest, OutResponse,
+    Payload,
 };
 pub(crate) use envelope::for_each_element;
 use envelope::{Elem, Envelope};
@@ -142,15 +143,28 @@ pub(crate) fn parse_json<'a, T: serde::Deserialize<'a>>(
     }
 }
 
-/// An element's headers and body, both shared with `element` where they were not escaped.
+/// An element as text: one UTF-8 check, after which every string serde borrows from it is
+/// shared with no check of its own. Invalid UTF-8 gets `serde_json`'s error, which says where.
+fn element_text(element: &Bytes) -> Result<Text, serde_json::Error> {
+    Text::from_utf8(element.clone()).map_err(|b| {
+        match serde_json::from_slice::<serde::de::IgnoredAny>(&b) {
+            Err(e) => e,
+            Ok(_) => serde::de::Error::custom("invalid UTF-8"),
+        }
+    })
+}
+
+/// An element's headers and body, both shared with `doc` where they were not escaped.
 fn payload_from(
     headers: Option<element::OrderedHeaders<'_>>,
     body: Option<&RawValue>,
     bodies: Bodies,
-    element: &Bytes,
+    doc: &Text,
 ) -> Result<(crate::batch::Headers, Bytes), serde_json::Error> {
-    let headers = headers_from(headers, element);
-    let body = body_from_json(body, &headers, bodies, element).map_err(serde::de::Error::custom)?;
+    let headers = headers_from(headers, doc);
+    let element = doc.clone().into_bytes();
+    let body =
+        body_from_json(body, &headers, bodies, &element).map_err(serde::de::Error::custom)?;
     Ok((headers, body))
 }
 
@@ -158,14 +172,16 @@ pub(crate) fn request_from_json(
     element: &Bytes,
     bodies: Bodies,
 ) -> Result<(RequestOp, Option<String>), serde_json::Error> {
-    let r: JsonRequest = parse_json(element)?;
-    let (headers, body) = payload_from(r.headers, r.body, bodies, element)?;
+    let doc = element_text(element)?;
+    let r: JsonRequest = serde_json::from_str(&doc)?;
+    let (headers, body) = payload_from(r.headers, r.body, bodies, &doc)?;
+    let text = |s: Option<element::JsonStr<'_>>| s.map(|s| shared(&doc, s.0)).unwrap_or_default();
     Ok((
         RequestOp {
-            method: r.method.unwrap_or_default(),
-            url: r.url.unwrap_or_default(),
+            method: text(r.method),
+            url: text(r.url),
             headers,
-            content_id: id_of(r.id),
+            content_id: id_of(r.id, &doc),
             content_id_in: Default::default(),
             body,
             depends_on: r.depends_on,
@@ -205,13 +221,14 @@ pub(crate) fn response_from_json(
     element: &Bytes,
     bodies: Bodies,
 ) -> Result<(ResponseOp, Option<String>), serde_json::Error> {
-    let r: JsonResponse = parse_json(element)?;
-    let (headers, body) = payload_from(r.headers, r.body, bodies, element)?;
+    let doc = element_text(element)?;
+    let r: JsonResponse = serde_json::from_str(&doc)?;
+    let (headers, body) = payload_from(r.headers, r.body, bodies, &doc)?;
     Ok((
         ResponseOp {
             status: r.status.unwrap_or(0),
             headers,
-            content_id: id_of(r.id),
+            content_id: id_of(r.id, &doc),
             content_id_in: Default::default(),
             body,
         },
