@@ -127,7 +127,7 @@
 //! ```
 //! # #[cfg(feature = "batch")]
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), batchpart::batch::BatchError> {
-//! use batchpart::batch::{execute, service_fn, write_multipart, ExecOptions, MultipartReader,
+//! use batchpart::batch::{execute, handler_fn, write_multipart, ExecOptions, MultipartReader,
 //!     RequestOp, ResponseOp, ValidationOptions};
 //! use bytes::Bytes;
 //!
@@ -135,7 +135,7 @@
 //! let chunks = batchpart::stream::iter([Ok::<_, std::io::Error>(Bytes::from(body))]);
 //! let items = MultipartReader::<_, RequestOp>::new(chunks, b"multipart/mixed; boundary=b")?
 //!     .validate(ValidationOptions::default());
-//! let mut app = service_fn(|op: RequestOp| async move { ResponseOp::new(200).with_body("[]") });
+//! let mut app = handler_fn(|op: RequestOp| async move { ResponseOp::new(200).with_body("[]") });
 //! let response = execute(items, &mut app, ExecOptions::default()).await?;
 //! let (content_type, _body) = write_multipart(&response, b"batchresponse_1")?;
 //! assert!(content_type.starts_with("multipart/mixed"));

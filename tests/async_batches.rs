@@ -10,12 +10,13 @@ use std::time::{Duration, SystemTime};
 
 use axum::routing::{get, post};
 use axum::Router;
+use batchpart::batch::Atomicity;
 use batchpart::batch::{
     read_json, read_monitor, read_multipart, Accepted, BatchErrorKind, BatchResponse, Headers,
     MonitorAnswer, ResponseOp,
 };
 use batchpart::server::{
-    AsyncBatches, Atomicity, BatchConfig, BatchLayer, BatchService, Dialect, MemoryStore,
+    AsyncBatches, BatchConfig, BatchLayer, BatchService, Dialect, MemoryStore,
 };
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -40,18 +41,18 @@ impl Hooks {
 }
 
 impl Atomicity for Hooks {
-    async fn begin(&self, _g: Option<&str>) -> http::Extensions {
+    type Group = ();
+    async fn begin(&self, _g: Option<&str>) {
         self.log("begin");
-        http::Extensions::new()
     }
-    async fn commit(&self, _g: Option<&str>, _e: &http::Extensions) -> Result<(), ResponseOp> {
+    async fn commit(&self, _g: Option<&str>, _: &()) -> Result<(), ResponseOp> {
         self.log("commit");
         Ok(())
     }
-    async fn rollback(&self, _g: Option<&str>, _e: &http::Extensions) {
+    async fn rollback(&self, _g: Option<&str>, _: &()) {
         self.log("rollback");
     }
-    fn cancel(&self, _g: Option<&str>, _e: &http::Extensions) {
+    fn cancel(&self, _g: Option<&str>, _: &()) {
         self.log("cancel");
     }
 }

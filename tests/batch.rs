@@ -14,6 +14,9 @@ use common::block_on;
 use common::fixture;
 use futures_core::Stream;
 use proptest::prelude::*;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
 
 fn mp(body: &str) -> Result<BatchRequest, BatchError> {
     read_multipart(
@@ -87,7 +90,7 @@ fn a_response_echoes_the_content_id_as_sent() {
         b"multipart/mixed; boundary=b",
     )
     .unwrap();
-    let mut svc = service_fn(|_op: RequestOp| async { ResponseOp::new(200) });
+    let mut svc = handler_fn(|_op: RequestOp| async { ResponseOp::new(200) });
     let resp = block_on(execute(reader, &mut svc, ExecOptions::default())).unwrap();
     let (_, wire) = write_multipart(&resp, b"r").unwrap();
     let text = String::from_utf8(wire.into_bytes().to_vec()).unwrap();
@@ -623,7 +626,7 @@ fn a_reference_reads_the_same_in_validation_and_execution() {
     let batch: BatchRequest =
         read_json(Bytes::from(body), Some(ValidationOptions::default())).unwrap();
     let items = batchpart::stream::iter(batch.items.into_iter().map(Ok));
-    let mut svc = service_fn(|op: RequestOp| async move {
+    let mut svc = handler_fn(|op: RequestOp| async move {
         if op.method == "POST" {
             ResponseOp::new(201).with_header("Location", "/People(7)")
         } else {
@@ -658,18 +661,20 @@ fn a_reference_reads_the_same_in_validation_and_execution() {
 
 #[derive(Default)]
 struct Store {
-    rows: RefCell<Vec<(String, String)>>,
-    staged: RefCell<Option<Vec<(String, String)>>>,
-    calls: RefCell<Vec<String>>,
-    rollbacks: Cell<usize>,
+    rows: Mutex<Vec<(String, String)>>,
+    staged: Mutex<Option<Vec<(String, String)>>>,
+    calls: Mutex<Vec<String>>,
+    rollbacks: AtomicUsize,
 }
 
+/// The store's handler and, for its changesets, its transaction hook.
+#[derive(Clone, Copy)]
 struct StoreService<'a>(&'a Store);
 
-impl Service for StoreService<'_> {
+impl Handler for StoreService<'_> {
     async fn call(&mut self, op: RequestOp) -> ResponseOp {
         let s = self.0;
-        s.calls.borrow_mut().push(format!(
+        s.calls.lock().unwrap().push(format!(
             "{} {} {}",
             op.method,
             op.url,
@@ -679,12 +684,14 @@ impl Service for StoreService<'_> {
             "POST" => {
                 let id = format!(
                     "/Items({})",
-                    s.rows.borrow().len() + s.staged.borrow().as_ref().map_or(0, Vec::len) + 1
+                    s.rows.lock().unwrap().len()
+                        + s.staged.lock().unwrap().as_ref().map_or(0, Vec::len)
+                        + 1
                 );
                 let row = (id.clone(), String::from_utf8_lossy(&op.body).into_owned());
-                match &mut *s.staged.borrow_mut() {
+                match &mut *s.staged.lock().unwrap() {
                     Some(st) => st.push(row),
-                    None => s.rows.borrow_mut().push(row),
+                    None => s.rows.lock().unwrap().push(row),
                 }
                 ResponseOp::new(201)
                     .with_header("Location", id)
@@ -696,26 +703,36 @@ impl Service for StoreService<'_> {
             _ => ResponseOp::new(400),
         }
     }
+}
 
-    async fn begin(&mut self, _c: Option<&str>) {
-        *self.0.staged.borrow_mut() = Some(Vec::new());
+impl Atomicity for StoreService<'_> {
+    type Group = ();
+
+    async fn begin(&self, _c: Option<&str>) {
+        *self.0.staged.lock().unwrap() = Some(Vec::new());
     }
 
-    async fn commit(&mut self, _c: Option<&str>) -> Result<(), ResponseOp> {
-        let st = self.0.staged.borrow_mut().take().unwrap_or_default();
-        self.0.rows.borrow_mut().extend(st);
+    async fn commit(&self, _c: Option<&str>, _g: &()) -> Result<(), ResponseOp> {
+        let st = self.0.staged.lock().unwrap().take().unwrap_or_default();
+        self.0.rows.lock().unwrap().extend(st);
         Ok(())
     }
 
-    async fn rollback(&mut self, _c: Option<&str>) {
-        self.0.staged.borrow_mut().take();
-        self.0.rollbacks.set(self.0.rollbacks.get() + 1);
+    async fn rollback(&self, _c: Option<&str>, _g: &()) {
+        self.0.staged.lock().unwrap().take();
+        self.0.rollbacks.fetch_add(1, SeqCst);
     }
 }
 
 fn run(items: Vec<Item<RequestOp>>, opts: ExecOptions, store: &Store) -> BatchResponse {
-    let mut svc = StoreService(store);
-    block_on(execute(iter(items.into_iter().map(Ok)), &mut svc, opts)).unwrap()
+    let hook = StoreService(store);
+    block_on(execute_with(
+        iter(items.into_iter().map(Ok)),
+        &mut hook.clone(),
+        &hook,
+        opts,
+    ))
+    .unwrap()
 }
 
 fn statuses(r: &BatchResponse) -> Vec<Vec<u16>> {
@@ -739,7 +756,7 @@ fn stop_and_continue_on_error() {
         statuses(&run(items(), ExecOptions::default(), &store)),
         [[200], [500]]
     );
-    assert_eq!(store.calls.borrow().len(), 2);
+    assert_eq!(store.calls.lock().unwrap().len(), 2);
     let opts = ExecOptions::from_preferences(&Preferences::parse(["odata.continue-on-error"]));
     assert_eq!(
         statuses(&run(items(), opts, &Store::default())),
@@ -767,9 +784,16 @@ fn a_failed_changeset_rolls_back_and_answers_once() {
     );
     assert_eq!(statuses(&r), [vec![400], vec![200]]);
     assert_eq!(r.items[0].ops()[0].content_id.as_deref(), Some("2"));
-    assert_eq!(store.rollbacks.get(), 1);
-    assert!(store.rows.borrow().is_empty(), "the POST was rolled back");
-    assert_eq!(store.calls.borrow().len(), 3, "the third op never ran");
+    assert_eq!(store.rollbacks.load(SeqCst), 1);
+    assert!(
+        store.rows.lock().unwrap().is_empty(),
+        "the POST was rolled back"
+    );
+    assert_eq!(
+        store.calls.lock().unwrap().len(),
+        3,
+        "the third op never ran"
+    );
 }
 
 #[test]
@@ -788,8 +812,8 @@ fn references_in_urls_and_if_match() {
     });
     let r = run(vec![cs], ExecOptions::default(), &store);
     assert_eq!(statuses(&r), [[201, 204]]);
-    assert_eq!(store.calls.borrow()[1], "PATCH /Items(1) W/\"1\"");
-    assert_eq!(store.rows.borrow().len(), 1);
+    assert_eq!(store.calls.lock().unwrap()[1], "PATCH /Items(1) W/\"1\"");
+    assert_eq!(store.rows.lock().unwrap().len(), 1);
     // Across changesets only when allowed.
     let two = || {
         vec![
@@ -812,7 +836,7 @@ fn references_in_urls_and_if_match() {
         &store,
     );
     assert_eq!(statuses(&r), [vec![201], vec![204]]);
-    assert_eq!(store.calls.borrow()[1], "PATCH /Items(1)/Name ");
+    assert_eq!(store.calls.lock().unwrap()[1], "PATCH /Items(1)/Name ");
     // `$metadata` is a resource, not a reference.
     let r = run(
         vec![Item::Op(RequestOp::new("GET", "$metadata"))],
@@ -833,10 +857,11 @@ fn failed_dependencies_get_424() {
         Bytes::from(doc),
     )]))
     .validate(ValidationOptions::default());
-    let mut svc = StoreService(&store);
-    let r = block_on(execute(
+    let hook = StoreService(&store);
+    let r = block_on(execute_with(
         reader,
-        &mut svc,
+        &mut hook.clone(),
+        &hook,
         ExecOptions::default()
             .with_continue_on_error(true)
             .with_refs(RefScope::Anywhere),
@@ -844,7 +869,7 @@ fn failed_dependencies_get_424() {
     .unwrap();
     assert_eq!(statuses(&r), [[500], [424], [200]]);
     assert_eq!(
-        store.calls.borrow().len(),
+        store.calls.lock().unwrap().len(),
         2,
         "the dependent request never reached the handler"
     );
@@ -895,7 +920,7 @@ fn the_handler_sees_operation_1_before_operation_100_is_read() {
     };
     let reader = MultipartReader::<_, RequestOp>::new(src, b"multipart/mixed; boundary=b").unwrap();
     let seen = Rc::new(RefCell::new(Vec::new()));
-    let mut svc = service_fn({
+    let mut svc = handler_fn({
         let (seen, pulled) = (seen.clone(), pulled.clone());
         move |op: RequestOp| {
             seen.borrow_mut().push((op.url.clone(), pulled.get()));
@@ -926,7 +951,7 @@ fn the_handler_sees_operation_1_before_operation_100_is_read() {
         pulled: Rc::new(Cell::new(0)),
     };
     let pulled = src.pulled.clone();
-    let mut svc = service_fn({
+    let mut svc = handler_fn({
         let (seen, pulled) = (seen.clone(), pulled.clone());
         move |op: RequestOp| {
             seen.borrow_mut().push((op.url.clone(), pulled.get()));
@@ -999,8 +1024,8 @@ fn base64_bodies_in_either_alphabet_with_or_without_padding() {
 }
 
 /// A handler that records what it applied.
-fn recording(applied: &RefCell<Vec<String>>) -> impl Service + '_ {
-    service_fn(move |op: RequestOp| {
+fn recording(applied: &RefCell<Vec<String>>) -> impl Handler + '_ {
+    handler_fn(move |op: RequestOp| {
         applied
             .borrow_mut()
             .push(format!("{} {}", op.method, op.url));
@@ -1267,7 +1292,7 @@ fn a_content_id_comes_back_where_it_was_sent() {
         b"multipart/mixed; boundary=b",
     )
     .unwrap();
-    let mut svc = service_fn(|_op: RequestOp| async { ResponseOp::new(200) });
+    let mut svc = handler_fn(|_op: RequestOp| async { ResponseOp::new(200) });
     let resp = block_on(execute(reader, &mut svc, ExecOptions::default())).unwrap();
     let (_, wire) = write_multipart(&resp, b"r").unwrap();
     let text = String::from_utf8(wire.into_bytes().to_vec()).unwrap();
@@ -1297,7 +1322,7 @@ struct Flight {
 #[derive(Clone)]
 struct Forkable(Rc<Flight>);
 
-impl Service for Forkable {
+impl Handler for Forkable {
     async fn call(&mut self, op: RequestOp) -> ResponseOp {
         let f = &self.0;
         f.now.set(f.now.get() + 1);
@@ -1337,15 +1362,21 @@ fn concurrent_run(urls: &[&str], opts: ExecOptions) -> (Vec<String>, Rc<Flight>)
         .unwrap();
     let mut svc = Forkable(flight.clone());
     let mut emitted = Vec::new();
-    rt.block_on(execute_each(iter(items), &mut svc, opts, |item| {
-        for r in item.ops() {
-            emitted.push(format!(
-                "{}={}",
-                r.content_id.as_deref().unwrap(),
-                String::from_utf8_lossy(&r.body)
-            ));
-        }
-    }))
+    rt.block_on(execute_each(
+        iter(items),
+        &mut svc,
+        &NoAtomicity,
+        opts,
+        |item| {
+            for r in item.ops() {
+                emitted.push(format!(
+                    "{}={}",
+                    r.content_id.as_deref().unwrap(),
+                    String::from_utf8_lossy(&r.body)
+                ));
+            }
+        },
+    ))
     .unwrap();
     (emitted, flight)
 }
@@ -1417,6 +1448,113 @@ fn json_strings_escaped_or_not_and_other_values() {
         r#"{"requests":[{"id":"1","method":5,"url":"a"}]}"#,
         r#"{"requests":[{"id":"1","method":"GET","url":["a"]}]}"#,
     ] {
-        assert_eq!(json(bad).unwrap_err().kind(), BatchErrorKind::Malformed, "{bad}");
+        assert_eq!(
+            json(bad).unwrap_err().kind(),
+            BatchErrorKind::Malformed,
+            "{bad}"
+        );
     }
+}
+
+/// The one transaction hook, from the executor: a changeset's operations get the group's
+/// handle (`call_in`), the others none (`call`); a run dropped while a group is open cancels
+/// it, once, and neither commits nor rolls it back.
+#[test]
+fn the_executor_hands_groups_their_handle_and_cancels_a_dropped_group() {
+    #[derive(Clone, Default)]
+    struct Hook(Arc<Mutex<Vec<String>>>);
+    impl Atomicity for Hook {
+        type Group = u32;
+        async fn begin(&self, g: Option<&str>) -> u32 {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("begin {}", g.unwrap_or("")));
+            7
+        }
+        async fn commit(&self, _g: Option<&str>, n: &u32) -> Result<(), ResponseOp> {
+            self.0.lock().unwrap().push(format!("commit {n}"));
+            Ok(())
+        }
+        async fn rollback(&self, _g: Option<&str>, n: &u32) {
+            self.0.lock().unwrap().push(format!("rollback {n}"));
+        }
+        fn cancel(&self, _g: Option<&str>, n: &u32) {
+            self.0.lock().unwrap().push(format!("cancel {n}"));
+        }
+    }
+    impl Handler<u32> for Hook {
+        async fn call(&mut self, op: RequestOp) -> ResponseOp {
+            self.0.lock().unwrap().push(format!("call {}", op.url));
+            ResponseOp::new(200)
+        }
+        async fn call_in(&mut self, op: RequestOp, n: &u32) -> ResponseOp {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("call_in {} {n}", op.url));
+            if op.url == "/hang" {
+                std::future::pending::<()>().await;
+            }
+            ResponseOp::new(200)
+        }
+    }
+    let group = |urls: &[&str]| {
+        Item::Changeset(Changeset {
+            id: Some("cs".into()),
+            ops: urls
+                .iter()
+                .enumerate()
+                .map(|(i, u)| RequestOp::new("POST", *u).with_content_id(i.to_string()))
+                .collect(),
+        })
+    };
+    let hook = Hook::default();
+    let items = vec![
+        Ok(Item::Op(RequestOp::new("GET", "/a"))),
+        Ok(group(&["/b", "/c"])),
+    ];
+    let r = block_on(execute_with(
+        iter(items),
+        &mut hook.clone(),
+        &hook,
+        ExecOptions::default(),
+    ))
+    .unwrap();
+    assert_eq!(statuses(&r), [vec![200], vec![200, 200]]);
+    assert_eq!(
+        *hook.0.lock().unwrap(),
+        [
+            "call /a",
+            "begin cs",
+            "call_in /b 7",
+            "call_in /c 7",
+            "commit 7"
+        ]
+    );
+    // Dropped while `/hang` runs inside the group: cancelled, never resolved.
+    let hook = Hook::default();
+    {
+        let mut h = hook.clone();
+        let run = execute_with(
+            iter(vec![Ok(group(&["/b", "/hang", "/c"]))]),
+            &mut h,
+            &hook,
+            ExecOptions::default(),
+        );
+        let mut run = std::pin::pin!(run);
+        let waker = std::task::Waker::from(Arc::new(Noop));
+        let polled = run.as_mut().poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending());
+    }
+    assert_eq!(
+        *hook.0.lock().unwrap(),
+        ["begin cs", "call_in /b 7", "call_in /hang 7", "cancel 7"]
+    );
+}
+
+struct Noop;
+
+impl std::task::Wake for Noop {
+    fn wake(self: Arc<Self>) {}
 }

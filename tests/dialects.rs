@@ -191,7 +191,7 @@ mod ringcentral_seed {
             b.items[1].ops()[0].url,
             "/restapi/v1.0/account/~/extension/~/message-store/404"
         );
-        let mut svc = batch::service_fn(|op: RequestOp| async move {
+        let mut svc = batch::handler_fn(|op: RequestOp| async move {
             ResponseOp::new(if op.url.ends_with("/404") { 404 } else { 200 }).with_body(op.body)
         });
         let opts = batch::ExecOptions::default().with_continue_on_error(true);
@@ -316,7 +316,7 @@ mod json_batch_seed {
         );
         assert!(r.stop_on_error && !r.exec_options().continue_on_error);
         // Served by the same executor: with stop_on_error the responses end at the first error.
-        let mut svc = batch::service_fn(|op: RequestOp| async move {
+        let mut svc = batch::handler_fn(|op: RequestOp| async move {
             ResponseOp::new(if op.url == "/bad" { 400 } else { 200 }).with_body("{\"ok\":true}")
         });
         let req = json_batch::read_request(br#"{"requests":[{"method":"get","path":"/a"},{"method":"get","path":"/bad"},{"method":"get","path":"/c"}],"stop_on_error":true}"#).unwrap();

@@ -12,8 +12,8 @@ use std::time::Duration;
 use axum::extract::{Extension, Path};
 use axum::routing::{get, post};
 use axum::Router;
-use batchpart::batch::{read_multipart, BatchResponse, ResponseOp};
-use batchpart::server::{Atomicity, BatchConfig, BatchLayer, OpBody};
+use batchpart::batch::{read_multipart, Atomicity, BatchResponse, ResponseOp};
+use batchpart::server::{BatchConfig, BatchLayer, OpBody};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, ServiceExt};
@@ -38,8 +38,7 @@ struct Tx {
 }
 
 impl Tx {
-    fn undo(&self, e: &http::Extensions) {
-        let Some(j) = e.get::<Journal>() else { return };
+    fn undo(&self, j: &Journal) {
         let n = std::mem::take(&mut *j.0.lock().unwrap());
         let mut store = self.store.lock().unwrap();
         let keep = store.len() - n;
@@ -52,23 +51,22 @@ impl Tx {
 }
 
 impl Atomicity for Tx {
-    async fn begin(&self, _g: Option<&str>) -> http::Extensions {
+    type Group = Journal;
+    async fn begin(&self, _g: Option<&str>) -> Journal {
         self.log("begin");
-        let mut e = http::Extensions::new();
-        e.insert(Journal::default());
-        e
+        Journal::default()
     }
-    async fn commit(&self, _g: Option<&str>, _e: &http::Extensions) -> Result<(), ResponseOp> {
+    async fn commit(&self, _g: Option<&str>, _j: &Journal) -> Result<(), ResponseOp> {
         self.log("commit");
         Ok(())
     }
-    async fn rollback(&self, _g: Option<&str>, e: &http::Extensions) {
+    async fn rollback(&self, _g: Option<&str>, j: &Journal) {
         self.log("rollback");
-        self.undo(e);
+        self.undo(j);
     }
-    fn cancel(&self, _g: Option<&str>, e: &http::Extensions) {
+    fn cancel(&self, _g: Option<&str>, j: &Journal) {
         self.log("cancel");
-        self.undo(e);
+        self.undo(j);
     }
 }
 
@@ -169,7 +167,7 @@ async fn a_tower_timeout_rolls_back_too() {
         Ok::<_, tower::BoxError>(body)
     };
     let cut = tokio::time::timeout(Duration::from_millis(300), read).await;
-    assert!(cut.is_err());
+    let _elapsed: tokio::time::error::Elapsed = cut.expect_err("the deadline cuts the answer");
     assert!(tx.store.lock().unwrap().is_empty());
     assert_eq!(*tx.log.lock().unwrap(), ["begin", "cancel"]);
 }

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
 use batchpart::batch::{
-    execute, service_fn, write_multipart, Batch, BatchRequest, ExecOptions, Item, LengthMismatch,
+    execute, handler_fn, write_multipart, Batch, BatchRequest, ExecOptions, Item, LengthMismatch,
     MultipartReader, ODataVersion, RequestOp, ResponseOp, ValidationOptions,
 };
 use batchpart::writer::ContentIdIn;
@@ -173,7 +173,7 @@ fn read_batch(
 fn answer(batch: BatchRequest, f: impl FnMut(RequestOp) -> ResponseOp, status: u16) -> Resp {
     let mut f = f;
     let items = batchpart::stream::iter(batch.items.into_iter().map(Ok));
-    let mut svc = service_fn(|op| std::future::ready(f(op)));
+    let mut svc = handler_fn(|op| std::future::ready(f(op)));
     let response = block_on(execute(
         items,
         &mut svc,

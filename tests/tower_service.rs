@@ -10,8 +10,9 @@ use axum::extract::{Extension, FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::Router;
+use batchpart::batch::Atomicity;
 use batchpart::batch::{read_json, read_multipart, BatchResponse, Item, ResponseOp};
-use batchpart::server::{Atomicity, BatchConfig, BatchLayer, BatchService, Dialect, OpBody};
+use batchpart::server::{BatchConfig, BatchLayer, BatchService, Dialect, OpBody};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, ServiceExt};
@@ -124,10 +125,14 @@ fn request(body: String) -> http::Request<Full<Bytes>> {
         .unwrap()
 }
 
-async fn send(
-    svc: BatchService<Router, impl Atomicity>,
+async fn send<A>(
+    svc: BatchService<Router, A>,
     req: http::Request<Full<Bytes>>,
-) -> (u16, String, Bytes) {
+) -> (u16, String, Bytes)
+where
+    A: Atomicity + Clone + Send + Sync + 'static,
+    A::Group: Clone + Send + Sync + 'static,
+{
     let resp = svc.oneshot(req).await.unwrap();
     let status = resp.status().as_u16();
     let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
@@ -297,27 +302,20 @@ struct Journal(Arc<Mutex<Vec<String>>>);
 struct Tx(u32);
 
 impl Atomicity for Journal {
-    async fn begin(&self, group: Option<&str>) -> http::Extensions {
+    type Group = Tx;
+    async fn begin(&self, group: Option<&str>) -> Tx {
         self.0
             .lock()
             .unwrap()
             .push(format!("begin {}", group.unwrap_or("")));
-        let mut e = http::Extensions::new();
-        e.insert(Tx(42));
-        e
+        Tx(42)
     }
-    async fn commit(&self, _g: Option<&str>, e: &http::Extensions) -> Result<(), ResponseOp> {
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("commit {}", e.get::<Tx>().map_or(0, |t| t.0)));
+    async fn commit(&self, _g: Option<&str>, tx: &Tx) -> Result<(), ResponseOp> {
+        self.0.lock().unwrap().push(format!("commit {}", tx.0));
         Ok(())
     }
-    async fn rollback(&self, _g: Option<&str>, e: &http::Extensions) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("rollback {}", e.get::<Tx>().map_or(0, |t| t.0)));
+    async fn rollback(&self, _g: Option<&str>, tx: &Tx) {
+        self.0.lock().unwrap().push(format!("rollback {}", tx.0));
     }
 }
 

@@ -44,9 +44,10 @@ pub use formats::multipart::{
     read_multipart, read_multipart_with, write_multipart, LengthMismatch, MultipartItems,
     MultipartReader, Operation, WriteOp,
 };
+pub use model::atomicity::{Atomicity, NoAtomicity};
 pub use model::correlate::{correlate, Correlation, MatchedBy, Pair};
 pub use model::exec::{
-    execute, execute_each, service_fn, ExecOptions, RefScope, Service, ServiceFn,
+    execute, execute_each, execute_with, handler_fn, ExecOptions, Handler, HandlerFn, RefScope,
 };
 pub use model::limits::ReadLimits;
 pub use model::prefer::Preferences;

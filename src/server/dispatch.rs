@@ -12,76 +12,7 @@ use super::body::{collect, waiting, OpBody, Queue, Whole};
 use super::{error_op, App, BatchConfig};
 use crate::batch::http_interop::{headers_from, ContentIdExtension};
 use crate::batch::model::validate::is_batch_url;
-use crate::batch::{BatchError, BatchErrorKind, RequestOp, ResponseOp, ServiceRoot};
-
-/// Makes changesets and atomicity groups transactional, for an application with a database.
-///
-/// [`begin`](Self::begin) runs before a group's first operation and returns extensions that
-/// every operation of the group carries into the inner service (a transaction handle, say,
-/// that the handlers take with an extractor); [`commit`](Self::commit) runs when every
-/// operation succeeded, and [`rollback`](Self::rollback) when one failed, each with those
-/// extensions. The default, [`NoAtomicity`], does nothing: without a hook of the
-/// application's own, the operations of a group take effect one by one, and a failure does
-/// not undo the earlier ones.
-///
-/// # Cancellation
-///
-/// A group is always resolved. When its run is dropped after `begin` returned and before
-/// `commit` or `rollback` did (the client disconnected, a tower `Timeout` fired, the server
-/// shut down, the answer's body was dropped), [`cancel`](Self::cancel) runs, synchronously
-/// and at once, in the drop; then the group's extensions are dropped, and so is the
-/// operation that was running (its future is never polled again). A panic in an operation,
-/// or in the inner service's body, is the operation's `500` and rolls the group back through
-/// [`rollback`](Self::rollback) like any failure.
-///
-/// The hook is synchronous because it runs in `Drop`, and the crate has no runtime to run a
-/// future on: a rollback that needs one is handed to the application's own (`tokio::spawn`),
-/// or kept in the extensions as a value that rolls back when dropped, as sqlx's
-/// `Transaction` does, in which case `cancel` need do nothing.
-pub trait Atomicity: Clone + Send + Sync + 'static {
-    /// A group begins (its id: the changeset boundary or the JSON atomicity group).
-    fn begin(&self, group: Option<&str>) -> impl Future<Output = http::Extensions> + Send;
-    /// Every operation of the group succeeded: make it durable, or answer why not.
-    fn commit(
-        &self,
-        group: Option<&str>,
-        extensions: &http::Extensions,
-    ) -> impl Future<Output = Result<(), ResponseOp>> + Send;
-    /// An operation of the group failed: undo the others.
-    fn rollback(
-        &self,
-        group: Option<&str>,
-        extensions: &http::Extensions,
-    ) -> impl Future<Output = ()> + Send;
-    /// The group's run was dropped before it was resolved: undo what it did, now (see
-    /// [Cancellation](Self#cancellation)). The default does nothing, for extensions that
-    /// roll back when dropped.
-    fn cancel(&self, _group: Option<&str>, _extensions: &http::Extensions) {}
-}
-
-/// No transactions: groups run their operations one by one (see [`Atomicity`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoAtomicity;
-
-impl Atomicity for NoAtomicity {
-    fn begin(&self, _group: Option<&str>) -> impl Future<Output = http::Extensions> + Send {
-        core::future::ready(http::Extensions::new())
-    }
-    fn commit(
-        &self,
-        _group: Option<&str>,
-        _extensions: &http::Extensions,
-    ) -> impl Future<Output = Result<(), ResponseOp>> + Send {
-        core::future::ready(Ok(()))
-    }
-    fn rollback(
-        &self,
-        _group: Option<&str>,
-        _extensions: &http::Extensions,
-    ) -> impl Future<Output = ()> + Send {
-        core::future::ready(())
-    }
-}
+use crate::batch::{BatchError, BatchErrorKind, Handler, RequestOp, ResponseOp, ServiceRoot};
 
 /// What every operation of one batch shares.
 pub(crate) struct Shared {
@@ -102,43 +33,22 @@ pub(crate) struct Shared {
     pub(crate) queue: Queue,
 }
 
-/// The executor's [`Service`](crate::batch::Service) over the inner tower service.
+/// The executor's [`Handler`] over the inner tower service. A group's handle, from
+/// [`Atomicity::begin`](crate::batch::Atomicity::begin), goes into each of its operations' request extensions.
 pub(crate) struct Dispatch<S, A> {
     pub(crate) inner: S,
     pub(crate) shared: Arc<Shared>,
+    /// The hook the batch's groups run under (the executor calls it, not this handler).
     pub(crate) atomicity: A,
-    /// The extensions of the group being run, from [`Atomicity::begin`].
-    pub(crate) group: Option<http::Extensions>,
-    /// Cancels the open group if this handle is dropped before the group is resolved.
-    pub(crate) unresolved: Option<Unresolved>,
-}
-
-/// [`Atomicity::cancel`] for one group, run on drop unless the group was resolved first.
-pub(crate) struct Unresolved(Option<Box<dyn FnOnce() + Send + Sync>>);
-
-impl Drop for Unresolved {
-    fn drop(&mut self) {
-        if let Some(cancel) = self.0.take() {
-            cancel();
-        }
-    }
-}
-
-impl Unresolved {
-    fn resolved(mut self) {
-        self.0 = None;
-    }
 }
 
 impl<S: Clone, A: Clone> Dispatch<S, A> {
-    /// A second handle for operations outside groups: it never resolves a group.
+    /// A second handle, for operations run beside others.
     fn handle(&self) -> Self {
         Dispatch {
             inner: self.inner.clone(),
             shared: self.shared.clone(),
             atomicity: self.atomicity.clone(),
-            group: self.group.clone(),
-            unresolved: None,
         }
     }
 }
@@ -241,13 +151,13 @@ fn target(shared: &Shared, url: &str) -> Result<String, BatchError> {
     Ok(target)
 }
 
-impl<S, A> Dispatch<S, A>
-where
-    S: App,
-    A: Atomicity,
-{
-    /// The operation as a request to the inner service.
-    fn request(&self, mut op: RequestOp) -> Result<http::Request<OpBody>, ResponseOp> {
+impl<S: App, A> Dispatch<S, A> {
+    /// The operation as a request to the inner service, with its group's handle, if any.
+    fn request<G: Clone + Send + Sync + 'static>(
+        &self,
+        mut op: RequestOp,
+        group: Option<&G>,
+    ) -> Result<http::Request<OpBody>, ResponseOp> {
         let shared = &self.shared;
         let refuse = |e: BatchError| {
             let msg = format!("{}: {e}", e.kind().as_str());
@@ -260,8 +170,8 @@ where
         let ext = req.extensions_mut();
         let id = ext.remove::<ContentIdExtension>();
         ext.extend(shared.extensions.clone());
-        if let Some(group) = &self.group {
-            ext.extend(group.clone());
+        if let Some(group) = group {
+            ext.insert(group.clone());
         }
         if let Some(id) = id {
             ext.insert(id);
@@ -269,7 +179,11 @@ where
         Ok(req.map(OpBody::new))
     }
 
-    async fn run(&mut self, op: RequestOp) -> ResponseOp {
+    async fn run<G: Clone + Send + Sync + 'static>(
+        &mut self,
+        op: RequestOp,
+        group: Option<&G>,
+    ) -> ResponseOp {
         // Backpressure: no operation starts while answers wait for the client. The body
         // hands out what waits before it polls the run again.
         core::future::poll_fn(|cx| {
@@ -290,7 +204,7 @@ where
                 "not run: the batch's time budget ran out before this operation",
             );
         }
-        let req = match self.request(op) {
+        let req = match self.request(op, group) {
             Ok(r) => r,
             Err(resp) => return resp,
         };
@@ -344,49 +258,13 @@ where
     }
 }
 
-impl<S, A> Dispatch<S, A> {
-    /// The group was committed or rolled back: nothing is left to cancel.
-    fn resolved(&mut self) {
-        self.group = None;
-        if let Some(u) = self.unresolved.take() {
-            u.resolved();
-        }
-    }
-}
-
-impl<S, A> crate::batch::Service for Dispatch<S, A>
-where
-    S: App,
-    A: Atomicity,
-{
+impl<S: App, A: Clone, G: Clone + Send + Sync + 'static> Handler<G> for Dispatch<S, A> {
     fn call(&mut self, op: RequestOp) -> impl Future<Output = ResponseOp> {
-        self.run(op)
+        self.run::<G>(op, None)
     }
 
-    async fn begin(&mut self, changeset: Option<&str>) {
-        let ext = self.atomicity.begin(changeset).await;
-        let (hook, id, held) = (
-            self.atomicity.clone(),
-            changeset.map(str::to_string),
-            ext.clone(),
-        );
-        self.unresolved = Some(Unresolved(Some(Box::new(move || {
-            hook.cancel(id.as_deref(), &held)
-        }))));
-        self.group = Some(ext);
-    }
-
-    async fn commit(&mut self, changeset: Option<&str>) -> Result<(), ResponseOp> {
-        let ext = self.group.clone().unwrap_or_default();
-        let result = self.atomicity.commit(changeset, &ext).await;
-        self.resolved();
-        result
-    }
-
-    async fn rollback(&mut self, changeset: Option<&str>) {
-        let ext = self.group.clone().unwrap_or_default();
-        self.atomicity.rollback(changeset, &ext).await;
-        self.resolved();
+    fn call_in(&mut self, op: RequestOp, group: &G) -> impl Future<Output = ResponseOp> {
+        self.run(op, Some(group))
     }
 
     fn fork(&self) -> Option<Self> {

@@ -44,8 +44,10 @@
 //!   operation's Content-ID as a
 //!   [`ContentIdExtension`](crate::batch::http_interop::ContentIdExtension), and every field of
 //!   the outer headers named in [`BatchConfig::forward_headers`] in place of the operation's.
-//! - **Groups** (changesets, atomicity groups) run in order through an [`Atomicity`] hook;
-//!   the default does nothing, and says so.
+//! - **Groups** (changesets, atomicity groups) run in order through an [`Atomicity`] hook,
+//!   the crate's one transaction hook, which the executor calls too; each operation of a
+//!   group carries a clone of the group's handle ([`Atomicity::Group`]) in its request
+//!   extensions. The default, [`NoAtomicity`], does nothing, and says so.
 //! - **Concurrency**: [`BatchConfig::concurrency`] operations at once, where they depend on
 //!   nothing and continue-on-error is asked for (see
 //!   [`ExecOptions::concurrency`](crate::batch::ExecOptions::concurrency)); `1`, in order, by
@@ -153,7 +155,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use body::{BatchBody, OpBody};
-pub use dispatch::{Atomicity, NoAtomicity};
 pub use monitor::{
     AsyncBatches, Identify, Identity, MemoryStore, Monitor, MonitorId, MonitorStore, Spawn,
 };
@@ -161,8 +162,8 @@ pub use monitor::{
 #[cfg(feature = "json")]
 use crate::batch::formats::json::EnvelopeWriter;
 use crate::batch::{
-    execute_each, BatchError, BatchErrorKind, ExecOptions, Item, MultipartReader, ODataVersion,
-    Preferences, ReadLimits, RequestOp, ServiceRoot, ValidationOptions,
+    execute_each, Atomicity, BatchError, BatchErrorKind, ExecOptions, Item, MultipartReader,
+    NoAtomicity, ODataVersion, Preferences, ReadLimits, RequestOp, ServiceRoot, ValidationOptions,
 };
 #[cfg(feature = "json")]
 use body::Whole;
@@ -324,7 +325,11 @@ impl BatchLayer {
 
 impl<A> BatchLayer<A> {
     /// The same layer with this [`Atomicity`] hook.
-    pub fn atomicity<B: Atomicity>(self, atomicity: B) -> BatchLayer<B> {
+    pub fn atomicity<B>(self, atomicity: B) -> BatchLayer<B>
+    where
+        B: Atomicity + Clone + Send + Sync + 'static,
+        B::Group: Clone + Send + Sync + 'static,
+    {
         BatchLayer {
             cfg: self.cfg,
             atomicity,
@@ -368,7 +373,8 @@ where
     RB: http_body::Body + Send + 'static,
     RB::Data: Send,
     RB::Error: core::fmt::Display,
-    A: Atomicity,
+    A: Atomicity + Clone + Send + Sync + 'static,
+    A::Group: Clone + Send + Sync + 'static,
 {
     type Response = http::Response<BatchBody>;
     type Error = Infallible;
@@ -418,6 +424,22 @@ where
     type Answer = RB;
     type Fut = S::Future;
     type Err = S::Error;
+}
+
+/// The transaction hook as the internals need it (the bounds of the public `Service` impl,
+/// named once).
+pub(crate) trait Hook:
+    Atomicity<Group = <Self as Hook>::G> + Clone + Send + Sync + 'static
+{
+    type G: Clone + Send + Sync + 'static;
+}
+
+impl<A> Hook for A
+where
+    A: Atomicity + Clone + Send + Sync + 'static,
+    A::Group: Clone + Send + Sync + 'static,
+{
+    type G = A::Group;
 }
 
 /// A body as the internals need it: the batch request's, and each answer's from the
@@ -511,7 +533,7 @@ async fn handle<S, A, B>(
 where
     B: SendBody,
     S: App,
-    A: Atomicity,
+    A: Hook,
 {
     let (parts, body) = req.into_parts();
     if let Some(batches) = &cfg.respond_async {
@@ -563,8 +585,6 @@ where
         inner,
         shared,
         atomicity,
-        group: None,
-        unresolved: None,
     };
     let prefs = Preferences::parse(
         parts
@@ -621,7 +641,7 @@ fn answer<S, A>(
 ) -> http::Response<BatchBody>
 where
     S: App,
-    A: Atomicity,
+    A: Hook,
 {
     let queue = dispatch.shared.queue.clone();
     let out = queue.clone();
@@ -630,7 +650,8 @@ where
     let mut output = encode::Output::new(enc, out);
     let run = async move {
         let mut left = bound;
-        let result = execute_each(items, &mut dispatch, opts, |item| {
+        let hook = dispatch.atomicity.clone();
+        let result = execute_each(items, &mut dispatch, &hook, opts, |item| {
             let item = match &mut left {
                 Some(left) => encode::within(item, left, bound.unwrap_or(0)),
                 None => item,
@@ -668,7 +689,7 @@ async fn odata<S, A, B>(
 where
     B: SendBody,
     S: App,
-    A: Atomicity,
+    A: Hook,
 {
     let version = ODataVersion::from_headers(
         header(parts, "odata-version"),
@@ -776,7 +797,7 @@ async fn json_batch<S, A, B>(
 where
     B: SendBody,
     S: App,
-    A: Atomicity,
+    A: Hook,
 {
     let bytes = match body::collect(body.0, cfg.limits.max_batch_bytes, Whole::Batch).await {
         Ok(b) => b,

@@ -47,7 +47,7 @@ pub struct AsyncBatches {
     /// Runs the accepted batches. A run it drops before it finishes (a runtime shutting
     /// down) leaves at its monitor the answers written so far and a last `500` answer that
     /// says the run stopped, its open group rolled back through
-    /// [`Atomicity::cancel`](super::Atomicity::cancel).
+    /// [`Atomicity::cancel`](crate::batch::Atomicity::cancel).
     pub spawn: Spawn,
     /// Where pending and finished batches are kept. Default: [`MemoryStore::default`].
     pub store: Arc<dyn MonitorStore>,

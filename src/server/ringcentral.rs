@@ -9,10 +9,10 @@ use bytes::Bytes;
 
 use super::body::{self, Incoming, Whole};
 use super::dispatch::Dispatch;
-use super::{header, refuse, respond, App, Atomicity, BatchBody, BatchConfig, SendBody};
+use super::{header, refuse, respond, App, BatchBody, BatchConfig, Hook, SendBody};
 use crate::batch::ringcentral as rc;
 use crate::batch::{
-    BatchError, BatchErrorKind as K, ExecOptions, ReadLimits, RequestOp, ResponseOp,
+    BatchError, BatchErrorKind as K, ExecOptions, Handler, ReadLimits, RequestOp, ResponseOp,
 };
 
 /// The answers' bytes, summed over the batch: a read past the bound is a batch error (nothing
@@ -26,7 +26,7 @@ struct Budget<S> {
     over: Arc<AtomicBool>,
 }
 
-impl<S: crate::batch::Service> crate::batch::Service for Budget<S> {
+impl<S: Handler> Handler for Budget<S> {
     async fn call(&mut self, op: RequestOp) -> ResponseOp {
         if self.over.load(Ordering::SeqCst) {
             // A read batch is refused whole once over: the rest need not run.
@@ -80,7 +80,7 @@ pub(super) async fn serve<S, A, B>(
 where
     B: SendBody,
     S: App,
-    A: Atomicity,
+    A: Hook,
 {
     let path = parts.uri.path();
     let lower = |n: &str| header(parts, n).unwrap_or("").to_ascii_lowercase();

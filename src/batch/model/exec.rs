@@ -12,9 +12,10 @@
 //! - Operations run in order.
 //! - Without continue-on-error, processing stops after the first failure (status 400 or
 //!   above), whose response is the last.
-//! - A changeset runs between [`Service::begin`] and [`Service::commit`]; when one of its
-//!   operations fails, [`Service::rollback`] runs and the whole changeset is answered by that
-//!   failure's response alone.
+//! - A changeset runs between [`Atomicity::begin`] and [`Atomicity::commit`] (with
+//!   [`execute_with`]); when one of its operations fails, [`Atomicity::rollback`] runs and the
+//!   whole changeset is answered by that failure's response alone. Dropped while a changeset
+//!   is open, the run cancels it ([`Atomicity::cancel`]).
 //! - References are resolved before each call: a URL whose first segment is `$<content-id>`
 //!   takes the `Location` of that operation's response, and `If-Match: $<content-id>` its
 //!   `ETag`. [`RefScope`] says which earlier operations may be referenced.
@@ -29,29 +30,26 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use futures_core::Stream;
 
 use crate::batch::error::BatchError;
+use crate::batch::model::atomicity::{Atomicity, NoAtomicity, Open};
 use crate::batch::model::prefer::Preferences;
 use crate::batch::model::{
     normalize_content_id, reference, BatchResponse, Changeset, Item, RequestOp, ResponseOp, Text,
 };
 
-/// What a batch's operations are run by.
-pub trait Service {
+/// What a batch's operations are run by: the application's side of the executor.
+///
+/// `G` is the group handle of the [`Atomicity`] hook the batch runs with (`()` without one):
+/// the operations of a changeset are run through [`call_in`](Self::call_in) with it, every
+/// other through [`call`](Self::call).
+pub trait Handler<G = ()> {
     /// Runs one operation.
     fn call(&mut self, op: RequestOp) -> impl Future<Output = ResponseOp>;
 
-    /// A changeset begins (its id: the multipart boundary or the JSON atomicity group).
-    fn begin(&mut self, _changeset: Option<&str>) -> impl Future<Output = ()> {
-        core::future::ready(())
-    }
-
-    /// Every operation of the changeset succeeded: make it durable, or answer why not.
-    fn commit(&mut self, _changeset: Option<&str>) -> impl Future<Output = Result<(), ResponseOp>> {
-        core::future::ready(Ok(()))
-    }
-
-    /// An operation of the changeset failed: undo the others.
-    fn rollback(&mut self, _changeset: Option<&str>) -> impl Future<Output = ()> {
-        core::future::ready(())
+    /// Runs one operation of a changeset, with the group's handle from
+    /// [`Atomicity::begin`]. The default runs it as [`call`](Self::call) does.
+    fn call_in(&mut self, op: RequestOp, group: &G) -> impl Future<Output = ResponseOp> {
+        let _ = group;
+        self.call(op)
     }
 
     /// A second handle that runs an operation while this one runs others, for
@@ -64,20 +62,20 @@ pub trait Service {
     }
 }
 
-/// A [`Service`] from an async function, with no changeset hooks.
+/// A [`Handler`] from an async function.
 #[derive(Debug, Clone)]
-pub struct ServiceFn<F>(pub F);
+pub struct HandlerFn<F>(pub F);
 
 /// Wraps an async function from a request to a response.
-pub fn service_fn<F, Fut>(f: F) -> ServiceFn<F>
+pub fn handler_fn<F, Fut>(f: F) -> HandlerFn<F>
 where
     F: FnMut(RequestOp) -> Fut,
     Fut: Future<Output = ResponseOp>,
 {
-    ServiceFn(f)
+    HandlerFn(f)
 }
 
-impl<F, Fut> Service for ServiceFn<F>
+impl<G, F, Fut> Handler<G> for HandlerFn<F>
 where
     F: FnMut(RequestOp) -> Fut,
     Fut: Future<Output = ResponseOp>,
@@ -114,7 +112,7 @@ pub struct ExecOptions {
     /// How many operations may run at once. `0` and `1` (the default) run them in order.
     /// Above `1`, and only with `continue_on_error` (without it, nothing may run after a
     /// failure), consecutive top-level operations that depend on nothing run together, up to
-    /// this many, through [`Service::fork`]: no `dependsOn`, no `$<content-id>` in the URL or
+    /// this many, through [`Handler::fork`]: no `dependsOn`, no `$<content-id>` in the URL or
     /// in `If-Match`. Changesets and dependent operations wait for those before them. Answers
     /// keep the request order.
     pub concurrency: usize,
@@ -181,7 +179,7 @@ struct Run<'s, Svc> {
     failed: HashSet<String>,
 }
 
-impl<Svc: Service> Run<'_, Svc> {
+impl<Svc> Run<'_, Svc> {
     /// Resolves references against `local` (this changeset's results) and the batch's.
     fn resolve(&self, op: &mut RequestOp, local: &HashMap<String, Outcome>) -> Result<(), String> {
         let lookup = |id: &str| -> Result<Option<&Outcome>, String> {
@@ -227,7 +225,16 @@ impl<Svc: Service> Run<'_, Svc> {
         Ok(())
     }
 
-    async fn run_op(&mut self, mut op: RequestOp, local: &HashMap<String, Outcome>) -> ResponseOp {
+    /// Runs one operation, in a group when `group` is its handle.
+    async fn run_op<G>(
+        &mut self,
+        mut op: RequestOp,
+        local: &HashMap<String, Outcome>,
+        group: Option<&G>,
+    ) -> ResponseOp
+    where
+        Svc: Handler<G>,
+    {
         let (id, at) = (op.content_id.clone(), op.content_id_in);
         // The answer carries the request's Content-ID as sent, where the request carried it.
         let answer = |mut resp: ResponseOp| {
@@ -240,7 +247,10 @@ impl<Svc: Service> Run<'_, Svc> {
         if let Err(msg) = self.resolve(&mut op, local) {
             return answer(error_response(400, id, &msg));
         }
-        let mut resp = self.svc.call(op).await;
+        let mut resp = match group {
+            Some(g) => self.svc.call_in(op, g).await,
+            None => self.svc.call(op).await,
+        };
         resp.content_id = id;
         answer(resp)
     }
@@ -282,7 +292,7 @@ impl<Svc: Service> Run<'_, Svc> {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use batchpart::batch::{execute, service_fn, Batch, ExecOptions, Item, RequestOp, ResponseOp};
+/// use batchpart::batch::{execute, handler_fn, Batch, ExecOptions, Item, RequestOp, ResponseOp};
 /// use batchpart::stream::iter;
 ///
 /// let items = iter(vec![
@@ -290,7 +300,7 @@ impl<Svc: Service> Run<'_, Svc> {
 ///     Ok(Item::Op(RequestOp::new("GET", "Missing"))),
 ///     Ok(Item::Op(RequestOp::new("GET", "Never run"))),
 /// ]);
-/// let mut svc = service_fn(|op: RequestOp| async move {
+/// let mut svc = handler_fn(|op: RequestOp| async move {
 ///     ResponseOp::new(if op.url == "Missing" { 404 } else { 200 })
 /// });
 /// let response = execute(items, &mut svc, ExecOptions::default()).await.unwrap();
@@ -299,6 +309,9 @@ impl<Svc: Service> Run<'_, Svc> {
 /// assert_eq!(statuses, [200, 404]);
 /// # }
 /// ```
+///
+/// Changesets run without transactions: [`execute_with`] runs them under an [`Atomicity`]
+/// hook.
 pub async fn execute<S, Svc>(
     items: S,
     svc: &mut Svc,
@@ -306,10 +319,28 @@ pub async fn execute<S, Svc>(
 ) -> Result<BatchResponse, BatchError>
 where
     S: Stream<Item = Result<Item<RequestOp>, BatchError>> + Unpin,
-    Svc: Service,
+    Svc: Handler,
+{
+    execute_with(items, svc, &NoAtomicity, opts).await
+}
+
+/// Runs a batch request as [`execute`] does, each changeset between `atomicity`'s
+/// [`begin`](Atomicity::begin) and its [`commit`](Atomicity::commit) or
+/// [`rollback`](Atomicity::rollback); a future dropped while a group is open cancels it
+/// ([`Atomicity::cancel`]). See [`Atomicity`] for an example.
+pub async fn execute_with<S, Svc, A>(
+    items: S,
+    svc: &mut Svc,
+    atomicity: &A,
+    opts: ExecOptions,
+) -> Result<BatchResponse, BatchError>
+where
+    S: Stream<Item = Result<Item<RequestOp>, BatchError>> + Unpin,
+    A: Atomicity,
+    Svc: Handler<A::Group>,
 {
     let mut out = Vec::new();
-    execute_each(items, svc, opts, |item| out.push(item)).await?;
+    execute_each(items, svc, atomicity, opts, |item| out.push(item)).await?;
     Ok(BatchResponse { items: out })
 }
 
@@ -324,7 +355,7 @@ fn independent(op: &RequestOp) -> bool {
 }
 
 /// One operation run on a forked handle: a future that owns its handle.
-async fn forked<Svc: Service>(mut svc: Svc, op: RequestOp) -> ResponseOp {
+async fn forked<G, Svc: Handler<G>>(mut svc: Svc, op: RequestOp) -> ResponseOp {
     svc.call(op).await
 }
 
@@ -372,19 +403,21 @@ impl<F: Future<Output = ResponseOp>> Window<F> {
     }
 }
 
-/// Runs a batch request as [`execute`] does, and hands each item of the response to `emit`
-/// as soon as it is complete, in request order: a server can write each answer while later
-/// operations run. Returns once the batch has run; an error is a whole-batch error, returned
-/// before anything was emitted.
-pub async fn execute_each<S, Svc, E>(
+/// Runs a batch request as [`execute_with`] does, and hands each item of the response to
+/// `emit` as soon as it is complete, in request order: a server can write each answer while
+/// later operations run. Returns once the batch has run; an error is a whole-batch error,
+/// returned before anything was emitted.
+pub async fn execute_each<S, Svc, A, E>(
     mut items: S,
     svc: &mut Svc,
+    atomicity: &A,
     opts: ExecOptions,
     mut emit: E,
 ) -> Result<(), BatchError>
 where
     S: Stream<Item = Result<Item<RequestOp>, BatchError>> + Unpin,
-    Svc: Service,
+    A: Atomicity,
+    Svc: Handler<A::Group>,
     E: FnMut(Item<ResponseOp>),
 {
     let mut run = Run {
@@ -439,7 +472,7 @@ where
                     window.slots.push_back(Slot {
                         id: op.content_id.clone(),
                         at: op.content_id_in,
-                        fut: Some(Box::pin(forked(handle, op))),
+                        fut: Some(Box::pin(forked::<A::Group, _>(handle, op))),
                         done: None,
                     });
                     if window.slots.len() >= opts.concurrency {
@@ -461,7 +494,7 @@ where
         }
         match item {
             Item::Op(op) => {
-                let resp = run.run_op(op, &none).await;
+                let resp = run.run_op::<A::Group>(op, &none, None).await;
                 run.record(&resp, None);
                 let failed = resp.is_error();
                 emit(Item::Op(resp));
@@ -470,7 +503,9 @@ where
                 }
             }
             Item::Changeset(c) => {
-                if !run_changeset(&mut run, c, &mut emit).await && !opts.continue_on_error {
+                if !run_changeset(&mut run, atomicity, c, &mut emit).await
+                    && !opts.continue_on_error
+                {
                     break;
                 }
             }
@@ -484,19 +519,30 @@ where
 }
 
 /// Runs a changeset between `begin` and `commit` (or `rollback`), emits its answer, and says
-/// whether it succeeded.
-async fn run_changeset<Svc: Service>(
+/// whether it succeeded. Dropped before the group is resolved, it cancels the group.
+async fn run_changeset<Svc, A>(
     run: &mut Run<'_, Svc>,
+    hook: &A,
     c: Changeset<RequestOp>,
     emit: &mut impl FnMut(Item<ResponseOp>),
-) -> bool {
+) -> bool
+where
+    A: Atomicity,
+    Svc: Handler<A::Group>,
+{
     let id = c.id.as_deref();
-    run.svc.begin(id).await;
+    let group = hook.begin(id).await;
+    let mut open = Open {
+        hook,
+        id,
+        group,
+        resolved: false,
+    };
     let mut local = HashMap::new();
     let mut resps = Vec::with_capacity(c.ops.len());
     let mut failure = None;
     for op in c.ops.iter().cloned() {
-        let resp = run.run_op(op, &local).await;
+        let resp = run.run_op(op, &local, Some(&open.group)).await;
         if resp.is_error() {
             failure = Some(resp);
             break;
@@ -506,11 +552,13 @@ async fn run_changeset<Svc: Service>(
     }
     let failure = match failure {
         Some(f) => {
-            run.svc.rollback(id).await;
+            hook.rollback(id, &open.group).await;
             Some(f)
         }
-        None => run.svc.commit(id).await.err(),
+        None => hook.commit(id, &open.group).await.err(),
     };
+    open.resolved = true;
+    drop(open);
     match failure {
         Some(f) => {
             // The changeset is atomic: every member and the group count as failed.

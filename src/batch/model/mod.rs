@@ -1,6 +1,7 @@
 //! Batch requests and responses as ordered lists of items: single operations and changesets
 //! (atomic groups).
 
+pub(crate) mod atomicity;
 pub(crate) mod correlate;
 pub(crate) mod exec;
 pub(crate) mod limits;

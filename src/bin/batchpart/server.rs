@@ -69,8 +69,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use batchpart::batch::Atomicity;
 use batchpart::batch::ResponseOp;
-use batchpart::server::{AsyncBatches, Atomicity, BatchConfig, BatchLayer, BatchService, Dialect};
+use batchpart::server::{AsyncBatches, BatchConfig, BatchLayer, BatchService, Dialect};
 use bytes::Bytes;
 use tower::{Layer, ServiceExt};
 
@@ -98,30 +99,29 @@ struct Journal(Arc<Mutex<Vec<Before>>>);
 struct Undo(Shared);
 
 impl Atomicity for Undo {
-    async fn begin(&self, _group: Option<&str>) -> http::Extensions {
-        let mut e = http::Extensions::new();
-        e.insert(Journal::default());
-        e
+    type Group = Journal;
+
+    async fn begin(&self, _group: Option<&str>) -> Journal {
+        Journal::default()
     }
 
-    async fn commit(&self, _g: Option<&str>, _e: &http::Extensions) -> Result<(), ResponseOp> {
+    async fn commit(&self, _g: Option<&str>, _j: &Journal) -> Result<(), ResponseOp> {
         Ok(())
     }
 
-    async fn rollback(&self, _g: Option<&str>, e: &http::Extensions) {
-        self.undo(e);
+    async fn rollback(&self, _g: Option<&str>, j: &Journal) {
+        self.undo(j);
     }
 
     /// A changeset cut short (the client went away mid-group) is undone like a failed one.
-    fn cancel(&self, _g: Option<&str>, e: &http::Extensions) {
-        self.undo(e);
+    fn cancel(&self, _g: Option<&str>, j: &Journal) {
+        self.undo(j);
     }
 }
 
 impl Undo {
     /// Replays the journal backwards; the store is locked once, so no reader sees half.
-    fn undo(&self, e: &http::Extensions) {
-        let Some(j) = e.get::<Journal>() else { return };
+    fn undo(&self, j: &Journal) {
         let entries = std::mem::take(&mut *lock(&j.0));
         let mut store = lock(&self.0);
         for (set, key, before) in entries.into_iter().rev() {
