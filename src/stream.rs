@@ -459,9 +459,8 @@ where
     /// [`Decoder::from_content_type`](crate::Decoder::from_content_type), an error in the
     /// value is at offset 0, the value not being part of the body.
     pub fn from_content_type(inner: S, content_type: &[u8], cfg: Config) -> Result<Self, Error> {
-        let at0 = |e: Error| Error::new(e.kind(), 0);
-        let ct = ContentType::parse_in(content_type, cfg.strict).map_err(at0)?;
-        Self::with_config(inner, ct.multipart_boundary().map_err(at0)?, cfg)
+        let boundary = crate::decoder::boundary_of(content_type, cfg.strict)?;
+        Self::with_config(inner, boundary, cfg)
     }
 
     /// Decodes `inner` with this boundary and configuration.

@@ -279,11 +279,7 @@ impl Decoder {
     /// assert!(dec.is_ok());
     /// ```
     pub fn from_content_type(content_type: &[u8], cfg: Config) -> Result<Self, Error> {
-        let at0 = |e: Error| Error::new(e.kind(), 0);
-        // The configuration's mode reads the value: strict by RFC 9110's grammar, lenient as
-        // `ContentType::parse_lenient` says.
-        let ct = ContentType::parse_in(content_type, cfg.strict).map_err(at0)?;
-        Self::with_config(ct.multipart_boundary().map_err(at0)?, cfg)
+        Self::with_config(boundary_of(content_type, cfg.strict)?, cfg)
     }
 
     /// Feeds the next slice of the body and returns the iterator of the events it completes.
@@ -328,4 +324,13 @@ impl Decoder {
     pub fn stats(&self) -> Stats {
         self.inner.stats()
     }
+}
+
+/// The multipart boundary of a `Content-Type` value, read in the configuration's mode (strict
+/// by RFC 9110's grammar, lenient as [`ContentType::parse_lenient`] says). An error is at
+/// offset 0: the value is not part of the body. The one reading for every `from_content_type`.
+pub(crate) fn boundary_of(content_type: &[u8], strict: bool) -> Result<&[u8], Error> {
+    let at0 = |e: Error| Error::new(e.kind(), 0);
+    let ct = ContentType::parse_in(content_type, strict).map_err(at0)?;
+    ct.multipart_boundary().map_err(at0)
 }

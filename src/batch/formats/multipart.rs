@@ -241,10 +241,9 @@ impl Pending {
 pub struct MultipartItems<Op> {
     validator: Option<Validator>,
     limits: ReadLimits,
-    depth: usize,
     ops: usize,
     op: Option<Pending>,
-    changeset: Option<Changeset<Op>>,
+    group: Group<Op>,
     mismatches: Vec<LengthMismatch>,
     /// The error that ended the read: every later push returns it again.
     failed: Option<BatchError>,
@@ -264,10 +263,25 @@ pub struct LengthMismatch {
     pub framed: u64,
 }
 
+/// Where the reader is, as the decoder's nesting events say (it keeps no depth of its own).
+enum Group<Op> {
+    /// At the top level.
+    Top,
+    /// Inside a changeset's body: operations join it.
+    Open(Changeset<Op>),
+    /// The changeset's body ended; its part ends next, and the changeset is an item.
+    Closed(Changeset<Op>),
+}
+
 impl<Op> core::fmt::Debug for MultipartItems<Op> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let group = match self.group {
+            Group::Top => "top",
+            Group::Open(_) => "changeset",
+            Group::Closed(_) => "changeset end",
+        };
         f.debug_struct("MultipartItems")
-            .field("depth", &self.depth)
+            .field("group", &group)
             .field("ops", &self.ops)
             .finish()
     }
@@ -279,10 +293,9 @@ impl<Op: Operation> MultipartItems<Op> {
         MultipartItems {
             validator: None,
             limits,
-            depth: 1,
             ops: 0,
             op: None,
-            changeset: None,
+            group: Group::Top,
             mismatches: Vec::new(),
             failed: None,
         }
@@ -356,7 +369,7 @@ impl<Op: Operation> MultipartItems<Op> {
                 });
             }
             PartEvent::MultipartStart(b) => {
-                if self.depth > 1 {
+                if !matches!(self.group, Group::Top) {
                     return Err(BatchError::new(
                         K::NestedChangeset,
                         "a changeset inside a changeset",
@@ -365,8 +378,7 @@ impl<Op: Operation> MultipartItems<Op> {
                 // The part was a changeset, not an operation.
                 self.ops -= 1;
                 self.op = None;
-                self.depth += 1;
-                self.changeset = Some(Changeset {
+                self.group = Group::Open(Changeset {
                     id: Some(Text::from_wire(b).into()),
                     ops: Vec::new(),
                 });
@@ -391,7 +403,12 @@ impl<Op: Operation> MultipartItems<Op> {
                     p.body.push(b);
                 }
             }
-            PartEvent::MultipartEnd => self.depth -= 1,
+            PartEvent::MultipartEnd => {
+                self.group = match core::mem::replace(&mut self.group, Group::Top) {
+                    Group::Open(c) => Group::Closed(c),
+                    other => other,
+                }
+            }
             PartEvent::PartEnd(end) => return self.part_end(end),
             _ => {}
         }
@@ -410,12 +427,12 @@ impl<Op: Operation> MultipartItems<Op> {
             }
             let op = p.finish::<Op>()?;
             op.check_limits(&self.limits)?;
-            match &mut self.changeset {
-                Some(c) if self.depth > 1 => c.ops.push(op),
+            match &mut self.group {
+                Group::Open(c) => c.ops.push(op),
                 _ => return Ok(Some(Item::Op(op))),
             }
-        } else if self.depth == 1 {
-            if let Some(c) = self.changeset.take() {
+        } else if matches!(self.group, Group::Closed(_)) {
+            if let Group::Closed(c) = core::mem::replace(&mut self.group, Group::Top) {
                 return Ok(Some(Item::Changeset(c)));
             }
         }
