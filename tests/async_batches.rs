@@ -508,7 +508,7 @@ async fn where_the_preference_is_ignored() {
     // The JSON /batch dialect.
     let f = fixture(
         BatchConfig::default()
-            .with_dialect(Dialect::JsonBatch)
+            .with_dialect(Dialect::Batch(&batchpart::batch::dialect::JsonBatch))
             .with_service_root(Some("/".into()))
             .with_respond_async(Some(spawn_on_tokio())),
     );

@@ -212,7 +212,7 @@ fn google_api_python_client_round_trip() {
                     .with_body(if op.method == "POST" {
                         op.body
                     } else {
-                        Bytes::from(json!({"url": op.url}).to_string())
+                        Bytes::from(json!({"url": op.url.as_str()}).to_string())
                     })
             },
             200,

@@ -348,7 +348,8 @@ async fn a_misconfigured_root_is_the_servers_error_and_runs_nothing() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn json_batch_paths_and_queries_stay_under_the_root() {
-    let c = cfg(Dialect::JsonBatch).with_service_root(Some("/".into()));
+    let c = cfg(Dialect::Batch(&batchpart::batch::dialect::JsonBatch))
+        .with_service_root(Some("/".into()));
     let req = || http::Request::post("/batch").header("Content-Type", "application/json");
     for path in [
         "//evil.example/admin",
@@ -447,7 +448,12 @@ async fn every_dialect_reads_under_the_configured_limits() {
             .with_service_root(Some("/".into()))
     };
     let post = || http::Request::post("/batch").header("Content-Type", "application/json");
-    let (status, _, body, seen) = call(with(Dialect::JsonBatch), post(), five.to_string()).await;
+    let (status, _, body, seen) = call(
+        with(Dialect::Batch(&batchpart::batch::dialect::JsonBatch)),
+        post(),
+        five.to_string(),
+    )
+    .await;
     assert_eq!(status, 400, "{}", text(&body));
     assert!(
         text(&body).contains("too-many-operations"),
@@ -458,7 +464,12 @@ async fn every_dialect_reads_under_the_configured_limits() {
     let big = serde_json::json!({"requests": [
         {"method": "post", "path": "/a", "body": {"text": "thirty-nine bytes of body"}}
     ]});
-    let (status, _, body, seen) = call(with(Dialect::JsonBatch), post(), big.to_string()).await;
+    let (status, _, body, seen) = call(
+        with(Dialect::Batch(&batchpart::batch::dialect::JsonBatch)),
+        post(),
+        big.to_string(),
+    )
+    .await;
     assert_eq!(status, 413, "{}", text(&body));
     assert!(seen.is_empty());
     let rc = with(Dialect::RingCentral).with_service_root(None);
@@ -467,7 +478,7 @@ async fn every_dialect_reads_under_the_configured_limits() {
     assert!(text(&body).contains("too-many-operations"));
     assert!(seen.is_empty());
     // The one operation limit holds in the JSON `/batch` dialect too.
-    let mut v = cfg(Dialect::JsonBatch);
+    let mut v = cfg(Dialect::Batch(&batchpart::batch::dialect::JsonBatch));
     v.limits.max_operations = 3;
     let (status, _, _, seen) = call(v, post(), five.to_string()).await;
     assert_eq!((status, seen.len()), (400, 0));
@@ -602,7 +613,8 @@ async fn the_json_batch_dialect_answer_is_whole_too() {
         {"method": "post", "path": "/svc/notjson", "body": {}},
         {"method": "post", "path": "/svc/marker", "body": {}},
     ]});
-    let c = cfg(Dialect::JsonBatch).with_service_root(Some("/".into()));
+    let c = cfg(Dialect::Batch(&batchpart::batch::dialect::JsonBatch))
+        .with_service_root(Some("/".into()));
     let req = http::Request::post("/batch").header("Content-Type", "application/json");
     let (status, _, body, seen) = call(c, req, body.to_string()).await;
     assert_eq!(status, 200);

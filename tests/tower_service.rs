@@ -391,7 +391,7 @@ async fn json_odata_json_batch_and_versions() {
     assert_eq!(status, 202);
     // The JSON /batch dialect.
     let cfg = BatchConfig::default()
-        .with_dialect(Dialect::JsonBatch)
+        .with_dialect(Dialect::Batch(&batchpart::batch::dialect::JsonBatch))
         .with_service_root(Some("/service".into()));
     let svc = BatchLayer::new(cfg).layer(app(c));
     let req = http::Request::post("/batch")

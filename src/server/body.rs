@@ -44,8 +44,7 @@ where
 /// What [`collect`] reads whole, for its limit's error.
 #[derive(Clone, Copy)]
 pub(crate) enum Whole {
-    /// A batch (RingCentral, JSON `/batch`): over `max_batch_bytes`.
-    #[cfg(feature = "json")]
+    /// A batch read whole (RingCentral, a `batch::Dialect`): over `max_batch_bytes`.
     Batch,
     /// An operation's answer from the inner service: over `max_body_bytes`.
     Answer,
@@ -65,7 +64,6 @@ where
             return Ok(acc.into_bytes());
         };
         let (kind, name) = match what {
-            #[cfg(feature = "json")]
             Whole::Batch => (BatchErrorKind::BatchTooLarge, "the batch"),
             Whole::Answer => (BatchErrorKind::BodyTooLarge, "the operation's answer"),
         };

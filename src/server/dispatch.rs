@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::body::{collect, waiting, OpBody, Queue, Whole};
 use super::{error_op, App, BatchConfig};
 use crate::batch::http_interop::{headers_from, ContentIdExtension};
-use crate::batch::model::validate::is_batch_url;
+use crate::batch::model::validate::{forbidden_header, is_batch_url};
 use crate::batch::{BatchError, BatchErrorKind, Handler, RequestOp, ResponseOp, ServiceRoot};
 
 /// What every operation of one batch shares.
@@ -149,6 +149,28 @@ fn target(shared: &Shared, url: &str) -> Result<String, BatchError> {
         ));
     }
     Ok(target)
+}
+
+/// The service's own rules over a batch a dialect read, before anything runs: every URL
+/// resolves inside the service root and to no batch resource (the check each operation meets
+/// again when it is dispatched), and, as [`ValidationOptions::forbid_headers`] says, no
+/// operation carries a forbidden header.
+///
+/// [`ValidationOptions::forbid_headers`]: crate::batch::ValidationOptions::forbid_headers
+pub(crate) fn admit(
+    shared: &Shared,
+    forbid_headers: bool,
+    batch: &crate::batch::BatchRequest,
+) -> Result<(), BatchError> {
+    for (i, op) in batch.items.iter().flat_map(|i| i.ops()).enumerate() {
+        let at = |e: BatchError| e.at_op(i, op.content_id.clone());
+        target(shared, &op.url).map_err(at)?;
+        if let Some(n) = forbidden_header(&op.headers).filter(|_| forbid_headers) {
+            let msg = format!("header {n} is not allowed in a batch operation");
+            return Err(at(BatchError::new(BatchErrorKind::ForbiddenHeader, msg)));
+        }
+    }
+    Ok(())
 }
 
 impl<S: App, A> Dispatch<S, A> {

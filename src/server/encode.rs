@@ -113,13 +113,41 @@ pub(crate) fn within(item: Item<ResponseOp>, left: &mut u64, bound: u64) -> Item
         };
         op
     };
+    each_op(item, &mut fit)
+}
+
+/// `item` with `f` applied to each of its operations.
+fn each_op(
+    item: Item<ResponseOp>,
+    mut f: impl FnMut(ResponseOp) -> ResponseOp,
+) -> Item<ResponseOp> {
     match item {
-        Item::Op(op) => Item::Op(fit(op)),
+        Item::Op(op) => Item::Op(f(op)),
         Item::Changeset(mut c) => {
-            c.ops = c.ops.into_iter().map(&mut fit).collect();
+            c.ops = c.ops.into_iter().map(&mut f).collect();
             Item::Changeset(c)
         }
     }
+}
+
+/// An item as `dialect` can write it: an operation whose answer the dialect refuses to
+/// write (a header value JSON cannot carry, a body that holds the boundary) becomes the `500`
+/// that says it ran, so that the answer written whole never fails after operations ran.
+pub(crate) fn writable(
+    dialect: &dyn crate::batch::Dialect,
+    item: Item<ResponseOp>,
+    boundary: &str,
+) -> Item<ResponseOp> {
+    let fit = |op: ResponseOp| {
+        let alone = crate::batch::Batch {
+            items: vec![Item::Op(op.clone())],
+        };
+        match dialect.write_response(&alone, boundary) {
+            Ok(_) => op,
+            Err(e) => unwritable(&op, &e.to_string()),
+        }
+    };
+    each_op(item, fit)
 }
 
 /// The last part of an answer whose run was dropped before it finished.
@@ -183,8 +211,6 @@ pub(crate) enum Encoder {
     Multipart(Box<Writer>),
     #[cfg(feature = "json")]
     Json(EnvelopeWriter),
-    #[cfg(feature = "json")]
-    JsonBatch(EnvelopeWriter),
 }
 
 impl Encoder {
@@ -237,19 +263,6 @@ impl Encoder {
                 }
                 Ok(vec![Bytes::from(out)])
             }
-            #[cfg(feature = "json")]
-            Encoder::JsonBatch(env) => {
-                let mut out = String::new();
-                for op in item.ops() {
-                    use crate::batch::json_batch::response_element;
-                    let json = match response_element(op) {
-                        Ok(j) => j,
-                        Err(e) => response_element(&unwritable(op, e.detail()))?,
-                    };
-                    env.element(&mut out, &json);
-                }
-                Ok(vec![Bytes::from(out)])
-            }
         }
     }
 
@@ -258,7 +271,7 @@ impl Encoder {
         match self {
             Encoder::Multipart(w) => Ok(w.finish(b"")?.collect()),
             #[cfg(feature = "json")]
-            Encoder::Json(env) | Encoder::JsonBatch(env) => Ok(vec![Bytes::from(env.finish())]),
+            Encoder::Json(env) => Ok(vec![Bytes::from(env.finish())]),
         }
     }
 }

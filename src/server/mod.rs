@@ -137,8 +137,10 @@
 //! [`read_monitor`](crate::batch::read_monitor), and `batchpart batch send --async`.
 //!
 //! Formats, by [`Dialect`] and the request's Content-Type: OData multipart
-//! (`multipart/mixed`) and JSON (`application/json`, feature `json`), the JSON `/batch`
-//! dialect, and RingCentral (feature `json`).
+//! (`multipart/mixed`) and JSON (`application/json`, feature `json`), answered as the
+//! operations run; any [`batch::Dialect`](crate::batch::Dialect) through the trait
+//! ([`Dialect::Batch`]: JSON `/batch`, Microsoft Graph, Google, Azure Blob and Table, UCWA,
+//! Creatio), read and answered whole; and RingCentral (feature `json`).
 
 mod body;
 mod dispatch;
@@ -165,25 +167,71 @@ use crate::batch::{
     execute_each, Atomicity, BatchError, BatchErrorKind, ExecOptions, Item, MultipartReader,
     NoAtomicity, ODataVersion, Preferences, ReadLimits, RequestOp, ServiceRoot, ValidationOptions,
 };
-#[cfg(feature = "json")]
-use body::Whole;
-use body::{Incoming, Queue};
+use body::{Incoming, Queue, Whole};
 use dispatch::{Dispatch, Shared};
 use encode::Encoder;
 
 /// Which batch convention the service speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// ```
+/// use batchpart::{batch::dialect, server::{BatchConfig, Dialect}};
+/// // A Microsoft Graph `$batch` endpoint over the application's own routes.
+/// let cfg = BatchConfig::default().with_dialect(Dialect::Batch(&dialect::Graph));
+/// assert_eq!(cfg.dialect, Dialect::Batch(&dialect::Graph));
+/// ```
+#[derive(Clone, Copy, Default)]
 pub enum Dialect {
-    /// OData `$batch`: multipart, or JSON by the request's Content-Type.
+    /// OData `$batch`: multipart, or JSON by the request's Content-Type, read and answered as
+    /// the operations run (with versions, streaming and asynchronous batches).
     #[default]
     OData,
-    /// The JSON `/batch` dialect ([`json_batch`](crate::batch::json_batch)).
-    #[cfg(feature = "json")]
-    JsonBatch,
-    /// RingCentral: comma-separated IDs in the path ([`ringcentral`](crate::batch::ringcentral)).
+    /// Any [`batch::Dialect`](crate::batch::Dialect) (JSON `/batch`, Graph, Google, Azure
+    /// Blob and Table, UCWA, Creatio; [`dialect::ALL`](crate::batch::dialect::ALL)), served
+    /// through the trait: the body read whole within `max_batch_bytes` by
+    /// [`read_request_with`](crate::batch::Dialect::read_request_with) under the service's
+    /// limits, the operations confined to the service root before any runs, and the answer,
+    /// bounded by `max_batch_bytes`, written whole by
+    /// [`write_response`](crate::batch::Dialect::write_response) with the dialect's
+    /// [`response_status`](crate::batch::Dialect::response_status).
+    Batch(&'static dyn crate::batch::Dialect),
+    /// RingCentral: comma-separated IDs in the path ([`ringcentral`](crate::batch::ringcentral)),
+    /// not a body format, so not a [`batch::Dialect`](crate::batch::Dialect).
     #[cfg(feature = "json")]
     RingCentral,
 }
+
+impl Dialect {
+    fn name(&self) -> &'static str {
+        match self {
+            Dialect::OData => "odata",
+            Dialect::Batch(d) => d.name(),
+            #[cfg(feature = "json")]
+            Dialect::RingCentral => "ringcentral",
+        }
+    }
+}
+
+impl core::fmt::Debug for Dialect {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Dialect::Batch(d) => f.debug_tuple("Batch").field(&d.name()).finish(),
+            _ => f.write_str(match self.name() {
+                "odata" => "OData",
+                _ => "RingCentral",
+            }),
+        }
+    }
+}
+
+/// Dialects are equal when they are the same convention: by name.
+impl PartialEq for Dialect {
+    fn eq(&self, other: &Self) -> bool {
+        core::mem::discriminant(self) == core::mem::discriminant(other)
+            && self.name() == other.name()
+    }
+}
+
+impl Eq for Dialect {}
 
 /// A timer the caller supplies: a future that completes after the duration (tokio's
 /// `sleep`, or hyper's `Timer`, boxed).
@@ -601,8 +649,7 @@ where
     let body = Incoming(Box::pin(body));
     match cfg.dialect {
         Dialect::OData => odata(dispatch, &cfg, &parts, &prefs, body, opts).await,
-        #[cfg(feature = "json")]
-        Dialect::JsonBatch => json_batch(dispatch, &cfg, body, opts).await,
+        Dialect::Batch(d) => served(dispatch, &cfg, d, &parts, body, opts).await,
         #[cfg(feature = "json")]
         Dialect::RingCentral => ringcentral::serve(dispatch, &cfg, &parts, body).await,
     }
@@ -787,10 +834,13 @@ where
     }
 }
 
-#[cfg(feature = "json")]
-async fn json_batch<S, A, B>(
-    dispatch: Dispatch<S, A>,
+/// A batch in any [`batch::Dialect`](crate::batch::Dialect), through the trait: read whole,
+/// admitted by the service's rules, run, and answered whole (see [`Dialect::Batch`]).
+async fn served<S, A, B>(
+    mut dispatch: Dispatch<S, A>,
     cfg: &BatchConfig,
+    dialect: &'static dyn crate::batch::Dialect,
+    parts: &http::request::Parts,
     body: Incoming<B>,
     opts: ExecOptions,
 ) -> http::Response<BatchBody>
@@ -803,31 +853,49 @@ where
         Ok(b) => b,
         Err(e) => return refuse(&e),
     };
-    let validation = ValidationOptions {
-        scope: Some(dispatch.shared.root.clone()),
-        ..cfg.validation.clone()
-    };
-    let req = match crate::batch::json_batch::read_request_with(&bytes, cfg.limits, validation) {
+    let ct = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let (req, asked) = match dialect.read_request_with(bytes, ct, cfg.limits) {
         Ok(r) => r,
         Err(e) => return refuse(&e),
     };
+    if let Err(e) = dispatch::admit(&dispatch.shared, cfg.validation.forbid_headers, &req) {
+        return refuse(&e);
+    }
     let opts = ExecOptions {
         streaming: false,
         concurrency: opts.concurrency,
-        ..req.exec_options()
+        ..asked.unwrap_or(opts)
     };
-    let items: Items = Box::pin(crate::stream::iter(req.batch.items.into_iter().map(Ok)));
-    let head = Head {
-        status: 200,
-        content_type: "application/json",
-        extra: None,
-    };
-    answer(
-        head,
-        items,
-        dispatch,
-        opts,
-        Encoder::JsonBatch(EnvelopeWriter::new("responses")),
-        None,
-    )
+    let boundary = crate::encoder::random_boundary().replacen("batch_", "batchresponse_", 1);
+    let (mut left, bound) = (cfg.limits.max_batch_bytes, cfg.limits.max_batch_bytes);
+    let mut answer = crate::batch::BatchResponse::default();
+    let hook = dispatch.atomicity.clone();
+    let items = crate::stream::iter(req.items.into_iter().map(Ok));
+    let run = execute_each(items, &mut dispatch, &hook, opts, |item| {
+        let item = encode::writable(dialect, item, &boundary);
+        answer.items.push(encode::within(item, &mut left, bound));
+    })
+    .await;
+    if let Err(e) = run {
+        // Only a read error ends a run early, and the batch was read whole before it ran.
+        return refuse(&e);
+    }
+    match dialect.write_response(&answer, &boundary) {
+        Ok((ct, body)) => {
+            let mut headers = crate::batch::Headers::new();
+            headers.push("Content-Type", ct);
+            respond(dialect.response_status(), &headers, BatchBody::whole(body))
+        }
+        Err(e) => {
+            // Each answer was checked alone; what is left is the whole's, and operations ran.
+            let msg = format!("the operations ran, but their answer cannot be written: {e}");
+            let mut headers = crate::batch::Headers::new();
+            headers.push("Content-Type", "text/plain; charset=utf-8");
+            respond(500, &headers, BatchBody::whole(bytes::Bytes::from(msg)))
+        }
+    }
 }

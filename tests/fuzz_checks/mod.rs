@@ -572,10 +572,12 @@ pub fn server(data: &[u8]) {
     let mut line = || lines.next().unwrap_or_default();
     let (ct, prefer, version, path) = (line(), line(), line(), line());
     let body = bytes::Bytes::copy_from_slice(line());
-    let dialect = match flags % 3 {
+    // OData, RingCentral, or any dialect through the trait.
+    let all = batchpart::batch::dialect::ALL;
+    let dialect = match usize::from(*flags) % (2 + all.len()) {
         0 => Dialect::OData,
-        1 => Dialect::JsonBatch,
-        _ => Dialect::RingCentral,
+        1 => Dialect::RingCentral,
+        n => Dialect::Batch(all[n - 2]),
     };
     let method = ["POST", "PUT", "GET", "DELETE"][usize::from(flags >> 2) % 4];
     let limits = ReadLimits::default()

@@ -96,10 +96,16 @@ fn check(batch: &BatchRequest) -> Result<(), BatchError> {
 
 /// Reads a batch request, as the service accepts it.
 pub fn read_request(body: Bytes, content_type: &[u8]) -> Result<BatchRequest, BatchError> {
-    let limits = ReadLimits {
-        max_operations: MAX_SUBREQUESTS,
-        ..ReadLimits::default()
-    };
+    read_request_under(body, content_type, ReadLimits::default())
+}
+
+/// [`read_request`] under `limits`, where they are lower than the service's own.
+pub(crate) fn read_request_under(
+    body: Bytes,
+    content_type: &[u8],
+    limits: ReadLimits,
+) -> Result<BatchRequest, BatchError> {
+    let limits = limits.min(ReadLimits::default().with_max_operations(MAX_SUBREQUESTS));
     let batch = read_all(body, content_type, limits, false)?;
     check(&batch)?;
     Ok(batch)

@@ -13,7 +13,9 @@ use bytes::Bytes;
 use crate::batch::error::{BatchError, BatchErrorKind as K};
 use crate::batch::model::validate::{ODataVersion, ValidationOptions};
 use crate::batch::model::{Batch, BatchRequest, BatchResponse, Changeset, Item, RequestOp};
-use crate::batch::{read_all, read_multipart, split, write_multipart, Planned, SplitLimits};
+use crate::batch::{
+    read_all, read_multipart_with, split, write_multipart, Planned, ReadLimits, SplitLimits,
+};
 use crate::writer::Encoded;
 
 /// The most operations in one transaction.
@@ -192,7 +194,16 @@ fn item_name(item: &Item<RequestOp>, i: usize) -> String {
 
 /// Reads a transaction and checks it (OData 3.0 rules, one changeset, one partition).
 pub fn read_request(body: Bytes, content_type: &[u8]) -> Result<BatchRequest, BatchError> {
-    let batch = read_multipart(body, content_type, Some(validation()))?;
+    read_request_under(body, content_type, ReadLimits::default())
+}
+
+/// [`read_request`] under `limits`.
+pub(crate) fn read_request_under(
+    body: Bytes,
+    content_type: &[u8],
+    limits: ReadLimits,
+) -> Result<BatchRequest, BatchError> {
+    let batch = read_multipart_with(body, content_type, limits, Some(validation()))?;
     check(&batch)?;
     Ok(batch)
 }

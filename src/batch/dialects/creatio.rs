@@ -53,12 +53,22 @@ pub fn validation() -> ValidationOptions {
 /// assert!(batchpart::batch::creatio::exec_options(&[], &b).continue_on_error);
 /// ```
 pub fn read_request(body: Bytes, content_type: &[u8]) -> Result<BatchRequest, BatchError> {
+    read_request_under(body, content_type, ReadLimits::default())
+}
+
+/// [`read_request`] under `limits`, where they are lower than Creatio's own.
+pub(crate) fn read_request_under(
+    body: Bytes,
+    content_type: &[u8],
+    limits: ReadLimits,
+) -> Result<BatchRequest, BatchError> {
+    let limits = limits.min(self::limits());
     if is_json(content_type) {
         let mut v = validation();
         v.json = true;
-        read_json_with::<RequestOp>(body, limits(), Some(v))
+        read_json_with::<RequestOp>(body, limits, Some(v))
     } else {
-        read_multipart_with::<RequestOp>(body, content_type, limits(), Some(validation()))
+        read_multipart_with::<RequestOp>(body, content_type, limits, Some(validation()))
     }
 }
 

@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use crate::batch::error::BatchError;
 use crate::batch::model::{BatchRequest, BatchResponse};
-use crate::batch::SplitLimits;
+use crate::batch::{ExecOptions, ReadLimits, SplitLimits};
 
 /// A batch dialect, as a client or a tool uses one without knowing which it is. The modules
 /// (`google`, `azure_blob`, ...) keep their own functions, with the options only that dialect
@@ -33,6 +33,23 @@ pub trait Dialect: Sync {
 
     /// Reads a request whose Content-Type is `content_type` (ignored by a JSON-only dialect).
     fn read_request(&self, body: Bytes, content_type: &[u8]) -> Result<BatchRequest, BatchError>;
+
+    /// Reads a request as a server does: the dialect's own rules, under `limits` wherever
+    /// they are lower than the dialect's (counted as the bytes arrive, as every reader
+    /// counts), with the run options the request itself asks for, if it can (the JSON
+    /// `/batch` dialect's `stopOnError`). The tower service serves a dialect through this.
+    fn read_request_with(
+        &self,
+        body: Bytes,
+        content_type: &[u8],
+        limits: ReadLimits,
+    ) -> Result<(BatchRequest, Option<ExecOptions>), BatchError>;
+
+    /// The status a server answers a batch with: `200`, or what the dialect documents
+    /// (Azure's `202 Accepted`).
+    fn response_status(&self) -> u16 {
+        200
+    }
 
     /// Reads a response.
     fn read_response(&self, body: Bytes, content_type: &[u8]) -> Result<BatchResponse, BatchError>;
@@ -76,6 +93,9 @@ pub const ALL: &[&dyn Dialect] = &[
     &Creatio,
 ];
 
+/// What a server reads: the request, and the run options it asks for.
+type Served = Result<(BatchRequest, Option<ExecOptions>), BatchError>;
+
 type Written = Result<(String, crate::writer::Encoded), BatchError>;
 
 fn multipart(w: Written) -> Result<(String, Bytes), BatchError> {
@@ -100,6 +120,10 @@ impl Dialect for OData {
     }
     fn read_request(&self, body: Bytes, ct: &[u8]) -> Result<BatchRequest, BatchError> {
         crate::batch::read_multipart(body, ct, Some(Default::default()))
+    }
+    fn read_request_with(&self, body: Bytes, ct: &[u8], limits: ReadLimits) -> Served {
+        crate::batch::read_multipart_with(body, ct, limits, Some(Default::default()))
+            .map(|b| (b, None))
     }
     fn read_response(&self, body: Bytes, ct: &[u8]) -> Result<BatchResponse, BatchError> {
         crate::batch::read_multipart(body, ct, None)
@@ -136,6 +160,10 @@ impl Dialect for ODataJson {
     fn read_request(&self, body: Bytes, _: &[u8]) -> Result<BatchRequest, BatchError> {
         crate::batch::read_json(body, Some(Default::default()))
     }
+    fn read_request_with(&self, body: Bytes, _: &[u8], limits: ReadLimits) -> Served {
+        let v = crate::batch::ValidationOptions::default().with_json(true);
+        crate::batch::read_json_with(body, limits, Some(v)).map(|b| (b, None))
+    }
     fn read_response(&self, body: Bytes, _: &[u8]) -> Result<BatchResponse, BatchError> {
         crate::batch::read_json(body, None)
     }
@@ -160,6 +188,9 @@ impl Dialect for Google {
     }
     fn read_request(&self, body: Bytes, ct: &[u8]) -> Result<BatchRequest, BatchError> {
         super::google::read_request(body, ct, &Default::default())
+    }
+    fn read_request_with(&self, body: Bytes, ct: &[u8], limits: ReadLimits) -> Served {
+        super::google::read_request_under(body, ct, &Default::default(), limits).map(|b| (b, None))
     }
     fn read_response(&self, body: Bytes, ct: &[u8]) -> Result<BatchResponse, BatchError> {
         super::google::read_response(body, ct)
@@ -200,6 +231,12 @@ impl Dialect for AzureBlob {
     fn read_request(&self, body: Bytes, ct: &[u8]) -> Result<BatchRequest, BatchError> {
         super::azure_blob::read_request(body, ct)
     }
+    fn read_request_with(&self, body: Bytes, ct: &[u8], limits: ReadLimits) -> Served {
+        super::azure_blob::read_request_under(body, ct, limits).map(|b| (b, None))
+    }
+    fn response_status(&self) -> u16 {
+        202
+    }
     fn read_response(&self, body: Bytes, ct: &[u8]) -> Result<BatchResponse, BatchError> {
         super::azure_blob::read_response(body, ct)
     }
@@ -234,6 +271,12 @@ impl Dialect for AzureTable {
     }
     fn read_request(&self, body: Bytes, ct: &[u8]) -> Result<BatchRequest, BatchError> {
         super::azure_table::read_request(body, ct)
+    }
+    fn read_request_with(&self, body: Bytes, ct: &[u8], limits: ReadLimits) -> Served {
+        super::azure_table::read_request_under(body, ct, limits).map(|b| (b, None))
+    }
+    fn response_status(&self) -> u16 {
+        202
     }
     fn read_response(&self, body: Bytes, ct: &[u8]) -> Result<BatchResponse, BatchError> {
         super::azure_table::read_response(body, ct)
@@ -272,6 +315,10 @@ impl Dialect for Graph {
     fn read_request(&self, body: Bytes, _: &[u8]) -> Result<BatchRequest, BatchError> {
         super::graph::read_request(&body)
     }
+    fn read_request_with(&self, body: Bytes, _: &[u8], limits: ReadLimits) -> Served {
+        let limits = limits.min(super::graph::limits());
+        super::graph::read_request_with(&body, limits).map(|b| (b, None))
+    }
     fn read_response(&self, body: Bytes, _: &[u8]) -> Result<BatchResponse, BatchError> {
         super::graph::read_response(&body)
     }
@@ -302,6 +349,12 @@ impl Dialect for JsonBatch {
     fn read_request(&self, body: Bytes, _: &[u8]) -> Result<BatchRequest, BatchError> {
         super::json_batch::read_request(&body).map(|r| r.batch)
     }
+    fn read_request_with(&self, body: Bytes, _: &[u8], limits: ReadLimits) -> Served {
+        let v = crate::batch::ValidationOptions::default().with_forbid_headers(false);
+        let r = super::json_batch::read_request_with(&body, limits, v)?;
+        let opts = r.exec_options();
+        Ok((r.batch, Some(opts)))
+    }
     fn read_response(&self, body: Bytes, _: &[u8]) -> Result<BatchResponse, BatchError> {
         super::json_batch::read_response(&body)
     }
@@ -330,6 +383,9 @@ impl Dialect for Ucwa {
     }
     fn read_request(&self, body: Bytes, ct: &[u8]) -> Result<BatchRequest, BatchError> {
         super::ucwa::read_requests(body, ct)
+    }
+    fn read_request_with(&self, body: Bytes, ct: &[u8], limits: ReadLimits) -> Served {
+        super::ucwa::read_requests_under(body, ct, limits).map(|b| (b, None))
     }
     fn read_response(&self, body: Bytes, ct: &[u8]) -> Result<BatchResponse, BatchError> {
         super::ucwa::read_responses(body, ct)
@@ -366,6 +422,9 @@ impl Dialect for Creatio {
     }
     fn read_request(&self, body: Bytes, ct: &[u8]) -> Result<BatchRequest, BatchError> {
         super::creatio::read_request(body, ct)
+    }
+    fn read_request_with(&self, body: Bytes, ct: &[u8], limits: ReadLimits) -> Served {
+        super::creatio::read_request_under(body, ct, limits).map(|b| (b, None))
     }
     fn read_response(&self, body: Bytes, ct: &[u8]) -> Result<BatchResponse, BatchError> {
         super::creatio::read_response(body, ct)

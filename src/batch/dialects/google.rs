@@ -73,10 +73,17 @@ pub fn read_request(
     content_type: &[u8],
     outer: &Headers,
 ) -> Result<BatchRequest, BatchError> {
-    let limits = ReadLimits {
-        max_operations: MAX_CALLS,
-        ..ReadLimits::default()
-    };
+    read_request_under(body, content_type, outer, ReadLimits::default())
+}
+
+/// [`read_request`] under `limits`, where they are lower than Google's own.
+pub(crate) fn read_request_under(
+    body: Bytes,
+    content_type: &[u8],
+    outer: &Headers,
+    limits: ReadLimits,
+) -> Result<BatchRequest, BatchError> {
+    let limits = limits.min(ReadLimits::default().with_max_operations(MAX_CALLS));
     let mut batch: BatchRequest = read_all(body, content_type, limits, true)?;
     check_flat(&batch)?;
     for item in &mut batch.items {

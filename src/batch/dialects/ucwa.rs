@@ -15,9 +15,10 @@
 use bytes::Bytes;
 
 use crate::batch::error::BatchError;
-use crate::batch::formats::multipart::read_multipart;
+use crate::batch::formats::multipart::{read_multipart, read_multipart_with};
 use crate::batch::model::validate::ValidationOptions;
 use crate::batch::model::{Batch, Item, RequestOp, ResponseOp};
+use crate::batch::ReadLimits;
 use crate::writer::{Encoded, Writer};
 
 /// Reads a UCWA batch request (`multipart/batching; boundary="..."`).
@@ -29,15 +30,21 @@ use crate::writer::{Encoded, Writer};
 /// assert_eq!(b.items[0].ops()[0].headers.get_str("Host"), Some("fe1.contoso.com"));
 /// ```
 pub fn read_requests(body: Bytes, content_type: &[u8]) -> Result<Batch<RequestOp>, BatchError> {
+    read_requests_under(body, content_type, ReadLimits::default())
+}
+
+/// [`read_requests`] under `limits`.
+pub(crate) fn read_requests_under(
+    body: Bytes,
+    content_type: &[u8],
+    limits: ReadLimits,
+) -> Result<Batch<RequestOp>, BatchError> {
     // UCWA operations carry no Content-ID and run independently: no changeset rules apply.
-    read_multipart(
-        body,
-        content_type,
-        Some(ValidationOptions {
-            forbid_headers: false,
-            ..Default::default()
-        }),
-    )
+    let v = ValidationOptions {
+        forbid_headers: false,
+        ..Default::default()
+    };
+    read_multipart_with(body, content_type, limits, Some(v))
 }
 
 /// Reads a UCWA batch response.

@@ -56,6 +56,20 @@ impl Default for ReadLimits {
 }
 
 impl ReadLimits {
+    /// Each limit the lower of the two: a server's limits under a dialect's own.
+    pub fn min(self, other: ReadLimits) -> ReadLimits {
+        ReadLimits {
+            max_operations: self.max_operations.min(other.max_operations),
+            max_body_bytes: self.max_body_bytes.min(other.max_body_bytes),
+            max_batch_bytes: self.max_batch_bytes.min(other.max_batch_bytes),
+            max_header_bytes: self.max_header_bytes.min(other.max_header_bytes),
+            max_headers_per_request: self
+                .max_headers_per_request
+                .min(other.max_headers_per_request),
+            max_depends_on: self.max_depends_on.min(other.max_depends_on),
+        }
+    }
+
     /// The codec core's configuration under these limits: its header limits are the
     /// readers' where those are lower, and its part limit follows `max_operations` (each
     /// operation is a part, and a changeset one more), so that the operation limit is the one

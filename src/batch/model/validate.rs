@@ -133,6 +133,14 @@ fn err(kind: K, index: usize, op: &RequestOp, detail: impl Into<String>) -> Batc
     BatchError::new(kind, detail).at_op(index, op.content_id.clone())
 }
 
+/// The first of an operation's headers that is one of the [`FORBIDDEN_HEADERS`].
+pub(crate) fn forbidden_header(headers: &crate::batch::Headers) -> Option<&str> {
+    headers
+        .iter()
+        .map(|(n, _)| n)
+        .find(|n| FORBIDDEN_HEADERS.iter().any(|f| n.eq_ignore_ascii_case(f)))
+}
+
 /// Is the URL's path a `$batch` resource (a nested batch)?
 pub(crate) fn is_batch_url(url: &str) -> bool {
     let path = url.split(['?', '#']).next().unwrap_or("");
@@ -214,11 +222,7 @@ impl Validator {
                 }
             }
             if self.opts.forbid_headers {
-                if let Some((n, _)) = op
-                    .headers
-                    .iter()
-                    .find(|(n, _)| FORBIDDEN_HEADERS.iter().any(|f| n.eq_ignore_ascii_case(f)))
-                {
+                if let Some(n) = forbidden_header(&op.headers) {
                     return Err(err(
                         K::ForbiddenHeader,
                         index,

@@ -368,7 +368,10 @@ impl Endpoints {
         };
         Endpoints {
             odata: with(Dialect::OData, None),
-            json_batch: with(Dialect::JsonBatch, Some("/")),
+            json_batch: with(
+                Dialect::Batch(&batchpart::batch::dialect::JsonBatch),
+                Some("/"),
+            ),
             ringcentral: with(Dialect::RingCentral, None),
             app,
         }
