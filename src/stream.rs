@@ -253,8 +253,9 @@ struct Owner<'a> {
     buf: &'a Bytes,
     /// The slice that was fed: `buf`, or the buffer a straddling head was gathered in.
     input: &'a [u8],
+    /// Each open level's boundary as `Bytes`, for held-back delimiter bytes handed out
+    /// without a copy; which levels are open is the decoder's to say (`Feed::depth`).
     boundaries: &'a mut [Bytes; MAX_DEPTH],
-    depth: usize,
 }
 
 fn within(outer: &[u8], s: &[u8]) -> bool {
@@ -290,7 +291,13 @@ impl<'a> Owner<'a> {
 
     /// Body bytes: a view of the fed buffer, or held-back delimiter bytes, which are
     /// `CRLF--` (static) followed by a prefix of the level's boundary.
-    fn body(&self, chunk: Chunk<'_>, out: &mut VecDeque<PartEvent>, wrap: fn(Bytes) -> PartEvent) {
+    fn body(
+        &self,
+        chunk: Chunk<'_>,
+        depth: usize,
+        out: &mut VecDeque<PartEvent>,
+        wrap: fn(Bytes) -> PartEvent,
+    ) {
         let s = match chunk {
             Chunk::Input(s) if within(self.buf, s) => {
                 out.push_back(wrap(self.buf.slice_ref(s)));
@@ -309,7 +316,7 @@ impl<'a> Owner<'a> {
             _ => 2,
         };
         let head = (DELIM_HEAD.len() - start).min(s.len());
-        let b = &self.boundaries[self.depth - 1];
+        let b = &self.boundaries[depth - 1];
         if s[..head] != DELIM_HEAD[start..start + head] || !b.starts_with(&s[head..]) {
             // Not a prefix of this level's delimiter (a partial BOM): a copy.
             out.push_back(wrap(Bytes::copy_from_slice(s)));
@@ -323,11 +330,12 @@ impl<'a> Owner<'a> {
         }
     }
 
-    fn own(&mut self, ev: Event<'_>, out: &mut VecDeque<PartEvent>) {
+    /// Owns `ev`, which left the decoder at `depth` (`Feed::depth` after it).
+    fn own(&mut self, ev: Event<'_>, depth: usize, out: &mut VecDeque<PartEvent>) {
         let ev = match ev {
-            Event::Preamble(s) => return self.body(s, out, PartEvent::Preamble),
-            Event::Body(s) => return self.body(s, out, PartEvent::Body),
-            Event::Epilogue(s) => return self.body(s, out, PartEvent::Epilogue),
+            Event::Preamble(s) => return self.body(s, depth, out, PartEvent::Preamble),
+            Event::Body(s) => return self.body(s, depth, out, PartEvent::Body),
+            Event::Epilogue(s) => return self.body(s, depth, out, PartEvent::Epilogue),
             Event::PartStart(p) => {
                 let raw = p.headers().as_bytes();
                 PartEvent::PartStart(PartHead {
@@ -345,8 +353,7 @@ impl<'a> Owner<'a> {
             }
             Event::MultipartStart(b) => {
                 let b = Bytes::copy_from_slice(&b);
-                self.boundaries[self.depth] = b.clone();
-                self.depth += 1;
+                self.boundaries[depth - 1] = b.clone();
                 PartEvent::MultipartStart(b)
             }
             Event::Request(r) => {
@@ -385,10 +392,7 @@ impl<'a> Owner<'a> {
                 })
             }
             Event::PartEnd(e) => PartEvent::PartEnd(e),
-            Event::MultipartEnd => {
-                self.depth -= 1;
-                PartEvent::MultipartEnd
-            }
+            Event::MultipartEnd => PartEvent::MultipartEnd,
             Event::End => PartEvent::End,
         };
         out.push_back(ev);
@@ -424,7 +428,6 @@ pub struct PartStream<S> {
     chunk: Bytes,
     carry: BytesMut,
     boundaries: [Bytes; MAX_DEPTH],
-    depth: usize,
     queue: VecDeque<PartEvent>,
     /// The decoder's offset after each queued event, in step with `queue`.
     ends: VecDeque<u64>,
@@ -474,7 +477,6 @@ where
             chunk: Bytes::new(),
             carry: BytesMut::new(),
             boundaries,
-            depth: 1,
             queue: VecDeque::new(),
             ends: VecDeque::new(),
             last_end: 0,
@@ -514,13 +516,12 @@ where
                 buf: &buf,
                 input: &buf,
                 boundaries: &mut self.boundaries,
-                depth: self.depth,
             };
             let mut feed = self.dec.feed(&buf, eof);
             let mut n = 0;
             while let Some(ev) = feed.next() {
                 let before = self.queue.len();
-                owner.own(ev?, &mut self.queue);
+                owner.own(ev?, feed.depth(), &mut self.queue);
                 let at = base + feed.consumed() as u64;
                 self.ends
                     .resize(self.ends.len() + self.queue.len() - before, at);
@@ -530,7 +531,6 @@ where
                 }
             }
             let used = feed.consumed();
-            self.depth = owner.depth;
             let rest = buf.slice(used..);
             if n == MAX_QUEUED || rest.is_empty() {
                 self.chunk = rest;
@@ -560,7 +560,6 @@ where
             buf: &none,
             input: &self.carry,
             boundaries: &mut self.boundaries,
-            depth: self.depth,
         };
         let mut feed = self.dec.feed(&self.carry, eof);
         while let Some(ev) = feed.next() {
@@ -570,7 +569,7 @@ where
                 Event::PartStart(_) | Event::Request(_) | Event::Response(_)
             );
             let before = self.queue.len();
-            owner.own(ev, &mut self.queue);
+            owner.own(ev, feed.depth(), &mut self.queue);
             let at = base + feed.consumed() as u64;
             self.ends
                 .resize(self.ends.len() + self.queue.len() - before, at);
@@ -579,7 +578,6 @@ where
             }
         }
         let used = feed.consumed();
-        self.depth = owner.depth;
         if used >= carried {
             self.carry.clear();
             self.chunk = orig.slice(used - carried..);
@@ -707,13 +705,13 @@ pub(crate) fn each_event<E: From<Error>>(
         buf: body,
         input: body,
         boundaries: &mut boundaries,
-        depth: 1,
     };
     // One decoder event makes at most three owned ones (a body across a held-back delimiter).
     let mut queue = VecDeque::with_capacity(4);
     let mut feed = dec.feed(body, true);
     while let Some(ev) = feed.next() {
-        owner.own(ev?, &mut queue);
+        let ev = ev?;
+        owner.own(ev, feed.depth(), &mut queue);
         let at = feed.consumed() as u64;
         while let Some(ev) = queue.pop_front() {
             f(ev, at)?;
