@@ -77,6 +77,10 @@ def goals(rows):
         p = json.loads(proc.read_text())
         out.append(f"| `inspect --summary`, whole process, 9,000 parts of 1 KiB, against the memmem process | "
                    f"{p['ratio']:.2f}x ({p['inspect_summary_s'] * 1e3:.1f} ms against {p['memmem_process_s'] * 1e3:.1f} ms) | ≥ 0.8x |")
+        if "large" in p:
+            q = p["large"]
+            out.append(f"| the same, 16 parts of 16 MiB | "
+                       f"{q['ratio']:.2f}x ({q['inspect_summary_s'] * 1e3:.1f} ms against {q['memmem_process_s'] * 1e3:.1f} ms) | ≥ 0.9x |")
     b = rows.get("batch/decode-100-ops", {})
     if "core" in b:
         cost = lambda k: b[k][2] / b["core"][2] if k in b else None

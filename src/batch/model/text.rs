@@ -219,4 +219,36 @@ mod tests {
         assert_eq!(t.clone().into_bytes(), Bytes::from_static(b"abc"));
         assert!(Text::new().is_empty() && Text::default() == Text::from_static(""));
     }
+
+    #[test]
+    fn every_conversion_keeps_the_text() {
+        let s = String::from("Städte");
+        let all = [
+            Text::from_static("Städte"),
+            Text::from(&s),
+            Text::from(s.clone()),
+            Text::from(s.clone().into_boxed_str()),
+            Text::from(s.as_str()),
+        ];
+        for t in &all {
+            assert_eq!(t.as_str(), "Städte");
+            assert_eq!(AsRef::<str>::as_ref(t), "Städte");
+            assert_eq!(AsRef::<[u8]>::as_ref(t), s.as_bytes());
+            assert_eq!(Vec::<u8>::from(t.clone()), s.as_bytes());
+            assert_eq!(Bytes::from(t.clone()), s.as_bytes());
+        }
+        // Borrowed as `str`: a set of texts is looked up by `&str`, hashing alike.
+        let set: std::collections::HashSet<Text> = all.into_iter().collect();
+        assert_eq!(set.len(), 1);
+        assert!(set.contains("Städte") && !set.contains("Stadte"));
+        assert_eq!(format!("{:?}", Text::from("a\"b")), r#""a\"b""#);
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn serde_reads_and_writes_a_string() {
+        let t: Text = serde_json::from_str(r#""Städte""#).unwrap();
+        assert_eq!(t, "Städte");
+        assert_eq!(serde_json::to_string(&t).unwrap(), r#""Städte""#);
+    }
 }
