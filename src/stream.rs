@@ -295,17 +295,17 @@ impl<'a> Owner<'a> {
         &self,
         chunk: Chunk<'_>,
         depth: usize,
-        out: &mut VecDeque<PartEvent>,
+        out: &mut impl FnMut(PartEvent),
         wrap: fn(Bytes) -> PartEvent,
     ) {
         let s = match chunk {
             Chunk::Input(s) if within(self.buf, s) => {
-                out.push_back(wrap(self.buf.slice_ref(s)));
+                out(wrap(self.buf.slice_ref(s)));
                 return;
             }
             // Bytes that followed a straddling head in the same (final) feed.
             Chunk::Input(s) => {
-                out.push_back(wrap(Bytes::copy_from_slice(s)));
+                out(wrap(Bytes::copy_from_slice(s)));
                 return;
             }
             Chunk::Carried(ref c) => c.as_bytes(),
@@ -319,19 +319,20 @@ impl<'a> Owner<'a> {
         let b = &self.boundaries[depth - 1];
         if s[..head] != DELIM_HEAD[start..start + head] || !b.starts_with(&s[head..]) {
             // Not a prefix of this level's delimiter (a partial BOM): a copy.
-            out.push_back(wrap(Bytes::copy_from_slice(s)));
+            out(wrap(Bytes::copy_from_slice(s)));
             return;
         }
         if head > 0 {
-            out.push_back(wrap(Bytes::from_static(&DELIM_HEAD[start..start + head])));
+            out(wrap(Bytes::from_static(&DELIM_HEAD[start..start + head])));
         }
         if s.len() > head {
-            out.push_back(wrap(b.slice(..s.len() - head)));
+            out(wrap(b.slice(..s.len() - head)));
         }
     }
 
     /// Owns `ev`, which left the decoder at `depth` (`Feed::depth` after it).
-    fn own(&mut self, ev: Event<'_>, depth: usize, out: &mut VecDeque<PartEvent>) {
+    /// Each owned event goes to `out`, in order: a queue, or straight to a reader.
+    fn own(&mut self, ev: Event<'_>, depth: usize, out: &mut impl FnMut(PartEvent)) {
         let ev = match ev {
             Event::Preamble(s) => return self.body(s, depth, out, PartEvent::Preamble),
             Event::Body(s) => return self.body(s, depth, out, PartEvent::Body),
@@ -395,7 +396,7 @@ impl<'a> Owner<'a> {
             Event::MultipartEnd => PartEvent::MultipartEnd,
             Event::End => PartEvent::End,
         };
-        out.push_back(ev);
+        out(ev);
     }
 }
 
@@ -521,7 +522,8 @@ where
             let mut n = 0;
             while let Some(ev) = feed.next() {
                 let before = self.queue.len();
-                owner.own(ev?, feed.depth(), &mut self.queue);
+                let queue = &mut self.queue;
+                owner.own(ev?, feed.depth(), &mut |e| queue.push_back(e));
                 let at = base + feed.consumed() as u64;
                 self.ends
                     .resize(self.ends.len() + self.queue.len() - before, at);
@@ -569,7 +571,8 @@ where
                 Event::PartStart(_) | Event::Request(_) | Event::Response(_)
             );
             let before = self.queue.len();
-            owner.own(ev, feed.depth(), &mut self.queue);
+            let queue = &mut self.queue;
+            owner.own(ev, feed.depth(), &mut |e| queue.push_back(e));
             let at = base + feed.consumed() as u64;
             self.ends
                 .resize(self.ends.len() + self.queue.len() - before, at);
@@ -706,15 +709,19 @@ pub(crate) fn each_event<E: From<Error>>(
         input: body,
         boundaries: &mut boundaries,
     };
-    // One decoder event makes at most three owned ones (a body across a held-back delimiter).
-    let mut queue = VecDeque::with_capacity(4);
+    // Each owned event goes straight to `f`: no queue to move it through.
+    let mut failed = None;
     let mut feed = dec.feed(body, true);
     while let Some(ev) = feed.next() {
         let ev = ev?;
-        owner.own(ev, feed.depth(), &mut queue);
         let at = feed.consumed() as u64;
-        while let Some(ev) = queue.pop_front() {
-            f(ev, at)?;
+        owner.own(ev, feed.depth(), &mut |e| {
+            if failed.is_none() {
+                failed = f(e, at).err();
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     Ok(())
