@@ -15,7 +15,15 @@ use tower::{Layer, ServiceExt};
 
 fn app() -> Router {
     let json = [("Content-Type", "application/json")];
-    Router::new().route(
+    Router::new()
+        .route(
+            "/service/latin",
+            get(|| async {
+                let v = http::HeaderValue::from_bytes(b"caf\xe9").unwrap();
+                ([(http::header::HeaderName::from_static("x-name"), v)], "{}")
+            }),
+        )
+        .route(
         "/service/People/{id}",
         get(move |Path(id): Path<String>| async move { (json, format!(r#"{{"person":"{id}"}}"#)) })
             .post(move |Path(id): Path<String>, body: Bytes| async move {
@@ -139,4 +147,26 @@ async fn a_dialect_is_held_to_the_services_limits_root_and_header_rules() {
     assert_eq!(status, 202);
     let read = blob.read_response(answer, ct.as_bytes()).unwrap();
     assert_eq!(read.items[0].ops()[0].status, 405, "no DELETE route");
+}
+
+/// An answer a JSON dialect cannot carry (a header value that is not UTF-8) is the `500` that
+/// says the operation ran; the others keep theirs: the batch is never a whole-batch error
+/// once operations ran.
+#[tokio::test(flavor = "current_thread")]
+async fn an_answer_the_dialect_cannot_write_is_the_500_that_says_it_ran() {
+    let batch = ops(&[("GET", "/service/People/1"), ("GET", "/service/latin")]);
+    for d in [
+        &dialect::Graph as &dyn batchpart::batch::Dialect,
+        &dialect::ODataJson,
+    ] {
+        let (ct, body) = d.write_request(&batch, "batch_x").unwrap();
+        let cfg = BatchConfig::default().with_dialect(Dialect::Batch(d));
+        let (status, answer_ct, answer) = serve(cfg, &ct, body).await;
+        assert_eq!(status, 200, "{}", d.name());
+        let read = d.read_response(answer, answer_ct.as_bytes()).unwrap();
+        let ops: Vec<_> = read.items.iter().flat_map(|i| i.ops()).collect();
+        assert_eq!((ops[0].status, ops[1].status), (200, 500), "{}", d.name());
+        let why = String::from_utf8_lossy(&ops[1].body);
+        assert!(why.contains("ran (status 200)"), "{}: {why}", d.name());
+    }
 }

@@ -116,6 +116,12 @@ pub(crate) fn within(item: Item<ResponseOp>, left: &mut u64, bound: u64) -> Item
     each_op(item, &mut fit)
 }
 
+/// `item` with every operation replaced by the `500` that says it ran, and `why` its answer
+/// could not be written.
+pub(crate) fn unwritable_item(item: Item<ResponseOp>, why: &str) -> Item<ResponseOp> {
+    each_op(item, |op| unwritable(&op, why))
+}
+
 /// `item` with `f` applied to each of its operations.
 fn each_op(
     item: Item<ResponseOp>,

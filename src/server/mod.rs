@@ -884,16 +884,24 @@ where
         // Only a read error ends a run early, and the batch was read whole before it ran.
         return refuse(&e);
     }
-    match dialect.write_response(&answer, &boundary) {
+    // Each answer was checked alone. Should the whole still not be writable, operations have
+    // run: each is answered by the 500 that says so, never a whole-batch error.
+    let written = dialect.write_response(&answer, &boundary).or_else(|e| {
+        let why = e.to_string();
+        let items = answer.items.into_iter();
+        let all = crate::batch::BatchResponse {
+            items: items.map(|i| encode::unwritable_item(i, &why)).collect(),
+        };
+        dialect.write_response(&all, &boundary)
+    });
+    let mut headers = crate::batch::Headers::new();
+    match written {
         Ok((ct, body)) => {
-            let mut headers = crate::batch::Headers::new();
             headers.push("Content-Type", ct);
             respond(dialect.response_status(), &headers, BatchBody::whole(body))
         }
         Err(e) => {
-            // Each answer was checked alone; what is left is the whole's, and operations ran.
             let msg = format!("the operations ran, but their answer cannot be written: {e}");
-            let mut headers = crate::batch::Headers::new();
             headers.push("Content-Type", "text/plain; charset=utf-8");
             respond(500, &headers, BatchBody::whole(bytes::Bytes::from(msg)))
         }

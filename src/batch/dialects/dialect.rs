@@ -317,7 +317,7 @@ impl Dialect for Graph {
     }
     fn read_request_with(&self, body: Bytes, _: &[u8], limits: ReadLimits) -> Served {
         let limits = limits.min(super::graph::limits());
-        super::graph::read_request_with(&body, limits).map(|b| (b, None))
+        super::graph::read_request_shared(body, limits).map(|b| (b, None))
     }
     fn read_response(&self, body: Bytes, _: &[u8]) -> Result<BatchResponse, BatchError> {
         super::graph::read_response(&body)
@@ -351,7 +351,7 @@ impl Dialect for JsonBatch {
     }
     fn read_request_with(&self, body: Bytes, _: &[u8], limits: ReadLimits) -> Served {
         let v = crate::batch::ValidationOptions::default().with_forbid_headers(false);
-        let r = super::json_batch::read_request_with(&body, limits, v)?;
+        let r = super::json_batch::read_request_shared(body, limits, v)?;
         let opts = r.exec_options();
         Ok((r.batch, Some(opts)))
     }

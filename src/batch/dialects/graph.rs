@@ -172,8 +172,16 @@ pub fn read_request(body: &[u8]) -> Result<BatchRequest, BatchError> {
 
 /// Reads a Graph batch request under these limits.
 pub fn read_request_with(body: &[u8], limits: ReadLimits) -> Result<BatchRequest, BatchError> {
+    read_request_shared(Bytes::copy_from_slice(body), limits)
+}
+
+/// [`read_request_with`] over shared bytes: the operations' bodies are views of them.
+pub(crate) fn read_request_shared(
+    body: Bytes,
+    limits: ReadLimits,
+) -> Result<BatchRequest, BatchError> {
     let mut r = JsonItems::<GraphRequest>::new(limits).validate(validation());
-    r.feed(&Bytes::copy_from_slice(body));
+    r.feed(&body);
     r.finish();
     let mut items = Vec::new();
     let mut ids: Vec<String> = Vec::new();

@@ -71,7 +71,7 @@ impl crate::batch::formats::json::sealed::JsonOp for ApiRequest {
         }
         if let Some(b) = e.data.or(e.body) {
             op.headers.push("Content-Type", "application/json");
-            op.body = Bytes::copy_from_slice(b.get().as_bytes());
+            op.body = element.slice_ref(b.get().as_bytes());
         }
         Ok((ApiRequest(op), None))
     }
@@ -186,12 +186,21 @@ pub fn read_request_with(
     limits: ReadLimits,
     validation: ValidationOptions,
 ) -> Result<Request, BatchError> {
+    read_request_shared(Bytes::copy_from_slice(body), limits, validation)
+}
+
+/// [`read_request_with`] over shared bytes: the operations' bodies are views of them.
+pub(crate) fn read_request_shared(
+    body: Bytes,
+    limits: ReadLimits,
+    validation: ValidationOptions,
+) -> Result<Request, BatchError> {
     let limits = ReadLimits {
         max_operations: limits.max_operations.min(MAX_REQUESTS),
         ..limits
     };
     let mut r = JsonItems::<ApiRequest>::new(limits).with_validator(Validator::new(validation));
-    r.feed(&Bytes::copy_from_slice(body));
+    r.feed(&body);
     r.finish();
     let mut items = Vec::new();
     let mut n = 0;

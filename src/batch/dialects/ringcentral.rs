@@ -346,7 +346,7 @@ impl crate::batch::formats::json::sealed::JsonOp for Entry {
                 status: e.status,
                 body: e
                     .body
-                    .map(|b| Bytes::copy_from_slice(b.get().as_bytes()))
+                    .map(|b| element.slice_ref(b.get().as_bytes()))
                     .unwrap_or_default(),
             },
             None,
