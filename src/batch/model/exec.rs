@@ -138,7 +138,7 @@ impl ExecOptions {
 /// What a successful operation left for references to use.
 #[derive(Debug, Clone)]
 struct Outcome {
-    location: Option<String>,
+    location: Option<Text>,
     etag: Option<Vec<u8>>,
 }
 
@@ -172,16 +172,16 @@ struct Run<'s, Svc> {
     svc: &'s mut Svc,
     opts: ExecOptions,
     /// Successful operations by Content-ID, visible batch-wide (`RefScope::Anywhere`).
-    done: HashMap<String, Outcome>,
+    done: HashMap<Text, Outcome>,
     /// Every Content-ID seen so far, to tell an out-of-scope reference from a resource name.
-    seen: HashSet<String>,
+    seen: HashSet<Text>,
     /// Failed request ids and atomicity groups, for `dependsOn`.
-    failed: HashSet<String>,
+    failed: HashSet<Text>,
 }
 
 impl<Svc> Run<'_, Svc> {
     /// Resolves references against `local` (this changeset's results) and the batch's.
-    fn resolve(&self, op: &mut RequestOp, local: &HashMap<String, Outcome>) -> Result<(), String> {
+    fn resolve(&self, op: &mut RequestOp, local: &HashMap<Text, Outcome>) -> Result<(), String> {
         let lookup = |id: &str| -> Result<Option<&Outcome>, String> {
             if let Some(o) = local.get(id) {
                 return Ok(Some(o));
@@ -229,7 +229,7 @@ impl<Svc> Run<'_, Svc> {
     async fn run_op<G>(
         &mut self,
         mut op: RequestOp,
-        local: &HashMap<String, Outcome>,
+        local: &HashMap<Text, Outcome>,
         group: Option<&G>,
     ) -> ResponseOp
     where
@@ -241,7 +241,11 @@ impl<Svc> Run<'_, Svc> {
             resp.content_id_in = at;
             resp
         };
-        if let Some(d) = op.depends_on.iter().find(|d| self.failed.contains(*d)) {
+        if let Some(d) = op
+            .depends_on
+            .iter()
+            .find(|d| self.failed.contains(d.as_str()))
+        {
             return answer(error_response(424, id, &format!("dependency {d} failed")));
         }
         if let Err(msg) = self.resolve(&mut op, local) {
@@ -255,18 +259,22 @@ impl<Svc> Run<'_, Svc> {
         answer(resp)
     }
 
-    fn record(&mut self, resp: &ResponseOp, into_local: Option<&mut HashMap<String, Outcome>>) {
-        let Some(id) = resp.content_id.as_deref().map(normalize_content_id) else {
+    fn record(&mut self, resp: &ResponseOp, into_local: Option<&mut HashMap<Text, Outcome>>) {
+        let Some(cid) = &resp.content_id else {
             return;
         };
-        let id = &id.to_string();
+        // A view of the answer's own id: no copy per operation.
+        let id = &cid.slice_of(normalize_content_id(cid));
         self.seen.insert(id.clone());
         if resp.is_error() {
             self.failed.insert(id.clone());
             return;
         }
         let o = Outcome {
-            location: resp.headers.get_str("location").map(str::to_string),
+            location: resp
+                .headers
+                .get_shared("location")
+                .and_then(|b| Text::from_utf8(b).ok()),
             etag: resp.headers.get("etag").map(<[u8]>::to_vec),
         };
         match into_local {
@@ -564,13 +572,13 @@ where
             // The changeset is atomic: every member and the group count as failed.
             for op in &c.ops {
                 if let Some(cid) = &op.content_id {
-                    let cid = normalize_content_id(cid).to_string();
+                    let cid = cid.slice_of(normalize_content_id(cid));
                     run.seen.insert(cid.clone());
                     run.failed.insert(cid);
                 }
             }
             if let Some(g) = &c.id {
-                run.failed.insert(g.clone());
+                run.failed.insert(Text::from(g.as_str()));
             }
             emit(Item::Op(f));
             false

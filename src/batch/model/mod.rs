@@ -74,10 +74,18 @@ impl Headers {
 
     /// The first value of `name` (ASCII case-insensitive), as bytes.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.field(name).map(|h| &h.value[..])
+    }
+
+    fn field(&self, name: &str) -> Option<&Field> {
         self.0
             .iter()
             .find(|h| h.name.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|h| &h.value[..])
+    }
+
+    /// The first value of `name`, shared: a clone of its `Bytes`, not a copy.
+    pub(crate) fn get_shared(&self, name: &str) -> Option<Bytes> {
+        self.field(name).map(|h| h.value.clone())
     }
 
     /// The first value of `name` as text, when it is UTF-8.
