@@ -346,6 +346,30 @@ async fn a_misconfigured_root_is_the_servers_error_and_runs_nothing() {
     }
 }
 
+/// Without a configured root, the root is the batch path's directory: a path that cannot be
+/// one (a malformed percent-encoding) is the client's error, `400`, in every dialect; never
+/// the `500` of a misconfigured server. (Found by the `server` fuzz target.)
+#[tokio::test(flavor = "current_thread")]
+async fn a_malformed_batch_path_is_the_clients_error() {
+    let mut dialects = vec![Dialect::OData, Dialect::RingCentral];
+    dialects.extend(
+        batchpart::batch::dialect::ALL
+            .iter()
+            .map(|d| Dialect::Batch(*d)),
+    );
+    for d in dialects {
+        let req = http::Request::post("/%%/$batch").header("Content-Type", "application/json");
+        let (status, _, body, seen) = call(cfg(d), req, "{}").await;
+        assert_eq!(status, 400, "{d:?}: {}", text(&body));
+        assert!(
+            text(&body).contains("outside-service-root"),
+            "{}",
+            text(&body)
+        );
+        assert!(seen.is_empty());
+    }
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn json_batch_paths_and_queries_stay_under_the_root() {
     let c = cfg(Dialect::Batch(&batchpart::batch::dialect::JsonBatch))

@@ -599,8 +599,8 @@ where
     });
     let root = match service_root(&cfg, &parts, host.as_ref()) {
         Ok(root) => root,
-        // The configured root is the server's own mistake, not the client's.
-        Err(e) => {
+        // A configured root is the server's own mistake, not the client's.
+        Err(e) if cfg.service_root.is_some() => {
             let op = error_op(
                 500,
                 None,
@@ -608,6 +608,9 @@ where
             );
             return respond(500, &op.headers, BatchBody::whole(op.body));
         }
+        // Without one, the root is the batch path's directory: the client's path, and its
+        // error (a malformed percent-encoding, say).
+        Err(e) => return refuse(&e),
     };
     let shared = Arc::new(Shared {
         cfg: cfg.clone(),
