@@ -34,7 +34,8 @@ pub(crate) struct Shared {
 }
 
 /// The executor's [`Handler`] over the inner tower service. A group's handle, from
-/// [`Atomicity::begin`](crate::batch::Atomicity::begin), goes into each of its operations' request extensions.
+/// [`Atomicity::begin`](crate::batch::Atomicity::begin), goes into each of its operations'
+/// request extensions.
 pub(crate) struct Dispatch<S, A> {
     pub(crate) inner: S,
     pub(crate) shared: Arc<Shared>,
