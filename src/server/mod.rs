@@ -879,7 +879,6 @@ where
     let hook = dispatch.atomicity.clone();
     let items = crate::stream::iter(req.items.into_iter().map(Ok));
     let run = execute_each(items, &mut dispatch, &hook, opts, |item| {
-        let item = encode::writable(dialect, item, &boundary);
         answer.items.push(encode::within(item, &mut left, bound));
     })
     .await;
@@ -887,15 +886,25 @@ where
         // Only a read error ends a run early, and the batch was read whole before it ran.
         return refuse(&e);
     }
-    // Each answer was checked alone. Should the whole still not be writable, operations have
-    // run: each is answered by the 500 that says so, never a whole-batch error.
-    let written = dialect.write_response(&answer, &boundary).or_else(|e| {
-        let why = e.to_string();
+    // Operations have run, so the answer is never a whole-batch error. Written once; only an
+    // answer the dialect refuses is looked at again: each operation's answer alone, one that
+    // cannot be written becoming the 500 that says it ran; and should the whole still fail,
+    // every operation is answered that way.
+    let written = dialect.write_response(&answer, &boundary).or_else(|_| {
         let items = answer.items.into_iter();
-        let all = crate::batch::BatchResponse {
-            items: items.map(|i| encode::unwritable_item(i, &why)).collect(),
+        let checked = crate::batch::BatchResponse {
+            items: items
+                .map(|i| encode::writable(dialect, i, &boundary))
+                .collect(),
         };
-        dialect.write_response(&all, &boundary)
+        dialect.write_response(&checked, &boundary).or_else(|e| {
+            let why = e.to_string();
+            let items = checked.items.into_iter();
+            let all = crate::batch::BatchResponse {
+                items: items.map(|i| encode::unwritable_item(i, &why)).collect(),
+            };
+            dialect.write_response(&all, &boundary)
+        })
     });
     let mut headers = crate::batch::Headers::new();
     match written {
