@@ -294,6 +294,81 @@ pub(crate) fn field_line(line: &[u8]) -> Option<usize> {
     (!bad).then_some(colon)
 }
 
+/// A field line read in one pass by [`scan_field_line`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FieldLine {
+    /// The colon's index.
+    pub(crate) colon: usize,
+    /// The index of the line's LF.
+    pub(crate) lf: usize,
+    /// A CR stands before the LF.
+    pub(crate) cr: bool,
+}
+
+/// Reads a field line from its first byte in one pass: the name (token bytes up to a colon),
+/// then the value up to its line end, each byte checked as it is passed, which is also the
+/// search for the line end. Accepts what [`field_line`] accepts, ending in CRLF or LF.
+///
+/// `Err(stop)` for any other line, or one that runs past `s` or holds a byte a value may not:
+/// no byte before `stop` is an LF, so the caller's general reading of the line searches for
+/// its end from `stop` on and never twice over a byte.
+pub(crate) fn scan_field_line(s: &[u8]) -> Result<FieldLine, usize> {
+    let colon = s
+        .iter()
+        .position(|&b| !TCHAR[b as usize])
+        .unwrap_or(s.len());
+    if colon == 0 || s.get(colon) != Some(&b':') {
+        return Err(colon);
+    }
+    let end = value_stop(s, colon + 1);
+    match (s.get(end), s.get(end + 1)) {
+        (Some(b'\n'), _) => Ok(FieldLine {
+            colon,
+            lf: end,
+            cr: false,
+        }),
+        (Some(b'\r'), Some(b'\n')) => Ok(FieldLine {
+            colon,
+            lf: end + 1,
+            cr: true,
+        }),
+        _ => Err(end),
+    }
+}
+
+/// The index of the first byte from `i` on that a field value may not hold (a control
+/// character other than HTAB, or DEL), or `s.len()`: eight bytes at a time.
+fn value_stop(s: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    while let Some(word) = s.get(i..i + 8) {
+        let w = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        // A byte under 0x20 sets its high bit in `lt`, and DEL its high bit in `del` (the
+        // classic has-zero test, of `w - 0x20` and of `w ^ 0x7f`). Only a flagged byte
+        // borrows, so a false flag lies above a true one: the lowest flag is exact.
+        let lt = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        let x = w ^ (ONES * 0x7f);
+        let del = x.wrapping_sub(ONES) & !x & HIGH;
+        let m = lt | del;
+        if m == 0 {
+            i += 8;
+            continue;
+        }
+        let j = i + (m.trailing_zeros() / 8) as usize;
+        if s[j] != b'\t' {
+            return j;
+        }
+        i = j + 1;
+    }
+    // `i` is at most `s.len()`: it moved by whole words, or to just past a byte.
+    i + s[i..]
+        .iter()
+        .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        .unwrap_or(s.len() - i)
+}
+
 /// Validates an obs-fold continuation line: visible characters, SP and HT only.
 pub(crate) fn valid_continuation_line(line: &[u8]) -> bool {
     let body = line.strip_suffix(b"\n").unwrap_or(line);
@@ -408,5 +483,62 @@ mod field_line_matches_httparse {
             line.push(b'\n');
             prop_assert_eq!(field_line(&line).is_some(), httparse_says(&line), "{:?}", ByteStr(&line));
         }
+
+        /// The one-pass reading finds the line a search for its LF and [`field_line`] find,
+        /// on any bytes (a line cut short, several lines, values past a word's length with
+        /// HTAB, CR, DEL and other control bytes anywhere); when it declines, no LF stands
+        /// before where it stopped.
+        #[test]
+        fn one_pass_agrees_with_search_and_check(
+            name in prop::collection::vec(prop::sample::select(b"aZ09-_:; \t\r\n\"(".to_vec()), 0..6),
+            value in prop::collection::vec(prop_oneof![
+                4 => prop::sample::select(b"ab \t/;=\x80\xff".to_vec()),
+                1 => any::<u8>(),
+            ], 0..40),
+        ) {
+            let mut s = name;
+            s.extend(value);
+            let line = memchr(b'\n', &s).map(|lf| &s[..=lf]);
+            match scan_field_line(&s) {
+                Ok(f) => {
+                    let line = line.expect("a line end");
+                    prop_assert_eq!(f.lf, line.len() - 1);
+                    prop_assert_eq!(Some(f.colon), field_line(line));
+                    prop_assert_eq!(f.cr, f.lf > 0 && s[f.lf - 1] == b'\r');
+                }
+                Err(stop) => {
+                    prop_assert!(stop <= s.len());
+                    prop_assert!(!s[..stop].contains(&b'\n'));
+                    if let Some(line) = line {
+                        prop_assert_eq!(field_line(line), None, "{:?}", ByteStr(&s));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_pass_reads_words_and_their_edges() {
+        let long = b"X-Long: 0123456789abcdef\t01234567\r\nnext";
+        let f = scan_field_line(long).unwrap();
+        assert_eq!((f.colon, f.lf, f.cr), (6, 34, true));
+        // A bad byte in each position of a word, and past the last whole word.
+        for at in 8..34 {
+            let mut l = long.to_vec();
+            l[at] = 0x01;
+            assert_eq!(scan_field_line(&l), Err(at), "at {at}");
+            l[at] = 0x7f;
+            assert_eq!(scan_field_line(&l), Err(at), "at {at}");
+        }
+        assert_eq!(
+            scan_field_line(b"X: abc\r"),
+            Err(6),
+            "a CR at the end waits"
+        );
+        assert_eq!(scan_field_line(b"X: abc\rd\n"), Err(6), "a lone CR");
+        assert_eq!(scan_field_line(b"X: abcdefghijkl"), Err(15));
+        assert_eq!(scan_field_line(b"X:\n").map(|f| f.lf), Ok(2));
+        assert_eq!(scan_field_line(b": x\r\n"), Err(0));
+        assert_eq!(scan_field_line(b"X x: y\r\n"), Err(1));
     }
 }

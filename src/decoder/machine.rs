@@ -7,7 +7,7 @@ use crate::boundary::{validate_boundary, Boundary, Delimiter, DELIM_HEAD};
 use crate::content_id::ContentId;
 use crate::content_type::ContentType;
 use crate::error::{Error, ErrorKind};
-use crate::headers::{field_line, valid_continuation_line, HeaderBlock};
+use crate::headers::{field_line, scan_field_line, valid_continuation_line, HeaderBlock};
 use crate::http::{
     looks_like_status_line, parse_content_length, parse_request_line, parse_status_line, HeadInfo,
     RequestHead, ResponseHead,
@@ -180,10 +180,11 @@ enum State {
     Scan(Scan),
     /// The rest of a delimiter line.
     Tail(Tail),
-    /// A part's MIME header block.
-    Headers(Block),
-    /// An `application/http` part's embedded head, and what its `msgtype` says it is.
-    HttpHead(Block, HeadKind),
+    /// A part's MIME header block (its progress in [`Inner::block`]).
+    Headers,
+    /// An `application/http` part's embedded head (its progress in [`Inner::block`]), and
+    /// what its `msgtype` says it is.
+    HttpHead(HeadKind),
     /// The part ended; report it.
     EndPart(PartEnd),
     /// A nested multipart opened; report it, then scan its preamble.
@@ -218,6 +219,9 @@ pub(super) struct Inner {
     depth: usize,
     parts: u64,
     part: Framing,
+    /// The header block being read. Kept here rather than in its state, so that the state,
+    /// moved at every step, stays small.
+    block: Block,
     /// For each nested level, the framing of the part that holds it.
     outer: [Framing; MAX_DEPTH],
     /// The delimiter of each open level, the top one first: the one record of the nesting
@@ -239,6 +243,7 @@ impl Inner {
             depth: 1,
             parts: 0,
             part: Framing::default(),
+            block: Block::default(),
             outer: [Framing::default(); MAX_DEPTH],
             levels,
             stats: Stats::default(),
@@ -294,7 +299,7 @@ impl Inner {
                 Region::Epilogue => "epilogue",
             },
             State::Tail(_) => "delimiter line",
-            State::Headers(_) => "part headers",
+            State::Headers => "part headers",
             State::HttpHead(..) => "http head",
             State::EndPart(_) => "part end",
             State::OpenNested(_) => "nested start",
@@ -427,8 +432,8 @@ impl<'d, 'i> Feed<'d, 'i> {
             State::Bom(n) => self.bom(n),
             State::Scan(sc) => self.scan(sc),
             State::Tail(t) => self.tail(t),
-            State::Headers(blk) => self.headers(blk),
-            State::HttpHead(blk, kind) => self.http_head(blk, kind),
+            State::Headers => self.headers(),
+            State::HttpHead(kind) => self.http_head(kind),
             State::EndPart(end) => Ok((
                 State::Tail(Tail {
                     step: TailStep::AfterBoundary,
@@ -754,8 +759,9 @@ impl<'d, 'i> Feed<'d, 'i> {
         if self.dec.parts > self.dec.cfg.limits.max_parts {
             return Err(self.err(ErrorKind::TooManyParts, at));
         }
-        // Straight on, not through the state: a block is large to store and load again.
-        self.headers(Block::default())
+        self.dec.block = Block::default();
+        // Straight on: the block is most often whole in the input.
+        self.headers()
     }
 
     /// Is `line` (from its start) a delimiter line of the current level?
@@ -769,53 +775,51 @@ impl<'d, 'i> Feed<'d, 'i> {
 
     /// Scans a header block starting at `pos` (an embedded head when `start_line`), line by
     /// line from where the last attempt stopped.
-    fn scan_block(&mut self, blk: &mut Block, start_line: bool) -> Result<Option<BlockEnd>, Error> {
+    fn scan_block(&mut self, start_line: bool) -> Result<Option<BlockEnd>, Error> {
         let strict = self.strict();
-        let limits = self.dec.cfg.limits;
         let blen = self.boundary(self.dec.depth - 1).len();
         let input = self.input;
         let bs = self.pos;
         // The feeding contract guarantees these are in bounds; clamping keeps a broken
         // contract from ever reading out of bounds.
-        let mut ls = (bs + blk.scanned).min(input.len());
-        let mut skip = blk.partial.min(input.len() - ls);
+        let mut ls = (bs + self.dec.block.scanned).min(input.len());
+        let mut skip = self.dec.block.partial.min(input.len() - ls);
         loop {
-            // Resume the LF search where the last feed left this line: never search a byte
-            // twice, however the line is chunked.
+            // A field line met from its start is read in one pass: its name, then its value,
+            // whose check is also the search for the line end. Any other line, or one the
+            // pass cannot finish, is read the general way from where the pass stopped.
+            let fresh = skip == 0 && !(start_line && ls == bs);
+            if fresh && (strict || input.get(ls) != Some(&b'-')) {
+                match scan_field_line(&input[ls..]) {
+                    Ok(line) => {
+                        let le = ls + line.lf;
+                        self.dec.stats.bytes_examined += (line.lf + 1) as u64;
+                        self.check_line(bs, le, line.cr)?;
+                        self.field(bs, ls, line.colon, le)?;
+                        ls = le + 1;
+                        continue;
+                    }
+                    Err(stop) => {
+                        self.dec.stats.bytes_examined += stop as u64;
+                        skip = stop;
+                    }
+                }
+            }
+            // Resume the LF search where the last feed or the pass left this line: never
+            // search a byte twice, however the line is chunked.
             let found = memchr::memchr(b'\n', &input[ls + skip..]).map(|i| i + skip);
             self.dec.stats.bytes_examined +=
                 found.map_or(input.len() - ls - skip, |i| i + 1 - skip) as u64;
             skip = 0;
             let Some(i) = found else {
-                if input.len() - bs > limits.max_header_bytes {
-                    return Err(self.err(ErrorKind::HeaderTooLarge, bs + limits.max_header_bytes));
-                }
-                if self.eof {
-                    // A close delimiter may end the input without a line end.
-                    let rest = &input[ls..];
-                    if !strict && self.delimiter_line(rest, rest.get(2 + blen)) {
-                        return Ok(Some(BlockEnd::Delim {
-                            end: ls,
-                            after: ls + 2 + blen,
-                        }));
-                    }
-                    return Err(self.err(ErrorKind::IncompleteHeader, input.len()));
-                }
-                blk.scanned = ls - bs;
-                blk.partial = input.len() - ls;
-                return Ok(None);
+                return self.block_cut(bs, ls);
             };
             let le = ls + i;
             // Validation reads the complete line once more.
             self.dec.stats.bytes_examined += (i + 1) as u64;
-            if le + 1 - bs > limits.max_header_bytes {
-                return Err(self.err(ErrorKind::HeaderTooLarge, bs + limits.max_header_bytes));
-            }
-            let line = &input[ls..=le];
             let has_cr = i > 0 && input[le - 1] == b'\r';
-            if strict && !has_cr {
-                return Err(self.err(ErrorKind::BareLineFeed, le));
-            }
+            self.check_line(bs, le, has_cr)?;
+            let line = &input[ls..=le];
             let text = &line[..i - usize::from(has_cr)];
             if text.is_empty() {
                 return Ok(Some(BlockEnd::Blank {
@@ -825,18 +829,15 @@ impl<'d, 'i> Feed<'d, 'i> {
             }
             // A delimiter where a header line should be (lenient mode ends the block there).
             if !strict && text[0] == b'-' && self.delimiter_line(text, line.get(2 + blen)) {
-                return Ok(Some(BlockEnd::Delim {
-                    end: ls,
-                    after: ls + 2 + blen,
-                }));
+                return Ok(Some(self.delimiter_ends_block(ls)));
             }
             if start_line && ls == bs {
                 // The request or status line; judged by the head parser.
             } else if matches!(text[0], b' ' | b'\t') {
-                if blk.fields == 0 || !valid_continuation_line(line) {
+                if self.dec.block.fields == 0 || !valid_continuation_line(line) {
                     return Err(self.err(ErrorKind::InvalidHeader, ls));
                 }
-                blk.picks.fold();
+                self.dec.block.picks.fold();
             } else {
                 let Some(colon) = field_line(line) else {
                     // gcp-storage-emulator writes an `application/http` part's status line
@@ -848,14 +849,66 @@ impl<'d, 'i> Feed<'d, 'i> {
                     }
                     return Err(self.err(ErrorKind::InvalidHeader, ls));
                 };
-                blk.picks
-                    .note(&line[..colon], ls - bs, ls - bs + colon, le + 1 - bs);
-                blk.fields += 1;
-                if blk.fields > limits.max_headers {
-                    return Err(self.err(ErrorKind::TooManyHeaders, ls));
-                }
+                self.field(bs, ls, colon, le)?;
             }
             ls = le + 1;
+        }
+    }
+
+    /// The checks every line of a block meets, once its LF at `le` is found: the block's
+    /// size, and in strict mode a CR before the LF.
+    fn check_line(&self, bs: usize, le: usize, has_cr: bool) -> Result<(), Error> {
+        let max = self.dec.cfg.limits.max_header_bytes;
+        if le + 1 - bs > max {
+            return Err(self.err(ErrorKind::HeaderTooLarge, bs + max));
+        }
+        if self.strict() && !has_cr {
+            return Err(self.err(ErrorKind::BareLineFeed, le));
+        }
+        Ok(())
+    }
+
+    /// A valid field line from `ls` to its LF at `le`, its colon at `ls + colon`: noted, and
+    /// counted against the limit.
+    fn field(&mut self, bs: usize, ls: usize, colon: usize, le: usize) -> Result<(), Error> {
+        let name = &self.input[ls..ls + colon];
+        let blk = &mut self.dec.block;
+        blk.picks.note(name, ls - bs, ls - bs + colon, le + 1 - bs);
+        blk.fields += 1;
+        if blk.fields > self.dec.cfg.limits.max_headers {
+            return Err(self.err(ErrorKind::TooManyHeaders, ls));
+        }
+        Ok(())
+    }
+
+    /// The input ends inside the line that starts at `ls`: wait for more, or at the end of
+    /// the input, end the block at a close delimiter (lenient mode) or fail.
+    fn block_cut(&mut self, bs: usize, ls: usize) -> Result<Option<BlockEnd>, Error> {
+        let input = self.input;
+        let max = self.dec.cfg.limits.max_header_bytes;
+        if input.len() - bs > max {
+            return Err(self.err(ErrorKind::HeaderTooLarge, bs + max));
+        }
+        if self.eof {
+            // A close delimiter may end the input without a line end.
+            let rest = &input[ls..];
+            let blen = self.boundary(self.dec.depth - 1).len();
+            if !self.strict() && self.delimiter_line(rest, rest.get(2 + blen)) {
+                return Ok(Some(self.delimiter_ends_block(ls)));
+            }
+            return Err(self.err(ErrorKind::IncompleteHeader, input.len()));
+        }
+        self.dec.block.scanned = ls - bs;
+        self.dec.block.partial = input.len() - ls;
+        Ok(None)
+    }
+
+    /// A delimiter line of the current level starts at `ls`, where a header line should be.
+    fn delimiter_ends_block(&self, ls: usize) -> BlockEnd {
+        let blen = self.boundary(self.dec.depth - 1).len();
+        BlockEnd::Delim {
+            end: ls,
+            after: ls + 2 + blen,
         }
     }
 
@@ -924,16 +977,16 @@ impl<'d, 'i> Feed<'d, 'i> {
         Ok(f)
     }
 
-    fn headers(&mut self, mut blk: Block) -> Step<'i> {
-        let Some(end) = self.scan_block(&mut blk, false)? else {
-            return Ok((State::Headers(blk), Flow::Wait));
+    fn headers(&mut self) -> Step<'i> {
+        let Some(end) = self.scan_block(false)? else {
+            return Ok((State::Headers, Flow::Wait));
         };
         let bs = self.pos;
         let block_end = match end {
             BlockEnd::Blank { end, .. } | BlockEnd::Delim { end, .. } => end,
         };
         let headers = HeaderBlock::new(&self.input[bs..block_end]);
-        let f = self.fields(headers.as_bytes(), blk.picks, true)?;
+        let f = self.fields(headers.as_bytes(), self.dec.block.picks, true)?;
         let part = Part {
             headers,
             content_type: f.content_type_raw.map(|(raw, at)| (raw, self.abs(at))),
@@ -984,7 +1037,8 @@ impl<'d, 'i> Feed<'d, 'i> {
                         Some(m) if m.eq_ignore_ascii_case(b"response") => HeadKind::Response,
                         _ => HeadKind::Sniff,
                     };
-                    State::HttpHead(Block::default(), kind)
+                    self.dec.block = Block::default();
+                    State::HttpHead(kind)
                 } else {
                     State::Scan(Scan::new(Region::Body, Some(self.virtual_pending(false))))
                 }
@@ -1010,10 +1064,10 @@ impl<'d, 'i> Feed<'d, 'i> {
         Ok(())
     }
 
-    fn http_head(&mut self, mut blk: Block, kind: HeadKind) -> Step<'i> {
+    fn http_head(&mut self, kind: HeadKind) -> Step<'i> {
         let strict = self.strict();
-        let Some(end) = self.scan_block(&mut blk, true)? else {
-            return Ok((State::HttpHead(blk, kind), Flow::Wait));
+        let Some(end) = self.scan_block(true)? else {
+            return Ok((State::HttpHead(kind), Flow::Wait));
         };
         let bs = self.pos;
         let (block_end, after) = match end {
@@ -1026,7 +1080,7 @@ impl<'d, 'i> Feed<'d, 'i> {
         };
         let start_line = &block[..=lf];
         let headers = HeaderBlock::new(&block[lf + 1..]);
-        let f = self.fields(block, blk.picks, false)?;
+        let f = self.fields(block, self.dec.block.picks, false)?;
         let info = HeadInfo {
             content_length: f.content_length,
             content_id: f.content_id,
