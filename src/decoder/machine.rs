@@ -367,8 +367,9 @@ impl<'i> From<Option<Event<'i>>> for Flow<'i> {
     }
 }
 
-/// What a state's function returns: the state to go on in, and what it did.
-type Step<'i> = Result<(State, Flow<'i>), Error>;
+/// What a state's function returns: what it did (the state to go on in it stores with
+/// [`Feed::go`]).
+type Step<'i> = Result<Flow<'i>, Error>;
 
 /// What a header block says that the decoder acts on.
 #[derive(Default)]
@@ -425,31 +426,38 @@ impl<'d, 'i> Feed<'d, 'i> {
         Error::new(kind, self.abs(at))
     }
 
-    /// Runs the current state's function and moves to the state it returns: the one place
-    /// the state changes (but for a failure, which `next` records).
-    fn step(&mut self) -> Result<Flow<'i>, Error> {
-        let (next, flow) = match self.dec.state {
+    /// Runs the current state's function, which moves to the next state with [`Feed::go`]
+    /// (or fails, which `next` records).
+    fn step(&mut self) -> Step<'i> {
+        match self.dec.state {
             State::Bom(n) => self.bom(n),
             State::Scan(sc) => self.scan(sc),
             State::Tail(t) => self.tail(t),
             State::Headers => self.headers(),
             State::HttpHead(kind) => self.http_head(kind),
-            State::EndPart(end) => Ok((
-                State::Tail(Tail {
+            State::EndPart(end) => {
+                let next = State::Tail(Tail {
                     step: TailStep::AfterBoundary,
                     pad: 0,
-                }),
-                Flow::Emit(Event::PartEnd(end)),
-            )),
+                });
+                self.go(next, Flow::Emit(Event::PartEnd(end)))
+            }
             State::OpenNested(p) => {
                 let b = Boundary::new(self.boundary(self.dec.depth - 1));
                 let next = State::Scan(Scan::new(Region::Preamble, Some(p)));
-                Ok((next, Flow::Emit(Event::MultipartStart(b))))
+                self.go(next, Flow::Emit(Event::MultipartStart(b)))
             }
             State::TopEpilogue => self.top_epilogue(),
-            State::End => Ok((State::Done, Flow::Emit(Event::End))),
-            done @ (State::Done | State::Failed(_)) => Ok((done, Flow::Done)),
-        }?;
+            State::End => self.go(State::Done, Flow::Emit(Event::End)),
+            State::Done | State::Failed(_) => Ok(Flow::Done),
+        }
+    }
+
+    /// Moves to `next`: the one place the state changes (but for a failure). A state's
+    /// function returns what this returns; the state is stored, not handed back, so that
+    /// no step moves a state and an event through its callers.
+    #[inline(always)]
+    fn go(&mut self, next: State, flow: Flow<'i>) -> Step<'i> {
         self.dec.state = next;
         Ok(flow)
     }
@@ -465,7 +473,7 @@ impl<'d, 'i> Feed<'d, 'i> {
                 }
                 Some(_) => break,
                 None if self.eof => break,
-                None => return Ok((State::Bom(n), Flow::Wait)),
+                None => return self.go(State::Bom(n), Flow::Wait),
             }
         }
         if (n as usize) < BOM.len() && n > 0 {
@@ -473,13 +481,13 @@ impl<'d, 'i> Feed<'d, 'i> {
             // delimiter, so none may open it without a line end.
             let mut sc = Scan::new(Region::Preamble, None);
             let ev = self.content(&mut sc, Chunk::Carried(Carried::new(&BOM[..n as usize])), 0);
-            return Ok((State::Scan(sc), ev?.into()));
+            return self.go(State::Scan(sc), ev?.into());
         }
         let p = self.virtual_pending(false);
-        Ok((
+        self.go(
             State::Scan(Scan::new(Region::Preamble, Some(p))),
             Flow::Continue,
-        ))
+        )
     }
 
     /// The next delimiter may share the line end that was just consumed.
@@ -552,19 +560,20 @@ impl<'d, 'i> Feed<'d, 'i> {
                     return Err(Error::new(ErrorKind::HeadWithoutBlankLine, p.offset));
                 }
                 self.pos = q;
-                return Ok((self.delimiter_found(sc.region, p.offset)?, Flow::Continue));
+                let next = self.delimiter_found(sc.region, p.offset)?;
+                return self.go(next, Flow::Continue);
             }
             if q == self.input.len() && !self.eof {
                 sc.pending = Some(Pending { to: i as u8, ..p });
                 self.pos = q;
-                return Ok((State::Scan(sc), Flow::Wait));
+                return self.go(State::Scan(sc), Flow::Wait);
             }
             self.hint = q;
             if p.content_from < p.to {
                 // Bytes held back from an earlier slice turned out to be content.
                 let held = self.carried(level, p.content_from as usize, p.to as usize);
                 let ev = self.content(&mut sc, Chunk::Carried(held), p.offset);
-                return Ok((State::Scan(sc), ev?.into()));
+                return self.go(State::Scan(sc), ev?.into());
             }
         }
         let start = self.pos;
@@ -579,7 +588,8 @@ impl<'d, 'i> Feed<'d, 'i> {
             let abs_start = self.abs(start);
             self.pos = lf + dlen - 1;
             let ev = self.content(&mut sc, Chunk::Input(s), abs_start)?;
-            return Ok((self.delimiter_found(sc.region, self.abs(ds))?, ev.into()));
+            let next = self.delimiter_found(sc.region, self.abs(ds))?;
+            return self.go(next, ev.into());
         }
         let end = self.input.len();
         let abs_start = self.abs(start);
@@ -587,7 +597,7 @@ impl<'d, 'i> Feed<'d, 'i> {
             self.pos = end;
             let ev = self.content(&mut sc, Chunk::Input(&self.input[start..]), abs_start)?;
             return match ev {
-                Some(ev) => Ok((State::Scan(sc), Flow::Emit(ev))),
+                Some(ev) => self.go(State::Scan(sc), Flow::Emit(ev)),
                 None => Err(self.err(ErrorKind::MissingCloseDelimiter, end)),
             };
         }
@@ -604,7 +614,7 @@ impl<'d, 'i> Feed<'d, 'i> {
         self.pos = end;
         let ev = self.content(&mut sc, Chunk::Input(&self.input[start..cut]), abs_start)?;
         // Everything up to the end was searched: an empty remainder means wait for more.
-        Ok((State::Scan(sc), ev.map_or(Flow::Wait, Flow::Emit)))
+        self.go(State::Scan(sc), ev.map_or(Flow::Wait, Flow::Emit))
     }
 
     /// `D[from..to]` of level `level`'s delimiter, as an owned chunk.
@@ -675,7 +685,7 @@ impl<'d, 'i> Feed<'d, 'i> {
                     }
                     return Err(self.err(ErrorKind::MissingCloseDelimiter, self.pos));
                 }
-                return Ok((State::Tail(t), Flow::Wait));
+                return self.go(State::Tail(t), Flow::Wait);
             };
             let at = self.pos;
             let bad = |s: &Self, k| Err(s.err(k, at));
@@ -730,28 +740,28 @@ impl<'d, 'i> Feed<'d, 'i> {
     /// A close delimiter was consumed, with its line end when `eol`.
     fn close_done(&mut self, eol: bool) -> Step<'i> {
         if self.dec.depth == 1 {
-            return Ok((State::TopEpilogue, Flow::Continue));
+            return self.go(State::TopEpilogue, Flow::Continue);
         }
         self.dec.depth -= 1;
         // The close line's end may be the enclosing delimiter's leading CRLF.
         let pending = eol.then(|| self.virtual_pending(false));
         let next = State::Scan(Scan::new(Region::Epilogue, pending));
-        Ok((next, Flow::Emit(Event::MultipartEnd)))
+        self.go(next, Flow::Emit(Event::MultipartEnd))
     }
 
     fn top_epilogue(&mut self) -> Step<'i> {
         if self.pos < self.input.len() {
             let s = &self.input[self.pos..];
             self.pos = self.input.len();
-            return Ok((
+            return self.go(
                 State::TopEpilogue,
                 Flow::Emit(Event::Epilogue(Chunk::Input(s))),
-            ));
+            );
         }
         if self.eof {
-            return Ok((State::End, Flow::Continue));
+            return self.go(State::End, Flow::Continue);
         }
-        Ok((State::TopEpilogue, Flow::Wait))
+        self.go(State::TopEpilogue, Flow::Wait)
     }
 
     fn open_part(&mut self, at: usize) -> Step<'i> {
@@ -979,7 +989,7 @@ impl<'d, 'i> Feed<'d, 'i> {
 
     fn headers(&mut self) -> Step<'i> {
         let Some(end) = self.scan_block(false)? else {
-            return Ok((State::Headers, Flow::Wait));
+            return self.go(State::Headers, Flow::Wait);
         };
         let bs = self.pos;
         let block_end = match end {
@@ -1044,7 +1054,7 @@ impl<'d, 'i> Feed<'d, 'i> {
                 }
             }
         };
-        Ok((next, Flow::Emit(Event::PartStart(part))))
+        self.go(next, Flow::Emit(Event::PartStart(part)))
     }
 
     fn open_nested(&mut self, nb: &'i [u8], at: usize) -> Result<(), Error> {
@@ -1067,7 +1077,7 @@ impl<'d, 'i> Feed<'d, 'i> {
     fn http_head(&mut self, kind: HeadKind) -> Step<'i> {
         let strict = self.strict();
         let Some(end) = self.scan_block(true)? else {
-            return Ok((State::HttpHead(kind), Flow::Wait));
+            return self.go(State::HttpHead(kind), Flow::Wait);
         };
         let bs = self.pos;
         let (block_end, after) = match end {
@@ -1123,7 +1133,7 @@ impl<'d, 'i> Feed<'d, 'i> {
                 State::EndPart(self.finish_part(self.abs(end))?)
             }
         };
-        Ok((next, Flow::Emit(ev)))
+        self.go(next, Flow::Emit(ev))
     }
 }
 
