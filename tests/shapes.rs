@@ -828,4 +828,23 @@ fn value_errors_name_the_values_first_byte() {
         err(head, Config::default()),
         (ErrorKind::ConflictingContentLength, 90)
     );
+    // One Content-Length, read where it was noted: spaced ("Content-Length:" ends at 20,
+    // two spaces: byte 22), folded (CR LF SP after the colon: byte 23), in a head (its line
+    // starts at 55: byte 71).
+    let one = b"--b\r\nContent-Length:  x\r\n\r\nx\r\n--b--";
+    assert_eq!(
+        err(one, Config::default()),
+        (ErrorKind::InvalidContentLength, 22)
+    );
+    let folded = b"--b\r\nContent-Length:\r\n x\r\n\r\nx\r\n--b--";
+    assert_eq!(
+        err(folded, Config::default()),
+        (ErrorKind::InvalidContentLength, 23)
+    );
+    let head = b"--b\r\nContent-Type: application/http\r\n\r\nGET / HTTP/1.1\r\n\
+        Content-Length: x\r\n\r\nx\r\n--b--";
+    assert_eq!(
+        err(head, Config::default()),
+        (ErrorKind::InvalidContentLength, 71)
+    );
 }

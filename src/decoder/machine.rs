@@ -7,7 +7,9 @@ use crate::boundary::{validate_boundary, Boundary, Delimiter, DELIM_HEAD};
 use crate::content_id::ContentId;
 use crate::content_type::ContentType;
 use crate::error::{Error, ErrorKind};
-use crate::headers::{field_line, scan_field_line, valid_continuation_line, HeaderBlock};
+use crate::headers::{
+    field_line, name_is, scan_field_line, valid_continuation_line, HeaderBlock, Value,
+};
 use crate::http::{
     looks_like_status_line, parse_content_length, parse_request_line, parse_status_line, HeadInfo,
     RequestHead, ResponseHead,
@@ -130,9 +132,9 @@ impl Picks {
     fn note(&mut self, name: &[u8], line: usize, colon: usize, end: usize) {
         self.last = None;
         let w = match name.len() {
-            12 if name.eq_ignore_ascii_case(b"content-type") => Which::Type,
-            10 if name.eq_ignore_ascii_case(b"content-id") => Which::Id,
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            12 if name_is(name, b"content-type") => Which::Type,
+            10 if name_is(name, b"content-id") => Which::Id,
+            14 if name_is(name, b"content-length") => {
                 self.lengths += 1;
                 Which::Length
             }
@@ -961,6 +963,13 @@ impl<'d, 'i> Feed<'d, 'i> {
         let Some(first) = picks.content_length.map(|p| p.line) else {
             return Ok(f);
         };
+        if picks.lengths == 1 {
+            let (v, at) = value(picks.content_length).unwrap_or((Value::new(b""), bs + first));
+            let len = parse_content_length(v.as_bytes())
+                .ok_or_else(|| self.err(ErrorKind::InvalidContentLength, at))?;
+            f.content_length = Some(len);
+            return Ok(f);
+        }
         // From the first Content-Length on: that one line, or every one when there are more.
         let mut lines = HeaderBlock::new(block.get(first..).unwrap_or_default()).iter();
         let lengths = core::iter::from_fn(|| lines.next_at())
