@@ -3,6 +3,7 @@
 //! CVE-2024-24762 turn an unclosed quote into a denial of service. The `nom` grammar it
 //! replaced is kept as a test oracle: a property test holds the two equal, errors included.
 
+use crate::ascii::eq_ignore_case;
 use crate::boundary::validate_boundary;
 use crate::error::{Error, ErrorKind};
 
@@ -198,14 +199,14 @@ impl<'a> ContentType<'a> {
     pub fn is(&self, essence: &str) -> bool {
         let e = essence.as_bytes();
         e.len() == self.ty.len() + 1 + self.subtype.len()
-            && e[..self.ty.len()].eq_ignore_ascii_case(self.ty)
+            && eq_ignore_case(&e[..self.ty.len()], self.ty)
             && e[self.ty.len()] == b'/'
-            && e[self.ty.len() + 1..].eq_ignore_ascii_case(self.subtype)
+            && eq_ignore_case(&e[self.ty.len() + 1..], self.subtype)
     }
 
     /// `multipart/*`, any subtype (`mixed`, `batching`, `related`, ...).
     pub fn is_multipart(&self) -> bool {
-        self.ty.eq_ignore_ascii_case(b"multipart")
+        eq_ignore_case(self.ty, b"multipart")
     }
 
     /// `application/http` or `message/http`: a part that carries an HTTP message.
@@ -226,7 +227,7 @@ impl<'a> ContentType<'a> {
     /// name appears twice, as Olingo reads it.
     pub fn param(&self, name: &str) -> Option<&'a [u8]> {
         self.params()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .find(|(n, _)| eq_ignore_case(n, name.as_bytes()))
             .map(|(_, v)| v)
     }
 

@@ -192,6 +192,7 @@ macro_rules! setters {
     };
 }
 
+mod ascii;
 #[cfg(feature = "batch")]
 pub mod batch;
 mod boundary;

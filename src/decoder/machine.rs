@@ -3,13 +3,12 @@
 
 use super::types::{Carried, Chunk, Event, Part, PartEnd};
 use super::{Config, Stats, MAX_DEPTH};
+use crate::ascii::{eq_ignore_case, starts_with_ignore_case};
 use crate::boundary::{validate_boundary, Boundary, Delimiter, DELIM_HEAD};
 use crate::content_id::ContentId;
 use crate::content_type::ContentType;
 use crate::error::{Error, ErrorKind};
-use crate::headers::{
-    field_line, name_is, scan_field_line, valid_continuation_line, HeaderBlock, Value,
-};
+use crate::headers::{field_line, scan_field_line, valid_continuation_line, HeaderBlock, Value};
 use crate::http::{
     looks_like_status_line, parse_content_length, parse_request_line, parse_status_line, HeadInfo,
     RequestHead, ResponseHead,
@@ -85,6 +84,8 @@ struct Block {
     partial: usize,
     /// Header fields so far.
     fields: usize,
+    /// An embedded head's start line: the index of its LF in the block.
+    first_lf: usize,
     /// Where the fields the decoder acts on start, noted while the lines are validated.
     picks: Picks,
 }
@@ -132,9 +133,9 @@ impl Picks {
     fn note(&mut self, name: &[u8], line: usize, colon: usize, end: usize) {
         self.last = None;
         let w = match name.len() {
-            12 if name_is(name, b"content-type") => Which::Type,
-            10 if name_is(name, b"content-id") => Which::Id,
-            14 if name_is(name, b"content-length") => {
+            12 if eq_ignore_case(name, b"content-type") => Which::Type,
+            10 if eq_ignore_case(name, b"content-id") => Which::Id,
+            14 if eq_ignore_case(name, b"content-length") => {
                 self.lengths += 1;
                 Which::Length
             }
@@ -170,7 +171,7 @@ fn may_frame(value: &[u8]) -> bool {
         .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
         .unwrap_or(value.len());
     let v = &value[start..];
-    let starts = |p: &[u8]| v.len() >= p.len() && v[..p.len()].eq_ignore_ascii_case(p);
+    let starts = |p: &[u8]| starts_with_ignore_case(v, p);
     starts(b"multipart/") || starts(b"application/http") || starts(b"message/http")
 }
 
@@ -801,6 +802,19 @@ impl<'d, 'i> Feed<'d, 'i> {
             // whose check is also the search for the line end. Any other line, or one the
             // pass cannot finish, is read the general way from where the pass stopped.
             let fresh = skip == 0 && !(start_line && ls == bs);
+            let blank = match input.get(ls..) {
+                Some([b'\n', ..]) => Some(0),
+                Some([b'\r', b'\n', ..]) => Some(1),
+                _ => None,
+            };
+            if let Some(i) = blank.filter(|_| fresh) {
+                self.dec.stats.bytes_examined += (i + 1) as u64;
+                self.check_line(bs, ls + i, i == 1)?;
+                return Ok(Some(BlockEnd::Blank {
+                    end: ls,
+                    body: ls + i + 1,
+                }));
+            }
             if fresh && (strict || input.get(ls) != Some(&b'-')) {
                 match scan_field_line(&input[ls..]) {
                     Ok(line) => {
@@ -845,6 +859,7 @@ impl<'d, 'i> Feed<'d, 'i> {
             }
             if start_line && ls == bs {
                 // The request or status line; judged by the head parser.
+                self.dec.block.first_lf = i;
             } else if matches!(text[0], b' ' | b'\t') {
                 if self.dec.block.fields == 0 || !valid_continuation_line(line) {
                     return Err(self.err(ErrorKind::InvalidHeader, ls));
@@ -973,7 +988,7 @@ impl<'d, 'i> Feed<'d, 'i> {
         // From the first Content-Length on: that one line, or every one when there are more.
         let mut lines = HeaderBlock::new(block.get(first..).unwrap_or_default()).iter();
         let lengths = core::iter::from_fn(|| lines.next_at())
-            .filter(|(h, _)| h.name().eq_ignore_ascii_case(b"content-length"))
+            .filter(|(h, _)| eq_ignore_case(h.name(), b"content-length"))
             .take(picks.lengths);
         for (h, at) in lengths {
             let v = h.value();
@@ -1052,8 +1067,8 @@ impl<'d, 'i> Feed<'d, 'i> {
                     State::OpenNested(self.virtual_pending(false))
                 } else if let Some((ct, _)) = http {
                     let kind = match ct.param("msgtype") {
-                        Some(m) if m.eq_ignore_ascii_case(b"request") => HeadKind::Request,
-                        Some(m) if m.eq_ignore_ascii_case(b"response") => HeadKind::Response,
+                        Some(m) if eq_ignore_case(m, b"request") => HeadKind::Request,
+                        Some(m) if eq_ignore_case(m, b"response") => HeadKind::Response,
                         _ => HeadKind::Sniff,
                     };
                     self.dec.block = Block::default();
@@ -1094,9 +1109,11 @@ impl<'d, 'i> Feed<'d, 'i> {
             BlockEnd::Delim { end, after } => (end, after),
         };
         let block = &self.input[bs..block_end];
-        let Some(lf) = memchr::memchr(b'\n', block) else {
+        let lf = self.dec.block.first_lf;
+        if lf >= block.len() {
+            // No start line: the head was empty, or was a delimiter line (lenient mode).
             return Err(self.err(ErrorKind::InvalidRequestLine, bs));
-        };
+        }
         let start_line = &block[..=lf];
         let headers = HeaderBlock::new(&block[lf + 1..]);
         let f = self.fields(block, self.dec.block.picks, false)?;
