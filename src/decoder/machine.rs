@@ -943,7 +943,8 @@ impl<'d, 'i> Feed<'d, 'i> {
     /// `self.pos`); the `Content-Type` only for a MIME part's headers. Only a block with two
     /// `Content-Length` lines is walked again, to compare them. Every index is counted from
     /// what was parsed: where a line was noted, and where its value starts on it.
-    fn fields(&self, block: &'i [u8], picks: Picks, part: bool) -> Result<Fields<'i>, Error> {
+    fn fields(&self, block: &'i [u8], part: bool) -> Result<Fields<'i>, Error> {
+        let picks = &self.dec.block.picks;
         let bs = self.pos;
         // A value on one line is taken where it was noted; a folded one is read with its
         // folds. With the index in the input where it starts.
@@ -1020,7 +1021,7 @@ impl<'d, 'i> Feed<'d, 'i> {
             BlockEnd::Blank { end, .. } | BlockEnd::Delim { end, .. } => end,
         };
         let headers = HeaderBlock::new(&self.input[bs..block_end]);
-        let f = self.fields(headers.as_bytes(), self.dec.block.picks, true)?;
+        let f = self.fields(headers.as_bytes(), true)?;
         let part = Part {
             headers,
             content_type: f.content_type_raw.map(|(raw, at)| (raw, self.abs(at))),
@@ -1116,7 +1117,7 @@ impl<'d, 'i> Feed<'d, 'i> {
         }
         let start_line = &block[..=lf];
         let headers = HeaderBlock::new(&block[lf + 1..]);
-        let f = self.fields(block, self.dec.block.picks, false)?;
+        let f = self.fields(block, false)?;
         let info = HeadInfo {
             content_length: f.content_length,
             content_id: f.content_id,
