@@ -897,6 +897,7 @@ impl<'d, 'i> Feed<'d, 'i> {
 
     /// A valid field line from `ls` to its LF at `le`, its colon at `ls + colon`: noted, and
     /// counted against the limit.
+    #[inline(always)]
     fn field(&mut self, bs: usize, ls: usize, colon: usize, le: usize) -> Result<(), Error> {
         let name = &self.input[ls..ls + colon];
         let blk = &mut self.dec.block;
@@ -943,6 +944,7 @@ impl<'d, 'i> Feed<'d, 'i> {
     /// `self.pos`); the `Content-Type` only for a MIME part's headers. Only a block with two
     /// `Content-Length` lines is walked again, to compare them. Every index is counted from
     /// what was parsed: where a line was noted, and where its value starts on it.
+    #[inline(always)]
     fn fields(&self, block: &'i [u8], part: bool) -> Result<Fields<'i>, Error> {
         let picks = &self.dec.block.picks;
         let bs = self.pos;
