@@ -46,6 +46,7 @@ pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Does `s` start with `prefix`, ignoring ASCII case?
+#[inline]
 pub(crate) fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
     s.get(..prefix.len())
         .is_some_and(|head| eq_ignore_case(head, prefix))

@@ -429,9 +429,8 @@ pub struct PartStream<S> {
     chunk: Bytes,
     carry: BytesMut,
     boundaries: [Bytes; MAX_DEPTH],
-    queue: VecDeque<PartEvent>,
-    /// The decoder's offset after each queued event, in step with `queue`.
-    ends: VecDeque<u64>,
+    /// Owned events, each with the decoder's offset after it.
+    queue: VecDeque<(PartEvent, u64)>,
     /// The offset after the last event handed out.
     last_end: u64,
     /// A decode error, reported once the events before it are out.
@@ -479,7 +478,6 @@ where
             carry: BytesMut::new(),
             boundaries,
             queue: VecDeque::new(),
-            ends: VecDeque::new(),
             last_end: 0,
             failed: None,
             inner_done: false,
@@ -521,12 +519,9 @@ where
             let mut feed = self.dec.feed(&buf, eof);
             let mut n = 0;
             while let Some(ev) = feed.next() {
-                let before = self.queue.len();
-                let queue = &mut self.queue;
-                owner.own(ev?, feed.depth(), &mut |e| queue.push_back(e));
                 let at = base + feed.consumed() as u64;
-                self.ends
-                    .resize(self.ends.len() + self.queue.len() - before, at);
+                let queue = &mut self.queue;
+                owner.own(ev?, feed.depth(), &mut |e| queue.push_back((e, at)));
                 n += 1;
                 if n == MAX_QUEUED {
                     break;
@@ -570,12 +565,9 @@ where
                 ev,
                 Event::PartStart(_) | Event::Request(_) | Event::Response(_)
             );
-            let before = self.queue.len();
-            let queue = &mut self.queue;
-            owner.own(ev, feed.depth(), &mut |e| queue.push_back(e));
             let at = base + feed.consumed() as u64;
-            self.ends
-                .resize(self.ends.len() + self.queue.len() - before, at);
+            let queue = &mut self.queue;
+            owner.own(ev, feed.depth(), &mut |e| queue.push_back((e, at)));
             if head || feed.consumed() >= carried {
                 break;
             }
@@ -601,8 +593,8 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if let Some(ev) = this.queue.pop_front() {
-                this.last_end = this.ends.pop_front().unwrap_or(this.last_end);
+            if let Some((ev, end)) = this.queue.pop_front() {
+                this.last_end = end;
                 if matches!(ev, PartEvent::End) {
                     this.done = true;
                 }

@@ -172,7 +172,15 @@ fn may_frame(value: &[u8]) -> bool {
         .unwrap_or(value.len());
     let v = &value[start..];
     let starts = |p: &[u8]| starts_with_ignore_case(v, p);
-    starts(b"multipart/") || starts(b"application/http") || starts(b"message/http")
+    // The first letter picks the one or two prefixes to compare: most parts' types (text,
+    // image, application/json) are told apart by one or two bytes.
+    match v.first().map(u8::to_ascii_lowercase) {
+        Some(b'm') => starts(b"multipart/") || starts(b"message/http"),
+        Some(b'a') => {
+            v.get(12).map(u8::to_ascii_lowercase) == Some(b'h') && starts(b"application/http")
+        }
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
