@@ -1203,3 +1203,37 @@ impl<'i> Iterator for Feed<'_, 'i> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::may_frame;
+
+    #[test]
+    fn may_frame_knows_the_framing_prefixes_in_any_case() {
+        for v in [
+            "multipart/mixed; boundary=b",
+            " \tMultipart/Related",
+            "MESSAGE/HTTP",
+            "message/http; msgtype=request",
+            "application/http",
+            "\r\n Application/HTTP; msgtype=response",
+            "application/https",
+        ] {
+            assert!(may_frame(v.as_bytes()), "{v}");
+        }
+        for v in [
+            "",
+            " ",
+            "text/plain",
+            "application/json",
+            "application/octet-stream",
+            "applicationXhttp",
+            "application/",
+            "message/rfc822",
+            "multipart",
+            "image/png",
+        ] {
+            assert!(!may_frame(v.as_bytes()), "{v}");
+        }
+    }
+}
