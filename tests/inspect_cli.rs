@@ -431,3 +431,65 @@ fn limit_flags_reach_the_decoder() {
         "{err}"
     );
 }
+
+/// `--summary` runs the sans-IO core over one reused buffer, the other outputs the Stream
+/// layer: on every fixture, at several read sizes, the summary holds the counts the full
+/// output holds, and on malformed input both print the same error line.
+#[test]
+fn summary_agrees_with_the_full_output() {
+    fn count(m: &Value, parts: &mut u64, body: &mut u64, depth: usize, max: &mut usize) {
+        *max = (*max).max(depth);
+        for p in m["parts"].as_array().unwrap() {
+            *parts += 1;
+            let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count() as u64);
+            if p["multipart"].is_object() {
+                count(&p["multipart"], parts, body, depth + 1, max);
+            } else if p["http"].is_object() {
+                *body += len(&p["http"]["body"]);
+            } else {
+                *body += len(&p["body"]);
+            }
+        }
+    }
+    let mut read = 0;
+    for f in std::fs::read_dir("tests/fixtures").unwrap() {
+        let path = f.unwrap().path();
+        let p = path.to_str().unwrap();
+        let (code, out, err) = run(&[p], None);
+        if code != 0 {
+            // Not a multipart file (JSON, or an answer without its first delimiter line).
+            let (scode, _, serr) = run(&["--summary", p], None);
+            assert_eq!((scode, serr), (code, err), "{p}");
+            continue;
+        }
+        let full: Value = serde_json::from_str(&out).unwrap();
+        let (mut parts, mut body, mut max) = (0, 0, 1);
+        count(&full, &mut parts, &mut body, 1, &mut max);
+        let want = format!("{{\"parts\":{parts},\"body_bytes\":{body},\"max_depth\":{max}}}");
+        for n in ["1", "5", "64", "65536"] {
+            let (code, out, _) = run(&["--summary", "--chunk", n, p], None);
+            assert_eq!((code, out.trim()), (0, want.as_str()), "{p} --chunk {n}");
+        }
+        read += 1;
+    }
+    assert!(read >= 15, "only {read} multipart fixtures");
+    // Errors: in the framing, in a header, past a limit, in a non-framing Content-Type.
+    let bad: [&[u8]; 5] = [
+        b"--b\r\n\r\nbody",
+        b"--b\r\nX: 1\r\nbad line\r\n\r\nx\r\n--b--",
+        b"--b\r\nContent-Type: text/plain; x\r\n\r\nx\r\n--b--",
+        b"--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n\r\nx\r\n--c--\r\n--b--",
+        b"--b\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nx\r\n--b--",
+    ];
+    for input in bad {
+        for n in ["1", "65536"] {
+            let full = run(&["--max-depth", "1", "--chunk", n, "-"], Some(input));
+            let sum = run(
+                &["--summary", "--max-depth", "1", "--chunk", n, "-"],
+                Some(input),
+            );
+            assert_eq!(full.0, 1, "{}", String::from_utf8_lossy(input));
+            assert_eq!((sum.0, &sum.2), (full.0, &full.2), "--chunk {n}");
+        }
+    }
+}

@@ -115,18 +115,49 @@ fn number<T: std::str::FromStr>(
         .map_err(|_| format!("{flag} needs a number"))
 }
 
+/// Counts the bytes read, and shows the count on a terminal's stderr every
+/// [`PROGRESS_STEP`] bytes; ends its line when dropped.
+struct Progress {
+    read: u64,
+    shown: bool,
+}
+
+/// Progress is shown every this many bytes, when stderr is a terminal.
+const PROGRESS_STEP: u64 = 64 << 20;
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            read: 0,
+            shown: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn add(&mut self, got: usize) {
+        let before = self.read;
+        self.read += got as u64;
+        if self.shown && self.read / PROGRESS_STEP > before / PROGRESS_STEP {
+            eprint!("\rinspect: {} MiB read", self.read >> 20);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        // End the progress line before the output or an error line.
+        if self.shown && self.read >= PROGRESS_STEP {
+            eprintln!();
+        }
+    }
+}
+
 /// Reads the input `n` bytes at a time, as `Bytes` chunks.
 struct Chunks {
     src: Box<dyn Read>,
     n: usize,
     first: Option<Bytes>,
-    /// Bytes read, for the progress line on a terminal's stderr.
-    read: u64,
-    progress: bool,
+    progress: Progress,
 }
-
-/// Progress is shown every this many bytes, when stderr is a terminal.
-const PROGRESS_STEP: u64 = 64 << 20;
 
 impl Iterator for Chunks {
     type Item = std::io::Result<Bytes>;
@@ -145,22 +176,81 @@ impl Iterator for Chunks {
         if got == 0 {
             return None;
         }
-        let before = self.read;
-        self.read += got as u64;
-        if self.progress && self.read / PROGRESS_STEP > before / PROGRESS_STEP {
-            eprint!("\rinspect: {} MiB read", self.read >> 20);
-        }
+        self.progress.add(got);
         Some(Ok(Bytes::from(buf)))
     }
 }
 
-impl Drop for Chunks {
-    fn drop(&mut self) {
-        // End the progress line before the output or an error line.
-        if self.progress && self.read >= PROGRESS_STEP {
-            eprintln!();
+/// `--summary`: the sans-IO core over one buffer, reused. Each read takes at most `chunk`
+/// bytes into it after what the decoder left unconsumed (at most a header block), moved
+/// to its front; nothing is owned or allocated per event or per read.
+fn summary(
+    src: &mut dyn Read,
+    first: &[u8],
+    dec: &mut batchpart::Decoder,
+    chunk: usize,
+) -> Result<String, String> {
+    let (mut parts, mut body, mut depth, mut max_depth) = (0u64, 0u64, 1usize, 1usize);
+    let mut buf = first.to_vec();
+    let mut have = buf.len();
+    let mut progress = Progress::new();
+    let mut eof = false;
+    while !dec.is_done() {
+        if !eof {
+            if buf.len() < have + chunk {
+                buf.resize(have + chunk, 0);
+            }
+            let got = src
+                .read(&mut buf[have..have + chunk])
+                .map_err(|e| e.to_string())?;
+            eof = got == 0;
+            have += got;
+            progress.add(got);
+        }
+        let mut feed = dec.feed(&buf[..have], eof);
+        for ev in &mut feed {
+            match ev.map_err(|e| e.to_string())? {
+                batchpart::Event::PartStart(p) => {
+                    // As in the other outputs: a malformed type that does not frame is
+                    // still refused, at its offset.
+                    if let Some(Err(e)) = p.content_type() {
+                        return Err(e.to_string());
+                    }
+                    parts += 1
+                }
+                batchpart::Event::Body(b) => body += b.len() as u64,
+                batchpart::Event::MultipartStart(_) => {
+                    depth += 1;
+                    max_depth = max_depth.max(depth);
+                }
+                batchpart::Event::MultipartEnd => depth -= 1,
+                _ => {}
+            }
+        }
+        let used = feed.consumed();
+        buf.copy_within(used..have, 0);
+        have -= used;
+        if eof && !dec.is_done() {
+            // Fed the whole input, the decoder reports its end or an error: never this.
+            return Err("the decoder stopped before the end of the input".into());
         }
     }
+    summary_json(parts, body, max_depth)
+}
+
+fn summary_json(parts: u64, body_bytes: u64, max_depth: usize) -> Result<String, String> {
+    #[derive(Serialize)]
+    struct Summary {
+        parts: u64,
+        body_bytes: u64,
+        max_depth: usize,
+    }
+    let summary = Summary {
+        parts,
+        body_bytes,
+        max_depth,
+    };
+    serde_json::to_string(&summary).map_err(|e| e.to_string())
 }
 
 type Fields = Vec<(Latin1, Latin1)>;
@@ -380,50 +470,20 @@ fn run(o: Opts) -> Result<String, String> {
     } else {
         boundary
     };
+    let at_boundary = |e: batchpart::Error| batchpart::Error::new(e.kind(), boundary_at as u64);
+    if o.summary {
+        let mut dec = batchpart::Decoder::with_config(&boundary, cfg)
+            .map_err(|e| at_boundary(e).to_string())?;
+        return summary(&mut src, &first, &mut dec, o.chunk);
+    }
     let chunks = Chunks {
         src,
         n: o.chunk,
         first: Some(Bytes::from(first)),
-        read: 0,
-        progress: std::io::stderr().is_terminal(),
+        progress: Progress::new(),
     };
     let mut events = PartStream::with_config(batchpart::stream::iter(chunks), &boundary, cfg)
-        .map_err(|e| batchpart::Error::new(e.kind(), boundary_at as u64).to_string())?;
-
-    if o.summary {
-        let (mut parts, mut body, mut depth, mut max_depth) = (0u64, 0u64, 1usize, 1usize);
-        while let Some(ev) = block_on_next(&mut events) {
-            match ev.map_err(|e| e.to_string())? {
-                PartEvent::PartStart(p) => {
-                    // The decoder parses only the types that frame; a malformed value of
-                    // another type is still refused here, at its offset.
-                    if let Some(Err(e)) = p.content_type() {
-                        return Err(e.to_string());
-                    }
-                    parts += 1
-                }
-                PartEvent::Body(b) => body += b.len() as u64,
-                PartEvent::MultipartStart(_) => {
-                    depth += 1;
-                    max_depth = max_depth.max(depth);
-                }
-                PartEvent::MultipartEnd => depth -= 1,
-                _ => {}
-            }
-        }
-        #[derive(Serialize)]
-        struct Summary {
-            parts: u64,
-            body_bytes: u64,
-            max_depth: usize,
-        }
-        let summary = Summary {
-            parts,
-            body_bytes: body,
-            max_depth,
-        };
-        return serde_json::to_string(&summary).map_err(|e| e.to_string());
-    }
+        .map_err(|e| at_boundary(e).to_string())?;
 
     let mut stack = vec![Multipart {
         boundary: Latin1(boundary),
