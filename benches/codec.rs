@@ -12,46 +12,17 @@ use std::time::Duration;
 
 use batchpart::stream::{PartEvent, PartStream};
 
+mod common;
 #[path = "../tests/common/ready.rs"]
 mod ready;
 use batchpart::{Decoder, Event};
 use bytes::Bytes;
+use common::{form, noise};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ready::{block_on, block_on_next};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
-
-/// A form-data body: `parts` file parts of `size` bytes each, `fill` choosing the bytes.
-fn form(
-    boundary: &str,
-    parts: usize,
-    size: usize,
-    preamble: &[u8],
-    fill: fn(usize) -> u8,
-) -> Bytes {
-    let mut v = Vec::with_capacity(parts * (size + 128) + preamble.len());
-    v.extend_from_slice(preamble);
-    if !preamble.is_empty() {
-        v.extend_from_slice(b"\r\n");
-    }
-    for i in 0..parts {
-        v.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"f{i}\"; filename=\"f{i}.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
-        v.extend((0..size).map(fill));
-        v.extend_from_slice(b"\r\n");
-    }
-    v.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    Bytes::from(v)
-}
-
-/// Pseudo-random bytes without CR, so no delimiter can appear.
-fn noise(i: usize) -> u8 {
-    let x = (i as u32).wrapping_mul(2_654_435_761).rotate_left(13);
-    match (x >> 24) as u8 {
-        b'\r' => b'x',
-        b => b,
-    }
-}
 
 fn boundary(len: usize) -> String {
     let base = "batchpart-bench-boundary-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ";
@@ -541,75 +512,12 @@ mod realistic {
     use super::*;
     use batchpart::batch::{read_json, read_multipart, BatchRequest, RequestOp};
 
-    pub const BOUNDARY: &str = "batch_36522ad7-fc75-4b56-8c71-56071383e77b";
-
-    /// Even parts `GET Customers('ALFKn')?$select=Name,City` with `Accept` and
-    /// `OData-MaxVersion`; odd parts `POST Customers` with `Content-Type`, `Accept`,
-    /// `Content-Length` and a 60-byte JSON body; every part `Content-Type`,
-    /// `Content-Transfer-Encoding` and `Content-ID`.
-    pub fn multipart() -> Bytes {
-        let mut s = String::new();
-        for i in 0..100 {
-            s += &format!(
-                "--{BOUNDARY}\r\nContent-Type: application/http\r\n\
-                 Content-Transfer-Encoding: binary\r\nContent-ID: {}\r\n\r\n",
-                i + 1
-            );
-            if i % 2 == 0 {
-                s += &format!(
-                    "GET Customers('ALFK{i}')?$select=Name,City HTTP/1.1\r\n\
-                     Accept: application/json\r\nOData-MaxVersion: 4.0\r\n\r\n\r\n"
-                );
-            } else {
-                let body = format!(
-                    "{{\"CustomerID\":\"C{i:04}\",\"CompanyName\":\"Company {i:04} GmbH\"}}"
-                );
-                let body = format!("{body:<60}");
-                s += &format!(
-                    "POST Customers HTTP/1.1\r\nContent-Type: application/json\r\n\
-                     Accept: application/json\r\nContent-Length: {}\r\n\r\n{body}\r\n",
-                    body.len()
-                );
-            }
-        }
-        s += &format!("--{BOUNDARY}--\r\n");
-        Bytes::from(s)
-    }
+    pub use crate::common::realistic::{memmem_httparse, multipart, BOUNDARY};
 
     /// The core: one feed of the whole body, every event taken.
     pub fn core(body: &[u8], ct: &[u8]) -> usize {
         let mut dec = Decoder::from_content_type(ct, batchpart::Config::default()).unwrap();
         dec.feed(body, true).filter(|e| e.is_ok()).count()
-    }
-
-    /// The yardstick: each delimiter by `memmem`, each part's MIME headers by
-    /// `httparse::parse_headers`, each embedded head by `httparse::Request::parse`; the body is
-    /// what lies between the head and the next delimiter. It does less than the core must:
-    /// no obs-fold, no limits, no nesting, no checks of the framing.
-    pub fn memmem_httparse(body: &[u8], finder: &memchr::memmem::Finder<'_>) -> usize {
-        let mut n = 0;
-        let mut starts = finder.find_iter(body).peekable();
-        while let Some(at) = starts.next() {
-            let from = at + finder.needle().len();
-            if body[from..].starts_with(b"--") {
-                break;
-            }
-            let end = starts.peek().copied().unwrap_or(body.len());
-            let part = &body[from + 2..end];
-            let mut mime = [httparse::EMPTY_HEADER; 16];
-            let Ok(httparse::Status::Complete((h, fields))) =
-                httparse::parse_headers(part, &mut mime)
-            else {
-                panic!("the MIME headers")
-            };
-            let mut head = [httparse::EMPTY_HEADER; 16];
-            let mut req = httparse::Request::new(&mut head);
-            let Ok(httparse::Status::Complete(r)) = req.parse(&part[h..]) else {
-                panic!("the embedded head")
-            };
-            n += fields.len() + req.headers.len() + (part.len() - h - r);
-        }
-        n
     }
 
     pub fn group(c: &mut Criterion) {

@@ -3,6 +3,8 @@
 #![cfg(feature = "stream")]
 #[path = "common/ready.rs"]
 mod ready;
+#[path = "common/realistic.rs"]
+mod realistic;
 use ready::block_on_next;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -196,30 +198,7 @@ fn realistic_batch_allocations() {
     use batchpart::batch::{
         read_json, read_multipart, write_json, BatchRequest, RequestOp, ValidationOptions,
     };
-    let wire = |n: usize| {
-        let mut s = String::new();
-        for i in 0..n {
-            s += &format!(
-                "--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\
-                 Content-ID: {}\r\n\r\n",
-                i + 1
-            );
-            if i % 2 == 0 {
-                s += &format!(
-                    "GET Customers('ALFK{i}')?$select=Name,City HTTP/1.1\r\n\
-                     Accept: application/json\r\nOData-MaxVersion: 4.0\r\n\r\n\r\n"
-                );
-            } else {
-                let body = format!("{{\"CustomerID\":\"C{i:04}\",\"CompanyName\":\"Co {i:04}\"}}");
-                s += &format!(
-                    "POST Customers HTTP/1.1\r\nContent-Type: application/json\r\n\
-                     Accept: application/json\r\nContent-Length: {}\r\n\r\n{body}\r\n",
-                    body.len()
-                );
-            }
-        }
-        bytes::Bytes::from(s + "--b--\r\n")
-    };
+    let wire = |n: usize| realistic::batch("b", n);
     let ct = b"multipart/mixed; boundary=b";
     let multipart = |n: usize, v: Option<ValidationOptions>| {
         let body = wire(n);
