@@ -465,6 +465,40 @@ mod http_parts {
         );
     }
 
+    /// `application/http` with no parameter, told by one compare in any case, opens the
+    /// message as the parsed type does, in either mode and with either start line, and
+    /// not in opaque mode; with a parameter it is parsed, and `msgtype` read.
+    #[test]
+    fn plain_application_http_in_any_case_and_mode() {
+        for ty in ["application/http", "APPLICATION/HTTP", "Application/Http"] {
+            let req = format!("--b\r\nContent-Type: {ty}\r\n\r\nGET /x HTTP/1.1\r\n\r\n\r\n--b--");
+            let res = format!("--b\r\nContent-Type: {ty}\r\n\r\nHTTP/1.1 204 No\r\n\r\n\r\n--b--");
+            for cfg in [Config::default(), strict()] {
+                let evs = decode_all_ways(req.as_bytes(), b"b", cfg).unwrap();
+                assert!(evs.iter().any(|e| matches!(e, Ev::Request { .. })), "{ty}");
+                let evs = decode_all_ways(res.as_bytes(), b"b", cfg).unwrap();
+                assert!(
+                    evs.iter()
+                        .any(|e| matches!(e, Ev::Response { status: 204, .. })),
+                    "{ty}"
+                );
+            }
+            let evs = decode_all_ways(req.as_bytes(), b"b", Config::default().opaque()).unwrap();
+            assert!(
+                !evs.iter().any(|e| matches!(e, Ev::Request { .. })),
+                "{ty}: opaque"
+            );
+            assert!(bodies(&evs).concat().starts_with(b"GET /x"), "{ty}: opaque");
+        }
+        // Not the plain type: parsed, the parameter read (here refusing a status line).
+        let e = err(b"--b\r\nContent-Type: APPLICATION/HTTP; msgtype=request\r\n\r\nHTTP/1.1 200 OK\r\n\r\n\r\n--b--", Config::default());
+        assert_eq!(e.0, ErrorKind::InvalidRequestLine);
+        // A near miss is no http part.
+        let evs =
+            ok(b"--b\r\nContent-Type: application/httpx\r\n\r\nGET /x HTTP/1.1\r\n\r\n\r\n--b--");
+        assert!(!evs.iter().any(|e| matches!(e, Ev::Request { .. })));
+    }
+
     #[test]
     fn content_id_in_both_places() {
         let evs = ok(b"--b\r\nContent-Type: application/http\r\nContent-ID: <mime>\r\n\r\nPOST /x HTTP/1.1\r\nContent-ID: inner\r\n\r\n\r\n--b--");

@@ -389,6 +389,8 @@ struct Fields<'a> {
     content_type: Option<(ContentType<'a>, usize)>,
     /// The first `Content-Type` value as sent, and its index, parsed or not.
     content_type_raw: Option<(&'a [u8], usize)>,
+    /// That value is `application/http` and nothing more, told without parsing it.
+    plain_http: bool,
     content_id: Option<ContentId<'a>>,
     content_length: Option<u64>,
 }
@@ -977,8 +979,12 @@ impl<'d, 'i> Feed<'d, 'i> {
                 let raw = v.as_bytes();
                 f.content_type_raw = Some((raw, at));
                 // Only these types change what the decoder does; any other is parsed by
-                // whoever asks for it (strict mode checks them all).
-                if self.strict() || may_frame(raw) {
+                // whoever asks for it (strict mode checks them all). The type of nearly
+                // every batch operation's part is told by one compare: it has no parameter
+                // to read, and is valid in either mode.
+                if eq_ignore_case(raw, b"application/http") {
+                    f.plain_http = true;
+                } else if self.strict() || may_frame(raw) {
                     let ct = ContentType::parse_in(raw, self.strict())
                         .map_err(|_| self.err(ErrorKind::InvalidContentType, at))?;
                     f.content_type = Some((ct, at));
@@ -1054,9 +1060,16 @@ impl<'d, 'i> Feed<'d, 'i> {
             },
             _ => None,
         };
-        let http = f
-            .content_type
-            .filter(|(ct, _)| cfg.interpret_http && ct.is_http());
+        let http = match f.content_type {
+            _ if !cfg.interpret_http => None,
+            _ if f.plain_http => Some(HeadKind::Sniff),
+            Some((ct, _)) if ct.is_http() => Some(match ct.param("msgtype") {
+                Some(m) if eq_ignore_case(m, b"request") => HeadKind::Request,
+                Some(m) if eq_ignore_case(m, b"response") => HeadKind::Response,
+                _ => HeadKind::Sniff,
+            }),
+            _ => None,
+        };
         let next = match end {
             BlockEnd::Delim { after, end } => {
                 if nested.is_some() {
@@ -1076,12 +1089,7 @@ impl<'d, 'i> Feed<'d, 'i> {
                 if let Some((nb, at)) = nested {
                     self.open_nested(nb, at)?;
                     State::OpenNested(self.virtual_pending(false))
-                } else if let Some((ct, _)) = http {
-                    let kind = match ct.param("msgtype") {
-                        Some(m) if eq_ignore_case(m, b"request") => HeadKind::Request,
-                        Some(m) if eq_ignore_case(m, b"response") => HeadKind::Response,
-                        _ => HeadKind::Sniff,
-                    };
+                } else if let Some(kind) = http {
                     self.dec.block = Block::default();
                     State::HttpHead(kind)
                 } else {
