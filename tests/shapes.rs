@@ -20,6 +20,13 @@ fn strict() -> Config {
 fn lf_only_everywhere() {
     let evs = ok(b"--b\nContent-Type: text/plain\n\nhello\n--b\n\nworld\n--b--\n");
     assert_eq!(bodies(&evs), vec![b"hello".to_vec(), b"world".to_vec()]);
+    // The fields the decoder reads are read whole on LF-only lines: the value runs to the
+    // byte before the LF.
+    let evs = ok(b"--b\nContent-ID: <ab>\nContent-Length: 12\n\nhello\n--b--\n");
+    assert!(
+        evs.iter().any(|e| matches!(e, Ev::PartStart { content_id: Some(id), content_length: Some(12), .. } if id == b"ab")),
+        "{evs:?}"
+    );
     assert_eq!(
         err(b"--b\nA: 1\n\nx\n--b--", strict()).0,
         ErrorKind::BareLineFeed

@@ -646,12 +646,9 @@ impl<'d, 'i> Feed<'d, 'i> {
             }),
             Region::Body => State::EndPart(self.finish_part(at)?),
             Region::Epilogue => {
-                // The part that held the nested multipart that just closed.
-                self.dec.part = Framing {
-                    http_limit: None,
-                    http_body: 0,
-                    ..self.dec.outer[self.dec.depth]
-                };
+                // The part that held the nested multipart that just closed (a multipart
+                // part: no embedded message's length was ever set in its framing).
+                self.dec.part = self.dec.outer[self.dec.depth];
                 State::EndPart(self.finish_part(at)?)
             }
         })
