@@ -276,6 +276,17 @@ fn limits_fire_and_name_themselves() {
         ErrorKind::HeaderTooLarge
     );
     assert!(decode_all_ways(hdrs, b"b", lim(|l| l.max_header_bytes = 20)).is_ok());
+    // A block cut by the end of the input: at exactly the limit it is incomplete (the end
+    // of the input, byte 21), one byte more is too large (at the block's start, 5, plus 16).
+    let cut = b"--b\r\nX-Long: 12345678";
+    assert_eq!(
+        err(cut, lim(|l| l.max_header_bytes = 16)),
+        (ErrorKind::IncompleteHeader, 21)
+    );
+    assert_eq!(
+        err(cut, lim(|l| l.max_header_bytes = 15)),
+        (ErrorKind::HeaderTooLarge, 20)
+    );
 
     let pre = b"0123456789\r\n--b--";
     assert_eq!(
