@@ -144,6 +144,14 @@ fn text(b: &Bytes) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// A batch refused before anything ran: `status`, a body that names `why`, and nothing
+/// seen by the inner service.
+fn refused(status: u16, body: &Bytes, seen: &[Seen], want: u16, why: &str) {
+    assert_eq!(status, want, "{}", text(body));
+    assert!(text(body).contains(why), "{}", text(body));
+    assert!(seen.is_empty(), "{} reached the inner service", seen.len());
+}
+
 /// URLs an attacker would send from inside `POST /svc/$batch`, and none of them may reach
 /// the inner service.
 const ESCAPES: &[&str] = &[
@@ -340,9 +348,7 @@ async fn a_misconfigured_root_is_the_servers_error_and_runs_nothing() {
         let c = cfg(Dialect::OData).with_service_root(Some(root.into()));
         let body = multipart(&["GET People HTTP/1.1\r\n"]);
         let (status, _, body, seen) = call(c, odata_multipart(), body).await;
-        assert_eq!(status, 500, "{root}");
-        assert!(text(&body).contains("misconfigured"), "{}", text(&body));
-        assert!(seen.is_empty());
+        refused(status, &body, &seen, 500, "misconfigured");
     }
 }
 
@@ -360,13 +366,7 @@ async fn a_malformed_batch_path_is_the_clients_error() {
     for d in dialects {
         let req = http::Request::post("/%%/$batch").header("Content-Type", "application/json");
         let (status, _, body, seen) = call(cfg(d), req, "{}").await;
-        assert_eq!(status, 400, "{d:?}: {}", text(&body));
-        assert!(
-            text(&body).contains("outside-service-root"),
-            "{}",
-            text(&body)
-        );
-        assert!(seen.is_empty());
+        refused(status, &body, &seen, 400, "outside-service-root");
     }
 }
 
@@ -478,13 +478,7 @@ async fn every_dialect_reads_under_the_configured_limits() {
         five.to_string(),
     )
     .await;
-    assert_eq!(status, 400, "{}", text(&body));
-    assert!(
-        text(&body).contains("too-many-operations"),
-        "{}",
-        text(&body)
-    );
-    assert!(seen.is_empty());
+    refused(status, &body, &seen, 400, "too-many-operations");
     let big = serde_json::json!({"requests": [
         {"method": "post", "path": "/a", "body": {"text": "thirty-nine bytes of body"}}
     ]});
@@ -498,9 +492,7 @@ async fn every_dialect_reads_under_the_configured_limits() {
     assert!(seen.is_empty());
     let rc = with(Dialect::RingCentral).with_service_root(None);
     let (status, _, body, seen) = call(rc, http::Request::get("/store/1,2,3,4,5"), "").await;
-    assert_eq!(status, 400, "{}", text(&body));
-    assert!(text(&body).contains("too-many-operations"));
-    assert!(seen.is_empty());
+    refused(status, &body, &seen, 400, "too-many-operations");
     // The one operation limit holds in the JSON `/batch` dialect too.
     let mut v = cfg(Dialect::Batch(&batchpart::batch::dialect::JsonBatch));
     v.limits.max_operations = 3;

@@ -8,7 +8,7 @@ use crate::boundary::{validate_boundary, Boundary, Delimiter, DELIM_HEAD};
 use crate::content_id::ContentId;
 use crate::content_type::ContentType;
 use crate::error::{Error, ErrorKind};
-use crate::headers::{field_line, scan_field_line, valid_continuation_line, HeaderBlock, Value};
+use crate::headers::{scan_field_line, valid_continuation_line, FieldLine, HeaderBlock, Value};
 use crate::http::{
     looks_like_status_line, parse_content_length, parse_request_line, parse_status_line, HeadInfo,
     RequestHead, ResponseHead,
@@ -873,7 +873,8 @@ impl<'d, 'i> Feed<'d, 'i> {
                 }
                 self.dec.block.picks.fold();
             } else {
-                let Some(colon) = field_line(line) else {
+                // The whole line is here: read it as the one pass would have.
+                let Ok(FieldLine { colon, .. }) = scan_field_line(line) else {
                     // gcp-storage-emulator writes an `application/http` part's status line
                     // right after its MIME headers, without the blank line. No field line
                     // starts `HTTP/` (a name holds no `/`): lenient mode ends the MIME block
@@ -892,12 +893,19 @@ impl<'d, 'i> Feed<'d, 'i> {
     /// The checks every line of a block meets, once its LF at `le` is found: the block's
     /// size, and in strict mode a CR before the LF.
     fn check_line(&self, bs: usize, le: usize, has_cr: bool) -> Result<(), Error> {
-        let max = self.dec.cfg.limits.max_header_bytes;
-        if le + 1 - bs > max {
-            return Err(self.err(ErrorKind::HeaderTooLarge, bs + max));
-        }
+        self.within_header_limit(bs, le + 1)?;
         if self.strict() && !has_cr {
             return Err(self.err(ErrorKind::BareLineFeed, le));
+        }
+        Ok(())
+    }
+
+    /// The block from `bs` to `end` (exclusive) is within `max_header_bytes`; else the error
+    /// names the first byte past the limit.
+    fn within_header_limit(&self, bs: usize, end: usize) -> Result<(), Error> {
+        let max = self.dec.cfg.limits.max_header_bytes;
+        if end - bs > max {
+            return Err(self.err(ErrorKind::HeaderTooLarge, bs + max));
         }
         Ok(())
     }
@@ -920,10 +928,7 @@ impl<'d, 'i> Feed<'d, 'i> {
     /// the input, end the block at a close delimiter (lenient mode) or fail.
     fn block_cut(&mut self, bs: usize, ls: usize) -> Result<Option<BlockEnd>, Error> {
         let input = self.input;
-        let max = self.dec.cfg.limits.max_header_bytes;
-        if input.len() - bs > max {
-            return Err(self.err(ErrorKind::HeaderTooLarge, bs + max));
-        }
+        self.within_header_limit(bs, input.len())?;
         if self.eof {
             // A close delimiter may end the input without a line end.
             let rest = &input[ls..];
@@ -957,7 +962,7 @@ impl<'d, 'i> Feed<'d, 'i> {
         let bs = self.pos;
         // A value on one line is taken where it was noted; a folded one is read with its
         // folds. With the index in the input where it starts.
-        let value = |p: Option<Pick>| -> Option<(crate::headers::Value<'i>, usize)> {
+        let value = |p: Option<Pick>| -> Option<(Value<'i>, usize)> {
             let p = p?;
             if p.folded {
                 let (h, at) = HeaderBlock::new(block.get(p.line..)?).iter().next_at()?;
@@ -965,10 +970,7 @@ impl<'d, 'i> Feed<'d, 'i> {
             }
             let raw = block.get(p.value.0..p.value.1)?;
             let r = crate::headers::trim_range(raw);
-            Some((
-                crate::headers::Value::new(&raw[r.clone()]),
-                bs + p.value.0 + r.start,
-            ))
+            Some((Value::new(&raw[r.clone()]), bs + p.value.0 + r.start))
         };
         let mut f = Fields::default();
         if part {
@@ -992,8 +994,8 @@ impl<'d, 'i> Feed<'d, 'i> {
         let Some(first) = picks.content_length.map(|p| p.line) else {
             return Ok(f);
         };
-        if picks.lengths == 1 {
-            let (v, at) = value(picks.content_length).unwrap_or((Value::new(b""), bs + first));
+        // One line: read where it was noted.
+        if let (1, Some((v, at))) = (picks.lengths, value(picks.content_length)) {
             let len = parse_content_length(v.as_bytes())
                 .ok_or_else(|| self.err(ErrorKind::InvalidContentLength, at))?;
             f.content_length = Some(len);
