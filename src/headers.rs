@@ -3,7 +3,7 @@
 
 use memchr::memchr;
 
-use crate::ascii::eq_ignore_case;
+use crate::ascii::{eq_ignore_case, name_run, value_stop};
 
 /// A validated block of header lines, borrowed from the input. Names keep their case as on
 /// the wire; values are trimmed; folded (obs-fold) lines belong to the header they continue.
@@ -316,10 +316,14 @@ pub(crate) struct FieldLine {
 /// no byte before `stop` is an LF, so the caller's general reading of the line searches for
 /// its end from `stop` on and never twice over a byte.
 pub(crate) fn scan_field_line(s: &[u8]) -> Result<FieldLine, usize> {
-    let colon = s
-        .iter()
-        .position(|&b| !TCHAR[b as usize])
-        .unwrap_or(s.len());
+    // Nearly every name is letters, digits and `-`, read eight bytes at a time; the byte
+    // that ends that run is most often the colon, and the table reads on from it.
+    let run = name_run(s);
+    let colon = run
+        + s[run..]
+            .iter()
+            .position(|&b| !TCHAR[b as usize])
+            .unwrap_or(s.len() - run);
     if colon == 0 || s.get(colon) != Some(&b':') {
         return Err(colon);
     }
@@ -337,39 +341,6 @@ pub(crate) fn scan_field_line(s: &[u8]) -> Result<FieldLine, usize> {
         }),
         _ => Err(end),
     }
-}
-
-/// The index of the first byte from `i` on that a field value may not hold (a control
-/// character other than HTAB, or DEL), or `s.len()`: eight bytes at a time.
-fn value_stop(s: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    while let Some(word) = s.get(i..i + 8) {
-        let w = u64::from_le_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]);
-        // A byte under 0x20 sets its high bit in `lt`, and DEL its high bit in `del` (the
-        // classic has-zero test, of `w - 0x20` and of `w ^ 0x7f`). Only a flagged byte
-        // borrows, so a false flag lies above a true one: the lowest flag is exact.
-        let lt = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-        let x = w ^ (ONES * 0x7f);
-        let del = x.wrapping_sub(ONES) & !x & HIGH;
-        let m = lt | del;
-        if m == 0 {
-            i += 8;
-            continue;
-        }
-        let j = i + (m.trailing_zeros() / 8) as usize;
-        if s[j] != b'\t' {
-            return j;
-        }
-        i = j + 1;
-    }
-    // `i` is at most `s.len()`: it moved by whole words, or to just past a byte.
-    i + s[i..]
-        .iter()
-        .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
-        .unwrap_or(s.len() - i)
 }
 
 /// Validates an obs-fold continuation line: visible characters, SP and HT only.

@@ -385,14 +385,25 @@ type Step<'i> = Result<Flow<'i>, Error>;
 /// What a header block says that the decoder acts on.
 #[derive(Default)]
 struct Fields<'a> {
-    /// The first `Content-Type`, and the index of its value in the input.
-    content_type: Option<(ContentType<'a>, usize)>,
-    /// The first `Content-Type` value as sent, and its index, parsed or not.
+    /// The first `Content-Type` value as sent, and the index of its value in the input.
     content_type_raw: Option<(&'a [u8], usize)>,
-    /// That value is `application/http` and nothing more, told without parsing it.
-    plain_http: bool,
+    /// What that type makes of the part's body.
+    frame: Frame<'a>,
     content_id: Option<ContentId<'a>>,
     content_length: Option<u64>,
+}
+
+/// What a part's `Content-Type` makes of its body, as configured. Small on purpose: the
+/// parsed type is not kept, so that no large value moves between the functions of a part.
+#[derive(Debug, Clone, Copy, Default)]
+enum Frame<'a> {
+    /// Bytes, whatever the type says.
+    #[default]
+    Plain,
+    /// A nested multipart with this boundary, named at this index of the input.
+    Nested(&'a [u8], usize),
+    /// An embedded HTTP message.
+    Http(HeadKind),
 }
 
 impl<'d, 'i> Feed<'d, 'i> {
@@ -977,17 +988,7 @@ impl<'d, 'i> Feed<'d, 'i> {
             if let Some((v, at)) = value(picks.content_type) {
                 let raw = v.as_bytes();
                 f.content_type_raw = Some((raw, at));
-                // Only these types change what the decoder does; any other is parsed by
-                // whoever asks for it (strict mode checks them all). The type of nearly
-                // every batch operation's part is told by one compare: it has no parameter
-                // to read, and is valid in either mode.
-                if eq_ignore_case(raw, b"application/http") {
-                    f.plain_http = true;
-                } else if self.strict() || may_frame(raw) {
-                    let ct = ContentType::parse_in(raw, self.strict())
-                        .map_err(|_| self.err(ErrorKind::InvalidContentType, at))?;
-                    f.content_type = Some((ct, at));
-                }
+                f.frame = self.frame(raw, at)?;
             }
         }
         f.content_id = value(picks.content_id).map(|(v, _)| ContentId::new(v));
@@ -1027,6 +1028,42 @@ impl<'d, 'i> Feed<'d, 'i> {
         Ok(f)
     }
 
+    /// What a part's `Content-Type` value `raw`, at `at`, makes of its body. Only the types
+    /// that may frame are parsed; any other is parsed by whoever asks for it (strict mode
+    /// checks them all). The type of nearly every batch operation's part is told by one
+    /// compare: it has no parameter to read, and is valid in either mode.
+    #[inline(always)]
+    fn frame(&self, raw: &'i [u8], at: usize) -> Result<Frame<'i>, Error> {
+        let cfg = self.dec.cfg;
+        if eq_ignore_case(raw, b"application/http") {
+            return Ok(match cfg.interpret_http {
+                true => Frame::Http(HeadKind::Sniff),
+                false => Frame::Plain,
+            });
+        }
+        if !(cfg.strict || may_frame(raw)) {
+            return Ok(Frame::Plain);
+        }
+        let ct = ContentType::parse_in(raw, cfg.strict)
+            .map_err(|_| self.err(ErrorKind::InvalidContentType, at))?;
+        if cfg.nested && ct.is_multipart() {
+            return match ct.boundary() {
+                Some(b) => Ok(Frame::Nested(b, at)),
+                // Lenient: a multipart part without a boundary is read as plain bytes.
+                None if cfg.strict => Err(self.err(ErrorKind::MissingBoundary, at)),
+                None => Ok(Frame::Plain),
+            };
+        }
+        if cfg.interpret_http && ct.is_http() {
+            return Ok(Frame::Http(match ct.param("msgtype") {
+                Some(m) if eq_ignore_case(m, b"request") => HeadKind::Request,
+                Some(m) if eq_ignore_case(m, b"response") => HeadKind::Response,
+                _ => HeadKind::Sniff,
+            }));
+        }
+        Ok(Frame::Plain)
+    }
+
     fn headers(&mut self) -> Step<'i> {
         let Some(end) = self.scan_block(false)? else {
             return self.go(State::Headers, Flow::Wait);
@@ -1049,33 +1086,14 @@ impl<'d, 'i> Feed<'d, 'i> {
             declared: f.content_length,
             ..Framing::default()
         };
-        let cfg = self.dec.cfg;
-        let nested = match f.content_type {
-            Some((ct, at)) if cfg.nested && ct.is_multipart() => match ct.boundary() {
-                Some(b) => Some((b, at)),
-                // Lenient: a multipart part without a boundary is read as plain bytes.
-                None if cfg.strict => return Err(self.err(ErrorKind::MissingBoundary, at)),
-                None => None,
-            },
-            _ => None,
-        };
-        let http = match f.content_type {
-            _ if !cfg.interpret_http => None,
-            _ if f.plain_http => Some(HeadKind::Sniff),
-            Some((ct, _)) if ct.is_http() => Some(match ct.param("msgtype") {
-                Some(m) if eq_ignore_case(m, b"request") => HeadKind::Request,
-                Some(m) if eq_ignore_case(m, b"response") => HeadKind::Response,
-                _ => HeadKind::Sniff,
-            }),
-            _ => None,
-        };
         let next = match end {
             BlockEnd::Delim { after, end } => {
-                if nested.is_some() {
-                    return Err(self.err(ErrorKind::MissingCloseDelimiter, end));
-                }
-                if http.is_some() {
-                    return Err(self.err(ErrorKind::InvalidRequestLine, end));
+                match f.frame {
+                    Frame::Nested(..) => {
+                        return Err(self.err(ErrorKind::MissingCloseDelimiter, end))
+                    }
+                    Frame::Http(_) => return Err(self.err(ErrorKind::InvalidRequestLine, end)),
+                    Frame::Plain => {}
                 }
                 self.dec.part.body_start = self.abs(end);
                 let pe = self.finish_part(self.abs(end))?;
@@ -1085,14 +1103,18 @@ impl<'d, 'i> Feed<'d, 'i> {
             BlockEnd::Blank { body, .. } => {
                 self.pos = body;
                 self.dec.part.body_start = self.abs(body);
-                if let Some((nb, at)) = nested {
-                    self.open_nested(nb, at)?;
-                    State::OpenNested(self.virtual_pending(false))
-                } else if let Some(kind) = http {
-                    self.dec.block = Block::default();
-                    State::HttpHead(kind)
-                } else {
-                    State::Scan(Scan::new(Region::Body, Some(self.virtual_pending(false))))
+                match f.frame {
+                    Frame::Nested(nb, at) => {
+                        self.open_nested(nb, at)?;
+                        State::OpenNested(self.virtual_pending(false))
+                    }
+                    Frame::Http(kind) => {
+                        self.dec.block = Block::default();
+                        State::HttpHead(kind)
+                    }
+                    Frame::Plain => {
+                        State::Scan(Scan::new(Region::Body, Some(self.virtual_pending(false))))
+                    }
                 }
             }
         };
