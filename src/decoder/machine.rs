@@ -382,6 +382,15 @@ impl<'i> From<Option<Event<'i>>> for Flow<'i> {
 /// [`Feed::go`]).
 type Step<'i> = Result<Flow<'i>, Error>;
 
+/// Where [`Feed::field_lines`] stopped.
+enum Lines {
+    /// A blank line ended the block.
+    End(BlockEnd),
+    /// At the line that starts at `at`, which the one pass read up to `at + stop` (no LF
+    /// before it) and left to the general reading.
+    Other { at: usize, stop: usize },
+}
+
 /// What a header block says that the decoder acts on.
 #[derive(Default)]
 struct Fields<'a> {
@@ -815,40 +824,20 @@ impl<'d, 'i> Feed<'d, 'i> {
         // contract from ever reading out of bounds.
         let mut ls = (bs + self.dec.block.scanned).min(input.len());
         let mut skip = self.dec.block.partial.min(input.len() - ls);
+        // Is the line at `ls` met from its start (not the start line, not resumed)? Only the
+        // first line can be neither.
+        let mut fresh = skip == 0 && !(start_line && ls == bs);
         loop {
             // A field line met from its start is read in one pass: its name, then its value,
             // whose check is also the search for the line end. Any other line, or one the
             // pass cannot finish, is read the general way from where the pass stopped.
-            let fresh = skip == 0 && !(start_line && ls == bs);
-            let blank = match input.get(ls..) {
-                Some([b'\n', ..]) => Some(0),
-                Some([b'\r', b'\n', ..]) => Some(1),
-                _ => None,
-            };
-            if let Some(i) = blank.filter(|_| fresh) {
-                self.dec.stats.bytes_examined += (i + 1) as u64;
-                self.check_line(bs, ls + i, i == 1)?;
-                return Ok(Some(BlockEnd::Blank {
-                    end: ls,
-                    body: ls + i + 1,
-                }));
-            }
-            if fresh && (strict || input.get(ls) != Some(&b'-')) {
-                match scan_field_line(&input[ls..]) {
-                    Ok(line) => {
-                        let le = ls + line.lf;
-                        self.dec.stats.bytes_examined += (line.lf + 1) as u64;
-                        self.check_line(bs, le, line.cr)?;
-                        self.field(bs, ls, line.colon, le)?;
-                        ls = le + 1;
-                        continue;
-                    }
-                    Err(stop) => {
-                        self.dec.stats.bytes_examined += stop as u64;
-                        skip = stop;
-                    }
+            if fresh {
+                match self.field_lines(bs, ls)? {
+                    Lines::End(end) => return Ok(Some(end)),
+                    Lines::Other { at, stop } => (ls, skip) = (at, stop),
                 }
             }
+            fresh = true;
             // Resume the LF search where the last feed or the pass left this line: never
             // search a byte twice, however the line is chunked.
             let found = memchr::memchr(b'\n', &input[ls + skip..]).map(|i| i + skip);
@@ -899,6 +888,50 @@ impl<'d, 'i> Feed<'d, 'i> {
             }
             ls = le + 1;
         }
+    }
+
+    /// Reads the block's lines from `ls`, each met from its start, as long as they are whole
+    /// field lines, and a blank line that ends the block; stops at any other line, at the
+    /// byte where the one pass stopped.
+    #[inline(always)]
+    fn field_lines(&mut self, bs: usize, mut ls: usize) -> Result<Lines, Error> {
+        let input = self.input;
+        loop {
+            match input.get(ls) {
+                Some(b'\n') => return self.blank_line(bs, ls, false),
+                Some(b'\r') if input.get(ls + 1) == Some(&b'\n') => {
+                    return self.blank_line(bs, ls, true)
+                }
+                // A delimiter (lenient mode ends the block there), a lone CR, the end.
+                Some(b'-') if !self.strict() => return Ok(Lines::Other { at: ls, stop: 0 }),
+                Some(b'\r') | None => return Ok(Lines::Other { at: ls, stop: 0 }),
+                Some(_) => {}
+            }
+            match scan_field_line(&input[ls..]) {
+                Ok(line) => {
+                    let le = ls + line.lf;
+                    self.dec.stats.bytes_examined += (line.lf + 1) as u64;
+                    self.check_line(bs, le, line.cr)?;
+                    self.field(bs, ls, line.colon, le)?;
+                    ls = le + 1;
+                }
+                Err(stop) => {
+                    self.dec.stats.bytes_examined += stop as u64;
+                    return Ok(Lines::Other { at: ls, stop });
+                }
+            }
+        }
+    }
+
+    /// The blank line at `ls` (CRLF when `cr`) ends the block that starts at `bs`.
+    fn blank_line(&mut self, bs: usize, ls: usize, cr: bool) -> Result<Lines, Error> {
+        let le = ls + usize::from(cr);
+        self.dec.stats.bytes_examined += (le + 1 - ls) as u64;
+        self.check_line(bs, le, cr)?;
+        Ok(Lines::End(BlockEnd::Blank {
+            end: ls,
+            body: le + 1,
+        }))
     }
 
     /// The checks every line of a block meets, once its LF at `le` is found: the block's
