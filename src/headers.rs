@@ -297,6 +297,18 @@ fn field_line(line: &[u8]) -> Option<usize> {
     (!bad).then_some(colon)
 }
 
+/// The length of the token (RFC 9110's `tchar`s) that starts `s`. Nearly every token is
+/// letters, digits and `-`, read eight bytes at a time; the byte that ends that run most
+/// often ends the token, and the table reads on from it.
+#[inline]
+fn token_len(s: &[u8]) -> usize {
+    let run = name_run(s);
+    run + s[run..]
+        .iter()
+        .position(|&b| !TCHAR[b as usize])
+        .unwrap_or(s.len() - run)
+}
+
 /// A field line read in one pass by [`scan_field_line`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FieldLine {
@@ -316,14 +328,7 @@ pub(crate) struct FieldLine {
 /// no byte before `stop` is an LF, so the caller's general reading of the line searches for
 /// its end from `stop` on and never twice over a byte.
 pub(crate) fn scan_field_line(s: &[u8]) -> Result<FieldLine, usize> {
-    // Nearly every name is letters, digits and `-`, read eight bytes at a time; the byte
-    // that ends that run is most often the colon, and the table reads on from it.
-    let run = name_run(s);
-    let colon = run
-        + s[run..]
-            .iter()
-            .position(|&b| !TCHAR[b as usize])
-            .unwrap_or(s.len() - run);
+    let colon = token_len(s);
     if colon == 0 || s.get(colon) != Some(&b':') {
         return Err(colon);
     }
@@ -488,6 +493,22 @@ mod field_line_matches_httparse {
                     }
                 }
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+        /// A token's length is that of its run of table `tchar`s, however long the run of
+        /// letters, digits and `-` before another `tchar` (`!`, `_`, `~`) or the end.
+        #[test]
+        fn token_len_is_the_tables_run(
+            s in prop::collection::vec(prop_oneof![
+                8 => prop::sample::select(b"aZ09-!_~.:/; \"\x80".to_vec()),
+                1 => any::<u8>(),
+            ], 0..40),
+        ) {
+            let naive = s.iter().position(|&b| !TCHAR[b as usize]).unwrap_or(s.len());
+            prop_assert_eq!(token_len(&s), naive, "{:?}", ByteStr(&s));
         }
     }
 
