@@ -900,3 +900,49 @@ fn value_errors_name_the_values_first_byte() {
         (ErrorKind::InvalidContentLength, 71)
     );
 }
+
+/// Bytes examined decoding `input` whole, in one feed.
+fn examined(input: &[u8]) -> u64 {
+    examined_with(input, Config::default())
+}
+
+fn examined_with(input: &[u8], cfg: Config) -> u64 {
+    let mut dec = Decoder::with_config(b"b", cfg).unwrap();
+    for ev in dec.feed(input, true) {
+        ev.unwrap();
+    }
+    dec.stats().bytes_examined
+}
+
+#[test]
+fn a_whole_header_block_is_examined_once() {
+    // Inputs that differ only in their header block: the difference in bytes examined is
+    // the difference in the blocks' lengths, every line (the blank one too) read once.
+    let base = examined(b"--b\r\nX: 1\r\n\r\nbody\r\n--b--");
+    let line = b"Longer-Name-Here: a value past a word\r\n";
+    let more = examined(&[&b"--b\r\nX: 1\r\n"[..], line, b"\r\nbody\r\n--b--"].concat());
+    assert_eq!(
+        more - base,
+        line.len() as u64,
+        "a field line read in one pass"
+    );
+    let lf_blank = examined(b"--b\r\nX: 1\r\n\nbody\r\n--b--");
+    assert_eq!(
+        base - lf_blank,
+        1,
+        "a CRLF blank line, one byte longer than an LF one"
+    );
+    // In strict mode a name may start with `-` (no delimiter ends a block there): one pass.
+    let strict_base = examined_with(b"--b\r\nX: 1\r\n\r\nbody\r\n--b--", strict());
+    let dash = examined_with(b"--b\r\nX: 1\r\n-Y: 2\r\n\r\nbody\r\n--b--", strict());
+    assert_eq!(
+        dash - strict_base,
+        7,
+        "a name that starts with a dash, in strict mode"
+    );
+    let folded = examined(b"--b\r\nX: 1\r\n 2\r\n\r\nbody\r\n--b--");
+    assert!(
+        folded > base + 5,
+        "a continuation line is read the general way: searched, then checked"
+    );
+}
