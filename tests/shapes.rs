@@ -946,3 +946,24 @@ fn a_whole_header_block_is_examined_once() {
         "a continuation line is read the general way: searched, then checked"
     );
 }
+
+#[test]
+fn a_blank_line_is_examined_once() {
+    // The block is fed alone after its delimiter line: what it adds to the count is its own
+    // bytes, and the one the body's scan counts for its first compare (against a
+    // delimiter's leading CRLF, which a blank line may have begun).
+    for blank in [&b"\r\n"[..], b"\n", b"X: 1\r\n\r\n", b"X: 1\n\n"] {
+        let count = blank.len() as u64 + 1;
+        let mut dec = Decoder::new(b"b").unwrap();
+        let mut feed = dec.feed(b"--b\r\n", false);
+        assert!(feed.next().is_none(), "no event before the block");
+        assert_eq!(feed.consumed(), 5, "the delimiter line is consumed");
+        let before = dec.stats().bytes_examined;
+        let evs: Vec<_> = dec.feed(blank, false).map(Result::unwrap).collect();
+        assert!(
+            matches!(evs[..], [batchpart::Event::PartStart(_)]),
+            "the part's start, then a wait for its body"
+        );
+        assert_eq!(dec.stats().bytes_examined - before, count, "{blank:?}");
+    }
+}
