@@ -967,3 +967,28 @@ fn a_blank_line_is_examined_once() {
         assert_eq!(dec.stats().bytes_examined - before, count, "{blank:?}");
     }
 }
+
+#[test]
+fn a_multipart_part_without_a_boundary() {
+    let input = b"--b\r\nContent-Type: multipart/mixed\r\n\r\n--x\r\n\r\nhi\r\n--x--\r\n--b--";
+    // Strict mode refuses it at the value; lenient mode reads its body as bytes.
+    let at = input.windows(9).position(|w| w == b"multipart").unwrap() as u64;
+    assert_eq!(err(input, strict()), (ErrorKind::MissingBoundary, at));
+    let evs = ok(input);
+    assert!(
+        !evs.iter().any(|e| matches!(e, Ev::MultipartStart(_))),
+        "{evs:?}"
+    );
+    assert_eq!(bodies(&evs), vec![b"--x\r\n\r\nhi\r\n--x--".to_vec()]);
+    // With a boundary, either mode opens it.
+    let nested =
+        b"--b\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\nhi\r\n--x--\r\n--b--";
+    for cfg in [Config::default(), strict()] {
+        let evs = decode_all_ways(nested, b"b", cfg).unwrap();
+        assert!(
+            evs.iter()
+                .any(|e| matches!(e, Ev::MultipartStart(b) if b == b"x")),
+            "{evs:?}"
+        );
+    }
+}
