@@ -461,6 +461,14 @@ mod http_parts {
         assert!(evs
             .iter()
             .any(|e| matches!(e, Ev::Response { status: 200, .. })));
+        // msgtype=response forces the status reading, and any other value sniffs.
+        let e = err(b"--b\r\nContent-Type: application/http; msgtype=Response\r\n\r\nGET / HTTP/1.1\r\n\r\n\r\n--b--", Config::default());
+        assert_eq!(e.0, ErrorKind::InvalidStatusLine);
+        let evs = ok(b"--b\r\nContent-Type: application/http; msgtype=other\r\n\r\nGET / HTTP/1.1\r\n\r\n\r\n--b--");
+        assert!(
+            evs.iter().any(|e| matches!(e, Ev::Request { .. })),
+            "{evs:?}"
+        );
         // msgtype=request forces the request reading.
         let e = err(b"--b\r\nContent-Type: application/http;msgtype=request\r\n\r\nHTTP/1.1 200 OK\r\n\r\n\r\n--b--", Config::default());
         assert_eq!(e.0, ErrorKind::InvalidRequestLine);
@@ -991,4 +999,24 @@ fn a_multipart_part_without_a_boundary() {
             "{evs:?}"
         );
     }
+}
+
+#[test]
+fn a_parts_own_content_length_is_held_to_its_framing() {
+    // The MIME part's Content-Length (not an embedded message's): strict mode refuses a
+    // body of another length at the delimiter that ends it.
+    let input = b"--b\r\nContent-Length: 3\r\n\r\nhello\r\n--b--";
+    let at = input.windows(5).position(|w| w == b"\r\n--b").unwrap() as u64;
+    assert_eq!(err(input, strict()), (ErrorKind::ContentLengthMismatch, at));
+    assert!(decode_all_ways(
+        b"--b\r\nContent-Length: 5\r\n\r\nhello\r\n--b--",
+        b"b",
+        strict()
+    )
+    .is_ok());
+    assert_eq!(
+        bodies(&ok(input)),
+        vec![b"hello".to_vec()],
+        "lenient: the framing wins"
+    );
 }
